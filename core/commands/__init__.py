@@ -1,0 +1,1 @@
+"""One module per `python -m core` command (see core/cli.py)."""

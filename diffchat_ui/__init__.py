@@ -1,0 +1,1 @@
+"""The Gradio app. Tab callbacks are thin adapters from widgets to `core` and `train` calls."""

@@ -1,0 +1,1 @@
+"""Training DiffChat: InstructPE data, SFT, reward models, PPO with ADM and VCI."""
