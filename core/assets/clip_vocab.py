@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def write_clip_tokenizer_files(folder: Path) -> Path:
     """Write vocab.json and merges.txt for a CLIP tokenizer into `folder` and return it."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = gzip.open(_bpe_path()).read().decode("utf-8").split("\n")
-    merges = lines[1 : CLIP_VOCAB_SIZE - 256 - 2 + 1]
+    # open_clip keeps the first 49152 - 256 - 2 merges (its SimpleTokenizer does the same).
+    merges = lines[1 : 49152 - 256 - 2 + 1]
     symbols = list(_bytes_to_unicode().values())
     vocab = symbols + [symbol + "</w>" for symbol in symbols]
     vocab += ["".join(merge.split()) for merge in merges]
@@ -61,13 +64,20 @@ def clip_tokenizer_folder() -> Path:
 
     folder = models_dir() / "clip-tokenizer"
     if not (folder / "tokenizer_config.json").exists():
-        raw = write_clip_tokenizer_files(folder / "raw")
+        # Build beside the target and rename, so concurrent first uses never see half a folder.
+        staging = Path(tempfile.mkdtemp(prefix="clip-tokenizer-", dir=models_dir()))
+        raw = write_clip_tokenizer_files(staging / "raw")
         tokenizer = CLIPTokenizer(
-            vocab_file=str(raw / "vocab.json"),
-            merges_file=str(raw / "merges.txt"),
+            vocab=str(raw / "vocab.json"),
+            merges=str(raw / "merges.txt"),
             model_max_length=CLIP_MAX_LENGTH,
         )
-        tokenizer.save_pretrained(folder)
+        tokenizer.save_pretrained(staging)
+        shutil.rmtree(raw)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process won the race; its folder is identical
+            shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

@@ -1,0 +1,225 @@
+"""The model registry: one table naming every model DiffChat Studio can load.
+
+Text-to-image (TIS) models, the InstructPix2Pix editor, the captioner and the prompt
+rewriters all live in `MODELS`. A row says where the weights come from (a Hugging Face repo,
+a single checkpoint file, or a folder of the offline set under `DIFFCHAT_HOME/models`);
+loading is done elsewhere (`core/pipelines.py` for diffusers, `core/rewrite.py` for
+rewriters). A local folder path is accepted wherever a name is, as a custom model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import UnknownModelError
+from core.paths import assets_dir, models_dir
+
+KINDS = ("text2image", "sdxl", "instruct_pix2pix", "captioner", "rewriter")
+# Kinds that `core.images.generate` can render with (the TIS dropdown).
+IMAGE_KINDS = ("text2image", "sdxl")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of the registry.
+
+    `repo_id` is a Hugging Face repo (or None for local-only and API models). A model shipped
+    only as one checkpoint file names it in `single_file` and borrows its pipeline layout
+    (scheduler, tokenizer, configs) from `config_repo`. `local_path` returns the folder of an
+    offline-set model; `offline` marks the models that `python -m core.assets fetch` installs.
+    """
+
+    name: str
+    kind: str
+    repo_id: str | None
+    description: str
+    single_file: str | None = None
+    config_repo: str | None = None
+    offline: bool = False
+    local_path: Callable[[], Path] | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"model {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.single_file and not self.config_repo:
+            raise ValueError(f"model {self.name!r}: a single-file model needs a config_repo")
+
+    @property
+    def source(self) -> str:
+        """Return where the weights come from, for messages and the UI."""
+        if self.local_path is not None:
+            return str(self.local_path())
+        if self.single_file:
+            return f"{self.repo_id}/{self.single_file}"
+        return self.repo_id or "(no weights)"
+
+
+def _in_models_dir(folder: str) -> Callable[[], Path]:
+    # Resolved at call time: DIFFCHAT_HOME may change between import and use (tests do).
+    return lambda: models_dir() / folder
+
+
+SD15_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        # --- text-to-image (DiffChat section 4.1 renders with SD 1.5-family checkpoints)
+        ModelSpec(
+            "sd15", "text2image", SD15_REPO, "Stable Diffusion 1.5 (512x512), the paper's base TIS."
+        ),
+        ModelSpec(
+            "deliberate",
+            "text2image",
+            "XpucT/Deliberate",
+            "Deliberate v2, an SD 1.5 fine-tune shipped as one .safetensors file.",
+            single_file="Deliberate_v2.safetensors",
+            config_repo=SD15_REPO,
+        ),
+        ModelSpec(
+            "dreamlike-photoreal",
+            "text2image",
+            "dreamlike-art/dreamlike-photoreal-2.0",
+            "Dreamlike Photoreal 2.0, a photographic SD 1.5 fine-tune.",
+        ),
+        ModelSpec(
+            "realistic-vision",
+            "text2image",
+            "SG161222/Realistic_Vision_V1.4",
+            "Realistic Vision 1.4, a photographic SD 1.5 fine-tune.",
+        ),
+        ModelSpec(
+            "sdxl",
+            "sdxl",
+            "stabilityai/stable-diffusion-xl-base-1.0",
+            "Stable Diffusion XL base 1.0 (1024x1024, two text encoders).",
+        ),
+        # --- editing and captioning
+        ModelSpec(
+            "instruct-pix2pix",
+            "instruct_pix2pix",
+            "timbrooks/instruct-pix2pix",
+            "InstructPix2Pix: edits an image directly from an instruction.",
+        ),
+        ModelSpec(
+            "blip",
+            "captioner",
+            "Salesforce/blip-image-captioning-base",
+            "BLIP base captioner: turns an uploaded image into a starting prompt.",
+        ),
+        # --- the offline set: tiny random-weight pipelines (built by core/assets/tiny_pipelines.py)
+        ModelSpec(
+            "tiny-sd",
+            "text2image",
+            None,
+            "Tiny random-weight SD 1.5 layout for offline tests; renders noise-like images.",
+            offline=True,
+            local_path=_in_models_dir("tiny-sd"),
+        ),
+        ModelSpec(
+            "tiny-sdxl",
+            "sdxl",
+            None,
+            "Tiny random-weight SDXL layout (two text encoders) for offline tests.",
+            offline=True,
+            local_path=_in_models_dir("tiny-sdxl"),
+        ),
+        ModelSpec(
+            "tiny-ip2p",
+            "instruct_pix2pix",
+            None,
+            "Tiny random-weight InstructPix2Pix layout for offline tests.",
+            offline=True,
+            local_path=_in_models_dir("tiny-ip2p"),
+        ),
+        # --- prompt rewriters (loaded by core/rewrite.py)
+        ModelSpec(
+            "diffchat-offline",
+            "rewriter",
+            None,
+            "SmolLM2-135M-Instruct with the project's DiffChat LoRA adapter "
+            "(falls back to the base model if the adapter is absent).",
+            offline=True,
+            local_path=lambda: assets_dir() / "rewriter" / "diffchat-smollm2-lora",
+        ),
+        ModelSpec(
+            "smollm2-base",
+            "rewriter",
+            None,
+            "SmolLM2-135M-Instruct without fine-tuning (zero-shot, paper template).",
+            offline=True,
+            local_path=_in_models_dir("smollm2-135m-instruct"),
+        ),
+        ModelSpec(
+            "openai",
+            "rewriter",
+            None,
+            "Any OpenAI-compatible chat API: OPENAI_API_KEY, OPENAI_BASE_URL, DIFFCHAT_CHAT_MODEL.",
+        ),
+        ModelSpec(
+            "append",
+            "rewriter",
+            None,
+            "Baseline without a model: prompt + ', ' + instruction.",
+            offline=True,
+        ),
+    )
+}
+
+
+def list_models(kind: str | tuple[str, ...] | None = None, offline_only: bool = False) -> list[str]:
+    """Return registry names of the given kind(s) in table order (all kinds when None)."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    for name in kinds or ():
+        if name not in KINDS:
+            raise ValueError(f"unknown model kind {name!r}; kinds are {', '.join(KINDS)}")
+    return [
+        spec.name
+        for spec in MODELS.values()
+        if (kinds is None or spec.kind in kinds) and (spec.offline or not offline_only)
+    ]
+
+
+def _kind_of_local_folder(folder: Path) -> str | None:
+    # A diffusers folder names its pipeline class in model_index.json.
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return None
+    try:
+        class_name = json.loads(index.read_text()).get("_class_name", "")
+    except (OSError, json.JSONDecodeError):
+        return None
+    if "InstructPix2Pix" in class_name:
+        return "instruct_pix2pix"
+    if "XL" in class_name:
+        return "sdxl"
+    return "text2image"
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """Return the registry row for `name`, or a custom row for a local diffusers folder.
+
+    Refuses (UnknownModelError, listing the valid names) a name that is neither in the
+    registry nor a folder holding a diffusers `model_index.json`.
+    """
+    if name in MODELS:
+        return MODELS[name]
+    folder = Path(name).expanduser()
+    kind = _kind_of_local_folder(folder) if folder.is_dir() else None
+    if kind is not None:
+        resolved = folder.resolve()
+        return ModelSpec(
+            str(resolved),
+            kind,
+            None,
+            f"Custom model from {resolved}",
+            local_path=lambda: resolved,
+        )
+    valid = ", ".join(MODELS)
+    raise UnknownModelError(
+        f"Unknown model {name!r}. Valid names: {valid}; "
+        "or give the path of a local diffusers folder (one holding model_index.json)."
+    )

@@ -1,0 +1,172 @@
+"""Checks on what people type, upload or point at, before any model sees it.
+
+Every check either returns a cleaned value or raises `InputError` with a sentence the UI can
+show. The English check only warns: DiffChat's rewriter was trained on English prompts
+(section 3.1), so other languages still run but usually give poor rewrites.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from core.errors import InputError
+from core.paths import workspace_dir
+
+MAX_INSTRUCTION_CHARS = 1000
+# 4096 x 4096: well above anything Stable Diffusion renders, far below a decompression bomb.
+DEFAULT_MAX_PIXELS = 4096 * 4096
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+SUPPORTED_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+
+# Below this share of ASCII letters among all letters, or of common English words among all
+# words, the instruction is flagged as probably not English.
+MIN_ASCII_LETTER_RATIO = 0.8
+MIN_ENGLISH_WORD_RATIO = 0.3
+# The most frequent English function words plus common edit verbs: enough to recognise an
+# English instruction without any language data (WordNet has no function words).
+_ENGLISH_WORDS = frozenset(
+    """
+    a an the and or but of to in on at by for with without from into onto over under above
+    below behind near next it its this that these those there here is are was were be been
+    make made turn change add remove replace put let more less much very some all no not
+    as so than then too also his her their my your our he she they we you i me him them
+    color colour style background sky light dark bright big small large red blue green
+    yellow white black photo painting picture image scene like look looks day night
+    """.split()
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@dataclass(frozen=True)
+class CheckedInstruction:
+    """A cleaned instruction and the warnings to show beside it (never blocking)."""
+
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _english_warning(text: str) -> str | None:
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    ascii_ratio = sum(ch.isascii() for ch in letters) / len(letters)
+    words = [word.lower() for word in _WORD.findall(text)]
+    english_ratio = sum(word in _ENGLISH_WORDS for word in words) / len(words)
+    # A short English command ("brighter") has no function word, so the word ratio is only
+    # trusted from four words on.
+    if ascii_ratio < MIN_ASCII_LETTER_RATIO or (
+        len(words) >= 4 and english_ratio < MIN_ENGLISH_WORD_RATIO
+    ):
+        return (
+            "This instruction does not look like English; the rewriter was trained on English "
+            "prompts, so the result may be poor."
+        )
+    return None
+
+
+def check_instruction(text: str | None) -> CheckedInstruction:
+    """Return the stripped instruction with any warnings.
+
+    Refuses (InputError) a missing, empty or whitespace-only instruction and one longer than
+    MAX_INSTRUCTION_CHARS characters. Non-English text is accepted with a warning.
+    """
+    if text is None or not str(text).strip():
+        raise InputError("Please type an instruction, for example 'make the sky pink'.")
+    cleaned = str(text).strip()
+    if len(cleaned) > MAX_INSTRUCTION_CHARS:
+        raise InputError(
+            f"The instruction is {len(cleaned):,} characters long; the limit is "
+            f"{MAX_INSTRUCTION_CHARS:,}. Please shorten it."
+        )
+    warning = _english_warning(cleaned)
+    return CheckedInstruction(cleaned, [warning] if warning else [])
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"The image has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise InputError(
+            f"The image is {width}x{height} ({width * height:,} pixels); the limit is "
+            f"{max_pixels:,} pixels. Please upload a smaller image."
+        )
+
+
+def load_user_image(path_or_image, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Return an uploaded image as a fully loaded RGB `PIL.Image`.
+
+    Accepts a file path, raw bytes, a PIL image or a numpy array (what Gradio hands over).
+    Refuses (InputError) a missing or corrupt file, a format outside
+    SUPPORTED_IMAGE_FORMATS, a file over MAX_IMAGE_BYTES, and an image over `max_pixels`
+    (decompression bombs included; the size is checked from the header, before decoding).
+    """
+    if path_or_image is None:
+        raise InputError("Please upload an image first.")
+    if isinstance(path_or_image, Image.Image):
+        _check_pixels(*path_or_image.size, max_pixels)
+        return path_or_image.convert("RGB")
+    if hasattr(path_or_image, "__array_interface__"):
+        try:
+            image = Image.fromarray(path_or_image)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"The uploaded array is not an image: {error}") from error
+        _check_pixels(*image.size, max_pixels)
+        return image.convert("RGB")
+
+    if isinstance(path_or_image, bytes | bytearray):
+        name, size, source = "the uploaded data", len(path_or_image), io.BytesIO(path_or_image)
+    else:
+        path = Path(path_or_image).expanduser()
+        if not path.is_file():
+            raise InputError(f"No image file at {path}.")
+        name, size, source = str(path), path.stat().st_size, path
+    if size > MAX_IMAGE_BYTES:
+        raise InputError(
+            f"{name} is {size / 2**20:.1f} MB; the limit is {MAX_IMAGE_BYTES / 2**20:.0f} MB."
+        )
+    try:
+        with Image.open(source) as image:
+            if image.format not in SUPPORTED_IMAGE_FORMATS:
+                raise InputError(
+                    f"{name} is a {image.format} image; supported formats are "
+                    f"{', '.join(SUPPORTED_IMAGE_FORMATS)}."
+                )
+            # Check the header's size before decoding anything: this is what stops a bomb.
+            _check_pixels(*image.size, max_pixels)
+            image.load()
+            return image.convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise InputError(f"{name} is too large to open safely: {error}") from error
+    except UnidentifiedImageError as error:
+        raise InputError(
+            f"{name} is not an image file PIL can read (supported: "
+            f"{', '.join(SUPPORTED_IMAGE_FORMATS)})."
+        ) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{name} is damaged or truncated and cannot be opened: {error}") from error
+
+
+def resolve_workspace_path(user_path: str | Path) -> Path:
+    """Return `user_path` resolved inside the workspace (core.paths.workspace_dir()).
+
+    A relative path is taken relative to the workspace. Refuses (InputError) an empty path and
+    any path that ends up outside the workspace after resolving `..` and symlinks.
+    """
+    if user_path is None or not str(user_path).strip():
+        raise InputError("Please give a file or folder path inside the workspace.")
+    workspace = workspace_dir()
+    candidate = Path(str(user_path).strip()).expanduser()
+    if not candidate.is_absolute():
+        candidate = workspace / candidate
+    # resolve() follows every symlink on the way, so a link pointing out is caught too.
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(workspace):
+        raise InputError(
+            f"{user_path} is outside the workspace {workspace}; only paths inside it are allowed."
+        )
+    return resolved

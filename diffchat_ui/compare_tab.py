@@ -1,0 +1,264 @@
+"""The Compare tab: one raw prompt (or image), one instruction, one seed, several methods.
+
+DiffChat (any rewriter), a chat LLM (OpenAI-compatible endpoint or a local instruct model)
+and InstructPix2Pix side by side, each with its prompt and scores, across one or more TIS
+models. Every run is saved in the workspace so the Vote tab can show it blind.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from core.errors import DiffChatError, GenerationCancelled, InputError
+from diffchat_ui.context import AppContext
+from diffchat_ui.turns import score_images
+from diffchat_ui.worker import ProgressFn
+
+IP2P = "instructpix2pix"
+COMPARISON_FILE = "comparison.json"
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    """One compare run, by name."""
+
+    raw_prompt: str
+    instruction: str
+    models: tuple[str, ...]
+    rewriters: tuple[str, ...]  # each becomes a method named after it
+    include_ip2p: bool
+    ip2p_model: str
+    seed: int = 0
+    num_inference_steps: int = 25
+    guidance_scale: float = 7.5
+    image_guidance_scale: float = 1.5
+    raw_image: str | None = None  # the user's image instead of rendering the raw prompt
+    score: bool = True
+
+
+@dataclass
+class Candidate:
+    """One method's output: prompt, image file, scores, or the reason it failed."""
+
+    method: str
+    prompt: str = ""
+    image: str | None = None  # file name inside the comparison folder
+    scores: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+
+def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_event, progress):
+    from core import images
+    from core.rewrite import load_rewriter
+
+    prompt = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
+    request = images.GenerationRequest(
+        prompt=prompt,
+        model=model,
+        seed=plan.seed,
+        num_inference_steps=plan.num_inference_steps,
+        guidance_scale=plan.guidance_scale,
+    )
+    return prompt, images.generate(request, progress=progress, cancel_event=cancel_event).image
+
+
+def run_comparison(
+    plan: ComparePlan, out_root: Path, progress: ProgressFn, cancel_event: threading.Event
+) -> list[Path]:
+    """Render every method for every model; return the saved comparison folders.
+
+    Per model: 1. the raw image (rendered from the raw prompt with the seed, or the user's
+    image), 2. each rewriter's prompt rendered with the same seed, 3. InstructPix2Pix on the
+    raw image, 4. scores. A method that fails (no API key, missing weights) is recorded with
+    its message and the others still run; Stop ends the whole run.
+    """
+    from core import images
+    from core.validation import load_user_image
+
+    if not plan.raw_prompt.strip():
+        raise InputError("Type the raw prompt (for your own image: a short description of it).")
+    if not plan.models:
+        raise InputError("Choose at least one image model.")
+    folders = []
+    methods = len(plan.rewriters) + int(plan.include_ip2p)
+    total = len(plan.models) * (methods + 1)
+    done = 0
+    for model in plan.models:
+        comparison_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        folder = out_root / comparison_id
+        folder.mkdir(parents=True)
+
+        def step_progress(step, steps, model=model):
+            progress(done * steps + step, total * steps, f"{model}")
+
+        # 1. the raw image
+        if plan.raw_image:
+            raw_image = load_user_image(plan.raw_image)
+        else:
+            request = images.GenerationRequest(
+                prompt=plan.raw_prompt, model=model, seed=plan.seed,
+                num_inference_steps=plan.num_inference_steps, guidance_scale=plan.guidance_scale,
+            )
+            raw_image = images.generate(request, progress=step_progress, cancel_event=cancel_event).image
+        raw_image.save(folder / "raw.png")
+        done += 1
+        candidates = []
+        # 2. rewriters, same seed
+        for rewriter in plan.rewriters:
+            candidate = Candidate(method=rewriter)
+            try:
+                candidate.prompt, image = _rewrite_and_render(plan, model, rewriter, cancel_event, step_progress)
+                candidate.image = f"{len(candidates)}.png"
+                image.save(folder / candidate.image)
+                if plan.score:
+                    candidate.scores, _ = score_images([image], [candidate.prompt])
+            except GenerationCancelled:
+                raise
+            except DiffChatError as error:
+                candidate.error = str(error)
+            candidates.append(candidate)
+            done += 1
+        # 3. InstructPix2Pix edits the raw image itself
+        if plan.include_ip2p:
+            candidate = Candidate(method=IP2P, prompt=f"(edits the image: {plan.instruction})")
+            try:
+                image = images.edit_with_instruct_pix2pix(
+                    raw_image, plan.instruction, model=plan.ip2p_model, seed=plan.seed,
+                    num_inference_steps=plan.num_inference_steps,
+                    guidance_scale=plan.guidance_scale,
+                    image_guidance_scale=plan.image_guidance_scale,
+                    progress=step_progress, cancel_event=cancel_event,
+                ).image
+                candidate.image = f"{len(candidates)}.png"
+                image.save(folder / candidate.image)
+                if plan.score:
+                    candidate.scores, _ = score_images([image], [plan.raw_prompt])
+            except GenerationCancelled:
+                raise
+            except DiffChatError as error:
+                candidate.error = str(error)
+            candidates.append(candidate)
+            done += 1
+        record = {
+            "id": comparison_id,
+            "created_at": time.time(),
+            "model": model,
+            "plan": asdict(plan),
+            "raw_prompt": plan.raw_prompt,
+            "instruction": plan.instruction,
+            "seed": plan.seed,
+            "raw_image": "raw.png",
+            "candidates": [asdict(c) for c in candidates],
+        }
+        (folder / COMPARISON_FILE).write_text(json.dumps(record, indent=2))
+        folders.append(folder)
+    return folders
+
+
+def load_comparison(folder: Path) -> dict:
+    """Return a saved comparison record with absolute image paths."""
+    record = json.loads((folder / COMPARISON_FILE).read_text())
+    record["raw_image"] = str(folder / record["raw_image"])
+    for candidate in record["candidates"]:
+        if candidate["image"]:
+            candidate["image"] = str(folder / candidate["image"])
+    return record
+
+
+def comparison_view(folders: list[Path]):
+    """Return (gallery items, table rows, score names) for the saved comparisons."""
+    gallery, rows, score_names = [], [], []
+    for folder in folders:
+        record = load_comparison(folder)
+        gallery.append((record["raw_image"], f"raw · {record['model']}"))
+        for candidate in record["candidates"]:
+            for name in candidate["scores"]:
+                if name not in score_names:
+                    score_names.append(name)
+    for folder in folders:
+        record = load_comparison(folder)
+        for candidate in record["candidates"]:
+            if candidate["image"]:
+                gallery.append((candidate["image"], f"{candidate['method']} · {record['model']}"))
+            rows.append(
+                [candidate["method"], record["model"], candidate["error"] or candidate["prompt"]]
+                + [round(candidate["scores"].get(name, float("nan")), 4) for name in score_names]
+            )
+    return gallery, rows, score_names
+
+
+def build(context: AppContext) -> None:
+    """Lay out the Compare tab and wire its events (inside a gr.Tab)."""
+    settings = context.settings
+    with gr.Row():
+        with gr.Column():
+            raw_prompt = gr.Textbox(label="Raw prompt", lines=2,
+                                    placeholder="a majestic horse in a misty meadow at dawn, digital painting")
+            raw_image = gr.Image(type="filepath", label="Or start from your image (optional)",
+                                 sources=["upload", "clipboard"])
+            instruction = gr.Textbox(label="Instruction", placeholder="make it winter")
+        with gr.Column():
+            models = gr.Dropdown(settings.image_models(), value=[settings.text2image_model],
+                                 multiselect=True, label="Image models")
+            diffchat = gr.Dropdown(context.rewriter_choices(), value=settings.rewriter,
+                                   label="DiffChat rewriter", allow_custom_value=True)
+            chat_llm = gr.Dropdown(["smollm2-base", "openai", "append", "(none)"],
+                                   value="smollm2-base", label="Chat LLM (OpenAI-compatible or local)")
+            include_ip2p = gr.Checkbox(value=True, label="InstructPix2Pix")
+            with gr.Row():
+                seed = gr.Number(value=0, precision=0, label="Seed")
+                steps = gr.Slider(1, 100, value=10 if settings.offline else 25, step=1, label="Steps")
+    with gr.Row():
+        run_button = gr.Button("Compare", variant="primary")
+        stop_button = gr.Button("Stop", variant="stop")
+    status = gr.Markdown()
+    gallery = gr.Gallery(label="Side by side", columns=4, height=360)
+    table = gr.Dataframe(label="Prompts and scores", wrap=True, interactive=False)
+
+    def on_compare(raw_prompt_v, raw_image_v, instruction_v, models_v, diffchat_v, chat_v,
+                   ip2p_v, seed_v, steps_v, request: gr.Request, progress=gr.Progress()):
+        from core.validation import check_instruction
+
+        try:
+            rewriters = tuple(dict.fromkeys(r for r in (diffchat_v, chat_v) if r and r != "(none)"))
+            plan = ComparePlan(
+                raw_prompt=(raw_prompt_v or "").strip(),
+                instruction=check_instruction(instruction_v).text,
+                models=tuple(models_v or ()), rewriters=rewriters, include_ip2p=bool(ip2p_v),
+                ip2p_model=settings.ip2p_model, seed=int(seed_v or 0),
+                num_inference_steps=int(steps_v), raw_image=raw_image_v,
+                score=not settings.offline or context.score_offline,
+            )
+        except DiffChatError as error:
+            return f"⚠️ {error}", [], None
+        flag = context.cancel_flags.fresh(f"compare-{request.session_hash}")
+        job = context.worker.submit(
+            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c), "The comparison", flag
+        )
+        final = None
+        for event in job.iter_events():
+            if event.kind == "progress" and event.total:
+                progress((event.step, event.total), desc=event.description)
+            final = event
+        if final.kind == "error":
+            return ("⏹ " if final.cancelled else "⚠️ ") + final.message, [], None
+        items, rows, score_names = comparison_view(final.value)
+        note = " Scores come from tiny random-weight scorers: meaningless." if settings.offline and score_names else ""
+        headers = ["method", "model", "prompt"] + score_names
+        return (f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
+                items, gr.update(value=rows, headers=headers))
+
+    run_button.click(
+        on_compare,
+        [raw_prompt, raw_image, instruction, models, diffchat, chat_llm, include_ip2p, seed, steps],
+        [status, gallery, table], api_name="compare", concurrency_id="chat",
+    )
+    stop_button.click(lambda request: context.cancel_flags.stop(f"compare-{request.session_hash}"),
+                      None, None, queue=False, api_name=False)

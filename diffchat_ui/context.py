@@ -1,0 +1,59 @@
+"""What every tab shares: the start-up settings, the one worker, Stop flags, the vote store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.registry import list_models
+from diffchat_ui.settings import AppSettings
+from diffchat_ui.votes import VoteStore
+from diffchat_ui.worker import CancelFlags, Worker
+
+# Training outputs that can serve as rewriters live under this workspace folder.
+TRAIN_RUNS = "train-runs"
+
+
+@dataclass
+class AppContext:
+    """Shared services; built once per app by `diffchat_ui.layout.build_demo`."""
+
+    settings: AppSettings
+    worker: Worker = field(default_factory=Worker)
+    cancel_flags: CancelFlags = field(default_factory=CancelFlags)
+    votes: VoteStore | None = None
+    # Offline scorers are tiny random twins: scoring every chat turn with them costs time
+    # and shows meaningless numbers, so the chat skips them unless asked (tests ask).
+    score_offline: bool = False
+
+    def __post_init__(self):
+        if self.votes is None:
+            self.votes = VoteStore(self.settings.workspace / "votes.sqlite")
+
+    def comparisons_dir(self) -> Path:
+        """Return the workspace folder where compare runs are saved for voting."""
+        path = self.settings.workspace / "comparisons"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def train_runs_dir(self) -> Path:
+        """Return the workspace folder the Train tab writes runs into."""
+        path = self.settings.workspace / TRAIN_RUNS
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def rewriter_choices(self) -> list[str]:
+        """Return the rewriter dropdown: registry rewriters, then finished training runs."""
+        return list_models("rewriter") + [str(path) for path in finished_rewriters(self.train_runs_dir())]
+
+
+def finished_rewriters(runs_dir: Path) -> list[Path]:
+    """Return folders under `runs_dir` holding a loadable final model or LoRA adapter."""
+    found = []
+    for marker in ("adapter_config.json", "config.json"):
+        for path in sorted(runs_dir.glob(f"*/**/{marker}")):
+            folder = path.parent
+            # Intermediate checkpoints are resumable states, not finished rewriters.
+            if not any(part.startswith("checkpoint-") for part in folder.parts) and folder not in found:
+                found.append(folder)
+    return found

@@ -1,0 +1,421 @@
+"""The Create tab: chat with the rewriter, one image per turn, undo / branch / forget.
+
+Handlers are thin: they validate, ask a clarifying question when the instruction is vague
+(diffchat_ui.clarify), pack a TurnPlan, hand it to the worker and turn its events into
+screen updates. Every error ends as a chat message; the session is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from core.errors import DiffChatError
+from diffchat_ui.clarify import clarify, resolve_answer
+from diffchat_ui.context import AppContext
+from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
+from diffchat_ui.state import ChatState, delete_state_folder, new_seed
+from diffchat_ui.turns import MODE_LABELS, TurnPlan, run_turn, save_turn_image
+
+log = logging.getLogger(__name__)
+
+START_TEXT = "start from text"
+START_IMAGE = "start from my image"
+CUSTOM_MODEL = "custom path or id"
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    """The Create tab's settings widgets, by name."""
+
+    model: str
+    custom_model: str
+    rewriter: str
+    edit_mode: str
+    strength: float
+    image_guidance_scale: float
+    guidance_scale: float
+    seed: int
+    num_inference_steps: int
+    negative_prompt: str
+
+    def model_name(self) -> str:
+        """Return the TIS model to use: the custom one when chosen in the dropdown."""
+        if self.model == CUSTOM_MODEL:
+            if not self.custom_model.strip():
+                raise DiffChatError("Type a model folder or Hugging Face id for the custom model.")
+            return self.custom_model.strip()
+        return self.model
+
+
+# ---------------------------------------------------------------- session helpers
+
+
+def current_turn(state: ChatState):
+    """Return the session's current turn, or None before the first one."""
+    return state.session.current
+
+
+def turns_with_images(state: ChatState) -> list:
+    """Return every turn of the tree that has an image, oldest first (the gallery)."""
+    return [turn for turn in state.session.turns.values() if turn.image_path and not turn.error]
+
+
+# ---------------------------------------------------------------- views
+
+
+def _view(state: ChatState | None, context: AppContext):
+    """Return the screen for a state: chat, image, prompt diff, scores, gallery, download."""
+    if state is None:
+        return [], None, [], "", [], None
+    turn = current_turn(state)
+    gallery = [
+        (turn_.image_path, f"#{turn_.id}: {turn_.instruction[:40]}")
+        for turn_ in turns_with_images(state)
+    ]
+    if turn is None:
+        return state.messages, None, [], "", gallery, None
+    parent = state.session.turns.get(turn.parent_id) if turn.parent_id is not None else None
+    diff = diff_words(parent.prompt if parent else "", turn.prompt)
+    scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
+    if scores and context.settings.offline:
+        scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
+    return state.messages, turn.image_path, diff, scores, gallery, turn.image_path
+
+
+def _error(state: ChatState, message: str) -> None:
+    state.say("assistant", f"⚠️ {message}")
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def send(
+    context: AppContext,
+    text: str,
+    state: ChatState | None,
+    start_mode: str,
+    start_image: str | None,
+    settings: TurnSettings,
+    session_key: str,
+    progress,
+):
+    """Handle one message; a generator of (state, *view) while the worker renders."""
+    if state is None:
+        state = ChatState.new(int(settings.seed))
+    try:
+        yield from _send(context, text, state, start_mode, start_image, settings, session_key, progress)
+    except DiffChatError as error:
+        _error(state, str(error))
+        yield (state, *_view(state, context))
+    except Exception as error:  # the edge: a readable message, the session kept
+        log.exception("chat turn failed")
+        _error(state, f"Something went wrong: {type(error).__name__}: {error}")
+        yield (state, *_view(state, context))
+
+
+def _send(context, text, state, start_mode, start_image, settings, session_key, progress):
+    from core.validation import check_instruction, load_user_image
+
+    text = (text or "").strip()
+    previous = current_turn(state)
+
+    # 1. an answer to a pending clarifying question, or a new instruction
+    if state.pending is not None:
+        state.say("user", text or "(empty)")
+        instruction = resolve_answer(state.pending, text)
+        state.pending = None
+    else:
+        checked = check_instruction(text)
+        instruction = checked.text
+        state.say("user", instruction)
+        for warning in checked.warnings:
+            state.say("assistant", f"Note: {warning}")
+        question = clarify(instruction) if previous is not None else None
+        if question is not None:
+            state.pending = question
+            state.say("assistant", question.as_markdown(), options=list(question.choices))
+            yield (state, *_view(state, context))
+            return
+
+    # 2. the first turn from the user's own image: the image is the root, the text its prompt
+    if previous is None and start_mode == START_IMAGE:
+        if not start_image:
+            raise DiffChatError("Upload an image first, or choose “start from text”.")
+        image = load_user_image(start_image)
+        path = state.folder / f"{state.next_image_name()}-upload.png"
+        image.save(path)
+        state.session.add_turn(
+            instruction="(uploaded image)",
+            prompt=instruction,
+            image_path=str(path),
+            seed=int(settings.seed),
+            model="upload",
+            mode="upload",
+        )
+        state.say(
+            "assistant",
+            f"Got your image, described as “{instruction}”. Tell me what to change.",
+        )
+        yield (state, *_view(state, context))
+        return
+
+    # 3. a rendering turn on the worker
+    plan = _plan(state, instruction, previous, settings, context)
+    flag = context.cancel_flags.fresh(session_key)
+    job = context.worker.submit(lambda p, c: run_turn(plan, p, c), "This turn", flag)
+    final = None
+    for event in job.iter_events():
+        if event.kind == "progress" and event.total:
+            progress((event.step, event.total), desc=event.description)
+        elif event.kind == "queued" and context.worker.pending():
+            progress(0.0, desc="waiting for other people's images")
+        final = event
+    if final.kind == "error":
+        state.say("assistant", ("⏹ " if final.cancelled else "⚠️ ") + final.message)
+        yield (state, *_view(state, context))
+        return
+    result = final.value
+    path = save_turn_image(result, state.folder, state.next_image_name())
+    state.session.add_turn(
+        instruction=instruction,
+        prompt=result.prompt,
+        negative_prompt=plan.negative_prompt,
+        image_path=str(path),
+        seed=plan.seed,
+        model=plan.model if plan.mode != "ip2p" else plan.ip2p_model,
+        settings={
+            "rewriter": plan.rewriter,
+            "num_inference_steps": plan.num_inference_steps,
+            "guidance_scale": plan.guidance_scale,
+            "strength": plan.strength,
+            "image_guidance_scale": plan.image_guidance_scale,
+        },
+        scores=result.scores,
+        mode=plan.mode if previous is not None else "text",
+    )
+    state.say("assistant", diff_markdown(plan.previous_prompt, result.prompt))
+    state.say("assistant", {"path": str(path)})
+    for note in result.notes:
+        state.say("assistant", f"Note: {note}")
+    yield (state, *_view(state, context))
+
+
+def _plan(state, instruction, previous, settings: TurnSettings, context: AppContext) -> TurnPlan:
+    mode = MODE_LABELS.get(settings.edit_mode, "rewrite")
+    root_image = None
+    if previous is not None and mode == "keep":
+        root_image = state.session.branch_root_image(previous.id)
+    return TurnPlan(
+        instruction=instruction,
+        previous_prompt=previous.prompt if previous is not None else "",
+        mode=mode,
+        rewriter=settings.rewriter,
+        model=settings.model_name(),
+        ip2p_model=context.settings.ip2p_model,
+        negative_prompt=settings.negative_prompt,
+        seed=int(settings.seed),
+        num_inference_steps=int(settings.num_inference_steps),
+        guidance_scale=float(settings.guidance_scale),
+        strength=float(settings.strength),
+        image_guidance_scale=float(settings.image_guidance_scale),
+        previous_image=previous.image_path if previous is not None else None,
+        branch_root_image=root_image,
+        score=not context.settings.offline or context.score_offline,
+    )
+
+
+def _tree_action(context: AppContext, state: ChatState | None, action: str, turn_id=None):
+    """Undo, forget or branch; returns (state, *view). Refusals become chat messages."""
+    if state is None or current_turn(state) is None:
+        return (state, *_view(state, context))
+    try:
+        if action == "undo":
+            state.session.undo()
+            turn = current_turn(state)
+            state.say("assistant", f"Undone. Back at turn #{turn.id}." if turn else "Undone.")
+        elif action == "forget":
+            state.session.forget_last()
+            state.say("assistant", "Forgot the last edit.")
+        elif action == "branch":
+            state.session.branch_from(turn_id)
+            state.say("assistant", f"Branching from turn #{turn_id}: your next edit starts there.")
+        state.pending = None
+    except DiffChatError as error:
+        _error(state, str(error))
+    return (state, *_view(state, context))
+
+
+def branch_from_gallery(context: AppContext, state: ChatState | None, evt: gr.SelectData):
+    """Gallery click: make the clicked turn current (the next edit branches from it)."""
+    if state is None:
+        return (state, *_view(state, context))
+    turns = turns_with_images(state)
+    if not 0 <= evt.index < len(turns):
+        return (state, *_view(state, context))
+    return _tree_action(context, state, "branch", turns[evt.index].id)
+
+
+def export_session(state: ChatState | None):
+    """Return the path of a JSON export (images embedded) of the session, or None."""
+    if state is None or current_turn(state) is None:
+        raise gr.Error("Nothing to export yet.")
+    path = state.folder / "session.json"
+    state.session.export_json(path, embed_images=True)
+    return str(path)
+
+
+def import_session(context: AppContext, file_path: str | None, state: ChatState | None, seed):
+    """Replace the chat by an imported session file; refusals become chat messages."""
+    from core.session import Session
+
+    new_state = ChatState.new(int(seed))
+    delete_state_folder(state)
+    if not file_path:
+        return (new_state, *_view(new_state, context))
+    try:
+        new_state.session = Session.import_json(Path(file_path), image_folder=new_state.folder)
+        turn = current_turn(new_state)
+        new_state.say(
+            "assistant",
+            f"Imported a session with {len(new_state.session.turns)} turns"
+            + (f"; current prompt: {turn.prompt}" if turn else "."),
+        )
+    except DiffChatError as error:
+        _error(new_state, str(error))
+    return (new_state, *_view(new_state, context))
+
+
+# ---------------------------------------------------------------- layout
+
+
+def build(context: AppContext) -> None:
+    """Lay out the Create tab and wire its events (inside a gr.Tab)."""
+    settings = context.settings
+    state = gr.State(None, delete_callback=delete_state_folder)
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat", feedback_options=None)
+            start_mode = gr.Radio(
+                [START_TEXT, START_IMAGE], value=START_TEXT, label="Start", elem_id="start-mode"
+            )
+            start_image = gr.Image(
+                type="filepath", label="Your image (then describe it in a few words)",
+                sources=["upload", "clipboard"], visible=False,
+            )
+            instruction = gr.Textbox(
+                label="Instruction",
+                placeholder="First a description (“a red fox in a snowy forest, oil painting”), "
+                "then edits (“make it night”).",
+                lines=1, elem_id="instruction",
+            )
+            with gr.Row():
+                send_button = gr.Button("Send", variant="primary", elem_id="send")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+            with gr.Row():
+                undo_button = gr.Button("Undo", size="sm")
+                forget_button = gr.Button("Forget last edit", size="sm")
+                new_button = gr.Button("New session", size="sm")
+        with gr.Column(scale=2):
+            image = gr.Image(label="Current image", type="filepath", interactive=False,
+                             elem_id="current-image")
+            prompt_view = gr.HighlightedText(
+                label="Prompt (changes highlighted)", color_map=COLOR_MAP, show_legend=True,
+                combine_adjacent=False, elem_id="prompt-diff",
+            )
+            scores = gr.Markdown(elem_id="scores")
+            download = gr.File(label="Download image (PNG with parameters)", interactive=False)
+            gallery = gr.Gallery(label="All turns (click one to branch from it)", columns=4,
+                                 height=220, elem_id="turns")
+    with gr.Accordion("Settings", open=False):
+        with gr.Row():
+            model = gr.Dropdown(settings.image_models() + [CUSTOM_MODEL],
+                                value=settings.text2image_model, label="Image model")
+            custom_model = gr.Textbox(label="Custom model (folder or id)", visible=True)
+            rewriter = gr.Dropdown(context.rewriter_choices(), value=settings.rewriter,
+                                   label="Rewriter", allow_custom_value=True)
+        edit_mode = gr.Radio(list(MODE_LABELS), value="rewrite only", label="Edit mode")
+        with gr.Row():
+            strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05,
+                                 label="Keep composition: strength")
+            image_guidance = gr.Slider(0.0, 5.0, value=1.5, step=0.1,
+                                       label="InstructPix2Pix image guidance s_I")
+        with gr.Row():
+            seed = gr.Number(value=0, precision=0, label="Seed (same for the whole session)")
+            reroll = gr.Button("Re-roll seed", size="sm")
+        with gr.Accordion("Advanced", open=False):
+            with gr.Row():
+                steps = gr.Slider(1, 100, value=10 if settings.offline else 25, step=1,
+                                  label="Steps")
+                guidance = gr.Slider(1.0, 20.0, value=7.5, step=0.5,
+                                     label="Guidance (s_T for InstructPix2Pix)")
+            negative = gr.Textbox(label="Negative prompt", value="")
+    with gr.Accordion("Session file", open=False), gr.Row():
+        export_button = gr.Button("Export session")
+        export_file = gr.File(label="Session JSON", interactive=False)
+        import_file = gr.File(label="Import a session JSON", file_types=[".json"], type="filepath")
+
+    view = [chatbot, image, prompt_view, scores, gallery, download]
+    setting_widgets = [model, custom_model, rewriter, edit_mode, strength, image_guidance,
+                       guidance, seed, steps, negative]
+
+    def on_send(text, chat_state, start, start_img, *widget_values, request: gr.Request,
+                progress=gr.Progress()):
+        (model_v, custom_v, rewriter_v, mode_v, strength_v, s_i, s_t, seed_v, steps_v,
+         negative_v) = widget_values
+        turn_settings = TurnSettings(
+            model=model_v, custom_model=custom_v or "", rewriter=rewriter_v, edit_mode=mode_v,
+            strength=strength_v, image_guidance_scale=s_i, guidance_scale=s_t,
+            seed=int(seed_v or 0), num_inference_steps=int(steps_v), negative_prompt=negative_v or "",
+        )
+        yield from send(context, text, chat_state, start, start_img, turn_settings,
+                        request.session_hash or "anonymous", progress)
+
+    send_inputs = [instruction, state, start_mode, start_image, *setting_widgets]
+    send_event = dict(fn=on_send, inputs=send_inputs, outputs=[state, *view],
+                      concurrency_id="chat")
+    instruction.submit(**send_event, api_name="send").then(lambda: "", outputs=instruction)
+    send_button.click(**send_event, api_name=False).then(lambda: "", outputs=instruction)
+
+    def on_option(chat_state, start, start_img, *widget_values, evt: gr.SelectData,
+                  request: gr.Request, progress=gr.Progress()):
+        yield from on_send(evt.value, chat_state, start, start_img, *widget_values,
+                           request=request, progress=progress)
+
+    chatbot.option_select(on_option, [state, start_mode, start_image, *setting_widgets],
+                          [state, *view], api_name=False)
+
+    def on_stop(request: gr.Request):
+        context.cancel_flags.stop(request.session_hash or "anonymous")
+
+    stop_button.click(on_stop, None, None, api_name="stop", queue=False)
+    undo_button.click(lambda s: _tree_action(context, s, "undo"), state, [state, *view],
+                      api_name="undo")
+    forget_button.click(lambda s: _tree_action(context, s, "forget"), state, [state, *view],
+                        api_name="forget")
+
+    def on_branch(chat_state, turn_id):
+        return _tree_action(context, chat_state, "branch", int(turn_id))
+
+    # Hidden API twin of the gallery click, for scripted clients (gradio_client).
+    branch_id = gr.Number(visible=False, precision=0)
+    branch_id.change(on_branch, [state, branch_id], [state, *view], api_name="branch")
+    def on_gallery(chat_state, evt: gr.SelectData):
+        return branch_from_gallery(context, chat_state, evt)
+
+    gallery.select(on_gallery, state, [state, *view], api_name=False)
+
+    def on_new(chat_state):
+        delete_state_folder(chat_state)
+        return (None, *_view(None, context))
+
+    new_button.click(on_new, state, [state, *view], api_name="new_session")
+    reroll.click(new_seed, None, seed, api_name="reroll_seed")
+    start_mode.change(lambda mode: gr.update(visible=mode == START_IMAGE), start_mode,
+                      start_image, api_name=False)
+    export_button.click(export_session, state, export_file, api_name="export_session")
+    import_file.upload(lambda f, s, sd: import_session(context, f, s, sd),
+                       [import_file, state, seed], [state, *view], api_name="import_session")

@@ -1,0 +1,67 @@
+"""Per-browser-session state of the Create tab.
+
+Gradio keeps one ChatState per browser session (gr.State), so sessions never see each
+other's history; images live in a private folder named by a random id. The chat tree
+itself (turns, undo, branches, export) is `core.session.Session`.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.paths import diffchat_home
+from diffchat_ui.clarify import Clarification
+
+
+def sessions_root() -> Path:
+    """Return the folder that holds one private subfolder per UI session."""
+    path = diffchat_home() / "ui-sessions"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_seed() -> int:
+    """Return a fresh random seed (the re-roll button)."""
+    return random.SystemRandom().randrange(2**31)
+
+
+@dataclass
+class ChatState:
+    """One person's chat: the session tree, the transcript, a pending clarifying question."""
+
+    session: object  # core.session.Session
+    folder: Path
+    messages: list[dict] = field(default_factory=list)
+    pending: Clarification | None = None
+    turn_count: int = 0
+
+    @classmethod
+    def new(cls, seed: int) -> ChatState:
+        """Return an empty chat with its own image folder and the given session seed."""
+        from core.session import Session
+
+        folder = sessions_root() / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return cls(session=Session(seed=seed), folder=folder)
+
+    def say(self, role: str, content, options: list[str] | None = None) -> None:
+        """Append a chat message (text, or {"path": ...} for an image) to the transcript."""
+        message = {"role": role, "content": content}
+        if options:
+            message["options"] = [{"value": option} for option in options]
+        self.messages.append(message)
+
+    def next_image_name(self) -> str:
+        """Return a unique file stem for the next turn's image."""
+        self.turn_count += 1
+        return f"turn-{self.turn_count:03d}"
+
+
+def delete_state_folder(state: ChatState | None) -> None:
+    """Remove a session's image folder (gr.State's delete_callback when the tab closes)."""
+    if isinstance(state, ChatState):
+        shutil.rmtree(state.folder, ignore_errors=True)

@@ -1,0 +1,119 @@
+"""One chat turn as a worker task: render (first turn) or edit, then score.
+
+The Create tab packs its widgets into the library's own request dataclasses
+(`core.images.GenerationRequest` for the first turn, `core.images.EditRequest` after);
+`run_turn` runs on the worker thread and only calls the library.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import DiffChatError
+from diffchat_ui.worker import ProgressFn
+
+MODE_LABELS = {
+    "rewrite only": "rewrite",
+    "keep composition": "keep",
+    "InstructPix2Pix": "ip2p",
+}
+
+
+@dataclass
+class TurnResult:
+    """What a finished turn produced."""
+
+    prompt: str
+    image: Any  # PIL.Image
+    parameters: dict
+    scores: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_turn(
+    request,
+    progress: ProgressFn,
+    cancel_event: threading.Event,
+    score: bool = True,
+    tiny: bool = False,
+    source_image=None,
+) -> TurnResult:
+    """Run one turn and return its prompt, image and scores.
+
+    A GenerationRequest renders the starting prompt; an EditRequest applies one DiffChat
+    edit (rewrite y = LM(x, i) and render with the session seed, keep composition, or
+    InstructPix2Pix). `source_image` is the image before the edit (for the edit scores);
+    `tiny` scores with the random-weight twins of the offline set. Raises the library's DiffChatError subclasses (GenerationCancelled on
+    Stop).
+    """
+    from core import images
+
+    def step_progress(step: int, total: int) -> None:
+        progress(step, total, "denoising")
+
+    if isinstance(request, images.EditRequest):
+        if request.mode != "ip2p":
+            progress(0, 1, f"rewriting the prompt with {request.rewriter}")
+        edited = images.edit(request, progress=step_progress, cancel_event=cancel_event)
+        result = TurnResult(edited.target_prompt, edited.image, dict(edited.parameters))
+    else:
+        generated = images.generate(request, progress=step_progress, cancel_event=cancel_event)
+        result = TurnResult(request.prompt, generated.image, dict(generated.parameters))
+    if score:
+        edits = None
+        if isinstance(request, images.EditRequest) and request.prompt:
+            from core.scoring import EditContext
+
+            edits = [EditContext(request.prompt, request.instruction, raw_image=source_image)]
+        per_image, result.notes = score_images([result.image], [result.prompt], edits, tiny)
+        result.scores = per_image[0]
+    return result
+
+
+_scorers: dict[tuple[str, bool], object] = {}
+_scorers_lock = threading.Lock()
+
+
+def _scorer(name: str, tiny: bool):
+    # Built once per process and reused: loading CLIP-sized weights per turn would dominate.
+    from core.scoring import build_scorer
+
+    with _scorers_lock:
+        if (name, tiny) not in _scorers:
+            _scorers[name, tiny] = build_scorer(name, tiny=tiny)
+        return _scorers[name, tiny]
+
+
+def score_images(images_: list, prompts: list[str], edits: list | None = None, tiny: bool = False):
+    """Return ([{score name: value}] per image, notes) from every scorer that can run.
+
+    Scores that judge an edit (directional CLIP, content integrity) run only when `edits`
+    (core.scoring.EditContext per image) is given. A scorer whose weights are absent is left
+    out with a note naming it; the others still run.
+    """
+    from core.scoring import SCORE_NAMES, SCORERS
+
+    scores: list[dict[str, float]] = [{} for _ in images_]
+    notes = []
+    for name in SCORE_NAMES:
+        if SCORERS[name].needs_edit_context and edits is None:
+            continue
+        try:
+            values = _scorer(name, tiny).score(images_, prompts, edits if SCORERS[name].needs_edit_context else None)
+        except DiffChatError as error:  # missing weights: say which, keep the others
+            notes.append(f"{name} not scored: {error}")
+            continue
+        for per_image, value in zip(scores, values, strict=True):
+            per_image[name] = float(value)
+    return scores, notes
+
+
+def save_turn_image(result: TurnResult, folder: Path, name: str) -> Path:
+    """Write the turn's PNG with its generation parameters embedded; return the path."""
+    from core.png_metadata import save_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(save_png(result.image, folder / f"{name}.png", result.parameters))

@@ -1,0 +1,156 @@
+"""The blind-vote store: one SQLite file (WAL) in the workspace, safe for concurrent voters.
+
+Every write opens its own connection and takes the write lock up front (BEGIN IMMEDIATE)
+with a generous busy timeout, so simultaneous voters queue for a few milliseconds instead
+of failing or overwriting each other. Aggregation is pairwise: a vote for method A among
+shown methods {A, B, C} is a win of A over B and over C; a "tie" vote is a tie for every
+pair shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+from core.errors import InputError
+
+TIE = "tie"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    comparison_id TEXT NOT NULL,
+    raw_prompt TEXT NOT NULL,
+    instruction TEXT NOT NULL,
+    methods_shown TEXT NOT NULL,  -- JSON list, in the order the voter saw them
+    choice TEXT NOT NULL,         -- a method name or 'tie'
+    voter TEXT NOT NULL
+)
+"""
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "comparison_id",
+    "raw_prompt",
+    "instruction",
+    "methods_shown",
+    "choice",
+    "voter",
+)
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """Outcome counts of `method` against `opponent`."""
+
+    method: str
+    opponent: str
+    wins: int
+    ties: int
+    losses: int
+
+    @property
+    def total(self) -> int:
+        """Return the votes that decided this pair: a win of either side or a tie."""
+        return self.wins + self.ties + self.losses
+
+
+class VoteStore:
+    """Votes in one SQLite file; each call is its own short transaction."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(_SCHEMA)
+            connection.commit()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout=60000")
+        return connection
+
+    def record_vote(
+        self,
+        comparison_id: str,
+        raw_prompt: str,
+        instruction: str,
+        methods_shown: list[str],
+        choice: str,
+        voter: str = "",
+    ) -> int:
+        """Store one vote and return its id.
+
+        Refuses (InputError) fewer than two distinct methods, or a choice that is neither
+        one of them nor "tie".
+        """
+        if len(set(methods_shown)) < 2:
+            raise InputError("A vote needs at least two different candidates.")
+        if choice != TIE and choice not in methods_shown:
+            raise InputError(f"The choice {choice!r} was not among the candidates shown.")
+        with closing(self._connect()) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            cursor = connection.execute(
+                "INSERT INTO votes (created_at, comparison_id, raw_prompt, instruction,"
+                " methods_shown, choice, voter) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    comparison_id,
+                    raw_prompt,
+                    instruction,
+                    json.dumps(methods_shown),
+                    choice,
+                    voter,
+                ),
+            )
+            connection.execute("COMMIT")
+            return int(cursor.lastrowid)
+
+    def rows(self) -> list[dict]:
+        """Return every vote as a dict (methods_shown decoded), oldest first."""
+        with closing(self._connect()) as connection:
+            connection.row_factory = sqlite3.Row
+            rows = connection.execute("SELECT * FROM votes ORDER BY id").fetchall()
+        return [{**dict(row), "methods_shown": json.loads(row["methods_shown"])} for row in rows]
+
+    def count(self) -> int:
+        """Return the number of stored votes."""
+        with closing(self._connect()) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM votes").fetchone()[0])
+
+    def pairwise(self) -> list[PairRecord]:
+        """Return win/tie/lose counts for every pair of methods shown together.
+
+        Each unordered pair appears once, as (alphabetically first, second); its losses are
+        the opponent's wins.
+        """
+        counts: dict[tuple[str, str], list[int]] = {}
+        for vote in self.rows():
+            for method, opponent in combinations(sorted(set(vote["methods_shown"])), 2):
+                record = counts.setdefault((method, opponent), [0, 0, 0])
+                if vote["choice"] == TIE:
+                    record[1] += 1
+                elif vote["choice"] == method:
+                    record[0] += 1
+                elif vote["choice"] == opponent:
+                    record[2] += 1
+                # A vote for a third method says nothing about this pair.
+        return [PairRecord(a, b, *record) for (a, b), record in sorted(counts.items())]
+
+    def export_csv(self, path: str | Path) -> Path:
+        """Write every vote to a CSV file (methods_shown as JSON) and return its path."""
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for vote in self.rows():
+                writer.writerow({**vote, "methods_shown": json.dumps(vote["methods_shown"])})
+        return path

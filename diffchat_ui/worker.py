@@ -1,0 +1,137 @@
+"""One worker thread runs every model job in order; handlers read its events.
+
+Fooocus-style: a tab callback packs a request into a task (a function of a progress
+callback and a cancel event that calls the library), submits it, and turns the job's
+events (queued, progress, result, error) into screen updates. Only this thread touches
+models, so a GPU never runs two pipelines at once and Stop is a flag the library checks
+between diffusion steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import DiffChatError, GenerationCancelled
+
+log = logging.getLogger(__name__)
+
+# progress(step, total, description) — the library's progress callback plus a label.
+ProgressFn = Callable[[int, int, str], None]
+Task = Callable[[ProgressFn, threading.Event], Any]
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What a job reports: kind is "queued", "progress", "result" or "error"."""
+
+    kind: str
+    step: int = 0
+    total: int = 0
+    description: str = ""
+    value: Any = None
+    message: str = ""
+    cancelled: bool = False
+
+
+@dataclass
+class Job:
+    """A submitted task, its cancel flag and the queue its events arrive on."""
+
+    task: Task
+    label: str
+    cancel_event: threading.Event
+    events: queue.Queue = field(default_factory=queue.Queue)
+
+    def iter_events(self) -> Iterator[JobEvent]:
+        """Yield events until (and including) the final "result" or "error" event."""
+        while True:
+            event = self.events.get()
+            yield event
+            if event.kind in ("result", "error"):
+                return
+
+    def wait(self) -> JobEvent:
+        """Block until the job ends and return its final event."""
+        final = None
+        for final in self.iter_events():  # noqa: B007 — we want the last one
+            pass
+        return final
+
+
+def readable_error(error: BaseException, label: str) -> str:
+    """Return a message for the chat: a DiffChatError as is, anything else named, no trace."""
+    if isinstance(error, DiffChatError):
+        return str(error)
+    return f"{label} failed: {type(error).__name__}: {error}"
+
+
+class Worker:
+    """A daemon thread that runs submitted jobs one at a time, in submission order."""
+
+    def __init__(self, name: str = "diffchat-worker"):
+        self._jobs: queue.Queue[Job] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, task: Task, label: str, cancel_event: threading.Event | None = None) -> Job:
+        """Queue `task` and return its Job; events start with "queued"."""
+        job = Job(task, label, cancel_event or threading.Event())
+        job.events.put(JobEvent("queued", description=f"{label}: waiting for the worker"))
+        self._jobs.put(job)
+        return job
+
+    def pending(self) -> int:
+        """Return how many jobs wait behind the running one."""
+        return self._jobs.qsize()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        if job.cancel_event.is_set():
+            job.events.put(JobEvent("error", message="Stopped before it started.", cancelled=True))
+            return
+
+        def progress(step: int, total: int, description: str = "") -> None:
+            job.events.put(JobEvent("progress", step=step, total=total, description=description))
+
+        try:
+            value = job.task(progress, job.cancel_event)
+        except GenerationCancelled as error:
+            job.events.put(JobEvent("error", message=str(error) or "Stopped.", cancelled=True))
+        except Exception as error:  # the edge: every failure becomes a readable event
+            if not isinstance(error, DiffChatError):
+                log.exception("%s failed", job.label)
+            job.events.put(JobEvent("error", message=readable_error(error, job.label)))
+        else:
+            job.events.put(JobEvent("result", value=value))
+
+
+class CancelFlags:
+    """One cancel flag per browser session, so Stop only stops that session's job."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, session_key: str) -> threading.Event:
+        """Return a new, unset flag for the session's next job (replacing the old one)."""
+        with self._lock:
+            flag = self._flags[session_key] = threading.Event()
+            return flag
+
+    def stop(self, session_key: str) -> bool:
+        """Set the session's flag; return False when it had no job."""
+        with self._lock:
+            flag = self._flags.get(session_key)
+        if flag is None:
+            return False
+        flag.set()
+        return True

@@ -1,0 +1,82 @@
+"""The SQLite vote store: pairwise aggregation, CSV export, concurrent writers."""
+
+from __future__ import annotations
+
+import csv
+import threading
+
+import pytest
+
+from core.errors import InputError
+from diffchat_ui.votes import TIE, PairRecord, VoteStore
+
+
+def test_pairwise_counts_wins_ties_and_losses(tmp_path):
+    store = VoteStore(tmp_path / "votes.sqlite")
+    shown = ["diffchat", "chatgpt", "instructpix2pix"]
+    store.record_vote("c1", "a cat", "make it night", shown, "diffchat", "v1")
+    store.record_vote("c1", "a cat", "make it night", list(reversed(shown)), "diffchat", "v2")
+    store.record_vote("c2", "a dog", "add a hat", shown, TIE, "v1")
+    store.record_vote("c3", "a dog", "add a hat", ["chatgpt", "diffchat"], "chatgpt", "v3")
+    assert store.count() == 4
+    by_pair = {(r.method, r.opponent): r for r in store.pairwise()}
+    assert by_pair[("chatgpt", "diffchat")] == PairRecord("chatgpt", "diffchat", 1, 1, 2)
+    assert by_pair[("diffchat", "instructpix2pix")] == PairRecord(
+        "diffchat", "instructpix2pix", 2, 1, 0
+    )
+    # Votes for diffchat say nothing about chatgpt vs instructpix2pix; the tie does.
+    assert by_pair[("chatgpt", "instructpix2pix")] == PairRecord(
+        "chatgpt", "instructpix2pix", 0, 1, 0
+    )
+
+
+def test_refuses_votes_that_cannot_be_counted(tmp_path):
+    store = VoteStore(tmp_path / "votes.sqlite")
+    with pytest.raises(InputError, match="two different candidates"):
+        store.record_vote("c", "p", "i", ["a", "a"], "a")
+    with pytest.raises(InputError, match="not among the candidates"):
+        store.record_vote("c", "p", "i", ["a", "b"], "c")
+    assert store.count() == 0
+
+
+def test_export_csv_round_trips(tmp_path):
+    store = VoteStore(tmp_path / "votes.sqlite")
+    store.record_vote("c1", 'a "quoted", prompt', "make it\nnight", ["a", "b"], "b", "v")
+    rows = list(csv.DictReader(store.export_csv(tmp_path / "votes.csv").open()))
+    assert len(rows) == 1
+    assert rows[0]["raw_prompt"] == 'a "quoted", prompt'
+    assert rows[0]["instruction"] == "make it\nnight"
+    assert rows[0]["methods_shown"] == '["a", "b"]' and rows[0]["choice"] == "b"
+
+
+def test_concurrent_voters_lose_nothing(tmp_path):
+    path = tmp_path / "votes.sqlite"
+    VoteStore(path)
+    voters, votes_each = 8, 25
+    errors = []
+    barrier = threading.Barrier(voters)
+
+    def vote(voter: int) -> None:
+        store = VoteStore(path)  # each voter its own store object, like separate processes
+        barrier.wait()
+        try:
+            for n in range(votes_each):
+                choice = ["a", "b", TIE][(voter + n) % 3]
+                store.record_vote(f"c{n}", "p", "i", ["a", "b"], choice, f"voter{voter}")
+        except Exception as error:  # collected: a thread's exception would vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=vote, args=(v,)) for v in range(voters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store = VoteStore(path)
+    rows = store.rows()
+    assert len(rows) == voters * votes_each
+    assert len({row["id"] for row in rows}) == voters * votes_each
+    (pair,) = store.pairwise()
+    assert pair.total == voters * votes_each
+    expected_a = sum((v + n) % 3 == 0 for v in range(voters) for n in range(votes_each))
+    assert pair.wins == expected_a

@@ -1,0 +1,307 @@
+"""`python -m train evaluate-rewriter`: CI score and edit success of rewriters on a test split.
+
+Compares, on the same test triplets (x, i, y):
+    adapter    the fine-tuned rewriter (a LoRA adapter folder or a full model folder)
+    zero-shot  the base model with the paper's template and no fine-tuning
+    append     the no-model baseline: "x, i" (the instruction appended to the prompt)
+
+Metrics, per system (mean over rows):
+    ci            thresholded content-integrity score, DiffChat Listing 1 (core.content_integrity),
+                  0 below the 0.7 threshold — the paper's "CI Score" (x100 in its tables)
+    ci_raw        the same before thresholding
+    edit_success  share of rows where ALL of: raw CI >= 0.7 against the reference target;
+                  the output differs from the input prompt (case/spacing ignored); and every
+                  highlighted keyword of the edit (Listing 1 line 31: a keyword of the reference
+                  target that is in the instruction and not in the raw prompt) appears in the
+                  output as itself or a WordNet synonym
+    unchanged     share of rows where the output equals the input prompt
+
+Steps: 1. load the test split (first `limit` rows); 2. generate each system's outputs (greedy,
+or read them from --predictions_in); 3. score them; 4. write a Markdown table + JSON.
+Generation and scoring can run on different machines: --generate_only writes outputs to
+--predictions_out without scoring (the scorer needs the offline language data).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import InputError
+from train.common import check_causal_lm, config_to_dict, resolve_model_path
+
+SYSTEMS = ("adapter", "zero-shot", "append")
+
+
+@dataclass
+class EvaluateRewriterConfig:
+    """Options of the rewriter evaluation."""
+
+    test_file: str = field(
+        default="assets/instructpe/test.jsonl", metadata={"help": "Test triplets."}
+    )
+    adapter: str = field(
+        default="assets/rewriter/diffchat-smollm2-lora",
+        metadata={"help": "Fine-tuned rewriter: a PEFT adapter folder or a full model folder."},
+    )
+    base_model: str = field(
+        default="smollm2-base",
+        metadata={"help": "Base causal LM (registry name, folder or hub id)."},
+    )
+    systems: str = field(
+        default="adapter,zero-shot,append", metadata={"help": "Comma-separated systems to compare."}
+    )
+    limit: int = field(default=100, metadata={"help": "Evaluate the first N test rows (0: all)."})
+    max_new_tokens: int = field(default=96, metadata={"help": "Generation budget per rewrite."})
+    batch_size: int = field(default=16, metadata={"help": "Rows generated together."})
+    threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto."})
+    predictions_in: str = field(default="", metadata={"help": "Score outputs read from this JSON."})
+    predictions_out: str = field(
+        default="", metadata={"help": "Write generated outputs to this JSON."}
+    )
+    generate_only: bool = field(default=False, metadata={"help": "Generate, do not score."})
+    output_json: str = field(
+        default="runs/evaluate_rewriter.json", metadata={"help": "Results JSON."}
+    )
+    output_markdown: str = field(
+        default="runs/evaluate_rewriter.md", metadata={"help": "Results table."}
+    )
+
+    def system_list(self) -> list[str]:
+        """Return the chosen systems; refuses (InputError) an unknown name."""
+        chosen = [s.strip() for s in self.systems.split(",") if s.strip()]
+        unknown = [s for s in chosen if s not in SYSTEMS]
+        if unknown or not chosen:
+            raise InputError(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}.")
+        return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation
+
+
+def append_rewrite(raw_prompt: str, instruction: str) -> str:
+    """Return the append baseline: the instruction added to the end of the prompt."""
+    return f"{raw_prompt.strip().rstrip(',.')}, {instruction.strip()}"
+
+
+def load_rewriter_model(base_model: str, adapter: str | None, device: str):
+    """Return (model, tokenizer) in eval mode: the base LM, with the PEFT adapter if given.
+
+    A folder without adapter_config.json is loaded as a full model. Refuses (InputError) a
+    base that is not a causal LM.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        base_model, adapter = adapter, None  # a full fine-tuned model folder
+    path = resolve_model_path(base_model)
+    check_causal_lm(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"  # generation continues after the last prompt token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
+    return model.to(device).eval(), tokenizer
+
+
+def generate_rewrites(
+    model, tokenizer, pairs: list[tuple[str, str]], batch_size: int, max_new_tokens: int
+) -> list[str]:
+    """Return one greedy rewrite per (raw_prompt, instruction), cut at the first newline."""
+    import torch
+
+    from train.sft import paper_prompt
+
+    outputs: list[str] = []
+    device = next(model.parameters()).device
+    for start in range(0, len(pairs), batch_size):
+        batch = [paper_prompt(x, i) for x, i in pairs[start : start + batch_size]]
+        encoded = tokenizer(batch, return_tensors="pt", padding=True).to(device)
+        with torch.no_grad():
+            generated = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+        for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True):
+            outputs.append(text.strip().split("\n")[0].strip())
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.lower().replace(",", " ").split())
+
+
+def highlighted_keywords(raw_prompt: str, instruction: str, reference_target: str) -> list[str]:
+    """Return Listing 1's highlighted words: target keywords in i and not in x (line 31)."""
+    from core.nlp import extract_keywords
+
+    raw = set(extract_keywords(raw_prompt))
+    said = set(extract_keywords(instruction))
+    return [k for k in extract_keywords(reference_target) if k not in raw and k in said]
+
+
+def keywords_present(keywords: list[str], candidate: str) -> bool:
+    """Return True when every keyword (or a WordNet synonym of it) is a keyword of `candidate`."""
+    from core.nlp import extract_keywords, synonyms
+
+    found = set(extract_keywords(candidate))
+    return all(k in found or synonyms(k) & found for k in keywords)
+
+
+def score_row(
+    raw_prompt: str, instruction: str, reference_target: str, candidate: str, threshold: float = 0.7
+) -> dict:
+    """Return {ci, ci_raw, edit_success, unchanged} for one output (definitions: module doc)."""
+    from core.content_integrity import content_integrity
+
+    result = content_integrity(
+        raw_prompt, instruction, reference_target, candidate, threshold=threshold
+    )
+    unchanged = _normalize(candidate) == _normalize(raw_prompt)
+    success = (
+        result.raw >= threshold
+        and not unchanged
+        and keywords_present(
+            highlighted_keywords(raw_prompt, instruction, reference_target), candidate
+        )
+    )
+    return {
+        "ci": float(result.score),
+        "ci_raw": float(result.raw),
+        "edit_success": float(success),
+        "unchanged": float(unchanged),
+    }
+
+
+def score_system(triplets: list[Any], outputs: list[str], threshold: float = 0.7) -> dict:
+    """Return the mean of each metric of score_row over the rows."""
+    rows = [
+        score_row(t.raw_prompt, t.instruction, t.target_prompt, output, threshold)
+        for t, output in zip(triplets, outputs, strict=True)
+    ]
+    return {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def markdown_table(results: dict, config: EvaluateRewriterConfig, rows: int) -> str:
+    """Return the results as a Markdown section (one row per system)."""
+    lines = [
+        "| system | CI score (x100) | raw CI (x100) | edit success | output = input |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for system, metrics in results.items():
+        lines.append(
+            f"| {system} | {100 * metrics['ci']:.1f} | {100 * metrics['ci_raw']:.1f} | "
+            f"{100 * metrics['edit_success']:.1f}% | {100 * metrics['unchanged']:.1f}% |"
+        )
+    return "\n".join(lines) + (
+        f"\n\n{rows} rows of `{config.test_file}`; greedy decoding, at most "
+        f"{config.max_new_tokens} new tokens; CI threshold {config.threshold}. Edit success: raw CI "
+        f">= {config.threshold}, output differs from the input prompt, and every highlighted "
+        "keyword (in the instruction and the reference target, not in the raw prompt) present.\n"
+    )
+
+
+def evaluate(config: EvaluateRewriterConfig) -> dict:
+    """Run the evaluation and return {"results": {system: metrics}, ...}; writes JSON + Markdown."""
+    from train.data import load_triplets
+
+    systems = config.system_list()
+    triplets = load_triplets(config.test_file)
+    if config.limit:
+        triplets = triplets[: config.limit]
+    pairs = [(t.raw_prompt, t.instruction) for t in triplets]
+
+    # 2. outputs
+    outputs: dict[str, list[str]] = {}
+    seconds: dict[str, float] = {}
+    if config.predictions_in:
+        stored = json.loads(Path(config.predictions_in).read_text())
+        outputs = {
+            s: stored["outputs"][s][: len(triplets)] for s in systems if s in stored["outputs"]
+        }
+        seconds = stored.get("seconds", {})
+    device = config.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    for system in systems:
+        if system in outputs:
+            continue
+        started = time.time()
+        if system == "append":
+            outputs[system] = [append_rewrite(x, i) for x, i in pairs]
+        else:
+            adapter = config.adapter if system == "adapter" else None
+            model, tokenizer = load_rewriter_model(config.base_model, adapter, device)
+            outputs[system] = generate_rewrites(
+                model, tokenizer, pairs, config.batch_size, config.max_new_tokens
+            )
+            del model
+        seconds[system] = round(time.time() - started, 1)
+    if config.predictions_out:
+        Path(config.predictions_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(config.predictions_out).write_text(
+            json.dumps(
+                {"rows": len(triplets), "seconds": seconds, "device": device, "outputs": outputs},
+                indent=1,
+            )
+        )
+    report: dict[str, Any] = {
+        "config": config_to_dict(config),
+        "rows": len(triplets),
+        "seconds": seconds,
+    }
+    if config.generate_only:
+        return report
+
+    # 3. scores
+    report["results"] = {s: score_system(triplets, outputs[s], config.threshold) for s in systems}
+    report["examples"] = [
+        {"raw_prompt": t.raw_prompt, "instruction": t.instruction, "reference": t.target_prompt}
+        | {s: outputs[s][index] for s in systems}
+        for index, t in enumerate(triplets[:5])
+    ]
+
+    # 4. files
+    for path, text in (
+        (config.output_json, json.dumps(report, indent=2)),
+        (config.output_markdown, markdown_table(report["results"], config, len(triplets))),
+    ):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    return report
+
+
+def main(argv: list[str]) -> int:
+    from transformers import HfArgumentParser
+
+    (config,) = HfArgumentParser(EvaluateRewriterConfig).parse_args_into_dataclasses(args=argv)
+    report = evaluate(config)
+    if "results" in report:
+        print(markdown_table(report["results"], config, report["rows"]))
+    else:
+        print(f"wrote {config.predictions_out} ({report['rows']} rows)")
+    return 0
