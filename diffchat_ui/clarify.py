@@ -40,15 +40,28 @@ _CHANGE_OBJECT = re.compile(
 # Replies that mean "don't ask, act on what I said".
 _JUST_DO_IT = frozenset(
     (
-        "just do it", "just do it please", "do it", "do it anyway", "go ahead", "go on",
-        "anyway", "whatever", "surprise me", "you choose", "you decide", "up to you",
-        "your choice", "any", "anything", "skip", "no preference",
+        "just do it",
+        "just do it please",
+        "do it",
+        "do it anyway",
+        "go ahead",
+        "go on",
+        "anyway",
+        "whatever",
+        "surprise me",
+        "you choose",
+        "you decide",
+        "up to you",
+        "your choice",
+        "any",
+        "anything",
+        "skip",
+        "no preference",
     )
 )
 _LEADING_VERBS = frozenset(
     """make turn add remove replace change give put let set swap switch paint draw show
-    have delete erase place move use convert transform render"""
-    .split()
+    have delete erase place move use convert transform render""".split()
 )
 
 QUALITY_CHOICES = (

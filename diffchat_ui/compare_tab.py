@@ -41,6 +41,7 @@ class ComparePlan:
     image_guidance_scale: float = 1.5
     raw_image: str | None = None  # the user's image instead of rendering the raw prompt
     score: bool = True
+    tiny_scorers: bool = False
 
 
 @dataclass
@@ -55,8 +56,9 @@ class Candidate:
 
 
 def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_event, progress):
-    from core import images
     from core.rewrite import load_rewriter
+
+    from core import images
 
     prompt = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
     request = images.GenerationRequest(
@@ -67,6 +69,14 @@ def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_eve
         guidance_scale=plan.guidance_scale,
     )
     return prompt, images.generate(request, progress=progress, cancel_event=cancel_event).image
+
+
+def _scores(plan: ComparePlan, image, prompt: str, raw_image) -> dict[str, float]:
+    from core.scoring import EditContext
+
+    edit = EditContext(plan.raw_prompt, plan.instruction, raw_image=raw_image)
+    per_image, _ = score_images([image], [prompt], [edit], tiny=plan.tiny_scorers)
+    return per_image[0]
 
 
 def run_comparison(
@@ -89,63 +99,74 @@ def run_comparison(
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p)
     total = len(plan.models) * (methods + 1)
-    done = 0
+    finished = [0]  # renders done so far; a list so the progress callback sees updates
     for model in plan.models:
         comparison_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         folder = out_root / comparison_id
         folder.mkdir(parents=True)
 
         def step_progress(step, steps, model=model):
-            progress(done * steps + step, total * steps, f"{model}")
+            progress(finished[0] * steps + step, total * steps, model)
 
         # 1. the raw image
         if plan.raw_image:
             raw_image = load_user_image(plan.raw_image)
         else:
             request = images.GenerationRequest(
-                prompt=plan.raw_prompt, model=model, seed=plan.seed,
-                num_inference_steps=plan.num_inference_steps, guidance_scale=plan.guidance_scale,
+                prompt=plan.raw_prompt,
+                model=model,
+                seed=plan.seed,
+                num_inference_steps=plan.num_inference_steps,
+                guidance_scale=plan.guidance_scale,
             )
-            raw_image = images.generate(request, progress=step_progress, cancel_event=cancel_event).image
+            raw_image = images.generate(
+                request, progress=step_progress, cancel_event=cancel_event
+            ).image
         raw_image.save(folder / "raw.png")
-        done += 1
+        finished[0] += 1
         candidates = []
         # 2. rewriters, same seed
         for rewriter in plan.rewriters:
             candidate = Candidate(method=rewriter)
             try:
-                candidate.prompt, image = _rewrite_and_render(plan, model, rewriter, cancel_event, step_progress)
+                candidate.prompt, image = _rewrite_and_render(
+                    plan, model, rewriter, cancel_event, step_progress
+                )
                 candidate.image = f"{len(candidates)}.png"
                 image.save(folder / candidate.image)
                 if plan.score:
-                    candidate.scores, _ = score_images([image], [candidate.prompt])
+                    candidate.scores = _scores(plan, image, candidate.prompt, raw_image)
             except GenerationCancelled:
                 raise
             except DiffChatError as error:
                 candidate.error = str(error)
             candidates.append(candidate)
-            done += 1
+            finished[0] += 1
         # 3. InstructPix2Pix edits the raw image itself
         if plan.include_ip2p:
             candidate = Candidate(method=IP2P, prompt=f"(edits the image: {plan.instruction})")
             try:
                 image = images.edit_with_instruct_pix2pix(
-                    raw_image, plan.instruction, model=plan.ip2p_model, seed=plan.seed,
+                    raw_image,
+                    plan.instruction,
+                    model=plan.ip2p_model,
+                    seed=plan.seed,
                     num_inference_steps=plan.num_inference_steps,
                     guidance_scale=plan.guidance_scale,
                     image_guidance_scale=plan.image_guidance_scale,
-                    progress=step_progress, cancel_event=cancel_event,
+                    progress=step_progress,
+                    cancel_event=cancel_event,
                 ).image
                 candidate.image = f"{len(candidates)}.png"
                 image.save(folder / candidate.image)
                 if plan.score:
-                    candidate.scores, _ = score_images([image], [plan.raw_prompt])
+                    candidate.scores = _scores(plan, image, plan.raw_prompt, raw_image)
             except GenerationCancelled:
                 raise
             except DiffChatError as error:
                 candidate.error = str(error)
             candidates.append(candidate)
-            done += 1
+            finished[0] += 1
         record = {
             "id": comparison_id,
             "created_at": time.time(),
@@ -199,22 +220,41 @@ def build(context: AppContext) -> None:
     settings = context.settings
     with gr.Row():
         with gr.Column():
-            raw_prompt = gr.Textbox(label="Raw prompt", lines=2,
-                                    placeholder="a majestic horse in a misty meadow at dawn, digital painting")
-            raw_image = gr.Image(type="filepath", label="Or start from your image (optional)",
-                                 sources=["upload", "clipboard"])
+            raw_prompt = gr.Textbox(
+                label="Raw prompt",
+                lines=2,
+                placeholder="a majestic horse in a misty meadow at dawn, digital painting",
+            )
+            raw_image = gr.Image(
+                type="filepath",
+                label="Or start from your image (optional)",
+                sources=["upload", "clipboard"],
+            )
             instruction = gr.Textbox(label="Instruction", placeholder="make it winter")
         with gr.Column():
-            models = gr.Dropdown(settings.image_models(), value=[settings.text2image_model],
-                                 multiselect=True, label="Image models")
-            diffchat = gr.Dropdown(context.rewriter_choices(), value=settings.rewriter,
-                                   label="DiffChat rewriter", allow_custom_value=True)
-            chat_llm = gr.Dropdown(["smollm2-base", "openai", "append", "(none)"],
-                                   value="smollm2-base", label="Chat LLM (OpenAI-compatible or local)")
+            models = gr.Dropdown(
+                settings.image_models(),
+                value=[settings.text2image_model],
+                multiselect=True,
+                label="Image models",
+            )
+            diffchat = gr.Dropdown(
+                context.rewriter_choices(),
+                value=settings.rewriter,
+                label="DiffChat rewriter",
+                allow_custom_value=True,
+            )
+            chat_llm = gr.Dropdown(
+                ["smollm2-base", "openai", "append", "(none)"],
+                value="smollm2-base",
+                label="Chat LLM (OpenAI-compatible or local)",
+            )
             include_ip2p = gr.Checkbox(value=True, label="InstructPix2Pix")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed")
-                steps = gr.Slider(1, 100, value=10 if settings.offline else 25, step=1, label="Steps")
+                steps = gr.Slider(
+                    1, 100, value=10 if settings.offline else 25, step=1, label="Steps"
+                )
     with gr.Row():
         run_button = gr.Button("Compare", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
@@ -222,8 +262,19 @@ def build(context: AppContext) -> None:
     gallery = gr.Gallery(label="Side by side", columns=4, height=360)
     table = gr.Dataframe(label="Prompts and scores", wrap=True, interactive=False)
 
-    def on_compare(raw_prompt_v, raw_image_v, instruction_v, models_v, diffchat_v, chat_v,
-                   ip2p_v, seed_v, steps_v, request: gr.Request, progress=gr.Progress()):
+    def on_compare(
+        raw_prompt_v,
+        raw_image_v,
+        instruction_v,
+        models_v,
+        diffchat_v,
+        chat_v,
+        ip2p_v,
+        seed_v,
+        steps_v,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
+    ):
         from core.validation import check_instruction
 
         try:
@@ -231,16 +282,23 @@ def build(context: AppContext) -> None:
             plan = ComparePlan(
                 raw_prompt=(raw_prompt_v or "").strip(),
                 instruction=check_instruction(instruction_v).text,
-                models=tuple(models_v or ()), rewriters=rewriters, include_ip2p=bool(ip2p_v),
-                ip2p_model=settings.ip2p_model, seed=int(seed_v or 0),
-                num_inference_steps=int(steps_v), raw_image=raw_image_v,
+                models=tuple(models_v or ()),
+                rewriters=rewriters,
+                include_ip2p=bool(ip2p_v),
+                ip2p_model=settings.ip2p_model,
+                seed=int(seed_v or 0),
+                num_inference_steps=int(steps_v),
+                raw_image=raw_image_v,
                 score=not settings.offline or context.score_offline,
+                tiny_scorers=settings.offline,
             )
         except DiffChatError as error:
             return f"⚠️ {error}", [], None
         flag = context.cancel_flags.fresh(f"compare-{request.session_hash}")
         job = context.worker.submit(
-            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c), "The comparison", flag
+            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c),
+            "The comparison",
+            flag,
         )
         final = None
         for event in job.iter_events():
@@ -250,15 +308,27 @@ def build(context: AppContext) -> None:
         if final.kind == "error":
             return ("⏹ " if final.cancelled else "⚠️ ") + final.message, [], None
         items, rows, score_names = comparison_view(final.value)
-        note = " Scores come from tiny random-weight scorers: meaningless." if settings.offline and score_names else ""
+        note = (
+            " Scores come from tiny random-weight scorers: meaningless."
+            if settings.offline and score_names
+            else ""
+        )
         headers = ["method", "model", "prompt"] + score_names
-        return (f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
-                items, gr.update(value=rows, headers=headers))
+        return (
+            f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
+            items,
+            gr.update(value=rows, headers=headers),
+        )
 
     run_button.click(
         on_compare,
         [raw_prompt, raw_image, instruction, models, diffchat, chat_llm, include_ip2p, seed, steps],
-        [status, gallery, table], api_name="compare", concurrency_id="chat",
+        [status, gallery, table],
+        api_name="compare",
+        concurrency_id="chat",
     )
-    stop_button.click(lambda request: context.cancel_flags.stop(f"compare-{request.session_hash}"),
-                      None, None, queue=False, api_name=False)
+
+    def on_stop(request: gr.Request):
+        context.cancel_flags.stop(f"compare-{request.session_hash}")
+
+    stop_button.click(on_stop, None, None, queue=False, api_name=False)

@@ -44,7 +44,9 @@ class AppContext:
 
     def rewriter_choices(self) -> list[str]:
         """Return the rewriter dropdown: registry rewriters, then finished training runs."""
-        return list_models("rewriter") + [str(path) for path in finished_rewriters(self.train_runs_dir())]
+        return list_models("rewriter") + [
+            str(path) for path in finished_rewriters(self.train_runs_dir())
+        ]
 
 
 def finished_rewriters(runs_dir: Path) -> list[Path]:
@@ -54,6 +56,9 @@ def finished_rewriters(runs_dir: Path) -> list[Path]:
         for path in sorted(runs_dir.glob(f"*/**/{marker}")):
             folder = path.parent
             # Intermediate checkpoints are resumable states, not finished rewriters.
-            if not any(part.startswith("checkpoint-") for part in folder.parts) and folder not in found:
+            if (
+                not any(part.startswith("checkpoint-") for part in folder.parts)
+                and folder not in found
+            ):
                 found.append(folder)
     return found

@@ -18,7 +18,7 @@ from diffchat_ui.clarify import clarify, resolve_answer
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
 from diffchat_ui.state import ChatState, delete_state_folder, new_seed
-from diffchat_ui.turns import MODE_LABELS, TurnPlan, run_turn, save_turn_image
+from diffchat_ui.turns import MODE_LABELS, run_turn, save_turn_image
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ def send(
     if state is None:
         state = ChatState.new(int(settings.seed))
     try:
-        yield from _send(context, text, state, start_mode, start_image, settings, session_key, progress)
+        yield from _send(
+            context, text, state, start_mode, start_image, settings, session_key, progress
+        )
     except DiffChatError as error:
         _error(state, str(error))
         yield (state, *_view(state, context))
@@ -118,12 +120,18 @@ def send(
 
 
 def _send(context, text, state, start_mode, start_image, settings, session_key, progress):
-    from core.validation import check_instruction, load_user_image
+    from core.validation import check_instruction
 
     text = (text or "").strip()
     previous = current_turn(state)
 
-    # 1. an answer to a pending clarifying question, or a new instruction
+    # 1. the first turn from the user's own image: the image is the root, its description
+    #    (typed, or BLIP's caption when the captioner is available) the prompt to edit
+    if previous is None and start_mode == START_IMAGE:
+        yield from _start_from_image(context, text, state, start_image, settings)
+        return
+
+    # 2. an answer to a pending clarifying question, or a new instruction
     if state.pending is not None:
         state.say("user", text or "(empty)")
         instruction = resolve_answer(state.pending, text)
@@ -141,32 +149,15 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
             yield (state, *_view(state, context))
             return
 
-    # 2. the first turn from the user's own image: the image is the root, the text its prompt
-    if previous is None and start_mode == START_IMAGE:
-        if not start_image:
-            raise DiffChatError("Upload an image first, or choose “start from text”.")
-        image = load_user_image(start_image)
-        path = state.folder / f"{state.next_image_name()}-upload.png"
-        image.save(path)
-        state.session.add_turn(
-            instruction="(uploaded image)",
-            prompt=instruction,
-            image_path=str(path),
-            seed=int(settings.seed),
-            model="upload",
-            mode="upload",
-        )
-        state.say(
-            "assistant",
-            f"Got your image, described as “{instruction}”. Tell me what to change.",
-        )
-        yield (state, *_view(state, context))
-        return
-
     # 3. a rendering turn on the worker
-    plan = _plan(state, instruction, previous, settings, context)
+    request, source_image = _request(state, instruction, previous, settings, context)
+    score = not context.settings.offline or context.score_offline
     flag = context.cancel_flags.fresh(session_key)
-    job = context.worker.submit(lambda p, c: run_turn(plan, p, c), "This turn", flag)
+    job = context.worker.submit(
+        lambda p, c: run_turn(request, p, c, score, context.settings.offline, source_image),
+        "This turn",
+        flag,
+    )
     final = None
     for event in job.iter_events():
         if event.kind == "progress" and event.total:
@@ -180,52 +171,105 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
         return
     result = final.value
     path = save_turn_image(result, state.folder, state.next_image_name())
+    is_edit = previous is not None
     state.session.add_turn(
         instruction=instruction,
         prompt=result.prompt,
-        negative_prompt=plan.negative_prompt,
+        negative_prompt=request.negative_prompt,
         image_path=str(path),
-        seed=plan.seed,
-        model=plan.model if plan.mode != "ip2p" else plan.ip2p_model,
+        seed=request.seed,
+        model=request.ip2p_model if is_edit and request.mode == "ip2p" else request.model,
         settings={
-            "rewriter": plan.rewriter,
-            "num_inference_steps": plan.num_inference_steps,
-            "guidance_scale": plan.guidance_scale,
-            "strength": plan.strength,
-            "image_guidance_scale": plan.image_guidance_scale,
+            key: getattr(request, key)
+            for key in (
+                "num_inference_steps",
+                "guidance_scale",
+                "strength",
+                "image_guidance_scale",
+                "rewriter",
+            )
+            if hasattr(request, key)
         },
         scores=result.scores,
-        mode=plan.mode if previous is not None else "text",
+        mode=request.mode if is_edit else "text",
     )
-    state.say("assistant", diff_markdown(plan.previous_prompt, result.prompt))
+    state.say("assistant", diff_markdown(previous.prompt if is_edit else "", result.prompt))
     state.say("assistant", {"path": str(path)})
     for note in result.notes:
-        state.say("assistant", f"Note: {note}")
+        if note not in state.notes_shown:  # a missing scorer is said once, not every turn
+            state.notes_shown.add(note)
+            state.say("assistant", f"Note: {note}")
     yield (state, *_view(state, context))
 
 
-def _plan(state, instruction, previous, settings: TurnSettings, context: AppContext) -> TurnPlan:
-    mode = MODE_LABELS.get(settings.edit_mode, "rewrite")
-    root_image = None
-    if previous is not None and mode == "keep":
-        root_image = state.session.branch_root_image(previous.id)
-    return TurnPlan(
-        instruction=instruction,
-        previous_prompt=previous.prompt if previous is not None else "",
-        mode=mode,
-        rewriter=settings.rewriter,
-        model=settings.model_name(),
-        ip2p_model=context.settings.ip2p_model,
+def _start_from_image(context, text, state, start_image, settings: TurnSettings):
+    from core.validation import load_user_image
+
+    if not start_image:
+        raise DiffChatError("Upload an image first, or choose “start from text”.")
+    image = load_user_image(start_image)
+    description = text
+    if not description:
+        if context.settings.offline:
+            raise DiffChatError(
+                "There is no captioner in the offline set: describe your image in a few words."
+            )
+        from core.captioning import caption_image
+
+        final = context.worker.submit(lambda p, c: caption_image(image), "Captioning").wait()
+        if final.kind == "error":
+            raise DiffChatError(final.message)
+        description = final.value
+    state.say("user", description if text else "(my image)")
+    path = state.folder / f"{state.next_image_name()}-upload.png"
+    image.save(path)
+    state.session.add_turn(
+        instruction="(uploaded image)",
+        prompt=description,
+        image_path=str(path),
+        seed=int(settings.seed),
+        model="upload",
+        mode="upload",
+    )
+    how = "described" if text else "captioned"
+    state.say("assistant", f"Got your image, {how} as “{description}”. Tell me what to change.")
+    yield (state, *_view(state, context))
+
+
+def _request(state, instruction, previous, settings: TurnSettings, context: AppContext):
+    """Return (library request, image before the edit) for this turn."""
+    from core.images import EditRequest, GenerationRequest
+    from core.validation import load_user_image
+
+    common = dict(
         negative_prompt=settings.negative_prompt,
+        model=settings.model_name(),
         seed=int(settings.seed),
         num_inference_steps=int(settings.num_inference_steps),
         guidance_scale=float(settings.guidance_scale),
+    )
+    if previous is None:
+        return GenerationRequest(prompt=instruction, **common), None
+    mode = MODE_LABELS.get(settings.edit_mode, "rewrite")
+    current_image = load_user_image(previous.image_path) if previous.image_path else None
+    start_image = None
+    if mode == "keep":
+        # Keep composition starts every edit of a branch from the branch's first image.
+        start_image = load_user_image(state.session.branch_root_image(previous.id))
+    elif mode == "ip2p":
+        start_image = current_image
+    request = EditRequest(
+        image=start_image,
+        instruction=instruction,
+        prompt=previous.prompt,
+        mode=mode,
         strength=float(settings.strength),
         image_guidance_scale=float(settings.image_guidance_scale),
-        previous_image=previous.image_path if previous is not None else None,
-        branch_root_image=root_image,
-        score=not context.settings.offline or context.score_offline,
+        rewriter=settings.rewriter,
+        ip2p_model=context.settings.ip2p_model,
+        **common,
     )
+    return request, current_image
 
 
 def _tree_action(context: AppContext, state: ChatState | None, action: str, turn_id=None):
@@ -303,14 +347,17 @@ def build(context: AppContext) -> None:
                 [START_TEXT, START_IMAGE], value=START_TEXT, label="Start", elem_id="start-mode"
             )
             start_image = gr.Image(
-                type="filepath", label="Your image (then describe it in a few words)",
-                sources=["upload", "clipboard"], visible=False,
+                type="filepath",
+                label="Your image (then describe it in a few words)",
+                sources=["upload", "clipboard"],
+                visible=False,
             )
             instruction = gr.Textbox(
                 label="Instruction",
                 placeholder="First a description (“a red fox in a snowy forest, oil painting”), "
                 "then edits (“make it night”).",
-                lines=1, elem_id="instruction",
+                lines=1,
+                elem_id="instruction",
             )
             with gr.Row():
                 send_button = gr.Button("Send", variant="primary", elem_id="send")
@@ -320,38 +367,57 @@ def build(context: AppContext) -> None:
                 forget_button = gr.Button("Forget last edit", size="sm")
                 new_button = gr.Button("New session", size="sm")
         with gr.Column(scale=2):
-            image = gr.Image(label="Current image", type="filepath", interactive=False,
-                             elem_id="current-image")
+            image = gr.Image(
+                label="Current image", type="filepath", interactive=False, elem_id="current-image"
+            )
             prompt_view = gr.HighlightedText(
-                label="Prompt (changes highlighted)", color_map=COLOR_MAP, show_legend=True,
-                combine_adjacent=False, elem_id="prompt-diff",
+                label="Prompt (changes highlighted)",
+                color_map=COLOR_MAP,
+                show_legend=True,
+                combine_adjacent=False,
+                elem_id="prompt-diff",
             )
             scores = gr.Markdown(elem_id="scores")
             download = gr.File(label="Download image (PNG with parameters)", interactive=False)
-            gallery = gr.Gallery(label="All turns (click one to branch from it)", columns=4,
-                                 height=220, elem_id="turns")
+            gallery = gr.Gallery(
+                label="All turns (click one to branch from it)",
+                columns=4,
+                height=220,
+                elem_id="turns",
+            )
     with gr.Accordion("Settings", open=False):
         with gr.Row():
-            model = gr.Dropdown(settings.image_models() + [CUSTOM_MODEL],
-                                value=settings.text2image_model, label="Image model")
+            model = gr.Dropdown(
+                settings.image_models() + [CUSTOM_MODEL],
+                value=settings.text2image_model,
+                label="Image model",
+            )
             custom_model = gr.Textbox(label="Custom model (folder or id)", visible=True)
-            rewriter = gr.Dropdown(context.rewriter_choices(), value=settings.rewriter,
-                                   label="Rewriter", allow_custom_value=True)
+            rewriter = gr.Dropdown(
+                context.rewriter_choices(),
+                value=settings.rewriter,
+                label="Rewriter",
+                allow_custom_value=True,
+            )
         edit_mode = gr.Radio(list(MODE_LABELS), value="rewrite only", label="Edit mode")
         with gr.Row():
-            strength = gr.Slider(0.05, 1.0, value=0.6, step=0.05,
-                                 label="Keep composition: strength")
-            image_guidance = gr.Slider(0.0, 5.0, value=1.5, step=0.1,
-                                       label="InstructPix2Pix image guidance s_I")
+            strength = gr.Slider(
+                0.05, 1.0, value=0.6, step=0.05, label="Keep composition: strength"
+            )
+            image_guidance = gr.Slider(
+                0.0, 5.0, value=1.5, step=0.1, label="InstructPix2Pix image guidance s_I"
+            )
         with gr.Row():
             seed = gr.Number(value=0, precision=0, label="Seed (same for the whole session)")
             reroll = gr.Button("Re-roll seed", size="sm")
         with gr.Accordion("Advanced", open=False):
             with gr.Row():
-                steps = gr.Slider(1, 100, value=10 if settings.offline else 25, step=1,
-                                  label="Steps")
-                guidance = gr.Slider(1.0, 20.0, value=7.5, step=0.5,
-                                     label="Guidance (s_T for InstructPix2Pix)")
+                steps = gr.Slider(
+                    1, 100, value=10 if settings.offline else 25, step=1, label="Steps"
+                )
+                guidance = gr.Slider(
+                    1.0, 20.0, value=7.5, step=0.5, label="Guidance (s_T for InstructPix2Pix)"
+                )
             negative = gr.Textbox(label="Negative prompt", value="")
     with gr.Accordion("Session file", open=False), gr.Row():
         export_button = gr.Button("Export session")
@@ -359,43 +425,115 @@ def build(context: AppContext) -> None:
         import_file = gr.File(label="Import a session JSON", file_types=[".json"], type="filepath")
 
     view = [chatbot, image, prompt_view, scores, gallery, download]
-    setting_widgets = [model, custom_model, rewriter, edit_mode, strength, image_guidance,
-                       guidance, seed, steps, negative]
+    setting_widgets = [
+        model,
+        custom_model,
+        rewriter,
+        edit_mode,
+        strength,
+        image_guidance,
+        guidance,
+        seed,
+        steps,
+        negative,
+    ]
 
-    def on_send(text, chat_state, start, start_img, *widget_values, request: gr.Request,
-                progress=gr.Progress()):
-        (model_v, custom_v, rewriter_v, mode_v, strength_v, s_i, s_t, seed_v, steps_v,
-         negative_v) = widget_values
+    # Gradio injects gr.Request / gr.Progress only into positional parameters, so the
+    # widgets are spelled out here and packed into TurnSettings at once.
+    def on_send(
+        text,
+        chat_state,
+        start,
+        start_img,
+        model_v,
+        custom_v,
+        rewriter_v,
+        mode_v,
+        strength_v,
+        s_i,
+        s_t,
+        seed_v,
+        steps_v,
+        negative_v,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
+    ):
         turn_settings = TurnSettings(
-            model=model_v, custom_model=custom_v or "", rewriter=rewriter_v, edit_mode=mode_v,
-            strength=strength_v, image_guidance_scale=s_i, guidance_scale=s_t,
-            seed=int(seed_v or 0), num_inference_steps=int(steps_v), negative_prompt=negative_v or "",
+            model=model_v,
+            custom_model=custom_v or "",
+            rewriter=rewriter_v,
+            edit_mode=mode_v,
+            strength=strength_v,
+            image_guidance_scale=s_i,
+            guidance_scale=s_t,
+            seed=int(seed_v or 0),
+            num_inference_steps=int(steps_v),
+            negative_prompt=negative_v or "",
         )
-        yield from send(context, text, chat_state, start, start_img, turn_settings,
-                        request.session_hash or "anonymous", progress)
+        session_key = request.session_hash or "anonymous"
+        yield from send(
+            context, text, chat_state, start, start_img, turn_settings, session_key, progress
+        )
 
     send_inputs = [instruction, state, start_mode, start_image, *setting_widgets]
-    send_event = dict(fn=on_send, inputs=send_inputs, outputs=[state, *view],
-                      concurrency_id="chat")
+    send_event = dict(fn=on_send, inputs=send_inputs, outputs=[state, *view], concurrency_id="chat")
     instruction.submit(**send_event, api_name="send").then(lambda: "", outputs=instruction)
     send_button.click(**send_event, api_name=False).then(lambda: "", outputs=instruction)
 
-    def on_option(chat_state, start, start_img, *widget_values, evt: gr.SelectData,
-                  request: gr.Request, progress=gr.Progress()):
-        yield from on_send(evt.value, chat_state, start, start_img, *widget_values,
-                           request=request, progress=progress)
+    def on_option(
+        chat_state,
+        start,
+        start_img,
+        model_v,
+        custom_v,
+        rewriter_v,
+        mode_v,
+        strength_v,
+        s_i,
+        s_t,
+        seed_v,
+        steps_v,
+        negative_v,
+        evt: gr.SelectData,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        yield from on_send(
+            evt.value,
+            chat_state,
+            start,
+            start_img,
+            model_v,
+            custom_v,
+            rewriter_v,
+            mode_v,
+            strength_v,
+            s_i,
+            s_t,
+            seed_v,
+            steps_v,
+            negative_v,
+            request,
+            progress,
+        )
 
-    chatbot.option_select(on_option, [state, start_mode, start_image, *setting_widgets],
-                          [state, *view], api_name=False)
+    chatbot.option_select(
+        on_option,
+        [state, start_mode, start_image, *setting_widgets],
+        [state, *view],
+        api_name=False,
+    )
 
     def on_stop(request: gr.Request):
         context.cancel_flags.stop(request.session_hash or "anonymous")
 
     stop_button.click(on_stop, None, None, api_name="stop", queue=False)
-    undo_button.click(lambda s: _tree_action(context, s, "undo"), state, [state, *view],
-                      api_name="undo")
-    forget_button.click(lambda s: _tree_action(context, s, "forget"), state, [state, *view],
-                        api_name="forget")
+    undo_button.click(
+        lambda s: _tree_action(context, s, "undo"), state, [state, *view], api_name="undo"
+    )
+    forget_button.click(
+        lambda s: _tree_action(context, s, "forget"), state, [state, *view], api_name="forget"
+    )
 
     def on_branch(chat_state, turn_id):
         return _tree_action(context, chat_state, "branch", int(turn_id))
@@ -403,6 +541,7 @@ def build(context: AppContext) -> None:
     # Hidden API twin of the gallery click, for scripted clients (gradio_client).
     branch_id = gr.Number(visible=False, precision=0)
     branch_id.change(on_branch, [state, branch_id], [state, *view], api_name="branch")
+
     def on_gallery(chat_state, evt: gr.SelectData):
         return branch_from_gallery(context, chat_state, evt)
 
@@ -414,8 +553,13 @@ def build(context: AppContext) -> None:
 
     new_button.click(on_new, state, [state, *view], api_name="new_session")
     reroll.click(new_seed, None, seed, api_name="reroll_seed")
-    start_mode.change(lambda mode: gr.update(visible=mode == START_IMAGE), start_mode,
-                      start_image, api_name=False)
+    start_mode.change(
+        lambda mode: gr.update(visible=mode == START_IMAGE), start_mode, start_image, api_name=False
+    )
     export_button.click(export_session, state, export_file, api_name="export_session")
-    import_file.upload(lambda f, s, sd: import_session(context, f, s, sd),
-                       [import_file, state, seed], [state, *view], api_name="import_session")
+    import_file.upload(
+        lambda f, s, sd: import_session(context, f, s, sd),
+        [import_file, state, seed],
+        [state, *view],
+        api_name="import_session",
+    )

@@ -56,7 +56,10 @@ def diff_words(previous: str, current: str) -> list[tuple[str, str | None]]:
         emit(old_words[old_start:old_end], REMOVED)  # empty for "insert"
         emit(new_words[new_start:new_end], ADDED)  # empty for "delete"
     # HighlightedText joins segments without separators: put the spaces back.
-    return [(text + (" " if i < len(segments) - 1 else ""), lab) for i, (text, lab) in enumerate(segments)]
+    return [
+        (text + (" " if i < len(segments) - 1 else ""), lab)
+        for i, (text, lab) in enumerate(segments)
+    ]
 
 
 def diff_markdown(previous: str, current: str) -> str:

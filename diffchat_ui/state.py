@@ -38,6 +38,7 @@ class ChatState:
     messages: list[dict] = field(default_factory=list)
     pending: Clarification | None = None
     turn_count: int = 0
+    notes_shown: set[str] = field(default_factory=set)
 
     @classmethod
     def new(cls, seed: int) -> ChatState:

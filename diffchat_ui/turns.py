@@ -102,7 +102,9 @@ def score_images(images_: list, prompts: list[str], edits: list | None = None, t
         if SCORERS[name].needs_edit_context and edits is None:
             continue
         try:
-            values = _scorer(name, tiny).score(images_, prompts, edits if SCORERS[name].needs_edit_context else None)
+            values = _scorer(name, tiny).score(
+                images_, prompts, edits if SCORERS[name].needs_edit_context else None
+            )
         except DiffChatError as error:  # missing weights: say which, keep the others
             notes.append(f"{name} not scored: {error}")
             continue

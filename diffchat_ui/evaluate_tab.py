@@ -1,0 +1,179 @@
+"""The Evaluate tab: run `python -m core evaluate` on a data file and show its results.
+
+The evaluation is the project's own command run as a child process: it is long, it writes
+its resumable output folder itself, and Stop is a clean SIGINT. (It does not queue behind
+the chat worker: on one GPU, expect chat turns to slow down while it runs.) The tab streams its log,
+follows its progress bar, then shows summary.md (the paper-style table) and the plots.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from core.errors import DiffChatError, InputError
+from core.paths import assets_dir
+from diffchat_ui.context import AppContext
+from diffchat_ui.processes import stream_process
+
+METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
+
+
+def default_data_file() -> str:
+    """Return the shipped InstructPE test split (the default evaluation data)."""
+    return str(assets_dir() / "instructpe" / "test.jsonl")
+
+
+def evaluation_command(
+    data: str,
+    methods: list[str],
+    models: list[str],
+    out_dir: Path,
+    limit: int | None,
+    tiny_scorers: bool,
+    seed: int,
+) -> list[str]:
+    """Return the argv of the evaluation command. Refuses (InputError) empty choices."""
+    if not methods:
+        raise InputError("Choose at least one method to evaluate.")
+    if not models:
+        raise InputError("Choose at least one image model.")
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "evaluate",
+        "--data",
+        data,
+        "--methods",
+        ",".join(methods),
+        "--tis-models",
+        ",".join(models),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out_dir),
+    ]
+    if limit:
+        command += ["--limit", str(int(limit))]
+    if tiny_scorers:
+        command.append("--tiny-scorers")
+    return command
+
+
+def resolve_data_file(path: str) -> str:
+    """Return the data file to use: the shipped sample, or a file inside the workspace."""
+    from core.validation import resolve_workspace_path
+
+    path = (path or "").strip()
+    if not path:
+        raise InputError(
+            "Give a data file (JSONL or CSV of raw_prompt, instruction, target_prompt)."
+        )
+    if Path(path).resolve() == Path(default_data_file()).resolve():
+        return path
+    resolved = resolve_workspace_path(path)
+    if not resolved.is_file():
+        raise InputError(f"{resolved} is not a file.")
+    return str(resolved)
+
+
+def results_view(out_dir: Path):
+    """Return (summary Markdown, plot paths) of a finished evaluation folder."""
+    summary = out_dir / "summary.md"
+    text = summary.read_text() if summary.is_file() else "_No summary.md was written._"
+    plots = sorted(str(path) for path in out_dir.glob("**/*.png"))
+    return text, plots
+
+
+def build(context: AppContext) -> None:
+    """Lay out the Evaluate tab and wire its events (inside a gr.Tab)."""
+    settings = context.settings
+    with gr.Row():
+        data = gr.Textbox(
+            value=default_data_file(), label="Data file (shipped sample or inside the workspace)"
+        )
+        limit = gr.Number(value=2 if settings.offline else None, precision=0, label="Limit (rows)")
+        seed = gr.Number(value=0, precision=0, label="Seed")
+    with gr.Row():
+        models = gr.Dropdown(
+            settings.image_models(),
+            value=[settings.text2image_model],
+            multiselect=True,
+            label="Image models",
+        )
+        methods = gr.Dropdown(
+            list(METHODS),
+            value=["diffchat", "append", "instructpix2pix"],
+            multiselect=True,
+            label="Methods",
+        )
+        tiny = gr.Checkbox(
+            value=settings.offline, label="Tiny scorers (offline; numbers meaningless)"
+        )
+    with gr.Row():
+        run_button = gr.Button("Run evaluation", variant="primary")
+        stop_button = gr.Button("Stop", variant="stop")
+    status = gr.Markdown()
+    log = gr.Textbox(label="Log", lines=8, max_lines=12, autoscroll=True)
+    summary = gr.Markdown(elem_id="evaluation-summary")
+    plots = gr.Gallery(label="Plots", columns=3, height=300)
+
+    def on_run(
+        data_v,
+        limit_v,
+        seed_v,
+        models_v,
+        methods_v,
+        tiny_v,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
+    ):
+        try:
+            data_file = resolve_data_file(data_v)
+            out_dir = settings.workspace / "evaluations" / time.strftime("%Y%m%d-%H%M%S")
+            command = evaluation_command(
+                data_file,
+                list(methods_v or []),
+                list(models_v or []),
+                out_dir,
+                int(limit_v) if limit_v else None,
+                bool(tiny_v),
+                int(seed_v or 0),
+            )
+        except DiffChatError as error:
+            yield f"⚠️ {error}", "", "", []
+            return
+        flag = context.cancel_flags.fresh(f"evaluate-{request.session_hash}")
+        yield f"Running… output folder: `{out_dir}`", "", "", []
+        for lines, done_total, returncode in stream_process(command, flag):
+            if done_total and done_total[1]:
+                progress(done_total, desc="evaluating")
+            if returncode is None:
+                yield f"Running… output folder: `{out_dir}`", "\n".join(lines), "", []
+                continue
+            if returncode != 0:
+                reason = (
+                    "Stopped; run again with the same folder to resume."
+                    if flag.is_set()
+                    else (lines[-1] if lines else f"exit code {returncode}")
+                )
+                yield f"⚠️ The evaluation did not finish: {reason}", "\n".join(lines), "", []
+                return
+            table, plot_paths = results_view(out_dir)
+            yield (f"Done. Output folder: `{out_dir}`", "\n".join(lines), table, plot_paths)
+
+    run_button.click(
+        on_run,
+        [data, limit, seed, models, methods, tiny],
+        [status, log, summary, plots],
+        api_name="evaluate",
+    )
+
+    def on_stop(request: gr.Request):
+        context.cancel_flags.stop(f"evaluate-{request.session_hash}")
+
+    stop_button.click(on_stop, None, None, queue=False, api_name=False)

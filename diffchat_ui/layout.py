@@ -1,0 +1,41 @@
+"""The whole app: a banner, then one tab per task. `build_demo` is what app.py launches."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
+from diffchat_ui.context import AppContext
+
+CSS = """
+#offline-banner { background: #fff3cd; border: 1px solid #e0b252; border-radius: 8px;
+                  padding: 4px 14px; color: #5c4400; }
+#offline-banner * { color: #5c4400 !important; }
+"""
+TITLE = "DiffChat Studio"
+
+
+def build_demo(context: AppContext) -> gr.Blocks:
+    """Return the Blocks app for `context` (not yet queued or launched)."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nCreate and edit images by chatting (DiffChat prompt rewriting).")
+        if context.settings.banner:
+            gr.Markdown(context.settings.banner, elem_id="offline-banner")
+        with gr.Tab("Create", id="create"):
+            create_tab.build(context)
+        with gr.Tab("Compare", id="compare"):
+            compare_tab.build(context)
+        with gr.Tab("Vote", id="vote") as vote:
+            refresh_votes, vote_outputs = vote_tab.build(context)
+        with gr.Tab("Evaluate", id="evaluate"):
+            evaluate_tab.build(context)
+        with gr.Tab("Train", id="train"):
+            train_tab.build(context)
+        vote.select(refresh_votes, None, vote_outputs, api_name=False)
+        demo.load(refresh_votes, None, vote_outputs, api_name=False)
+    return demo
+
+
+def queue(demo: gr.Blocks, concurrency: int) -> gr.Blocks:
+    """Turn on the queue: `concurrency` handlers at once (model jobs still run one by one)."""
+    return demo.queue(default_concurrency_limit=concurrency)

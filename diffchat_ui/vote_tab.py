@@ -1,0 +1,203 @@
+"""The Vote tab: blind human preference over saved compare runs.
+
+The voter sees the raw image, the instruction and the candidates in random order under
+neutral letters; method names are revealed nowhere on the page. Votes go to the SQLite
+store (diffchat_ui.votes); the chart shows each pair's win/tie/lose counts.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from core.errors import DiffChatError
+from diffchat_ui.compare_tab import COMPARISON_FILE, load_comparison
+from diffchat_ui.context import AppContext
+from diffchat_ui.votes import TIE, PairRecord
+
+LETTERS = "ABCDEFGH"
+TIE_LABEL = "tie"
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """What one voter is looking at: the comparison and the methods in the order shown."""
+
+    comparison_id: str
+    raw_prompt: str
+    instruction: str
+    methods: tuple[str, ...]  # methods[i] is shown as LETTERS[i]
+
+
+def votable_comparisons(root: Path) -> list[Path]:
+    """Return saved comparison folders with at least two rendered candidates, newest first."""
+    found = []
+    for path in sorted(root.glob(f"*/{COMPARISON_FILE}"), reverse=True):
+        record = load_comparison(path.parent)
+        if sum(1 for c in record["candidates"] if c["image"]) >= 2:
+            found.append(path.parent)
+    return found
+
+
+def draw_ballot(folder: Path, rng: random.Random):
+    """Return (ballot, raw image, instruction text, gallery items) with shuffled candidates."""
+    record = load_comparison(folder)
+    candidates = [c for c in record["candidates"] if c["image"]]
+    rng.shuffle(candidates)
+    ballot = Ballot(
+        record["id"],
+        record["raw_prompt"],
+        record["instruction"],
+        tuple(c["method"] for c in candidates),
+    )
+    gallery = [(c["image"], f"Candidate {LETTERS[i]}") for i, c in enumerate(candidates)]
+    return ballot, record["raw_image"], record["instruction"], gallery
+
+
+def choice_to_method(ballot: Ballot, choice: str) -> str:
+    """Return the method behind a letter (or "tie"); refuses (DiffChatError) other input."""
+    if choice == TIE_LABEL:
+        return TIE
+    letter = choice.replace("Candidate", "").strip()
+    if len(letter) == 1 and letter in LETTERS[: len(ballot.methods)]:
+        return ballot.methods[LETTERS.index(letter)]
+    raise DiffChatError(f"Pick one of the candidates shown or “{TIE_LABEL}”.")
+
+
+def pair_table(records: list[PairRecord]) -> list[list]:
+    """Return rows (method, opponent, wins, ties, losses, votes) for the results table."""
+    return [[r.method, r.opponent, r.wins, r.ties, r.losses, r.total] for r in records]
+
+
+def pair_chart(records: list[PairRecord]):
+    """Return a matplotlib figure: one stacked bar per pair, win/tie/lose with counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 0.6 + 0.5 * max(1, len(records))))
+    if not records:
+        axes.text(0.5, 0.5, "No votes yet", ha="center", va="center")
+        axes.set_axis_off()
+        return figure
+    labels = [f"{r.method} vs {r.opponent}" for r in records]
+    left = [0] * len(records)
+    for field, color, name in (
+        ("wins", "#2e7d32", "win"),
+        ("ties", "#9e9e9e", "tie"),
+        ("losses", "#c62828", "lose"),
+    ):
+        values = [getattr(r, field) for r in records]
+        bars = axes.barh(labels, values, left=left, color=color, label=name)
+        axes.bar_label(
+            bars, labels=[str(v) if v else "" for v in values], label_type="center", color="white"
+        )
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    axes.set_xlabel("votes")
+    axes.invert_yaxis()
+    axes.legend(loc="lower right", ncols=3)
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
+
+
+def build(context: AppContext) -> None:
+    """Lay out the Vote tab and wire its events (inside a gr.Tab)."""
+    ballot_state = gr.State(None)
+    gr.Markdown(
+        "Pick the image that best follows the instruction while keeping the rest, or “tie”. "
+        "Candidates come from compare runs, in random order, without method names."
+    )
+    next_button = gr.Button("Next comparison", variant="primary")
+    with gr.Row():
+        raw_image = gr.Image(label="Raw image", type="filepath", interactive=False, height=256)
+        with gr.Column():
+            instruction = gr.Markdown()
+            candidates = gr.Gallery(
+                label="Candidates", columns=4, height=280, elem_id="vote-candidates"
+            )
+    with gr.Row():
+        choice = gr.Radio([], label="Most desirable")
+        vote_button = gr.Button("Vote")
+    status = gr.Markdown()
+    with gr.Accordion("Results", open=True):
+        chart = gr.Plot(label="Win / tie / lose per pair")
+        table = gr.Dataframe(
+            headers=["method", "opponent", "wins", "ties", "losses", "votes"], interactive=False
+        )
+        with gr.Row():
+            export_button = gr.Button("Export votes as CSV")
+            export_file = gr.File(label="votes.csv", interactive=False)
+
+    def results():
+        records = context.votes.pairwise()
+        return pair_chart(records), pair_table(records)
+
+    def on_next():
+        folders = votable_comparisons(context.comparisons_dir())
+        if not folders:
+            return (
+                None,
+                None,
+                "",
+                [],
+                gr.update(choices=[], value=None),
+                "No comparisons yet: run one in the Compare tab first.",
+            )
+        ballot, raw, instruction_text, gallery = draw_ballot(
+            random.choice(folders), random.Random()
+        )
+        letters = [f"Candidate {LETTERS[i]}" for i in range(len(ballot.methods))]
+        return (
+            ballot,
+            raw,
+            f"**Instruction:** {instruction_text}\n\n**Raw prompt:** {ballot.raw_prompt}",
+            gallery,
+            gr.update(choices=letters + [TIE_LABEL], value=None),
+            "",
+        )
+
+    def on_vote(ballot: Ballot | None, choice_v: str | None, request: gr.Request):
+        if ballot is None:
+            return (ballot, "Load a comparison first.", *results())
+        try:
+            if not choice_v:
+                raise DiffChatError("Pick a candidate or “tie” first.")
+            method = choice_to_method(ballot, choice_v)
+            context.votes.record_vote(
+                ballot.comparison_id,
+                ballot.raw_prompt,
+                ballot.instruction,
+                list(ballot.methods),
+                method,
+                voter=request.session_hash or "",
+            )
+        except DiffChatError as error:
+            return (ballot, f"⚠️ {error}", *results())
+        # The ballot is spent: one vote per view, so a double click cannot count twice.
+        return (
+            None,
+            f"Thanks! {context.votes.count()} votes so far. Load the next comparison.",
+            *results(),
+        )
+
+    def on_export():
+        folder = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
+        return str(context.votes.export_csv(folder / "votes.csv"))
+
+    next_button.click(
+        on_next,
+        None,
+        [ballot_state, raw_image, instruction, candidates, choice, status],
+        api_name="next_ballot",
+    )
+    vote_button.click(
+        on_vote, [ballot_state, choice], [ballot_state, status, chart, table], api_name="vote"
+    )
+    export_button.click(on_export, None, export_file, api_name="export_votes")
+    return results, [chart, table]

@@ -1,0 +1,200 @@
+"""The running app on the offline set, driven through gradio_client like a remote user.
+
+One app per module (launch takes seconds); each test opens its own Client, i.e. its own
+browser session. Turns use the "append" rewriter except one real SmolLM2 turn.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio_client")
+
+from gradio_client import Client  # noqa: E402
+
+SEND = "/send"
+
+
+@pytest.fixture(scope="module")
+def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
+    workspace = tmp_path_factory.mktemp("workspace")
+    monkeypatch_module.setenv("DIFFCHAT_WORKSPACE", str(workspace))
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo, queue
+    from diffchat_ui.settings import detect_settings
+
+    settings = detect_settings(force_offline=True, concurrency=4)
+    assert settings.offline and settings.workspace == workspace.resolve()
+    context = AppContext(settings, score_offline=True)
+    demo = queue(build_demo(context), settings.concurrency)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True
+    )
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def send(
+    client: Client,
+    text: str,
+    rewriter: str = "append",
+    mode: str = "rewrite only",
+    start_mode: str = "start from text",
+    start_image=None,
+    seed: int = 7,
+):
+    """One chat message; returns (chat, image, prompt diff, scores, gallery, download)."""
+    return client.predict(
+        text,
+        start_mode,
+        start_image,
+        "tiny-sd",
+        "",
+        rewriter,
+        mode,
+        0.6,
+        1.5,
+        7.5,
+        seed,
+        2,
+        "",
+        api_name=SEND,
+    )
+
+
+def prompt_of(diff) -> str:
+    """The current prompt: the kept and added segments of the HighlightedText value."""
+    segments = diff["value"] if isinstance(diff, dict) else diff
+    return "".join(
+        s["token"] for s in segments if s.get("class_or_confidence") != "removed"
+    ).strip()
+
+
+def test_banner_says_offline(app_url):
+    import urllib.request
+
+    page = urllib.request.urlopen(app_url).read().decode()
+    assert "Offline model set" in page
+
+
+def test_three_turns_with_clarification_undo_and_branch(app_url):
+    client = Client(app_url, verbose=False)
+    chat, image, diff, _, gallery, download = send(client, "a red fox in a snowy forest")
+    assert prompt_of(diff) == "a red fox in a snowy forest"
+    assert Path(image).is_file() and Path(download).suffix == ".png"
+
+    chat, _, diff, _, gallery, _ = send(client, "make it night")
+    assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
+    assert any(s["class_or_confidence"] == "added" for s in diff["value"])
+    assert len(gallery) == 2
+
+    # A vague instruction gets a question with choices instead of a render.
+    chat, *_, gallery, _ = send(client, "make it better")
+    assert "Better in what way?" in str(chat[-1]["content"])
+    assert len(gallery) == 2
+    chat, _, diff, _, gallery, _ = send(client, "3")
+    assert (
+        prompt_of(diff) == "a red fox in a snowy forest, make it night, make the colors more vivid"
+    )
+    assert len(gallery) == 3
+
+    _, _, diff, *_ = client.predict(api_name="/undo")
+    assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
+    # Branch from the first turn: the next edit starts from its prompt; nothing is lost.
+    first_id = int(gallery[0]["caption"][1:].split(":")[0])
+    _, _, diff, *_ = client.predict(first_id, api_name="/branch")
+    assert prompt_of(diff) == "a red fox in a snowy forest"
+    _, _, diff, _, gallery, _ = send(client, "add a full moon")
+    assert prompt_of(diff) == "a red fox in a snowy forest, add a full moon"
+    assert len(gallery) == 4
+    _, _, diff, _, gallery, _ = client.predict(api_name="/forget")
+    assert prompt_of(diff) == "a red fox in a snowy forest" and len(gallery) == 3
+
+
+def test_real_smollm2_turn(app_url):
+    client = Client(app_url, verbose=False)
+    send(client, "a lighthouse on a cliff, oil painting")
+    chat, image, diff, *_ = send(client, "make it winter", rewriter="smollm2-base")
+    prompt = prompt_of(diff)
+    assert prompt and "\n" not in prompt and Path(image).is_file()
+
+
+def test_errors_are_chat_messages_and_keep_the_session(app_url):
+    client = Client(app_url, verbose=False)
+    send(client, "a small boat")
+    chat, _, diff, *_ = send(client, "x" * 1200)
+    last = str(chat[-1]["content"])
+    assert "⚠️" in last and "Traceback" not in last
+    assert prompt_of(diff) == "a small boat"
+
+
+def test_compare_then_vote_then_export(app_url, tmp_path):
+    client = Client(app_url, verbose=False)
+    status, gallery, table = client.predict(
+        "a cabin in the woods, watercolor",
+        None,
+        "make it autumn",
+        ["tiny-sd"],
+        "append",
+        "smollm2-base",
+        True,
+        5,
+        2,
+        api_name="/compare",
+    )
+    assert status.startswith("Done"), status
+    methods = [row[0] for row in table["data"]]
+    assert methods == ["append", "smollm2-base", "instructpix2pix"]
+    assert len(gallery) == 4  # raw + three candidates
+    assert "content_integrity" in table["headers"]
+
+    raw_image, instruction, candidates, _, _ = client.predict(api_name="/next_ballot")
+    assert Path(raw_image).is_file() and "make it autumn" in instruction
+    assert [item["caption"] for item in candidates] == ["Candidate A", "Candidate B", "Candidate C"]
+    assert "smollm2" not in str(candidates) and "instructpix2pix" not in str(candidates)  # blind
+    status, _, _ = client.predict("Candidate B", api_name="/vote")
+    assert "1 votes so far" in status
+    status, _, _ = client.predict("tie", api_name="/vote")  # the ballot is spent after a vote
+    assert "Load a comparison first" in status
+    client.predict(api_name="/next_ballot")
+    status, _, pairs = client.predict("tie", api_name="/vote")
+    assert "2 votes so far" in status
+    ties = {(row[0], row[1]): row[3] for row in pairs["data"]}
+    assert ties == {
+        ("append", "instructpix2pix"): 1,
+        ("append", "smollm2-base"): 1,
+        ("instructpix2pix", "smollm2-base"): 1,
+    }
+    rows = list(csv.DictReader(open(client.predict(api_name="/export_votes"))))
+    assert len(rows) == 2 and rows[1]["choice"] == "tie"
+
+
+def test_eight_concurrent_clients_do_not_cross_talk(app_url):
+    results, errors = {}, []
+
+    def user(n: int) -> None:
+        try:
+            client = Client(app_url, verbose=False)
+            send(client, f"a painting of object number {n}")
+            _, _, diff, _, gallery, _ = send(client, f"add label {n}")
+            results[n] = (prompt_of(diff), len(gallery))
+        except Exception as error:  # collected; a thread's exception would vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == {n: (f"a painting of object number {n}, add label {n}", 2) for n in range(8)}
