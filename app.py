@@ -65,20 +65,21 @@ def main(argv: list[str] | None = None) -> None:
         args.host = "0.0.0.0"  # Spaces routes traffic to the container, not to localhost
 
     from diffchat_ui.context import AppContext
-    from diffchat_ui.layout import CSS, build_demo, queue
+    from diffchat_ui.layout import build_demo, launch_options, queue
     from diffchat_ui.settings import detect_settings
 
     settings = detect_settings(force_offline=args.offline, concurrency=args.concurrency)
     logging.getLogger("diffchat").info(
         "model set: %s", "offline (tiny models)" if settings.offline else "real weights"
     )
-    demo = queue(build_demo(AppContext(settings)), args.concurrency)
+    context = AppContext(settings)
+    demo = queue(build_demo(context), args.concurrency)
     demo.launch(
         server_name=args.host,
         server_port=args.port,
         share=args.share,
         auth=auth,
-        css=CSS,
+        **launch_options(context),
         show_error=False,
     )
 

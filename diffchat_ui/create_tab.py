@@ -1,8 +1,8 @@
 """The Create tab: chat with the rewriter, one image per turn, undo / branch / forget.
 
 Handlers are thin: they validate, ask a clarifying question when the instruction is vague
-(diffchat_ui.clarify), pack a TurnPlan, hand it to the worker and turn its events into
-screen updates. Every error ends as a chat message; the session is never lost.
+(diffchat_ui.clarify), pack the library's request dataclass, hand it to the worker and
+turn its events into screen updates. Every error ends as a chat message; the session is never lost.
 """
 
 from __future__ import annotations
@@ -104,18 +104,22 @@ def send(
     progress,
 ):
     """Handle one message; a generator of (state, *view) while the worker renders."""
-    if state is None:
-        state = ChatState.new(int(settings.seed))
     try:
+        if state is None:
+            state = ChatState.new(int(settings.seed))
         yield from _send(
             context, text, state, start_mode, start_image, settings, session_key, progress
         )
-    except DiffChatError as error:
-        _error(state, str(error))
-        yield (state, *_view(state, context))
     except Exception as error:  # the edge: a readable message, the session kept
-        log.exception("chat turn failed")
-        _error(state, f"Something went wrong: {type(error).__name__}: {error}")
+        if isinstance(error, DiffChatError):
+            message = str(error)
+        else:
+            log.exception("chat turn failed")
+            message = f"Something went wrong: {type(error).__name__}: {error}"
+        if state is None:  # not even a session could be made: show the message alone
+            yield (None, [{"role": "assistant", "content": f"⚠️ {message}"}], None, [], "", [], None)
+            return
+        _error(state, message)
         yield (state, *_view(state, context))
 
 
@@ -368,7 +372,11 @@ def build(context: AppContext) -> None:
                 new_button = gr.Button("New session", size="sm")
         with gr.Column(scale=2):
             image = gr.Image(
-                label="Current image", type="filepath", interactive=False, elem_id="current-image"
+                label="Current image",
+                type="filepath",
+                interactive=False,
+                height=340,
+                elem_id="current-image",
             )
             prompt_view = gr.HighlightedText(
                 label="Prompt (changes highlighted)",
@@ -383,6 +391,9 @@ def build(context: AppContext) -> None:
                 label="All turns (click one to branch from it)",
                 columns=4,
                 height=220,
+                preview=False,
+                fit_columns=False,
+                object_fit="cover",
                 elem_id="turns",
             )
     with gr.Accordion("Settings", open=False):

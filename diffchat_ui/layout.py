@@ -11,6 +11,8 @@ CSS = """
 #offline-banner { background: #fff3cd; border: 1px solid #e0b252; border-radius: 8px;
                   padding: 4px 14px; color: #5c4400; }
 #offline-banner * { color: #5c4400 !important; }
+/* Small images (the offline set renders 64x64) fill the frame instead of a corner of it. */
+#current-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 TITLE = "DiffChat Studio"
 
@@ -34,6 +36,15 @@ def build_demo(context: AppContext) -> gr.Blocks:
         vote.select(refresh_votes, None, vote_outputs, api_name=False)
         demo.load(refresh_votes, None, vote_outputs, api_name=False)
     return demo
+
+
+def launch_options(context: AppContext) -> dict:
+    """Return the launch() arguments every launcher uses: the CSS and the served folders.
+
+    Only the workspace is served besides Gradio's defaults (temp folder, working directory):
+    compare runs and evaluation plots live there.
+    """
+    return {"css": CSS, "allowed_paths": [str(context.settings.workspace)]}
 
 
 def queue(demo: gr.Blocks, concurrency: int) -> gr.Blocks:

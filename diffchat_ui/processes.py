@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -18,11 +19,20 @@ LOG_LINES = 200
 def stream_process(command: list[str], stop_flag: threading.Event, cwd: Path = REPO_ROOT):
     """Run `command`, yielding (log lines so far, (done, total) or None, return code or None).
 
-    tqdm redraws with carriage returns: each redraw is treated as its own line. Setting
-    `stop_flag` sends SIGINT (the command saves and exits), then SIGTERM after 30 s.
+    tqdm redraws with carriage returns: each redraw replaces the previous bar line, so
+    the log keeps one bar and the other lines. Setting `stop_flag` sends SIGINT (the
+    command saves and exits), then SIGTERM after 30 s.
     """
+    # Unbuffered: a piped Python child would otherwise hold its log back in 8 KB blocks.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     lines: list[str] = []
     done_total = None
@@ -47,6 +57,7 @@ def stream_process(command: list[str], stop_flag: threading.Event, cwd: Path = R
 
     threading.Thread(target=read, daemon=True).start()
     interrupted_at = None
+    bar_index = None  # where the latest progress-bar line sits in `lines`
     while True:
         finished = reader_done.wait(0.5)
         with lock:
@@ -55,10 +66,16 @@ def stream_process(command: list[str], stop_flag: threading.Event, cwd: Path = R
             match = _PROGRESS.search(line)
             if match and ("%|" in line or "it/s" in line or "s/it" in line):
                 done_total = (int(match.group(1)), int(match.group(2)))
-                if lines and _PROGRESS.search(lines[-1]) and "%|" in lines[-1]:
-                    lines[-1] = line  # a tqdm redraw replaces the previous bar
-                    continue
+                if bar_index is not None:
+                    del lines[bar_index]  # a progress-bar redraw replaces the previous one
+                bar_index = len(lines)
             lines.append(line)
+        if len(lines) > 2 * LOG_LINES:
+            dropped = len(lines) - LOG_LINES
+            del lines[:dropped]
+            bar_index = (
+                bar_index - dropped if bar_index is not None and bar_index >= dropped else None
+            )
         if stop_flag.is_set() and interrupted_at is None:
             process.send_signal(signal.SIGINT)
             interrupted_at = time.monotonic()

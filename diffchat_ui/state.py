@@ -1,7 +1,7 @@
 """Per-browser-session state of the Create tab.
 
 Gradio keeps one ChatState per browser session (gr.State), so sessions never see each
-other's history; images live in a private folder named by a random id. The chat tree
+other's history; images live in a private temporary folder with a random name. The chat tree
 itself (turns, undo, branches, export) is `core.session.Session`.
 """
 
@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import random
 import shutil
-import uuid
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.paths import diffchat_home
 from diffchat_ui.clarify import Clarification
 
 
-def sessions_root() -> Path:
-    """Return the folder that holds one private subfolder per UI session."""
-    path = diffchat_home() / "ui-sessions"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def new_session_folder() -> Path:
+    """Return a new private folder (random name, mode 700) for one UI session's images.
+
+    It lives in the system temp folder: Gradio serves files from there without widening
+    `allowed_paths`, and the folder is removed when the browser session ends.
+    """
+    return Path(tempfile.mkdtemp(prefix="diffchat-session-"))
 
 
 def new_seed() -> int:
@@ -45,9 +46,7 @@ class ChatState:
         """Return an empty chat with its own image folder and the given session seed."""
         from core.session import Session
 
-        folder = sessions_root() / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        return cls(session=Session(seed=seed), folder=folder)
+        return cls(session=Session(seed=seed), folder=new_session_folder())
 
     def say(self, role: str, content, options: list[str] | None = None) -> None:
         """Append a chat message (text, or {"path": ...} for an image) to the transcript."""

@@ -7,6 +7,7 @@ The Create tab packs its widgets into the library's own request dataclasses
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from core.errors import DiffChatError
 from diffchat_ui.worker import ProgressFn
+
+log = logging.getLogger(__name__)
 
 MODE_LABELS = {
     "rewrite only": "rewrite",
@@ -107,6 +110,10 @@ def score_images(images_: list, prompts: list[str], edits: list | None = None, t
             )
         except DiffChatError as error:  # missing weights: say which, keep the others
             notes.append(f"{name} not scored: {error}")
+            continue
+        except Exception as error:  # a broken scorer must not cost the user the image
+            log.exception("scorer %s failed", name)
+            notes.append(f"{name} not scored: {type(error).__name__}: {error}")
             continue
         for per_image, value in zip(scores, values, strict=True):
             per_image[name] = float(value)

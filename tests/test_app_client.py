@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ SEND = "/send"
 
 
 @pytest.fixture(scope="module")
-def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
+def app_url(tmp_path_factory, monkeypatch_module):  # TEMPOFF
     workspace = tmp_path_factory.mktemp("workspace")
     monkeypatch_module.setenv("DIFFCHAT_WORKSPACE", str(workspace))
     from diffchat_ui.context import AppContext
@@ -95,7 +96,7 @@ def test_three_turns_with_clarification_undo_and_branch(app_url):
 
     chat, _, diff, _, gallery, _ = send(client, "make it night")
     assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
-    assert any(s["class_or_confidence"] == "added" for s in diff["value"])
+    assert {"token": "make it night", "class_or_confidence": "added"} in diff
     assert len(gallery) == 2
 
     # A vague instruction gets a question with choices instead of a render.
@@ -127,6 +128,33 @@ def test_real_smollm2_turn(app_url):
     chat, image, diff, *_ = send(client, "make it winter", rewriter="smollm2-base")
     prompt = prompt_of(diff)
     assert prompt and "\n" not in prompt and Path(image).is_file()
+
+
+def test_stop_cancels_the_turn_cleanly(app_url):
+    client = Client(app_url, verbose=False)
+    send(client, "a quiet harbour at dawn")
+    job = client.submit(
+        "make it stormy",
+        "start from text",
+        None,
+        "tiny-sd",
+        "",
+        "append",
+        "rewrite only",
+        0.6,
+        1.5,
+        7.5,
+        7,
+        100,
+        "",
+        api_name=SEND,
+    )
+    while not job.status().progress_data and not job.done():
+        time.sleep(0.05)  # wait until the diffusion steps are under way
+    client.predict(api_name="/stop")
+    chat, _, diff, _, gallery, _ = job.result()
+    assert "⏹" in str(chat[-1]["content"]) and "Stopped" in str(chat[-1]["content"])
+    assert prompt_of(diff) == "a quiet harbour at dawn" and len(gallery) == 1
 
 
 def test_errors_are_chat_messages_and_keep_the_session(app_url):
@@ -198,3 +226,72 @@ def test_eight_concurrent_clients_do_not_cross_talk(app_url):
         thread.join()
     assert errors == []
     assert results == {n: (f"a painting of object number {n}, add label {n}", 2) for n in range(8)}
+
+
+def test_short_sft_run_from_the_train_tab(app_url, tmp_path):
+    from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+
+    from core.paths import workspace_dir
+    from diffchat_ui.context import finished_rewriters
+    from diffchat_ui.train_tab import default_options
+
+    base = save_tiny_llama(tmp_path / "tiny-llama")
+    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    overrides = {
+        "max_steps": "2",
+        "batch_size": "2",
+        "per_device_batch_size": "2",
+        "max_length": "64",
+        "save_steps": "1",
+    }
+    rows = [
+        [name, overrides.get(name, value), help_] for name, value, help_ in default_options("sft")
+    ]
+    assert {"learning_rate": "2e-05", "num_train_epochs": "3"}.items() <= {
+        row[0]: row[1] for row in default_options("sft")
+    }.items()  # the paper's Table 3 values
+    output = workspace_dir() / "train-runs" / "sft-test"
+    client = Client(app_url, verbose=False)
+    status, log, curves = client.predict(
+        "sft",
+        str(base),
+        str(data),
+        str(output),
+        1,
+        {"headers": ["option", "value", "help"], "data": rows},
+        api_name="/train",
+    )
+    assert status.startswith("Finished"), f"{status}\n{log}"
+    assert curves is not None and "loss" in str(curves)
+    assert output in [
+        path.parent if path.name == "final" else path for path in finished_rewriters(output.parent)
+    ] or any(str(path).startswith(str(output)) for path in finished_rewriters(output.parent))
+
+
+def test_train_tab_refuses_output_outside_the_workspace(app_url, tmp_path):
+    client = Client(app_url, verbose=False)
+    status, _, _ = client.predict(
+        "sft",
+        "smollm2-base",
+        "x.jsonl",
+        str(tmp_path / "elsewhere"),
+        1,
+        {"headers": ["option", "value", "help"], "data": []},
+        api_name="/train",
+    )
+    assert status.startswith("⚠️") and "workspace" in status
+
+
+def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
+    from train_fixtures import tiny_triplets, write_triplets_jsonl
+
+    from core.paths import workspace_dir
+
+    data = write_triplets_jsonl(workspace_dir() / "eval.jsonl", tiny_triplets(2))
+    client = Client(app_url, verbose=False)
+    status, log, summary, plots = client.predict(
+        str(data), 1, 0, ["tiny-sd"], ["append", "instructpix2pix"], True, api_name="/evaluate"
+    )
+    assert status.startswith("Done"), f"{status}\n{log}"
+    assert "append" in summary and "instructpix2pix" in summary
+    assert plots and all(Path(item["image"]).is_file() for item in plots)

@@ -232,7 +232,8 @@ GROUPS = (
     Group(
         "building",
         _subjects("cottage, lighthouse, castle, cathedral, windmill, tower, temple, cabin, "
-                  "farmhouse, treehouse, pagoda, mansion, chapel, observatory, bakery/bakeries"),
+                  "farmhouse, treehouse, pagoda, mansion, chapel, observatory/observatories, "
+                  "bakery/bakeries"),
         ("cozy", "ancient", "abandoned", "tall", "old", "whimsical", "grand", "crooked",
          "remote", "tiny"),
         ("standing", "nestled", "perched", "rising"),
@@ -247,6 +248,13 @@ GROUPS = (
     ),
 )
 GROUPS_BY_NAME = {group.name: group for group in GROUPS}
+
+# Materials that carry their own colour: a colour word next to them ("green golden") reads wrong.
+SELF_COLOURED = {"golden", "silver", "bronze", "copper", "brass", "jade", "crystal", "ice",
+                 "gingerbread", "marble"}
+# Settings of the outdoor groups that are indoors: no weather or season there.
+INDOOR_SETTINGS = {"in a sunlit library", "in a grand ballroom", "in a cozy cafe",
+                   "in a greenhouse full of plants"}
 
 # material adjective -> noun for instructions ("make it out of gold")
 MATERIALS = {
@@ -687,24 +695,26 @@ def random_scene(rng: random.Random, group: Group | None = None) -> Scene:
         accessories = (_random_accessory(rng, group),)
     subject = rng.choice(group.subjects)
     can_age = person and subject.noun not in ("girl", "boy")
+    setting = rng.choice(group.settings)
+    outdoor = group.outdoor and setting not in INDOOR_SETTINGS
+    material = rng.choice(group.materials) if group.materials and rng.random() < 0.6 else None
+    colourable = group.colours and material not in SELF_COLOURED
     return Scene(
         group=group.name,
         subject=subject,
         count=rng.choice((1, 1, 1, 1, 2, 3)),
         adjective=rng.choice(group.adjectives) if rng.random() < 0.8 else None,
         age=rng.choice(list(AGES)) if can_age and rng.random() < 0.6 else None,
-        colour=rng.choice(group.colours) if group.colours and rng.random() < 0.5 else None,
-        material=rng.choice(group.materials)
-        if group.materials and rng.random() < 0.6
-        else None,
+        colour=rng.choice(group.colours) if colourable and rng.random() < 0.5 else None,
+        material=material,
         expression=rng.choice(list(EXPRESSIONS)) if person and rng.random() < 0.5 else None,
         accessories=accessories,
         action=rng.choice(group.actions),
-        setting=rng.choice(group.settings),
+        setting=setting,
         extra=rng.choice(group.extras) if rng.random() < 0.35 else None,
         time=time,
-        weather=rng.choice(list(WEATHERS)) if group.outdoor and rng.random() < 0.3 else None,
-        season=rng.choice(list(SEASONS)) if group.outdoor and rng.random() < 0.3 else None,
+        weather=rng.choice(list(WEATHERS)) if outdoor and rng.random() < 0.3 else None,
+        season=rng.choice(list(SEASONS)) if outdoor and rng.random() < 0.3 else None,
         lighting=lighting,
         style=rng.choice(STYLES),
         tags=tuple(rng.sample(QUALITY_TAGS, rng.randint(2, 4))),
@@ -799,7 +809,7 @@ def edit_colour(scene: Scene, rng: random.Random) -> Edit | None:
         the_noun = f"{scene.pronouns()['poss']} {noun}"
         edited = dataclasses.replace(scene, accessories=tuple(accessories))
         return edited, _fill(rng, COLOUR_ASKS, the_noun=the_noun, colour=new)
-    if not group.colours:
+    if not group.colours or scene.material in SELF_COLOURED:
         return None
     new = rng.choice([c for c in group.colours if c != scene.colour])
     the_noun = "the " + (scene.subject.noun if scene.count == 1 else scene.subject.plural)
@@ -811,7 +821,10 @@ def edit_material(scene: Scene, rng: random.Random) -> Edit | None:
     group = GROUPS_BY_NAME[scene.group]
     if not group.materials:
         return None
-    new = rng.choice([m for m in group.materials if m != scene.material])
+    choices = [m for m in group.materials if m != scene.material]
+    if scene.colour:
+        choices = [m for m in choices if m not in SELF_COLOURED]
+    new = rng.choice(choices)
     the_noun = "the " + (scene.subject.noun if scene.count == 1 else scene.subject.plural)
     edited = dataclasses.replace(scene, material=new)
     values = {"the_noun": the_noun, "material": MATERIALS[new], "adjective": new}
@@ -826,7 +839,7 @@ def edit_style(scene: Scene, rng: random.Random) -> Edit | None:
 
 
 def edit_weather(scene: Scene, rng: random.Random) -> Edit | None:
-    if not GROUPS_BY_NAME[scene.group].outdoor:
+    if not GROUPS_BY_NAME[scene.group].outdoor or scene.setting in INDOOR_SETTINGS:
         return None
     if scene.weather not in (None, "clear", "overcast", "wind") and rng.random() < 0.25:
         noun = {"rain": "rain", "snow": "snow", "fog": "fog", "storm": "storm",
@@ -841,7 +854,7 @@ def edit_weather(scene: Scene, rng: random.Random) -> Edit | None:
 
 
 def edit_season(scene: Scene, rng: random.Random) -> Edit | None:
-    if not GROUPS_BY_NAME[scene.group].outdoor:
+    if not GROUPS_BY_NAME[scene.group].outdoor or scene.setting in INDOOR_SETTINGS:
         return None
     new = rng.choice([s for s in SEASONS if s != scene.season])
     weather = scene.weather
@@ -863,7 +876,10 @@ def edit_time(scene: Scene, rng: random.Random) -> Edit | None:
 
 def edit_location(scene: Scene, rng: random.Random) -> Edit | None:
     group = GROUPS_BY_NAME[scene.group]
-    new = rng.choice([s for s in group.settings if s != scene.setting])
+    choices = [s for s in group.settings if s != scene.setting]
+    if scene.weather or scene.season:  # weather needs the sky: stay outdoors
+        choices = [s for s in choices if s not in INDOOR_SETTINGS]
+    new = rng.choice(choices)
     place = new.split(" ", 1)[1]  # "in a misty meadow" -> "a misty meadow"
     for preposition in ("the edge of ", "front of ", "the "):
         if place.startswith(preposition) and preposition != "the ":

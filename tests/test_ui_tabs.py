@@ -1,0 +1,195 @@
+"""Tab helpers without a browser: flags, start-up settings, ballots, commands, child processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import app
+from core.errors import DiffChatError, InputError
+from diffchat_ui.context import finished_rewriters
+from diffchat_ui.processes import stream_process
+from diffchat_ui.settings import OFFLINE_BANNER, detect_settings
+from diffchat_ui.vote_tab import TIE_LABEL, choice_to_method, draw_ballot, votable_comparisons
+from diffchat_ui.votes import TIE
+
+
+def test_flags_default_to_localhost_and_parse_auth(monkeypatch):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    args = app.parse_args([])
+    assert (args.host, args.port, args.share, args.auth, args.concurrency) == (
+        "127.0.0.1",
+        7860,
+        False,
+        None,
+        2,
+    )
+    assert app.parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    with pytest.raises(SystemExit, match="user:password"):
+        app.parse_auth("no-colon")
+    monkeypatch.setenv("DIFFCHAT_AUTH", "bob:pw")
+    assert app.parse_args(["--offline"]).auth == "bob:pw"
+
+
+def test_offline_when_sd15_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    settings = detect_settings()
+    assert settings.offline and settings.banner == OFFLINE_BANNER
+    assert (settings.text2image_model, settings.ip2p_model) == ("tiny-sd", "tiny-ip2p")
+    assert settings.image_models()[0] == "tiny-sd"
+
+
+def test_real_weights_when_cached(tmp_path, monkeypatch):
+    import diffchat_ui.settings as settings_module
+
+    monkeypatch.setattr(settings_module, "real_weights_available", lambda repo_id: True)
+    settings = detect_settings()
+    assert not settings.offline and settings.banner == ""
+    assert (settings.text2image_model, settings.ip2p_model) == ("sd15", "instruct-pix2pix")
+    assert detect_settings(force_offline=True).offline
+
+
+def _comparison(root: Path, name: str, methods: list[str]) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "raw.png").write_bytes(b"")
+    candidates = [
+        {"method": m, "prompt": f"{m} prompt", "image": f"{i}.png", "scores": {}, "error": ""}
+        for i, m in enumerate(methods)
+    ]
+    candidates.append(
+        {
+            "method": "openai",
+            "prompt": "",
+            "image": None,
+            "scores": {},
+            "error": "OPENAI_API_KEY is not set",
+        }
+    )
+    (folder / "comparison.json").write_text(
+        json.dumps(
+            {
+                "id": name,
+                "model": "tiny-sd",
+                "raw_prompt": "a cat",
+                "instruction": "make it night",
+                "raw_image": "raw.png",
+                "candidates": candidates,
+            }
+        )
+    )
+    return folder
+
+
+def test_ballots_are_shuffled_blind_and_skip_failed_methods(tmp_path):
+    _comparison(tmp_path, "one-candidate", ["append"])
+    folder = _comparison(tmp_path, "three", ["diffchat", "append", "instructpix2pix"])
+    assert votable_comparisons(tmp_path) == [folder]
+    orders = set()
+    for seed in range(20):
+        ballot, raw, instruction, gallery = draw_ballot(folder, random.Random(seed))
+        orders.add(ballot.methods)
+        assert sorted(ballot.methods) == ["append", "diffchat", "instructpix2pix"]
+        assert [caption for _, caption in gallery] == ["Candidate A", "Candidate B", "Candidate C"]
+        # The image shown as "Candidate A" is the one of methods[0].
+        shown_first = Path(gallery[0][0]).name
+        assert ballot.methods[0] == ["diffchat", "append", "instructpix2pix"][int(shown_first[0])]
+        assert choice_to_method(ballot, "Candidate C") == ballot.methods[2]
+    assert len(orders) > 1
+    assert choice_to_method(ballot, TIE_LABEL) == TIE
+    with pytest.raises(DiffChatError):
+        choice_to_method(ballot, "Candidate D")
+
+
+def test_train_command_passes_only_changed_options(tmp_path):
+    from diffchat_ui.train_tab import default_options, stage_command
+
+    rows = default_options("sft")
+    options = {name: value for name, value, _ in rows}
+    assert options["learning_rate"] == "2e-05" and options["batch_size"] == "64"  # Table 3
+    rows = [[n, "2" if n == "max_steps" else v, h] for n, v, h in rows]
+    command = stage_command("sft", "smollm2-base", "data.jsonl", tmp_path / "out", rows, 1, False)
+    assert command[1:4] == ["-m", "train", "sft"]
+    assert command[4:] == [
+        "--model_name_or_path",
+        "smollm2-base",
+        "--train_file",
+        "data.jsonl",
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_steps",
+        "2",
+    ]
+    multi = stage_command("sft", "", "", tmp_path, [], 4, True)
+    assert multi[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"]
+    assert multi[-2:] == ["--resume_from_checkpoint", "latest"]
+    with pytest.raises(InputError):
+        stage_command("sft", "", "", tmp_path, [], 0, False)
+
+
+def test_evaluation_command_and_data_file_checks(tmp_path):
+    from diffchat_ui.evaluate_tab import evaluation_command
+
+    command = evaluation_command(
+        "d.jsonl", ["diffchat", "append"], ["tiny-sd"], tmp_path, 1, True, 3
+    )
+    assert command[1:] == [
+        "-m",
+        "core",
+        "evaluate",
+        "--data",
+        "d.jsonl",
+        "--methods",
+        "diffchat,append",
+        "--tis-models",
+        "tiny-sd",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--limit",
+        "1",
+        "--tiny-scorers",
+    ]
+    with pytest.raises(InputError, match="method"):
+        evaluation_command("d.jsonl", [], ["tiny-sd"], tmp_path, None, False, 0)
+
+
+def test_finished_rewriters_skip_intermediate_checkpoints(tmp_path):
+    (tmp_path / "sft-run" / "checkpoint-2").mkdir(parents=True)
+    (tmp_path / "sft-run" / "checkpoint-2" / "adapter_config.json").write_text("{}")
+    (tmp_path / "sft-run" / "final").mkdir()
+    (tmp_path / "sft-run" / "final" / "adapter_config.json").write_text("{}")
+    assert finished_rewriters(tmp_path) == [tmp_path / "sft-run" / "final"]
+
+
+def test_stream_process_follows_progress_and_stops_with_sigint(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys, time\n"
+        "try:\n"
+        "    for i in range(1, 1000):\n"
+        "        print(f'\\r{i}/1000 [00:01, 5.0it/s]', end='', file=sys.stderr, flush=True)\n"
+        "        print(f'step {i}', flush=True)\n"
+        "        time.sleep(0.02)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('saved checkpoint', flush=True)\n"
+        "    sys.exit(130)\n"
+    )
+    stop = threading.Event()
+    seen_progress = None
+    for lines, progress, returncode in stream_process([sys.executable, str(script)], stop):  # noqa: B007
+        if progress and progress[0] >= 3:
+            seen_progress = progress
+            stop.set()
+        if returncode is not None:
+            break
+    assert seen_progress[1] == 1000
+    assert returncode == 130 and lines[-1] == "saved checkpoint"
+    # tqdm-style redraws replace each other instead of flooding the log
+    assert sum("/1000" in line for line in lines) <= 2
