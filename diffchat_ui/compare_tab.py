@@ -18,7 +18,7 @@ import gradio as gr
 
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from diffchat_ui.context import AppContext
-from diffchat_ui.turns import score_images
+from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
 
 IP2P = "instructpix2pix"
@@ -42,6 +42,8 @@ class ComparePlan:
     raw_image: str | None = None  # the user's image instead of rendering the raw prompt
     score: bool = True
     tiny_scorers: bool = False
+    best_of_n: int = 0  # > 1: also draw N rewrites from rewriters[0] and keep the best
+    best_of_n_weights: str = "pickscore=1,aesthetic=1,content_integrity=1"
 
 
 @dataclass
@@ -79,6 +81,34 @@ def _scores(plan: ComparePlan, image, prompt: str, raw_image) -> dict[str, float
     return per_image[0]
 
 
+def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event):
+    from core import images
+    from core.best_of_n import best_of_n, parse_weights
+    from core.rewrite import load_rewriter
+
+    weights = parse_weights(plan.best_of_n_weights)
+    request = images.GenerationRequest(
+        prompt=plan.raw_prompt,
+        model=model,
+        seed=plan.seed,
+        num_inference_steps=plan.num_inference_steps,
+        guidance_scale=plan.guidance_scale,
+    )
+    candidates = best_of_n(
+        load_rewriter(plan.rewriters[0]),
+        plan.raw_prompt,
+        plan.instruction,
+        plan.best_of_n,
+        weights,
+        request,
+        seed=plan.seed,
+        scorers={name: shared_scorer(name, plan.tiny_scorers) for name in weights},
+        raw_image=raw_image,
+        cancel_event=cancel_event,
+    )
+    return candidates[0]
+
+
 def run_comparison(
     plan: ComparePlan, out_root: Path, progress: ProgressFn, cancel_event: threading.Event
 ) -> list[Path]:
@@ -97,7 +127,7 @@ def run_comparison(
     if not plan.models:
         raise InputError("Choose at least one image model.")
     folders = []
-    methods = len(plan.rewriters) + int(plan.include_ip2p)
+    methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
     total = len(plan.models) * (methods + 1)
     finished = [0]  # renders done so far; a list so the progress callback sees updates
     for model in plan.models:
@@ -142,7 +172,21 @@ def run_comparison(
                 candidate.error = str(error)
             candidates.append(candidate)
             finished[0] += 1
-        # 3. InstructPix2Pix edits the raw image itself
+        # 3. best-of-N (beyond the paper): N typical-sampled rewrites, the best by the score mix
+        if plan.best_of_n > 1 and plan.rewriters:
+            candidate = Candidate(method=f"best-of-{plan.best_of_n}")
+            try:
+                best = _best_of_n(plan, model, raw_image, cancel_event)
+                candidate.prompt, candidate.scores = best.prompt, dict(best.scores)
+                candidate.image = f"{len(candidates)}.png"
+                best.image.save(folder / candidate.image)
+            except GenerationCancelled:
+                raise
+            except DiffChatError as error:
+                candidate.error = str(error)
+            candidates.append(candidate)
+            finished[0] += 1
+        # 4. InstructPix2Pix edits the raw image itself
         if plan.include_ip2p:
             candidate = Candidate(method=IP2P, prompt=f"(edits the image: {plan.instruction})")
             try:
@@ -251,6 +295,14 @@ def build(context: AppContext) -> None:
             )
             include_ip2p = gr.Checkbox(value=True, label="InstructPix2Pix")
             with gr.Row():
+                best_n = gr.Slider(
+                    0, 16, value=0, step=1, label="Best-of-N with the DiffChat rewriter (0 = off)"
+                )
+                best_weights = gr.Textbox(
+                    value="pickscore=1,aesthetic=1,content_integrity=1",
+                    label="Best-of-N score weights",
+                )
+            with gr.Row():
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 steps = gr.Slider(
                     1, 100, value=10 if settings.offline else 25, step=1, label="Steps"
@@ -272,6 +324,8 @@ def build(context: AppContext) -> None:
         ip2p_v,
         seed_v,
         steps_v,
+        best_n_v,
+        best_weights_v,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
     ):
@@ -291,6 +345,8 @@ def build(context: AppContext) -> None:
                 raw_image=raw_image_v,
                 score=not settings.offline or context.score_offline,
                 tiny_scorers=settings.offline,
+                best_of_n=int(best_n_v or 0),
+                best_of_n_weights=best_weights_v or "",
             )
         except DiffChatError as error:
             return f"⚠️ {error}", [], None
@@ -317,12 +373,24 @@ def build(context: AppContext) -> None:
         return (
             f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
             items,
-            gr.update(value=rows, headers=headers),
+            {"headers": headers, "data": rows},
         )
 
     run_button.click(
         on_compare,
-        [raw_prompt, raw_image, instruction, models, diffchat, chat_llm, include_ip2p, seed, steps],
+        [
+            raw_prompt,
+            raw_image,
+            instruction,
+            models,
+            diffchat,
+            chat_llm,
+            include_ip2p,
+            seed,
+            steps,
+            best_n,
+            best_weights,
+        ],
         [status, gallery, table],
         api_name="compare",
         concurrency_id="chat",

@@ -377,6 +377,7 @@ def build(context: AppContext) -> None:
                 interactive=False,
                 height=340,
                 elem_id="current-image",
+                elem_classes="fill-image",
             )
             prompt_view = gr.HighlightedText(
                 label="Prompt (changes highlighted)",

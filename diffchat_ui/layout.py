@@ -12,7 +12,7 @@ CSS = """
                   padding: 4px 14px; color: #5c4400; }
 #offline-banner * { color: #5c4400 !important; }
 /* Small images (the offline set renders 64x64) fill the frame instead of a corner of it. */
-#current-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+.fill-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 TITLE = "DiffChat Studio"
 

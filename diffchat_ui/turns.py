@@ -80,7 +80,8 @@ _scorers: dict[tuple[str, bool], object] = {}
 _scorers_lock = threading.Lock()
 
 
-def _scorer(name: str, tiny: bool):
+def shared_scorer(name: str, tiny: bool):
+    """Return the process-wide scorer `name` (its tiny twin when `tiny`), built on first use."""
     # Built once per process and reused: loading CLIP-sized weights per turn would dominate.
     from core.scoring import build_scorer
 
@@ -105,7 +106,7 @@ def score_images(images_: list, prompts: list[str], edits: list | None = None, t
         if SCORERS[name].needs_edit_context and edits is None:
             continue
         try:
-            values = _scorer(name, tiny).score(
+            values = shared_scorer(name, tiny).score(
                 images_, prompts, edits if SCORERS[name].needs_edit_context else None
             )
         except DiffChatError as error:  # missing weights: say which, keep the others

@@ -115,7 +115,13 @@ def build(context: AppContext) -> None:
     )
     next_button = gr.Button("Next comparison", variant="primary")
     with gr.Row():
-        raw_image = gr.Image(label="Raw image", type="filepath", interactive=False, height=256)
+        raw_image = gr.Image(
+            label="Raw image",
+            type="filepath",
+            interactive=False,
+            height=256,
+            elem_classes="fill-image",
+        )
         with gr.Column():
             instruction = gr.Markdown()
             candidates = gr.Gallery(

@@ -36,7 +36,9 @@ from typing import Protocol
 from core.errors import DataError, InputError, ModelUnavailableError
 from train.data import Triplet, load_triplets, save_triplets
 
-NSFW_WORDS_FILE = Path(__file__).resolve().parent.parent / "assets" / "instructpe" / "nsfw_words.txt"
+NSFW_WORDS_FILE = (
+    Path(__file__).resolve().parent.parent / "assets" / "instructpe" / "nsfw_words.txt"
+)
 
 # Prompt-beautification request (the paper fine-tunes a PB model on pairs collected as in its
 # appendix Fig. 9; a plain few-shot prompt lets any causal LM play that role).
@@ -86,8 +88,10 @@ class ConstructConfig:
     chat_backend: str = field(default="local", metadata={"help": "'openai' or 'local'"})
     chat_model: str | None = field(
         default=None,
-        metadata={"help": "chat model: API model name (openai) or causal LM (local; default: "
-                  "the beautifier)"},
+        metadata={
+            "help": "chat model: API model name (openai) or causal LM (local; default: "
+            "the beautifier)"
+        },
     )
     api_base: str = field(
         default="", metadata={"help": "OpenAI-compatible base URL (default $OPENAI_BASE_URL)"}
@@ -97,7 +101,8 @@ class ConstructConfig:
     )
     ci_threshold: float = field(
         # DiffChat Listing 1: thres=0.7
-        default=0.7, metadata={"help": "drop rows whose raw CI score is below this (Listing 1)"}
+        default=0.7,
+        metadata={"help": "drop rows whose raw CI score is below this (Listing 1)"},
     )
     max_new_tokens: int = field(default=96, metadata={"help": "tokens per generated prompt"})
     limit: int | None = field(default=None, metadata={"help": "process only the first N rows"})
@@ -145,10 +150,13 @@ class LocalTextModel:
                 **inputs,
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
+                # small LMs loop ("snowy mountains, snowy mountains, ...") without this
+                no_repeat_ngram_size=3,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             )
-        text = self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :],
-                                     skip_special_tokens=True)
+        text = self.tokenizer.decode(
+            output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+        )
         return first_line(text)
 
 
@@ -156,11 +164,18 @@ class OpenAIChatModel:
     """Any OpenAI-compatible /chat/completions endpoint; the key is read from the environment
     and never logged."""
 
-    def __init__(self, model: str, api_base: str = "", api_key_env: str = "OPENAI_API_KEY",
-                 max_new_tokens: int = 96, timeout: float = 60.0):
+    def __init__(
+        self,
+        model: str,
+        api_base: str = "",
+        api_key_env: str = "OPENAI_API_KEY",
+        max_new_tokens: int = 96,
+        timeout: float = 60.0,
+    ):
         self.model = model
-        self.api_base = (api_base or os.environ.get("OPENAI_BASE_URL")
-                         or "https://api.openai.com/v1").rstrip("/")
+        self.api_base = (
+            api_base or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        ).rstrip("/")
         self.api_key = os.environ.get(api_key_env, "")
         if not self.api_key and "api.openai.com" in self.api_base:
             raise InputError(f"set the API key in the environment variable {api_key_env}.")
@@ -168,12 +183,14 @@ class OpenAIChatModel:
         self.timeout = timeout
 
     def complete(self, prompt: str) -> str:
-        body = json.dumps({
-            "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": 0,
-            "max_tokens": self.max_new_tokens,
-        }).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [{"role": "user", "content": prompt}],
+                "temperature": 0,
+                "max_tokens": self.max_new_tokens,
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -209,8 +226,9 @@ def kept_keywords(simple: str, beautified: str) -> int:
     return sum(keyword in kept for keyword in extract_keywords(simple))
 
 
-def choose_template(raw_original: str, raw_beautified: str, target_original: str,
-                    target_beautified: str) -> str:
+def choose_template(
+    raw_original: str, raw_beautified: str, target_original: str, target_beautified: str
+) -> str:
     """Return "A" (trust y, ask for x) when y_o -> y kept more keywords than x_o -> x, else "B".
 
     DiffChat section 3.1: the side that lost fewer keywords in beautification is the reference.
@@ -265,8 +283,13 @@ class Decision:
     ci_raw: float | None = None
 
 
-def construct_one(original: Triplet, beautifier: TextModel, chat: TextModel,
-                  nsfw_words: frozenset[str], ci_threshold: float = 0.7) -> Decision:
+def construct_one(
+    original: Triplet,
+    beautifier: TextModel,
+    chat: TextModel,
+    nsfw_words: frozenset[str],
+    ci_threshold: float = 0.7,
+) -> Decision:
     """Run the section 3.1 steps on one (x_o, i, y_o) and return the Decision."""
     from core.content_integrity import content_integrity
 
@@ -276,29 +299,40 @@ def construct_one(original: Triplet, beautifier: TextModel, chat: TextModel,
         BEAUTIFY_TEMPLATE.format(caption=original.target_prompt)
     )
     # 2. trust the side that kept more keywords; 3. ask the chat LLM for the other side
-    template = choose_template(original.raw_prompt, raw_beautified, original.target_prompt,
-                               target_beautified)
+    template = choose_template(
+        original.raw_prompt, raw_beautified, original.target_prompt, target_beautified
+    )
     if template == "A":
-        raw_prompt = chat.complete(TEMPLATE_A.format(target_prompt=target_beautified,
-                                                     instruction=original.instruction))
+        raw_prompt = chat.complete(
+            TEMPLATE_A.format(target_prompt=target_beautified, instruction=original.instruction)
+        )
         target_prompt = target_beautified
     else:
         raw_prompt = raw_beautified
-        target_prompt = chat.complete(TEMPLATE_B.format(raw_prompt=raw_beautified,
-                                                        instruction=original.instruction))
+        target_prompt = chat.complete(
+            TEMPLATE_B.format(raw_prompt=raw_beautified, instruction=original.instruction)
+        )
     if not raw_prompt or not target_prompt:
         return Decision(None, "empty", template)
-    triplet = Triplet(raw_prompt, original.instruction, target_prompt,
-                      original.category, "constructed")
+    triplet = Triplet(
+        raw_prompt, original.instruction, target_prompt, original.category, "constructed"
+    )
     # 4. filters: non-English, NSFW, low content integrity against the reference y_o
-    if not (is_english(raw_prompt) and is_english(target_prompt)
-            and is_english(original.instruction, "instruction")):
+    if not (
+        is_english(raw_prompt)
+        and is_english(target_prompt)
+        and is_english(original.instruction, "instruction")
+    ):
         return Decision(triplet, "non_english", template)
-    if any(is_nsfw(text, nsfw_words) for text in (raw_prompt, original.instruction,
-                                                  target_prompt)):
+    if any(is_nsfw(text, nsfw_words) for text in (raw_prompt, original.instruction, target_prompt)):
         return Decision(triplet, "nsfw", template)
-    score = content_integrity(original.raw_prompt, original.instruction, original.target_prompt,
-                              target_prompt, threshold=ci_threshold)
+    score = content_integrity(
+        original.raw_prompt,
+        original.instruction,
+        original.target_prompt,
+        target_prompt,
+        threshold=ci_threshold,
+    )
     if score.raw < ci_threshold:
         return Decision(triplet, "low_ci", template, score.raw)
     return Decision(triplet, "kept", template, score.raw)
@@ -315,18 +349,22 @@ def build_models(config: ConstructConfig) -> tuple[TextModel, TextModel]:
     if config.chat_backend == "openai":
         if not config.chat_model:
             raise InputError("--chat-backend openai needs --chat-model (e.g. gpt-4o-mini).")
-        chat: TextModel = OpenAIChatModel(config.chat_model, config.api_base,
-                                          config.api_key_env, config.max_new_tokens)
+        chat: TextModel = OpenAIChatModel(
+            config.chat_model, config.api_base, config.api_key_env, config.max_new_tokens
+        )
     elif config.chat_backend == "local":
         same = config.chat_model in (None, config.beautifier)
         chat = beautifier if same else LocalTextModel(config.chat_model, config.max_new_tokens)
     else:
-        raise InputError(f"--chat-backend must be 'openai' or 'local', not {config.chat_backend!r}.")
+        raise InputError(
+            f"--chat-backend must be 'openai' or 'local', not {config.chat_backend!r}."
+        )
     return beautifier, chat
 
 
-def run_construct(config: ConstructConfig, beautifier: TextModel | None = None,
-                  chat: TextModel | None = None) -> Counter:
+def run_construct(
+    config: ConstructConfig, beautifier: TextModel | None = None, chat: TextModel | None = None
+) -> Counter:
     """Build InstructPE rows from `config.input` into `config.out`; return counts per outcome.
 
     Models can be passed in (tests); otherwise they are loaded from the config. Refuses
@@ -351,9 +389,14 @@ def run_construct(config: ConstructConfig, beautifier: TextModel | None = None,
         if decision.reason == "kept":
             kept.append(decision.triplet)
         else:
-            rejected.append({"reason": decision.reason, "ci_raw": decision.ci_raw,
-                             "original": original.to_dict(),
-                             "built": decision.triplet.to_dict() if decision.triplet else None})
+            rejected.append(
+                {
+                    "reason": decision.reason,
+                    "ci_raw": decision.ci_raw,
+                    "original": original.to_dict(),
+                    "built": decision.triplet.to_dict() if decision.triplet else None,
+                }
+            )
         progress.set_postfix(kept=counts["kept"], refresh=False)
     save_triplets(kept, config.out)
     if config.rejects:
@@ -366,21 +409,45 @@ def run_construct(config: ConstructConfig, beautifier: TextModel | None = None,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the construct options to `parser` (used by `python -m train data construct`)."""
-    parser.add_argument("--input", required=True, help="InstructPix2Pix-style triplets "
-                        "(JSONL/CSV with input/edit/output or raw_prompt/instruction/target_prompt)")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="InstructPix2Pix-style triplets "
+        "(JSONL/CSV with input/edit/output or raw_prompt/instruction/target_prompt)",
+    )
     parser.add_argument("--out", required=True, help="output JSONL of InstructPE triplets")
-    parser.add_argument("--beautifier", default="smollm2-base",
-                        help="prompt-beautification causal LM: registry name, folder or hub id")
-    parser.add_argument("--chat-backend", choices=("openai", "local"), default="local",
-                        help="who writes the other side: an OpenAI-compatible API or a local LM")
-    parser.add_argument("--chat-model", default=None, help="API model name (openai) or causal "
-                        "LM (local; default: the beautifier)")
-    parser.add_argument("--api-base", default="", help="OpenAI-compatible base URL "
-                        "(default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
-    parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                        help="environment variable that holds the API key (never logged)")
-    parser.add_argument("--ci-threshold", type=float, default=0.7,
-                        help="drop rows whose raw content-integrity score is below this")
+    parser.add_argument(
+        "--beautifier",
+        default="smollm2-base",
+        help="prompt-beautification causal LM: registry name, folder or hub id",
+    )
+    parser.add_argument(
+        "--chat-backend",
+        choices=("openai", "local"),
+        default="local",
+        help="who writes the other side: an OpenAI-compatible API or a local LM",
+    )
+    parser.add_argument(
+        "--chat-model",
+        default=None,
+        help="API model name (openai) or causal LM (local; default: the beautifier)",
+    )
+    parser.add_argument(
+        "--api-base",
+        default="",
+        help="OpenAI-compatible base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable that holds the API key (never logged)",
+    )
+    parser.add_argument(
+        "--ci-threshold",
+        type=float,
+        default=0.7,
+        help="drop rows whose raw content-integrity score is below this",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=96, help="tokens per prompt")
     parser.add_argument("--limit", type=int, default=None, help="only the first N rows")
     parser.add_argument("--rejects", default=None, help="also write dropped rows to this JSONL")
@@ -389,10 +456,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the command from parsed arguments; print the outcome counts."""
     config = ConstructConfig(
-        input=Path(args.input), out=Path(args.out), beautifier=args.beautifier,
-        chat_backend=args.chat_backend, chat_model=args.chat_model, api_base=args.api_base,
-        api_key_env=args.api_key_env, ci_threshold=args.ci_threshold,
-        max_new_tokens=args.max_new_tokens, limit=args.limit,
+        input=Path(args.input),
+        out=Path(args.out),
+        beautifier=args.beautifier,
+        chat_backend=args.chat_backend,
+        chat_model=args.chat_model,
+        api_base=args.api_base,
+        api_key_env=args.api_key_env,
+        ci_threshold=args.ci_threshold,
+        max_new_tokens=args.max_new_tokens,
+        limit=args.limit,
         rejects=Path(args.rejects) if args.rejects else None,
     )
     if not 0.0 <= config.ci_threshold <= 1.0:
@@ -400,7 +473,11 @@ def main(args: argparse.Namespace) -> int:
     counts = run_construct(config)
     total = sum(counts[key] for key in ("kept", "empty", "non_english", "nsfw", "low_ci"))
     print(f"kept {counts['kept']} of {total} rows -> {config.out}")
-    print("dropped: " + ", ".join(f"{reason} {counts[reason]}"
-                                  for reason in ("empty", "non_english", "nsfw", "low_ci")))
+    print(
+        "dropped: "
+        + ", ".join(
+            f"{reason} {counts[reason]}" for reason in ("empty", "non_english", "nsfw", "low_ci")
+        )
+    )
     print(f"templates: A {counts['template_A']}, B {counts['template_B']}")
     return 0

@@ -1,12 +1,12 @@
 """`python -m train data validate|split|sample|construct`: InstructPE data commands.
 
-    validate FILE [--skip-bad]            check every row, print counts per category
-    split FILE --out DIR [--test-fraction 0.1] [--seed 0]
-                                          dedupe, then split with no raw prompt on both sides
-    sample [--seed 0] [--out assets/instructpe]
-                                          rebuild the authored sample (train.jsonl, test.jsonl)
-    construct --input ip2p.jsonl --beautifier MODEL --chat-backend openai|local --out FILE
-                                          DiffChat section 3.1 pipeline (see train/construct.py)
+validate FILE [--skip-bad]            check every row, print counts per category
+split FILE --out DIR [--test-fraction 0.1] [--seed 0]
+                                      dedupe, then split with no raw prompt on both sides
+sample [--seed 0] [--out assets/instructpe]
+                                      rebuild the authored sample (train.jsonl, test.jsonl)
+construct --input ip2p.jsonl --beautifier MODEL --chat-backend openai|local --out FILE
+                                      DiffChat section 3.1 pipeline (see train/construct.py)
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def _validate(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"skipped {problem}")
     unique = deduplicate(triplets)
-    print(f"{args.file}: {len(triplets)} valid rows, {len(problems)} bad rows skipped, "
-          f"{len(triplets) - len(unique)} duplicates")
+    print(
+        f"{args.file}: {len(triplets)} valid rows, {len(problems)} bad rows skipped, "
+        f"{len(triplets) - len(unique)} duplicates"
+    )
     categories = Counter(triplet.category or "(none)" for triplet in triplets)
     for category, count in sorted(categories.items()):
         print(f"  {category:16s} {count}")

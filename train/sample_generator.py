@@ -131,16 +131,49 @@ GROUPS = (
             "stag, red panda, raccoon, leopard, unicorn, dragon, lynx/lynxes, goat, llama, "
             "snow leopard, koala, otter, hedgehog, elephant, mountain goat"
         ),
-        ("majestic", "graceful", "fluffy", "proud", "curious", "sleepy", "noble", "wild",
-         "gentle", "small", "playful", "ancient", "lone"),
-        ("standing", "resting", "gazing into the distance", "looking at the viewer",
-         "walking slowly", "sitting quietly"),
-        ("in a misty meadow", "in an enchanted forest", "on a snowy mountain ridge",
-         "by a quiet lake", "in a field of wildflowers", "on a rocky cliff by the sea",
-         "in tall golden grass", "in a bamboo grove", "in a mossy forest clearing",
-         "on a sandy beach", "in a lavender field", "beside a frozen river",
-         "in a sunlit orchard", "among ancient ruins", "on a grassy hilltop",
-         "in a desert canyon", "at the edge of a pine forest", "in a flower-filled valley"),
+        (
+            "majestic",
+            "graceful",
+            "fluffy",
+            "proud",
+            "curious",
+            "sleepy",
+            "noble",
+            "wild",
+            "gentle",
+            "small",
+            "playful",
+            "ancient",
+            "lone",
+        ),
+        (
+            "standing",
+            "resting",
+            "gazing into the distance",
+            "looking at the viewer",
+            "walking slowly",
+            "sitting quietly",
+        ),
+        (
+            "in a misty meadow",
+            "in an enchanted forest",
+            "on a snowy mountain ridge",
+            "by a quiet lake",
+            "in a field of wildflowers",
+            "on a rocky cliff by the sea",
+            "in tall golden grass",
+            "in a bamboo grove",
+            "in a mossy forest clearing",
+            "on a sandy beach",
+            "in a lavender field",
+            "beside a frozen river",
+            "in a sunlit orchard",
+            "among ancient ruins",
+            "on a grassy hilltop",
+            "in a desert canyon",
+            "at the edge of a pine forest",
+            "in a flower-filled valley",
+        ),
         colours=FUR,
         extras=OUTDOOR_EXTRAS,
         accessories=True,
@@ -152,12 +185,25 @@ GROUPS = (
             "phoenix/phoenixes, heron, flamingo, magpie, toucan"
         ),
         ("majestic", "tiny", "elegant", "proud", "colorful", "wise", "graceful", "lone"),
-        ("perched on a mossy branch", "gliding", "in flight", "perched on an old fence post",
-         "resting on a stone"),
-        ("in an ancient forest", "above a misty lake", "over a coastal cliff",
-         "in a blooming cherry tree", "in a tropical rainforest", "above a golden wheat field",
-         "in a quiet marsh", "over a snowy valley", "in a walled garden",
-         "above a mountain lake"),
+        (
+            "perched on a mossy branch",
+            "gliding",
+            "in flight",
+            "perched on an old fence post",
+            "resting on a stone",
+        ),
+        (
+            "in an ancient forest",
+            "above a misty lake",
+            "over a coastal cliff",
+            "in a blooming cherry tree",
+            "in a tropical rainforest",
+            "above a golden wheat field",
+            "in a quiet marsh",
+            "over a snowy valley",
+            "in a walled garden",
+            "above a mountain lake",
+        ),
         colours=("white", "black", "blue", "scarlet", "golden", "emerald green", "silver"),
         extras=("rainbow", "moon", "ruins", "waterfall", "balloon", "petals", "fireflies"),
     ),
@@ -165,20 +211,60 @@ GROUPS = (
         "person",
         _subjects("woman/women, girl, dancer, queen, witch/witches, princess/princesses", SHE)
         + _subjects("man/men, boy, king, wizard, fisherman/fishermen, monk, samurai/samurai", HE)
-        + _subjects("knight, astronaut, violinist, explorer, sailor, painter, gardener",
-                    ("they", "them")),
-        ("elegant", "weary", "brave", "mysterious", "thoughtful", "confident", "lonely",
-         "cheerful", "serene", "tall"),
-        ("standing", "walking", "looking over the shoulder", "reading a book",
-         "sitting on a bench", "holding a lantern", "gazing at the horizon"),
-        ("in a bustling market street", "on a windswept cliff", "in a sunlit library",
-         "in a quiet Japanese garden", "on a busy city sidewalk", "in a field of sunflowers",
-         "on a wooden pier", "in a grand ballroom", "in a narrow cobblestone alley",
-         "on a mountain trail", "in a cozy cafe", "by a castle gate", "in a greenhouse full "
-         "of plants", "on a rooftop overlooking the city", "in a snowy village square",
-         "on a foggy train platform", "in an overgrown garden"),
-        extras=("birds", "lantern", "kite", "petals", "butterflies", "balloon", "fireflies",
-                "cat_nearby", "people"),
+        + _subjects(
+            "knight, astronaut, violinist, explorer, sailor, painter, gardener", ("they", "them")
+        ),
+        (
+            "elegant",
+            "weary",
+            "brave",
+            "mysterious",
+            "thoughtful",
+            "confident",
+            "lonely",
+            "cheerful",
+            "serene",
+            "tall",
+        ),
+        (
+            "standing",
+            "walking",
+            "looking over the shoulder",
+            "reading a book",
+            "sitting on a bench",
+            "holding a lantern",
+            "gazing at the horizon",
+        ),
+        (
+            "in a bustling market street",
+            "on a windswept cliff",
+            "in a sunlit library",
+            "in a quiet Japanese garden",
+            "on a busy city sidewalk",
+            "in a field of sunflowers",
+            "on a wooden pier",
+            "in a grand ballroom",
+            "in a narrow cobblestone alley",
+            "on a mountain trail",
+            "in a cozy cafe",
+            "by a castle gate",
+            "in a greenhouse full of plants",
+            "on a rooftop overlooking the city",
+            "in a snowy village square",
+            "on a foggy train platform",
+            "in an overgrown garden",
+        ),
+        extras=(
+            "birds",
+            "lantern",
+            "kite",
+            "petals",
+            "butterflies",
+            "balloon",
+            "fireflies",
+            "cat_nearby",
+            "people",
+        ),
         accessories=True,
     ),
     Group(
@@ -187,25 +273,55 @@ GROUPS = (
             "car, sports car, motorcycle, bicycle, pickup truck, camper van, tractor, scooter, "
             "bus/buses, convertible, jeep, delivery van"
         ),
-        ("vintage", "rusty", "sleek", "shiny", "futuristic", "classic", "battered", "tiny",
-         "old", "polished"),
+        (
+            "vintage",
+            "rusty",
+            "sleek",
+            "shiny",
+            "futuristic",
+            "classic",
+            "battered",
+            "tiny",
+            "old",
+            "polished",
+        ),
         ("parked", "parked alone", "standing", "left abandoned"),
-        ("on a coastal highway", "in a quiet suburban street", "on a dusty desert road",
-         "in front of an old diner", "on a cobblestone street", "in a neon-lit alley",
-         "by a country farmhouse", "at a mountain viewpoint", "in an empty parking lot",
-         "beside a sunflower field", "under a railway bridge", "on a forest road"),
+        (
+            "on a coastal highway",
+            "in a quiet suburban street",
+            "on a dusty desert road",
+            "in front of an old diner",
+            "on a cobblestone street",
+            "in a neon-lit alley",
+            "by a country farmhouse",
+            "at a mountain viewpoint",
+            "in an empty parking lot",
+            "beside a sunflower field",
+            "under a railway bridge",
+            "on a forest road",
+        ),
         colours=PAINT,
         extras=("people", "birds", "moon", "balloon", "kite", "rainbow", "path", "lantern"),
     ),
     Group(
         "boat",
-        _subjects("sailboat, fishing boat, rowboat, pirate ship, yacht, canoe, houseboat, "
-                  "steamboat, gondola"),
+        _subjects(
+            "sailboat, fishing boat, rowboat, pirate ship, yacht, canoe, houseboat, "
+            "steamboat, gondola"
+        ),
         ("old", "weathered", "elegant", "small", "lonely", "wooden-hulled", "graceful"),
         ("drifting", "anchored", "sailing", "moored", "floating"),
-        ("on a calm turquoise lagoon", "in a stormy harbor", "on a misty lake",
-         "along a rocky coast", "on a wide river", "in a quiet fjord", "near a tropical island",
-         "in a canal lined with old houses", "on a glassy sea"),
+        (
+            "on a calm turquoise lagoon",
+            "in a stormy harbor",
+            "on a misty lake",
+            "along a rocky coast",
+            "on a wide river",
+            "in a quiet fjord",
+            "near a tropical island",
+            "in a canal lined with old houses",
+            "on a glassy sea",
+        ),
         colours=PAINT,
         extras=("birds", "moon", "rainbow", "lighthouse", "balloon", "kite", "ruins"),
     ),
@@ -216,45 +332,120 @@ GROUPS = (
             "chess piece, music box/music boxes, hourglass/hourglasses, globe, typewriter, "
             "perfume bottle, jewelry box/jewelry boxes, bowl, cup, statue, lamp"
         ),
-        ("antique", "ornate", "delicate", "tiny", "elegant", "old", "handcrafted", "intricate",
-         "vintage", "polished"),
+        (
+            "antique",
+            "ornate",
+            "delicate",
+            "tiny",
+            "elegant",
+            "old",
+            "handcrafted",
+            "intricate",
+            "vintage",
+            "polished",
+        ),
         ("resting", "sitting", "placed", "standing"),
-        ("on a wooden table in a cozy kitchen", "on a windowsill overlooking a garden",
-         "on a dusty shelf in an antique shop", "on a marble pedestal in a museum",
-         "in a sunlit artist studio", "on a velvet cloth", "on a desk covered with old maps",
-         "on a stone bench in a garden", "in a dim attic", "on a mirrored surface"),
+        (
+            "on a wooden table in a cozy kitchen",
+            "on a windowsill overlooking a garden",
+            "on a dusty shelf in an antique shop",
+            "on a marble pedestal in a museum",
+            "in a sunlit artist studio",
+            "on a velvet cloth",
+            "on a desk covered with old maps",
+            "on a stone bench in a garden",
+            "in a dim attic",
+            "on a mirrored surface",
+        ),
         colours=PAINT,
-        materials=("wooden", "porcelain", "glass", "brass", "silver", "golden", "marble",
-                   "ceramic", "copper", "crystal", "jade", "bronze"),
+        materials=(
+            "wooden",
+            "porcelain",
+            "glass",
+            "brass",
+            "silver",
+            "golden",
+            "marble",
+            "ceramic",
+            "copper",
+            "crystal",
+            "jade",
+            "bronze",
+        ),
         extras=("tea", "flowers", "book", "cat_nearby", "candle", "plant"),
         outdoor=False,
     ),
     Group(
         "building",
-        _subjects("cottage, lighthouse, castle, cathedral, windmill, tower, temple, cabin, "
-                  "farmhouse, treehouse, pagoda, mansion, chapel, observatory/observatories, "
-                  "bakery/bakeries"),
-        ("cozy", "ancient", "abandoned", "tall", "old", "whimsical", "grand", "crooked",
-         "remote", "tiny"),
+        _subjects(
+            "cottage, lighthouse, castle, cathedral, windmill, tower, temple, cabin, "
+            "farmhouse, treehouse, pagoda, mansion, chapel, observatory/observatories, "
+            "bakery/bakeries"
+        ),
+        (
+            "cozy",
+            "ancient",
+            "abandoned",
+            "tall",
+            "old",
+            "whimsical",
+            "grand",
+            "crooked",
+            "remote",
+            "tiny",
+        ),
         ("standing", "nestled", "perched", "rising"),
-        ("on a rocky cliff above the sea", "in a snowy valley", "beside a quiet river",
-         "at the edge of a dark forest", "among rolling green hills", "in a field of lavender",
-         "on a tiny island", "on a mountain peak", "in a misty swamp", "in a sunflower field",
-         "on a hillside overlooking a village", "in a bamboo forest"),
+        (
+            "on a rocky cliff above the sea",
+            "in a snowy valley",
+            "beside a quiet river",
+            "at the edge of a dark forest",
+            "among rolling green hills",
+            "in a field of lavender",
+            "on a tiny island",
+            "on a mountain peak",
+            "in a misty swamp",
+            "in a sunflower field",
+            "on a hillside overlooking a village",
+            "in a bamboo forest",
+        ),
         colours=("red", "white", "blue", "yellow", "pink", "green", "black", "sky blue"),
-        materials=("stone", "brick", "wooden", "glass", "marble", "golden", "gingerbread",
-                   "ice", "crystal"),
+        materials=(
+            "stone",
+            "brick",
+            "wooden",
+            "glass",
+            "marble",
+            "golden",
+            "gingerbread",
+            "ice",
+            "crystal",
+        ),
         extras=OUTDOOR_EXTRAS[:-1] + ("people",),
     ),
 )
 GROUPS_BY_NAME = {group.name: group for group in GROUPS}
 
 # Materials that carry their own colour: a colour word next to them ("green golden") reads wrong.
-SELF_COLOURED = {"golden", "silver", "bronze", "copper", "brass", "jade", "crystal", "ice",
-                 "gingerbread", "marble"}
+SELF_COLOURED = {
+    "golden",
+    "silver",
+    "bronze",
+    "copper",
+    "brass",
+    "jade",
+    "crystal",
+    "ice",
+    "gingerbread",
+    "marble",
+}
 # Settings of the outdoor groups that are indoors: no weather or season there.
-INDOOR_SETTINGS = {"in a sunlit library", "in a grand ballroom", "in a cozy cafe",
-                   "in a greenhouse full of plants"}
+INDOOR_SETTINGS = {
+    "in a sunlit library",
+    "in a grand ballroom",
+    "in a cozy cafe",
+    "in a greenhouse full of plants",
+}
 
 # material adjective -> noun for instructions ("make it out of gold")
 MATERIALS = {
@@ -287,48 +478,108 @@ class Extra:
 
 
 EXTRAS = {
-    "rainbow": Extra("a rainbow arching across the sky", "rainbow",
-                     ("add a rainbow", "put a rainbow in the sky", "let there be a rainbow")),
-    "birds": Extra("a flock of birds flying overhead", "birds",
-                   ("add birds in the sky", "add a flock of birds", "have birds flying above")),
-    "moon": Extra("a huge full moon in the sky", "moon",
-                  ("add a big full moon", "put a full moon in the sky", "add the moon")),
-    "archway": Extra("a crumbling stone archway nearby", "archway",
-                     ("add a stone archway", "put an old archway next to it")),
-    "fireflies": Extra("glowing fireflies drifting around", "fireflies",
-                       ("add fireflies", "fill the air with fireflies", "add some glowing fireflies")),
-    "balloon": Extra("a hot air balloon in the distance", "hot air balloon",
-                     ("add a hot air balloon", "put a hot air balloon in the sky")),
-    "cottage": Extra("a small cottage in the background", "cottage",
-                     ("add a little cottage in the background", "put a house in the back")),
-    "butterflies": Extra("blue butterflies fluttering around", "butterflies",
-                         ("add butterflies", "add some blue butterflies", "surround it with butterflies")),
-    "path": Extra("a winding dirt path", "path",
-                  ("add a winding path", "put a dirt path through the scene")),
+    "rainbow": Extra(
+        "a rainbow arching across the sky",
+        "rainbow",
+        ("add a rainbow", "put a rainbow in the sky", "let there be a rainbow"),
+    ),
+    "birds": Extra(
+        "a flock of birds flying overhead",
+        "birds",
+        ("add birds in the sky", "add a flock of birds", "have birds flying above"),
+    ),
+    "moon": Extra(
+        "a huge full moon in the sky",
+        "moon",
+        ("add a big full moon", "put a full moon in the sky", "add the moon"),
+    ),
+    "archway": Extra(
+        "a crumbling stone archway nearby",
+        "archway",
+        ("add a stone archway", "put an old archway next to it"),
+    ),
+    "fireflies": Extra(
+        "glowing fireflies drifting around",
+        "fireflies",
+        ("add fireflies", "fill the air with fireflies", "add some glowing fireflies"),
+    ),
+    "balloon": Extra(
+        "a hot air balloon in the distance",
+        "hot air balloon",
+        ("add a hot air balloon", "put a hot air balloon in the sky"),
+    ),
+    "cottage": Extra(
+        "a small cottage in the background",
+        "cottage",
+        ("add a little cottage in the background", "put a house in the back"),
+    ),
+    "butterflies": Extra(
+        "blue butterflies fluttering around",
+        "butterflies",
+        ("add butterflies", "add some blue butterflies", "surround it with butterflies"),
+    ),
+    "path": Extra(
+        "a winding dirt path", "path", ("add a winding path", "put a dirt path through the scene")
+    ),
     "kite": Extra("a red kite flying above", "kite", ("add a red kite in the sky", "add a kite")),
-    "petals": Extra("cherry blossom petals drifting in the air", "petals",
-                    ("add falling cherry blossom petals", "have petals floating in the air")),
-    "lantern": Extra("an old lantern glowing on the ground", "lantern",
-                     ("add a glowing lantern", "put an old lantern on the ground")),
-    "waterfall": Extra("a tall waterfall in the background", "waterfall",
-                       ("add a waterfall", "put a waterfall behind it", "add a waterfall in the back")),
-    "ruins": Extra("overgrown ruins in the background", "ruins",
-                   ("add some ruins in the background", "add ancient ruins behind")),
-    "people": Extra("people walking in the background", "people",
-                    ("add people in the background", "add a few passers-by", "put some people walking behind")),
-    "cat_nearby": Extra("a sleeping cat nearby", "cat",
-                        ("add a sleeping cat", "put a cat next to it", "add a cat curled up nearby")),
-    "lighthouse": Extra("a lighthouse on the distant shore", "lighthouse",
-                        ("add a lighthouse on the shore", "put a lighthouse in the distance")),
-    "tea": Extra("a steaming cup of tea beside it", "tea",
-                 ("add a cup of tea", "put a steaming cup of tea next to it")),
-    "flowers": Extra("a bouquet of fresh tulips nearby", "tulips",
-                     ("add some flowers", "put a bouquet of tulips beside it", "add fresh tulips")),
-    "book": Extra("an open leather-bound book nearby", "book",
-                  ("add an open book", "put an old book next to it")),
-    "candle": Extra("a lit candle nearby", "candle", ("add a lit candle", "put a candle beside it")),
-    "plant": Extra("a small potted fern nearby", "plant",
-                   ("add a potted plant", "put a little fern next to it")),
+    "petals": Extra(
+        "cherry blossom petals drifting in the air",
+        "petals",
+        ("add falling cherry blossom petals", "have petals floating in the air"),
+    ),
+    "lantern": Extra(
+        "an old lantern glowing on the ground",
+        "lantern",
+        ("add a glowing lantern", "put an old lantern on the ground"),
+    ),
+    "waterfall": Extra(
+        "a tall waterfall in the background",
+        "waterfall",
+        ("add a waterfall", "put a waterfall behind it", "add a waterfall in the back"),
+    ),
+    "ruins": Extra(
+        "overgrown ruins in the background",
+        "ruins",
+        ("add some ruins in the background", "add ancient ruins behind"),
+    ),
+    "people": Extra(
+        "people walking in the background",
+        "people",
+        ("add people in the background", "add a few passers-by", "put some people walking behind"),
+    ),
+    "cat_nearby": Extra(
+        "a sleeping cat nearby",
+        "cat",
+        ("add a sleeping cat", "put a cat next to it", "add a cat curled up nearby"),
+    ),
+    "lighthouse": Extra(
+        "a lighthouse on the distant shore",
+        "lighthouse",
+        ("add a lighthouse on the shore", "put a lighthouse in the distance"),
+    ),
+    "tea": Extra(
+        "a steaming cup of tea beside it",
+        "tea",
+        ("add a cup of tea", "put a steaming cup of tea next to it"),
+    ),
+    "flowers": Extra(
+        "a bouquet of fresh tulips nearby",
+        "tulips",
+        ("add some flowers", "put a bouquet of tulips beside it", "add fresh tulips"),
+    ),
+    "book": Extra(
+        "an open leather-bound book nearby",
+        "book",
+        ("add an open book", "put an old book next to it"),
+    ),
+    "candle": Extra(
+        "a lit candle nearby", "candle", ("add a lit candle", "put a candle beside it")
+    ),
+    "plant": Extra(
+        "a small potted fern nearby",
+        "plant",
+        ("add a potted plant", "put a little fern next to it"),
+    ),
 }
 
 # Accessories: item (noun phrase after an optional colour), noun to name it, which groups.
@@ -355,34 +606,80 @@ ANIMAL_ACCESSORIES = (
     ("knitted sweater", "sweater"),
     ("flower collar", "collar"),
 )
-ACCESSORY_COLOURS = ("red", "blue", "green", "yellow", "black", "white", "crimson", "navy",
-                     "emerald", "mustard", "lavender", "orange", "pink", "grey")
+ACCESSORY_COLOURS = (
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "black",
+    "white",
+    "crimson",
+    "navy",
+    "emerald",
+    "mustard",
+    "lavender",
+    "orange",
+    "pink",
+    "grey",
+)
 # Items whose colour word reads wrong ("a red pair of round glasses") go without a colour.
 UNCOLOURED = {"pair of round glasses", "pearl necklace", "flower crown", "tiny crown"}
 
 AGES = {  # age word -> instruction phrasings ({obj} = her/him/them)
-    "young": ("make {obj} younger", "make {obj} look young", "de-age {obj}",
-              "what if {subj} were in {poss} twenties", "make {obj} youthful"),
-    "middle-aged": ("make {obj} middle-aged", "make {obj} look about fifty",
-                    "age {obj} to middle age"),
-    "elderly": ("make {obj} old", "age {obj} by fifty years", "make {obj} look elderly",
-                "what would {subj} look like in old age", "make {obj} a lot older"),
+    "young": (
+        "make {obj} younger",
+        "make {obj} look young",
+        "de-age {obj}",
+        "what if {subj} were in {poss} twenties",
+        "make {obj} youthful",
+    ),
+    "middle-aged": (
+        "make {obj} middle-aged",
+        "make {obj} look about fifty",
+        "age {obj} to middle age",
+    ),
+    "elderly": (
+        "make {obj} old",
+        "age {obj} by fifty years",
+        "make {obj} look elderly",
+        "what would {subj} look like in old age",
+        "make {obj} a lot older",
+    ),
     "teenage": ("make {obj} a teenager", "make {obj} look sixteen"),
 }
 EXPRESSIONS = {  # phrase after the noun -> phrasings
-    "with a gentle smile": ("make {obj} smile", "give {obj} a gentle smile",
-                            "{subj} should be smiling", "add a soft smile"),
-    "with a wide joyful grin": ("make {obj} grin", "make {obj} look really happy",
-                                "give {obj} a big happy grin"),
-    "with a serious expression": ("make {obj} look serious", "give {obj} a stern face",
-                                  "wipe the smile off, make {obj} serious"),
-    "with a sad, teary expression": ("make {obj} sad", "make {obj} look like {subj} is about to cry",
-                                     "give {obj} a sorrowful face"),
-    "with a look of surprise": ("make {obj} look surprised", "give {obj} a shocked expression",
-                                "{subj} should look astonished"),
+    "with a gentle smile": (
+        "make {obj} smile",
+        "give {obj} a gentle smile",
+        "{subj} should be smiling",
+        "add a soft smile",
+    ),
+    "with a wide joyful grin": (
+        "make {obj} grin",
+        "make {obj} look really happy",
+        "give {obj} a big happy grin",
+    ),
+    "with a serious expression": (
+        "make {obj} look serious",
+        "give {obj} a stern face",
+        "wipe the smile off, make {obj} serious",
+    ),
+    "with a sad, teary expression": (
+        "make {obj} sad",
+        "make {obj} look like {subj} is about to cry",
+        "give {obj} a sorrowful face",
+    ),
+    "with a look of surprise": (
+        "make {obj} look surprised",
+        "give {obj} a shocked expression",
+        "{subj} should look astonished",
+    ),
     "with a calm, serene expression": ("make {obj} look calm", "give {obj} a peaceful expression"),
-    "with an angry scowl": ("make {obj} angry", "give {obj} an angry scowl",
-                            "make {obj} look furious"),
+    "with an angry scowl": (
+        "make {obj} angry",
+        "give {obj} an angry scowl",
+        "make {obj} look furious",
+    ),
     "with a mischievous smirk": ("give {obj} a mischievous smirk", "make {obj} look sly"),
 }
 
@@ -398,86 +695,189 @@ class Choice:
 
 
 TIMES = {
-    "dawn": Choice("at dawn", ("make it dawn", "set it at dawn", "change the time to early dawn",
-                               "what if it were daybreak"),
-                   ("soft pink dawn light", "pale morning light")),
-    "sunrise": Choice("at sunrise", ("make it sunrise", "show the sun rising",
-                                     "set it at sunrise"), ("warm sunrise glow",)),
-    "midday": Choice("at midday", ("make it midday", "make it the middle of the day",
-                                   "set it at noon", "make it broad daylight"),
-                     ("bright midday sun", "crisp daylight")),
-    "afternoon": Choice("in the late afternoon", ("make it late afternoon",
-                                                  "change the time to the afternoon"),
-                        ("warm afternoon light",)),
-    "golden hour": Choice("at golden hour", ("make it golden hour",
-                                             "set it at golden hour", "shift it to golden hour"),
-                          ("warm golden light", "long golden shadows")),
-    "sunset": Choice("at sunset", ("make it sunset", "change the time to sunset",
-                                   "have the sun setting", "what if it were sunset"),
-                     ("orange sunset glow", "fiery sunset light")),
-    "twilight": Choice("at twilight", ("make it twilight", "make it dusk",
-                                       "set it at dusk", "change it to twilight"),
-                       ("deep blue twilight", "soft purple dusk light")),
-    "night": Choice("at night", ("make it night", "what if it were night",
-                                 "change it to nighttime", "set it at night",
-                                 "make it nighttime", "turn day into night"),
-                    ("silver moonlight", "cool blue moonlight")),
-    "midnight": Choice("at midnight", ("make it midnight", "set it at midnight",
-                                       "make it the middle of the night"),
-                       ("pale moonlight", "faint starlight")),
+    "dawn": Choice(
+        "at dawn",
+        (
+            "make it dawn",
+            "set it at dawn",
+            "change the time to early dawn",
+            "what if it were daybreak",
+        ),
+        ("soft pink dawn light", "pale morning light"),
+    ),
+    "sunrise": Choice(
+        "at sunrise",
+        ("make it sunrise", "show the sun rising", "set it at sunrise"),
+        ("warm sunrise glow",),
+    ),
+    "midday": Choice(
+        "at midday",
+        (
+            "make it midday",
+            "make it the middle of the day",
+            "set it at noon",
+            "make it broad daylight",
+        ),
+        ("bright midday sun", "crisp daylight"),
+    ),
+    "afternoon": Choice(
+        "in the late afternoon",
+        ("make it late afternoon", "change the time to the afternoon"),
+        ("warm afternoon light",),
+    ),
+    "golden hour": Choice(
+        "at golden hour",
+        ("make it golden hour", "set it at golden hour", "shift it to golden hour"),
+        ("warm golden light", "long golden shadows"),
+    ),
+    "sunset": Choice(
+        "at sunset",
+        (
+            "make it sunset",
+            "change the time to sunset",
+            "have the sun setting",
+            "what if it were sunset",
+        ),
+        ("orange sunset glow", "fiery sunset light"),
+    ),
+    "twilight": Choice(
+        "at twilight",
+        ("make it twilight", "make it dusk", "set it at dusk", "change it to twilight"),
+        ("deep blue twilight", "soft purple dusk light"),
+    ),
+    "night": Choice(
+        "at night",
+        (
+            "make it night",
+            "what if it were night",
+            "change it to nighttime",
+            "set it at night",
+            "make it nighttime",
+            "turn day into night",
+        ),
+        ("silver moonlight", "cool blue moonlight"),
+    ),
+    "midnight": Choice(
+        "at midnight",
+        ("make it midnight", "set it at midnight", "make it the middle of the night"),
+        ("pale moonlight", "faint starlight"),
+    ),
 }
 WEATHERS = {
-    "rain": Choice("heavy rain", ("make it rain", "add rain", "what if it were raining",
-                                  "have it be pouring rain", "make it a rainy day")),
-    "snow": Choice("gentle snowfall", ("make it snow", "add falling snow",
-                                       "have it be snowing", "what if it were snowing")),
-    "fog": Choice("thick fog", ("make it foggy", "add thick fog", "fill the scene with fog",
-                                "make it misty and foggy")),
-    "storm": Choice("raging thunderstorm, lightning", ("add a thunderstorm",
-                                                      "make it stormy with lightning",
-                                                      "have a storm rolling in")),
-    "drizzle": Choice("light drizzle", ("add a light drizzle", "make it drizzle",
-                                        "make it lightly rain")),
-    "overcast": Choice("overcast sky", ("make it overcast", "make it a cloudy day",
-                                        "cover the sky with clouds")),
+    "rain": Choice(
+        "heavy rain",
+        (
+            "make it rain",
+            "add rain",
+            "what if it were raining",
+            "have it be pouring rain",
+            "make it a rainy day",
+        ),
+    ),
+    "snow": Choice(
+        "gentle snowfall",
+        ("make it snow", "add falling snow", "have it be snowing", "what if it were snowing"),
+    ),
+    "fog": Choice(
+        "thick fog",
+        ("make it foggy", "add thick fog", "fill the scene with fog", "make it misty and foggy"),
+    ),
+    "storm": Choice(
+        "raging thunderstorm, lightning",
+        ("add a thunderstorm", "make it stormy with lightning", "have a storm rolling in"),
+    ),
+    "drizzle": Choice(
+        "light drizzle", ("add a light drizzle", "make it drizzle", "make it lightly rain")
+    ),
+    "overcast": Choice(
+        "overcast sky", ("make it overcast", "make it a cloudy day", "cover the sky with clouds")
+    ),
     "wind": Choice("strong wind", ("make it windy", "add strong wind", "make it a blustery day")),
-    "clear": Choice("clear sky", ("make the weather clear", "clear up the sky",
-                                  "make it a clear day")),
+    "clear": Choice(
+        "clear sky", ("make the weather clear", "clear up the sky", "make it a clear day")
+    ),
 }
 SEASONS = {
-    "spring": Choice("in spring", ("make it spring", "change the season to spring",
-                                   "what would this look like in spring", "make it springtime")),
-    "summer": Choice("in high summer", ("make it summer", "set it in summer",
-                                        "change the season to summer")),
-    "autumn": Choice("in autumn", ("make it autumn", "make it fall", "set it in the fall",
-                                   "change the season to autumn", "give it autumn colors")),
-    "winter": Choice("in deep winter", ("make it winter", "turn it into a winter scene",
-                                        "change the season to winter", "set it in winter")),
+    "spring": Choice(
+        "in spring",
+        (
+            "make it spring",
+            "change the season to spring",
+            "what would this look like in spring",
+            "make it springtime",
+        ),
+    ),
+    "summer": Choice(
+        "in high summer", ("make it summer", "set it in summer", "change the season to summer")
+    ),
+    "autumn": Choice(
+        "in autumn",
+        (
+            "make it autumn",
+            "make it fall",
+            "set it in the fall",
+            "change the season to autumn",
+            "give it autumn colors",
+        ),
+    ),
+    "winter": Choice(
+        "in deep winter",
+        (
+            "make it winter",
+            "turn it into a winter scene",
+            "change the season to winter",
+            "set it in winter",
+        ),
+    ),
 }
 MOODS = {  # lighting/mood phrases that fit any time of day
-    "dramatic": Choice("dramatic chiaroscuro lighting", ("give it dramatic lighting",
-                                                         "make the lighting more dramatic",
-                                                         "add strong contrast of light and shadow")),
-    "cozy": Choice("warm cozy lighting", ("make it feel warm and cozy",
-                                          "make the lighting cozier", "give it a cozy mood")),
-    "eerie": Choice("eerie green glow", ("make it eerie", "make it look haunted",
-                                         "give it a creepy atmosphere", "make it spooky")),
-    "dreamy": Choice("dreamy ethereal glow", ("make it dreamy", "give it a magical, ethereal feel",
-                                              "make it look like a dream")),
-    "neon": Choice("neon lighting, pink and blue glow", ("add neon lights",
-                                                         "light it with pink and blue neon",
-                                                         "give it neon lighting")),
-    "moody": Choice("dark moody atmosphere", ("make it moodier", "make it darker and moodier",
-                                              "make it gloomy", "give it a melancholic mood")),
-    "cheerful": Choice("bright cheerful lighting", ("make it cheerful",
-                                                    "make it brighter and happier",
-                                                    "give it a cheerful mood")),
-    "pastel": Choice("soft pastel lighting", ("make the colors soft and pastel",
-                                              "give it a soft pastel look")),
-    "cinematic": Choice("cinematic lighting", ("make the lighting cinematic",
-                                               "light it like a movie scene")),
-    "godrays": Choice("volumetric god rays", ("add god rays", "add rays of light streaming in",
-                                              "make beams of light shine through")),
+    "dramatic": Choice(
+        "dramatic chiaroscuro lighting",
+        (
+            "give it dramatic lighting",
+            "make the lighting more dramatic",
+            "add strong contrast of light and shadow",
+        ),
+    ),
+    "cozy": Choice(
+        "warm cozy lighting",
+        ("make it feel warm and cozy", "make the lighting cozier", "give it a cozy mood"),
+    ),
+    "eerie": Choice(
+        "eerie green glow",
+        ("make it eerie", "make it look haunted", "give it a creepy atmosphere", "make it spooky"),
+    ),
+    "dreamy": Choice(
+        "dreamy ethereal glow",
+        ("make it dreamy", "give it a magical, ethereal feel", "make it look like a dream"),
+    ),
+    "neon": Choice(
+        "neon lighting, pink and blue glow",
+        ("add neon lights", "light it with pink and blue neon", "give it neon lighting"),
+    ),
+    "moody": Choice(
+        "dark moody atmosphere",
+        (
+            "make it moodier",
+            "make it darker and moodier",
+            "make it gloomy",
+            "give it a melancholic mood",
+        ),
+    ),
+    "cheerful": Choice(
+        "bright cheerful lighting",
+        ("make it cheerful", "make it brighter and happier", "give it a cheerful mood"),
+    ),
+    "pastel": Choice(
+        "soft pastel lighting", ("make the colors soft and pastel", "give it a soft pastel look")
+    ),
+    "cinematic": Choice(
+        "cinematic lighting", ("make the lighting cinematic", "light it like a movie scene")
+    ),
+    "godrays": Choice(
+        "volumetric god rays",
+        ("add god rays", "add rays of light streaming in", "make beams of light shine through"),
+    ),
 }
 
 
@@ -512,74 +912,140 @@ STYLES = (
     Style("gouache illustration", "a gouache illustration", "gouache"),
     Style("papercut art", "a layered papercut artwork", "paper cut-out art"),
     Style("polaroid photograph", "a polaroid photograph", "a polaroid"),
-    Style("children's book illustration", "a children's book illustration",
-          "a children's book illustration"),
+    Style(
+        "children's book illustration",
+        "a children's book illustration",
+        "a children's book illustration",
+    ),
     Style("comic book art", "a comic book panel", "a comic"),
     Style("cinematic photograph, 50mm lens", "a cinematic photograph", "a cinematic photo"),
     Style("matte painting", "a matte painting", "a matte painting"),
 )
 QUALITY_TAGS = (
-    "highly detailed", "intricate", "sharp focus", "artstation", "trending on artstation",
-    "8k", "4k", "masterpiece", "best quality", "hyperdetailed", "elegant", "smooth",
-    "beautiful composition", "vibrant colors", "award winning", "unreal engine",
-    "depth of field", "fine details", "rich textures", "soft focus background",
+    "highly detailed",
+    "intricate",
+    "sharp focus",
+    "artstation",
+    "trending on artstation",
+    "8k",
+    "4k",
+    "masterpiece",
+    "best quality",
+    "hyperdetailed",
+    "elegant",
+    "smooth",
+    "beautiful composition",
+    "vibrant colors",
+    "award winning",
+    "unreal engine",
+    "depth of field",
+    "fine details",
+    "rich textures",
+    "soft focus background",
 )
 
 # Instruction phrasings per category. Placeholders: {old} {new} (noun phrases), {ref}
 # (the subject: "the horse", "her"), {name}, {noun} (a thing in the scene).
 REPLACE_ASKS = (
-    "turn {the_old} into {a_new}", "replace {the_old} with {a_new}", "make {the_old} {a_new}",
-    "swap {the_old} for {a_new}", "change {the_old} to {a_new}",
-    "what if it were {a_new} instead of {a_old}", "make it {a_new} instead",
-    "have {a_new} instead of {the_old}", "I want {a_new} there instead",
+    "turn {the_old} into {a_new}",
+    "replace {the_old} with {a_new}",
+    "make {the_old} {a_new}",
+    "swap {the_old} for {a_new}",
+    "change {the_old} to {a_new}",
+    "what if it were {a_new} instead of {a_old}",
+    "make it {a_new} instead",
+    "have {a_new} instead of {the_old}",
+    "I want {a_new} there instead",
 )
 COLOUR_ASKS = (
-    "make {the_noun} {colour}", "change the colour of {the_noun} to {colour}",
-    "paint {the_noun} {colour}", "turn {the_noun} {colour}", "recolor {the_noun} {colour}",
-    "what if {the_noun} were {colour}", "I'd like {the_noun} to be {colour}",
+    "make {the_noun} {colour}",
+    "change the colour of {the_noun} to {colour}",
+    "paint {the_noun} {colour}",
+    "turn {the_noun} {colour}",
+    "recolor {the_noun} {colour}",
+    "what if {the_noun} were {colour}",
+    "I'd like {the_noun} to be {colour}",
 )
 MATERIAL_ASKS = (
-    "make {the_noun} out of {material}", "turn {the_noun} into {material}",
-    "what if {the_noun} were made of {material}", "change the material to {material}",
-    "make it {adjective} instead", "have {the_noun} be made of {material}",
+    "make {the_noun} out of {material}",
+    "turn {the_noun} into {material}",
+    "what if {the_noun} were made of {material}",
+    "change the material to {material}",
+    "make it {adjective} instead",
+    "have {the_noun} be made of {material}",
 )
 STYLE_ASKS = (
-    "make it {name}", "turn this into {noun}", "make it look like {noun}", "render it as {noun}",
-    "change the medium to {name}", "redo it as {noun}", "what would it look like as {noun}",
-    "convert it to {name}", "switch the style to {name}",
+    "make it {name}",
+    "turn this into {noun}",
+    "make it look like {noun}",
+    "render it as {noun}",
+    "change the medium to {name}",
+    "redo it as {noun}",
+    "what would it look like as {noun}",
+    "convert it to {name}",
+    "switch the style to {name}",
 )
 LOCATION_ASKS = (
-    "move {ref} {setting}", "change the background to {place}", "put {ref} {setting}",
-    "place {ref} {setting}", "what if {subj} were {setting}", "set it {setting}",
-    "have it be {setting}", "swap the background for {place}",
+    "move {ref} {setting}",
+    "change the background to {place}",
+    "put {ref} {setting}",
+    "place {ref} {setting}",
+    "what if {subj} were {setting}",
+    "set it {setting}",
+    "have it be {setting}",
+    "swap the background for {place}",
 )
 REMOVE_ASKS = (
-    "remove the {noun}", "get rid of the {noun}", "take away the {noun}", "delete the {noun}",
-    "no {noun}", "without the {noun}", "erase the {noun}",
+    "remove the {noun}",
+    "get rid of the {noun}",
+    "take away the {noun}",
+    "delete the {noun}",
+    "no {noun}",
+    "without the {noun}",
+    "erase the {noun}",
 )
 ACCESSORY_ADD_ASKS = (
-    "give {ref} {a_item}", "put {a_item} on {ref}", "add {a_item}", "dress {ref} in {a_item}",
+    "give {ref} {a_item}",
+    "put {a_item} on {ref}",
+    "add {a_item}",
+    "dress {ref} in {a_item}",
     "have {ref} wear {a_item}",
 )
 ACCESSORY_REMOVE_ASKS = (
-    "take off {poss} {noun}", "remove {poss} {noun}", "get rid of the {noun}",
-    "no {noun}", "lose the {noun}",
+    "take off {poss} {noun}",
+    "remove {poss} {noun}",
+    "get rid of the {noun}",
+    "no {noun}",
+    "lose the {noun}",
 )
 COUNT_WORDS = {1: "a single", 2: "two", 3: "three", 4: "four", 5: "five"}
 COUNT_UP_ASKS = (
-    "make it {count} {plural}", "show {count} {plural} instead of one", "add more {plural}, "
-    "{count} in total", "make there be {count} {plural}", "I want {count} {plural}",
+    "make it {count} {plural}",
+    "show {count} {plural} instead of one",
+    "add more {plural}, {count} in total",
+    "make there be {count} {plural}",
+    "I want {count} {plural}",
 )
 COUNT_CHANGE_ASKS = (
-    "make it {count} {plural}", "change the number of {plural} to {count}",
-    "show {count} {plural} instead", "I want {count} {plural}",
+    "make it {count} {plural}",
+    "change the number of {plural} to {count}",
+    "show {count} {plural} instead",
+    "I want {count} {plural}",
 )
 COUNT_ONE_ASKS = (
-    "make it just one {noun}", "leave only a single {noun}", "only one {noun}",
-    "reduce it to one {noun}", "keep just one {noun}",
+    "make it just one {noun}",
+    "leave only a single {noun}",
+    "only one {noun}",
+    "reduce it to one {noun}",
+    "keep just one {noun}",
 )
-WEATHER_CLEAR_ASKS = ("stop the {noun}", "get rid of the {noun}", "clear up the weather",
-                      "make the weather fine", "end the {noun}")
+WEATHER_CLEAR_ASKS = (
+    "stop the {noun}",
+    "get rid of the {noun}",
+    "clear up the weather",
+    "make the weather fine",
+    "end the {noun}",
+)
 
 
 def _article(word: str) -> str:
@@ -842,8 +1308,13 @@ def edit_weather(scene: Scene, rng: random.Random) -> Edit | None:
     if not GROUPS_BY_NAME[scene.group].outdoor or scene.setting in INDOOR_SETTINGS:
         return None
     if scene.weather not in (None, "clear", "overcast", "wind") and rng.random() < 0.25:
-        noun = {"rain": "rain", "snow": "snow", "fog": "fog", "storm": "storm",
-                "drizzle": "drizzle"}[scene.weather]
+        noun = {
+            "rain": "rain",
+            "snow": "snow",
+            "fog": "fog",
+            "storm": "storm",
+            "drizzle": "drizzle",
+        }[scene.weather]
         edited = dataclasses.replace(scene, weather="clear")
         return edited, _fill(rng, WEATHER_CLEAR_ASKS, noun=noun)
     choices = [w for w in WEATHERS if w not in (scene.weather, "clear")]
@@ -1011,4 +1482,6 @@ def write_sample(config: SampleConfig, out_dir: str | Path) -> tuple[Path, Path]
     """Build the sample and write OUT/train.jsonl and OUT/test.jsonl; return both paths."""
     train, test = build_sample(config)
     out_dir = Path(out_dir)
-    return save_triplets(train, out_dir / "train.jsonl"), save_triplets(test, out_dir / "test.jsonl")
+    return save_triplets(train, out_dir / "train.jsonl"), save_triplets(
+        test, out_dir / "test.jsonl"
+    )

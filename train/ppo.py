@@ -1,0 +1,662 @@
+"""`python -m train ppo`: reinforcement learning of the rewriter with PPO, ADM and VCI.
+
+DiffChat section 3.3 and appendix A.5, written on torch + accelerate in the shape of CleanRL's
+ppo.py and TRL's old PPOTrainer (trl 1.16 has no PPO any more). One PPO step:
+
+    1. rollout (no grads): query T(x, i); response sampled with ADM+ locally typical sampling
+       (eq. 3) or plain sampling (eq. 2); with ADM- a share of rollouts is replaced by a
+       perturbed target prompt (eq. 4, see train/adm.py for our reading)
+    2. truncate after the first EOS, mask
+    3. score: w_aes * RM_aes(y) + w_pick * RM_pick(y) + w_ci * CI_thresholded(x, i, y_o, y)
+       (Listing 1); the reward models are optional — without them the reward is CI only
+    4. log-probs of policy and frozen reference, values V(s_t) of the value head
+    5. per-token reward: -beta * KL on every token + score on the last (eq. 6's r_t)
+    6. VCI: V̂(s_t) = V(s_t) + alpha * CI(s_t) on every prefix (eq. 7)
+    7. GAE with V̂ (eqs. 5-6), returns, whitened advantages
+    8. minibatch epochs: clipped policy loss + 0.5 * clipped value loss, AdamW, cosine LR
+    9. adaptive KL coefficient, logging (objective/, loss/, policy/, val/), checkpoints
+
+The value head is trained toward returns - alpha * CI, so that V + alpha * CI — the value the
+advantages use — is the return estimate (our choice; the paper does not say).
+Only the last 8 transformer blocks (their LoRA weights for a LoRA policy) and the value head
+train (Table 3).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import DataError, InputError
+from train import ppo_math
+from train.common import (
+    Progress,
+    RunLogger,
+    StopOnInterrupt,
+    TrainingError,
+    check_causal_lm,
+    check_finite,
+    latest_checkpoint,
+    load_checkpoint,
+    resolve_model_path,
+    save_checkpoint,
+    write_stage_tag,
+)
+
+STAGE = "ppo"
+
+
+@dataclass
+class PPOStageConfig:
+    """PPO hyperparameters. Defaults: DiffChat Table 3 (RL column) and appendix A.5."""
+
+    model_name_or_path: str = field(
+        default="smollm2-base",
+        metadata={"help": "Base causal LM: registry name, local folder or Hugging Face id."},
+    )
+    adapter_path: str = field(
+        default="",
+        metadata={"help": "SFT LoRA adapter to start from (its LoRA weights are what PPO trains)."},
+    )
+    train_file: str = field(
+        default="assets/instructpe/train.jsonl", metadata={"help": "InstructPE triplets."}
+    )
+    output_dir: str = field(default="runs/ppo", metadata={"help": "Checkpoints, logs, final policy."})
+    # Table 3, RL column
+    num_train_epochs: float = field(default=5, metadata={"help": "Passes over the prompts (Table 3: 5)."})
+    batch_size: int = field(default=128, metadata={"help": "Rollouts per PPO step, all processes (Table 3: 128)."})
+    max_length: int = field(default=384, metadata={"help": "Max query + response tokens (Table 3: 384)."})
+    learning_rate: float = field(default=5e-6, metadata={"help": "Peak LR (Table 3: 5e-6)."})
+    num_unfrozen_layers: int = field(default=8, metadata={"help": "Trainable last blocks (Table 3: 8)."})
+    weight_decay: float = field(default=1e-6, metadata={"help": "AdamW weight decay (Table 3: 1e-6)."})
+    # Appendix A.5
+    init_kl_coef: float = field(default=0.05, metadata={"help": "Initial KL coefficient (A.5: 0.05)."})
+    adaptive_kl: bool = field(default=True, metadata={"help": "Adapt the KL coefficient (A.5: adaptive)."})
+    kl_target: float = field(default=6.0, metadata={"help": "Adaptive KL target (not in paper; TRL: 6)."})
+    kl_horizon: float = field(default=10000, metadata={"help": "Adaptive KL horizon (not in paper; TRL: 10000)."})
+    gamma: float = field(default=0.99, metadata={"help": "Discount (A.5: 0.99)."})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda (A.5: 0.95)."})
+    typical_p: float = field(default=0.97, metadata={"help": "ADM+ typical sampling mass p (A.5: 0.97)."})
+    vci_alpha: float = field(default=0.05, metadata={"help": "VCI weight alpha of eq. 7 (A.5: 0.05)."})
+    adam_eps: float = field(default=1e-8, metadata={"help": "AdamW eps (A.5: 1e-8)."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1 (A.5: 0.9)."})
+    adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (A.5: 0.95)."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "LR schedule (A.5: cosine)."})
+    cliprange: float = field(default=0.2, metadata={"help": "Policy clip range (A.5: 0.2)."})
+    cliprange_value: float = field(default=0.2, metadata={"help": "Value clip range (not in paper; TRL: 0.2)."})
+    vf_coef: float = field(default=0.5, metadata={"help": "Value loss scale w.r.t. policy loss (A.5: 0.5)."})
+    # Not in the paper
+    ppo_epochs: int = field(default=4, metadata={"help": "Optimisation passes per batch (not in paper; TRL: 4)."})
+    mini_batch_size: int = field(default=32, metadata={"help": "Rollouts per optimizer step, all processes."})
+    micro_batch_size: int = field(default=8, metadata={"help": "Rollouts per forward pass (gradient accumulation)."})
+    max_new_tokens: int = field(default=128, metadata={"help": "Max response tokens."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (not in paper)."})
+    # ADM / VCI switches for ablations
+    use_adm_positive: bool = field(default=True, metadata={"help": "ADM+: typical sampling (else plain sampling)."})
+    use_adm_negative: bool = field(default=True, metadata={"help": "ADM-: perturbed target prompts as rollouts."})
+    negative_rate: float = field(default=0.04, metadata={"help": "ADM- share of rollouts (section 3.3: 4%)."})
+    negative_remove_share: float = field(default=0.5, metadata={"help": "ADM- removals vs replacements (50%)."})
+    use_vci: bool = field(default=True, metadata={"help": "VCI: add alpha * CI(prefix) to the values (eq. 7)."})
+    # Reward
+    ci_threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
+    ci_weight: float = field(default=1.0, metadata={"help": "Weight of the thresholded CI score."})
+    aesthetic_rm_path: str = field(default="", metadata={"help": "Aesthetic reward model folder (train.reward_model)."})
+    aesthetic_weight: float = field(default=1.0, metadata={"help": "Weight of the aesthetic RM."})
+    preference_rm_path: str = field(default="", metadata={"help": "PickScore reward model folder (train.reward_model)."})
+    preference_weight: float = field(default=1.0, metadata={"help": "Weight of the preference RM."})
+    # Run control
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many PPO steps (-1: epochs)."})
+    max_train_rows: int = field(default=0, metadata={"help": "Use only the first N triplets (0: all)."})
+    save_steps: int = field(default=20, metadata={"help": "Checkpoint every N PPO steps."})
+    save_total_limit: int = field(default=3, metadata={"help": "Keep this many checkpoints."})
+    resume_from_checkpoint: str = field(
+        default="", metadata={"help": "Checkpoint folder, or 'latest' in output_dir."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed for data order, sampling and ADM-."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 weights (GPU; the paper trains in bf16)."})
+    tensorboard: bool = field(default=True, metadata={"help": "Also log to TensorBoard."})
+
+    def __post_init__(self) -> None:
+        if min(self.batch_size, self.mini_batch_size, self.micro_batch_size, self.ppo_epochs) < 1:
+            raise InputError("batch sizes and ppo_epochs must be at least 1.")
+        if self.batch_size % self.mini_batch_size:
+            raise InputError("batch_size must be a multiple of mini_batch_size.")
+        if not 0.0 < self.typical_p < 1.0:
+            raise InputError("typical_p must be in (0, 1).")
+        if self.max_new_tokens < 1 or self.max_length <= self.max_new_tokens:
+            raise InputError("max_length must exceed max_new_tokens (>= 1).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+def load_policy(config: PPOStageConfig):
+    """Return (policy, reference, tokenizer).
+
+    policy: PolicyWithValueHead over the base LM (+ the SFT adapter when given), only the last
+    `num_unfrozen_layers` blocks and the value head trainable. reference: a frozen copy of the
+    starting LM (DiffChat: the SFT model), used for the KL penalty. Refuses (InputError) a
+    model that is not a causal LM.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.value_head import PolicyWithValueHead, load_value_head, unfreeze_last_layers
+
+    path = resolve_model_path(config.model_name_or_path)
+    check_causal_lm(path)
+    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(config.adapter_path or path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    language_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if config.adapter_path:
+        from peft import PeftModel
+
+        language_model = PeftModel.from_pretrained(language_model, config.adapter_path, is_trainable=True)
+    reference = copy.deepcopy(language_model)
+    if config.adapter_path:
+        reference = reference.merge_and_unload()
+    reference.requires_grad_(False).eval()
+    policy = PolicyWithValueHead(language_model).to(dtype)
+    if config.adapter_path:
+        load_value_head(policy, config.adapter_path)  # continue from an earlier PPO run
+    unfreeze_last_layers(policy, config.num_unfrozen_layers)
+    # Dropout off: the rollout log-probs must be those the update recomputes (ratio 1 at start).
+    policy.eval()
+    return policy, reference, tokenizer
+
+
+def load_reward_scorers(config: PPOStageConfig) -> list[tuple[str, float, Any]]:
+    """Return [(name, weight, scorer)] for the reward models given in the config (may be empty).
+
+    A scorer maps a list of prompts to a float tensor. Reward models are the text regressors of
+    train/reward_model.py: a sequence-classification model with one output, saved with its
+    tokenizer.
+    """
+    scorers = []
+    for name, path, weight in (
+        ("aesthetic", config.aesthetic_rm_path, config.aesthetic_weight),
+        ("preference", config.preference_rm_path, config.preference_weight),
+    ):
+        if path:
+            scorers.append((name, weight, _sequence_regressor(path)))
+    return scorers
+
+
+def _sequence_regressor(path: str):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not Path(path).is_dir():
+        raise InputError(f"reward model folder {path} does not exist.")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+    def score(prompts: list[str]) -> torch.Tensor:
+        batch = tokenizer(prompts, return_tensors="pt", padding=True, truncation=True, max_length=384)
+        with torch.no_grad():
+            return model(**batch).logits[:, 0].float()
+
+    return score
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. Rollout
+
+
+@dataclass
+class Rollouts:
+    """One batch of rollouts on this process. Tensors: queries left-padded, responses right-padded."""
+
+    triplets: list[Any]
+    query_ids: torch.Tensor  # [B, Lq]
+    query_mask: torch.Tensor  # [B, Lq]
+    response_ids: torch.Tensor  # [B, T]
+    response_mask: torch.Tensor  # [B, T] float, 1 up to and including the first EOS
+    negative: list[bool]  # ADM- rollouts (perturbed target prompts)
+    response_texts: list[str]
+
+
+def encode_queries(tokenizer, triplets: list[Any], max_query_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return left-padded query ids and mask of T(x, i) (the paper's template), cut from the left."""
+    from train.sft import paper_prompt
+
+    tokenizer.padding_side, tokenizer.truncation_side = "left", "left"
+    batch = tokenizer(
+        [paper_prompt(t.raw_prompt, t.instruction) for t in triplets],
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=max_query_length,
+    )
+    return batch.input_ids, batch.attention_mask
+
+
+def response_mask_after_eos(response_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Return a float mask [B, T]: 1 up to and including each row's first EOS, 0 after."""
+    is_eos = response_ids == eos_token_id
+    # Number of EOS strictly before each position; a position is real if none came before it.
+    eos_before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
+    return (eos_before == 0).float()
+
+
+def rollout(
+    policy,
+    tokenizer,
+    triplets: list[Any],
+    config: PPOStageConfig,
+    negative_sampler,
+    rng: random.Random,
+) -> Rollouts:
+    """Sample one response per triplet (no grads); swap in ADM- negatives. Returns Rollouts."""
+    from train.adm import sample_responses
+
+    device = next(policy.parameters()).device
+    query_ids, query_mask = encode_queries(tokenizer, triplets, config.max_length - config.max_new_tokens)
+    sampled = sample_responses(
+        policy.language_model,
+        query_ids.to(device),
+        query_mask.to(device),
+        max_new_tokens=config.max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        typical_p=config.typical_p if config.use_adm_positive else None,
+    ).cpu()
+    responses = [row.tolist() for row in sampled]
+    negative = [False] * len(triplets)
+    if negative_sampler is not None:
+        for index, triplet in enumerate(triplets):
+            perturbation = negative_sampler.maybe_perturb(triplet.target_prompt, rng)
+            if perturbation is not None:
+                ids = tokenizer(" " + perturbation.text, add_special_tokens=False).input_ids
+                responses[index] = (ids + [tokenizer.eos_token_id])[: config.max_new_tokens]
+                negative[index] = True
+    length = max(len(r) for r in responses)
+    response_ids = torch.full((len(responses), length), tokenizer.pad_token_id, dtype=torch.long)
+    for index, ids in enumerate(responses):
+        response_ids[index, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    response_mask = response_mask_after_eos(response_ids, tokenizer.eos_token_id)
+    if tokenizer.pad_token_id != tokenizer.eos_token_id:
+        response_mask = response_mask * (response_ids != tokenizer.pad_token_id).float()
+        response_mask[:, 0] = 1.0  # a response has at least its first token
+    texts = [
+        tokenizer.decode(ids[mask.bool()], skip_special_tokens=True).strip()
+        for ids, mask in zip(response_ids, response_mask, strict=True)
+    ]
+    return Rollouts(triplets, query_ids, query_mask, response_ids, response_mask, negative, texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Scores and content integrity
+
+
+def score_rollouts(rollouts: Rollouts, config: PPOStageConfig, reward_scorers) -> tuple[torch.Tensor, dict]:
+    """Return (scores [B], parts): w_ci * CI_thresholded + the weighted reward models."""
+    from core.content_integrity import content_integrity
+
+    ci = torch.tensor(
+        [
+            content_integrity(t.raw_prompt, t.instruction, t.target_prompt, text, threshold=config.ci_threshold).score
+            for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
+        ],
+        dtype=torch.float32,
+    )
+    scores = config.ci_weight * ci
+    parts = {"ci": ci}
+    for name, weight, scorer in reward_scorers:
+        predicted = scorer(rollouts.response_texts)
+        parts[name] = predicted
+        scores = scores + weight * predicted
+    return scores, parts
+
+
+def prefix_content_integrity(rollouts: Rollouts, tokenizer, threshold: float) -> torch.Tensor:
+    """Return CI(s_t) [B, T] of every response prefix (core's incremental CI), for VCI (eq. 7)."""
+    from core.content_integrity import PrefixContentIntegrity
+
+    batch, length = rollouts.response_ids.shape
+    result = torch.zeros(batch, length)
+    for index, triplet in enumerate(rollouts.triplets):
+        count = int(rollouts.response_mask[index].sum())
+        token_texts = [tokenizer.decode([token]) for token in rollouts.response_ids[index, :count].tolist()]
+        prefix = PrefixContentIntegrity(
+            triplet.raw_prompt, triplet.instruction, triplet.target_prompt, threshold=threshold
+        ).prefix_scores(token_texts, thresholded=True)
+        result[index] = torch.tensor(ppo_math.state_content_integrity(prefix, length))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Forward passes
+
+
+def forward_policy(policy, query_ids, query_mask, response_ids, response_mask):
+    """Return (logprobs [B, T], values [B, T], logits [B, T, V]) of the response tokens."""
+    input_ids = torch.cat([query_ids, response_ids], dim=1)
+    attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
+    logits, values = policy(input_ids, attention_mask)
+    start = query_ids.shape[1] - 1  # position predicting response token 0
+    logits = logits[:, start:-1].float()
+    logprobs = torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
+    return logprobs, values[:, start:-1].float(), logits
+
+
+def forward_reference(reference, query_ids, query_mask, response_ids, response_mask) -> torch.Tensor:
+    """Return the frozen reference model's log-probs [B, T] of the response tokens."""
+    from train.value_head import position_ids_for
+
+    input_ids = torch.cat([query_ids, response_ids], dim=1)
+    attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
+    extra = position_ids_for(reference, attention_mask)
+    logits = reference(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **extra).logits
+    start = query_ids.shape[1] - 1
+    logits = logits[:, start:-1].float()
+    return torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
+
+
+@dataclass
+class Batch:
+    """Everything the minibatch updates need, on this process."""
+
+    query_ids: torch.Tensor
+    query_mask: torch.Tensor
+    response_ids: torch.Tensor
+    mask: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor  # V(s_t) of the value head (what the value loss clips around)
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+
+def make_batch(policy, reference, rollouts: Rollouts, scores, prefix_ci, kl_coef: float, config, device):
+    """Steps 4-7: log-probs, values, KL-shaped rewards, VCI values, GAE. Returns (Batch, stats)."""
+    query_ids, query_mask = rollouts.query_ids.to(device), rollouts.query_mask.to(device)
+    response_ids, mask = rollouts.response_ids.to(device), rollouts.response_mask.to(device)
+    logprobs, values, ref_logprobs, entropies = [], [], [], []
+    with torch.no_grad():
+        for part in _chunks(len(rollouts.triplets), config.micro_batch_size):
+            lp, v, logits = forward_policy(policy, query_ids[part], query_mask[part], response_ids[part], mask[part])
+            logprobs.append(lp), values.append(v), entropies.append(ppo_math.entropy_from_logits(logits))
+            ref_logprobs.append(forward_reference(reference, query_ids[part], query_mask[part], response_ids[part], mask[part]))
+    logprobs, values = torch.cat(logprobs), torch.cat(values)
+    ref_logprobs, entropy = torch.cat(ref_logprobs), torch.cat(entropies)
+    # 5. per-token KL penalty + score on the last token
+    rewards, kl = ppo_math.kl_shaped_rewards(scores.to(device), logprobs, ref_logprobs, mask, kl_coef)
+    # 6. DiffChat eq. 7 (VCI)
+    vci = prefix_ci.to(device) if config.use_vci else torch.zeros_like(values)
+    values_hat = ppo_math.value_with_content_integrity(values, vci, config.vci_alpha)
+    # 7. DiffChat eqs. 5-6 (GAE) on V̂; the value head's target is the return minus alpha * CI
+    advantages = ppo_math.generalized_advantages(rewards, values_hat, mask, config.gamma, config.lam)
+    returns = advantages + values
+    advantages = ppo_math.whiten(advantages, mask)
+    stats = {
+        "objective/kl": (kl.sum(1)).mean(),
+        "objective/entropy": ppo_math.masked_mean(entropy, mask),
+        "objective/scores": scores.mean(),
+        "objective/rlhf_reward": (scores.to(device) - kl_coef * kl.sum(1)).mean(),
+        "objective/response_length": mask.sum(1).mean(),
+        "val/mean": ppo_math.masked_mean(values, mask),
+        "val/vci_mean": ppo_math.masked_mean(vci, mask),
+        "val/returns_mean": ppo_math.masked_mean(returns, mask),
+    }
+    batch = Batch(query_ids, query_mask, response_ids, mask, logprobs, values, advantages, returns)
+    return batch, stats
+
+
+def _chunks(count: int, size: int) -> list[slice]:
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Updates
+
+
+def ppo_update(policy, optimizer, scheduler, accelerator, batch: Batch, config, generator, step: int) -> dict:
+    """Minibatch epochs of clipped policy + value loss; returns mean loss/policy/val stats."""
+    count = batch.query_ids.shape[0]
+    mini = max(1, config.mini_batch_size // accelerator.num_processes)
+    totals: dict[str, float] = {}
+    updates = 0
+    for _ in range(config.ppo_epochs):
+        order = torch.randperm(count, generator=generator).tolist()
+        for start in range(0, count, mini):
+            indices = order[start : start + mini]
+            for part in _chunks(len(indices), config.micro_batch_size):
+                index = torch.tensor(indices[part], device=batch.query_ids.device)
+                mask = batch.mask[index]
+                logprobs, values, logits = forward_policy(
+                    policy, batch.query_ids[index], batch.query_mask[index], batch.response_ids[index], mask
+                )
+                policy_loss, policy_stats = ppo_math.clipped_policy_loss(
+                    logprobs, batch.logprobs[index], batch.advantages[index], mask, config.cliprange
+                )
+                value_loss, value_stats = ppo_math.clipped_value_loss(
+                    values, batch.values[index], batch.returns[index], mask, config.cliprange_value
+                )
+                loss = policy_loss + config.vf_coef * value_loss
+                check_finite(loss, step, "loss/total")
+                accelerator.backward(loss * len(index) / len(indices))
+                with torch.no_grad():
+                    entropy = ppo_math.masked_mean(ppo_math.entropy_from_logits(logits), mask)
+                for key, value in {
+                    "loss/policy": policy_loss,
+                    "loss/value": value_loss,
+                    "loss/total": loss,
+                    "policy/approxkl": policy_stats["approxkl"],
+                    "policy/clipfrac": policy_stats["clipfrac"],
+                    "policy/entropy": entropy,
+                    "val/clipfrac": value_stats["clipfrac"],
+                }.items():
+                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(index) / len(indices)
+            if config.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            updates += 1
+    return {key: value / updates for key, value in totals.items()}
+
+
+def build_optimizer(policy, config: PPOStageConfig, total_updates: int):
+    """Return (AdamW over the trainable parameters, cosine schedule) — DiffChat A.5."""
+    from transformers import get_scheduler
+
+    optimizer = torch.optim.AdamW(
+        [p for p in policy.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = get_scheduler(config.lr_scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=total_updates)
+    return optimizer, scheduler
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def load_ppo_triplets(config: PPOStageConfig) -> list[Any]:
+    """Return the training triplets; refuses (DataError) fewer rows than one batch."""
+    from train.data import load_triplets
+
+    triplets = list(load_triplets(config.train_file))
+    if config.max_train_rows:
+        triplets = triplets[: config.max_train_rows]
+    if len(triplets) < config.batch_size:
+        raise DataError(
+            f"{len(triplets)} triplets are fewer than one PPO batch ({config.batch_size}); "
+            "lower --batch_size or add data.",
+            path=config.train_file,
+        )
+    return triplets
+
+
+def batch_triplets(triplets: list[Any], step: int, config: PPOStageConfig, rank: int, world: int) -> list[Any]:
+    """Return this process's triplets for PPO step `step` (0-based): the data position is the step.
+
+    Each epoch is a seeded permutation of the rows; a step takes the next batch_size of it and
+    each process every world-th row of that batch.
+    """
+    per_epoch = len(triplets) // config.batch_size
+    epoch, position = divmod(step, per_epoch)
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    order = torch.randperm(len(triplets), generator=generator).tolist()
+    chosen = order[position * config.batch_size : (position + 1) * config.batch_size]
+    return [triplets[i] for i in chosen[rank::world]]
+
+
+def _resume_path(config: PPOStageConfig) -> Path | None:
+    if not config.resume_from_checkpoint:
+        return None
+    if config.resume_from_checkpoint == "latest":
+        found = latest_checkpoint(config.output_dir)
+        if found is None:
+            raise TrainingError(f"no checkpoint to resume from in {config.output_dir}.")
+        return found
+    return Path(config.resume_from_checkpoint)
+
+
+def train_ppo(config: PPOStageConfig) -> Path:
+    """Run PPO and return the folder of the final policy (adapter or model + value head).
+
+    Refuses (InputError) a model that is not a causal LM, (DataError) too few triplets,
+    (TrainingError) a checkpoint of another stage; stops with TrainingDivergedError on a
+    NaN/inf loss. Ctrl-C saves a checkpoint and returns early.
+    """
+    from accelerate import Accelerator
+
+    from train.adm import NegativeSampler
+    from train.value_head import TrainableParameters, save_policy
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if config.batch_size % world or (config.batch_size // world) < 1:
+        raise InputError(f"batch_size {config.batch_size} must be a multiple of the {world} processes.")
+    torch.manual_seed(config.seed)
+    triplets = load_ppo_triplets(config)
+    policy, reference, tokenizer = load_policy(config)
+    reward_scorers = load_reward_scorers(config)
+    negative_sampler = None
+    if config.use_adm_negative and config.negative_rate > 0:
+        negative_sampler = NegativeSampler.from_target_prompts(
+            [t.target_prompt for t in triplets], config.negative_rate, config.negative_remove_share
+        )
+
+    steps_per_epoch = len(triplets) // config.batch_size
+    total_steps = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.num_train_epochs)
+    updates_per_step = config.ppo_epochs * math.ceil(
+        (config.batch_size // world) / max(1, config.mini_batch_size // world)
+    )
+    optimizer, scheduler = build_optimizer(policy, config, total_steps * updates_per_step)
+    trainable = TrainableParameters(policy)
+    kl_controller = ppo_math.AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
+
+    start_step = 0
+    resume = _resume_path(config)
+    if resume is not None:
+        state = load_checkpoint(resume, stage=STAGE, modules={"trainable": trainable}, optimizer=optimizer, scheduler=scheduler)
+        start_step = state.step
+        kl_controller.value = float(state.extra.get("kl_coef", kl_controller.value))
+
+    policy, optimizer = accelerator.prepare(policy, optimizer)
+    reference.to(accelerator.device)
+    unwrapped = accelerator.unwrap_model(policy)
+
+    is_main = accelerator.is_main_process
+    logger = RunLogger(config.output_dir, STAGE, config, tensorboard=config.tensorboard, enabled=is_main)
+    if is_main:
+        rewards = [name for name, _, _ in reward_scorers] or ["none"]
+        print(
+            f"[ppo] {len(triplets)} triplets, {total_steps} steps of {config.batch_size} rollouts, "
+            f"{world} process(es); reward models: {', '.join(rewards)}"
+            + ("" if reward_scorers else " — the reward is the thresholded CI score only")
+            + f"; ADM+ {config.use_adm_positive}, ADM- {config.use_adm_negative}, VCI {config.use_vci}",
+            flush=True,
+        )
+    step = start_step
+    started = time.time()
+    with StopOnInterrupt() as stop, logger, Progress(total_steps, initial=start_step, desc="ppo", enabled=is_main) as progress:
+        while step < total_steps:
+            # Seeds depend on the step only, so a resumed run samples what the unbroken one would.
+            torch.manual_seed(config.seed * 100003 + step * 101 + rank)
+            rng = random.Random(f"{config.seed}-{step}-{rank}")
+            part = batch_triplets(triplets, step, config, rank, world)
+            # 1-2. rollout
+            rollouts = rollout(unwrapped, tokenizer, part, config, negative_sampler, rng)
+            # 3. scores, prefix CI
+            scores, parts = score_rollouts(rollouts, config, reward_scorers)
+            prefix_ci = prefix_content_integrity(rollouts, tokenizer, config.ci_threshold) if config.use_vci else None
+            if prefix_ci is None:
+                prefix_ci = torch.zeros_like(rollouts.response_mask)
+            # 4-7. log-probs, values, rewards, VCI, GAE
+            batch, stats = make_batch(unwrapped, reference, rollouts, scores, prefix_ci, kl_controller.value, config, accelerator.device)
+            # 8. updates
+            generator = torch.Generator().manual_seed(config.seed * 7919 + step)
+            stats.update(ppo_update(policy, optimizer, scheduler, accelerator, batch, config, generator, step))
+            stats["objective/ci"] = parts["ci"].mean()
+            stats["objective/negative_share"] = sum(rollouts.negative) / len(rollouts.negative)
+            for name, _, _ in reward_scorers:
+                stats[f"objective/{name}"] = parts[name].mean()
+            stats = _mean_over_processes(accelerator, stats)
+            # 9. adaptive KL, logging, checkpoints
+            stats["objective/kl_coef"] = kl_controller.value
+            if config.adaptive_kl:
+                kl_controller.update(stats["objective/kl"], config.batch_size)
+            stats["policy/learning_rate"] = scheduler.get_last_lr()[0]
+            step += 1
+            done = step - start_step
+            stats["time/eta_s"] = (time.time() - started) / done * (total_steps - step)
+            logger.log(step, stats)
+            progress.update(1, score=stats["objective/scores"], kl=stats["objective/kl"], loss=stats["loss/total"])
+            if step % config.save_steps == 0 or stop.requested or step == total_steps:
+                accelerator.wait_for_everyone()
+                if is_main:
+                    save_checkpoint(
+                        config.output_dir, step, stage=STAGE, config=config, modules={"trainable": trainable},
+                        optimizer=optimizer, scheduler=scheduler, data_position={"step": step},
+                        extra={"kl_coef": kl_controller.value}, keep_last=config.save_total_limit,
+                    )
+            if stop.requested:
+                break
+
+    final = Path(config.output_dir) / "final"
+    accelerator.wait_for_everyone()
+    if is_main:
+        save_policy(unwrapped, final, tokenizer)
+        write_stage_tag(final, STAGE, config, step=step, stopped_early=stop.requested, kl_coef=kl_controller.value)
+    return final
+
+
+def _mean_over_processes(accelerator, stats: dict) -> dict[str, float]:
+    keys = sorted(stats)
+    values = torch.tensor([float(stats[key]) for key in keys], device=accelerator.device)
+    values = accelerator.reduce(values, reduction="mean") if accelerator.num_processes > 1 else values
+    return dict(zip(keys, values.tolist(), strict=True))
+
+
+def parse_config(argv: list[str]) -> PPOStageConfig:
+    """Parse command-line options into a PPOStageConfig (HfArgumentParser)."""
+    from transformers import HfArgumentParser
+
+    (config,) = HfArgumentParser(PPOStageConfig).parse_args_into_dataclasses(args=argv)
+    return config
+
+
+def main(argv: list[str]) -> int:
+    config = parse_config(argv)
+    final = train_ppo(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"saved {final}")
+    return 0
