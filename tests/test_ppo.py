@@ -78,7 +78,9 @@ def test_resume_gives_the_same_next_loss(tiny_setup):
             tiny_setup, "resumed", resume_from_checkpoint=str(tiny_setup / "run" / "checkpoint-2")
         )
     )
-    assert loss_at(tiny_setup / "resumed", 3) == pytest.approx(loss_at(tiny_setup / "run", 3), abs=1e-6)
+    assert loss_at(tiny_setup / "resumed", 3) == pytest.approx(
+        loss_at(tiny_setup / "run", 3), abs=1e-6
+    )
 
 
 def test_only_last_layers_are_trainable(tiny_setup):
@@ -129,12 +131,62 @@ def test_two_process_accelerate_run(tiny_setup, tmp_path):
 
     config = tiny_config(tiny_setup, "two", max_steps=2)
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",
-        "-m", "train", "ppo",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "2",
+        "--cpu",
+        "-m",
+        "train",
+        "ppo",
     ]
-    for key in ("model_name_or_path", "train_file", "output_dir", "batch_size", "mini_batch_size",
-                "micro_batch_size", "ppo_epochs", "max_new_tokens", "max_length", "max_steps"):
+    for key in (
+        "model_name_or_path",
+        "train_file",
+        "output_dir",
+        "batch_size",
+        "mini_batch_size",
+        "micro_batch_size",
+        "ppo_epochs",
+        "max_new_tokens",
+        "max_length",
+        "max_steps",
+    ):
         command += [f"--{key}", str(getattr(config, key))]
-    result = subprocess.run(command + ["--tensorboard", "false"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        command + ["--tensorboard", "false"], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert [row["step"] for row in read_metrics(config.output_dir)] == [1, 2]
+
+
+def test_ppo_on_a_lora_adapter_trains_only_its_last_layer_lora_weights(tiny_setup):
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from train.ppo import load_policy, train_ppo
+
+    adapter = tiny_setup / "sft-adapter"
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_setup / "model"))
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    get_peft_model(base, lora).save_pretrained(str(adapter))
+
+    config = tiny_config(
+        tiny_setup, "lora", adapter_path=str(adapter), num_unfrozen_layers=1, max_steps=1
+    )
+    policy, _, _ = load_policy(config)
+    trainable = [name for name, p in policy.named_parameters() if p.requires_grad]
+    assert trainable and all(
+        "value_head" in n or ("layers.1." in n and "lora_" in n) for n in trainable
+    )
+
+    final = train_ppo(config)
+    before, after = (
+        load_file(str(adapter / "adapter_model.safetensors")),
+        load_file(str(final / "adapter_model.safetensors")),
+    )
+    assert before.keys() == after.keys()
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    assert changed and all("layers.1." in key for key in changed)

@@ -68,7 +68,9 @@ def test_clipped_policy_loss_on_hand_values():
     # ratios e^0.5 = 1.6487 (clipped to 1.2) and e^-0.5 = 0.6065 (clipped to 0.8)
     new = torch.tensor([[0.5, -0.5]])
     advantages = torch.tensor([[1.0, 1.0]])
-    loss, stats = ppo_math.clipped_policy_loss(new, old, advantages, torch.ones(1, 2), clip_range=0.2)
+    loss, stats = ppo_math.clipped_policy_loss(
+        new, old, advantages, torch.ones(1, 2), clip_range=0.2
+    )
     # token 0: max(-1.6487, -1.2) = -1.2 (clipped); token 1: max(-0.6065, -0.8) = -0.6065
     assert loss.item() == pytest.approx((-1.2 - math.exp(-0.5)) / 2, rel=1e-5)
     assert stats["clipfrac"].item() == pytest.approx(0.5)

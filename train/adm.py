@@ -62,7 +62,9 @@ class NegativeSampler:
     replaced).
     """
 
-    def __init__(self, vocabulary: dict[str, list[str]], rate: float = 0.04, remove_share: float = 0.5):
+    def __init__(
+        self, vocabulary: dict[str, list[str]], rate: float = 0.04, remove_share: float = 0.5
+    ):
         if not 0.0 <= rate <= 1.0 or not 0.0 <= remove_share <= 1.0:
             raise ValueError("rate and remove_share must be in [0, 1]")
         self.vocabulary = {pos: sorted(set(words)) for pos, words in vocabulary.items()}

@@ -128,9 +128,14 @@ def check_causal_lm(model_name_or_path: str | os.PathLike) -> None:
         raise InputError(
             f"cannot read a model config from '{model_name_or_path}': {error}".split("\n")[0]
         ) from error
-    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+    causal_classes = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    architectures = getattr(config, "architectures", None) or []
+    # BERT has a causal-LM head class too; a saved BertForMaskedLM is still not a rewriter.
+    wrong_head = architectures and not any(a in causal_classes for a in architectures)
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or wrong_head:
         raise InputError(
-            f"'{model_name_or_path}' is a '{config.model_type}' model, not a causal language "
+            f"'{model_name_or_path}' is a '{config.model_type}' model "
+            f"({', '.join(architectures) or 'no head'}), not a causal language "
             "model; the rewriter must be a decoder-only LM such as SmolLM2, Llama or BLOOM."
         )
 

@@ -69,59 +69,117 @@ class PPOStageConfig:
     train_file: str = field(
         default="assets/instructpe/train.jsonl", metadata={"help": "InstructPE triplets."}
     )
-    output_dir: str = field(default="runs/ppo", metadata={"help": "Checkpoints, logs, final policy."})
+    output_dir: str = field(
+        default="runs/ppo", metadata={"help": "Checkpoints, logs, final policy."}
+    )
     # Table 3, RL column
-    num_train_epochs: float = field(default=5, metadata={"help": "Passes over the prompts (Table 3: 5)."})
-    batch_size: int = field(default=128, metadata={"help": "Rollouts per PPO step, all processes (Table 3: 128)."})
-    max_length: int = field(default=384, metadata={"help": "Max query + response tokens (Table 3: 384)."})
+    num_train_epochs: float = field(
+        default=5, metadata={"help": "Passes over the prompts (Table 3: 5)."}
+    )
+    batch_size: int = field(
+        default=128, metadata={"help": "Rollouts per PPO step, all processes (Table 3: 128)."}
+    )
+    max_length: int = field(
+        default=384, metadata={"help": "Max query + response tokens (Table 3: 384)."}
+    )
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak LR (Table 3: 5e-6)."})
-    num_unfrozen_layers: int = field(default=8, metadata={"help": "Trainable last blocks (Table 3: 8)."})
-    weight_decay: float = field(default=1e-6, metadata={"help": "AdamW weight decay (Table 3: 1e-6)."})
+    num_unfrozen_layers: int = field(
+        default=8, metadata={"help": "Trainable last blocks (Table 3: 8)."}
+    )
+    weight_decay: float = field(
+        default=1e-6, metadata={"help": "AdamW weight decay (Table 3: 1e-6)."}
+    )
     # Appendix A.5
-    init_kl_coef: float = field(default=0.05, metadata={"help": "Initial KL coefficient (A.5: 0.05)."})
-    adaptive_kl: bool = field(default=True, metadata={"help": "Adapt the KL coefficient (A.5: adaptive)."})
-    kl_target: float = field(default=6.0, metadata={"help": "Adaptive KL target (not in paper; TRL: 6)."})
-    kl_horizon: float = field(default=10000, metadata={"help": "Adaptive KL horizon (not in paper; TRL: 10000)."})
+    init_kl_coef: float = field(
+        default=0.05, metadata={"help": "Initial KL coefficient (A.5: 0.05)."}
+    )
+    adaptive_kl: bool = field(
+        default=True, metadata={"help": "Adapt the KL coefficient (A.5: adaptive)."}
+    )
+    kl_target: float = field(
+        default=6.0, metadata={"help": "Adaptive KL target (not in paper; TRL: 6)."}
+    )
+    kl_horizon: float = field(
+        default=10000, metadata={"help": "Adaptive KL horizon (not in paper; TRL: 10000)."}
+    )
     gamma: float = field(default=0.99, metadata={"help": "Discount (A.5: 0.99)."})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda (A.5: 0.95)."})
-    typical_p: float = field(default=0.97, metadata={"help": "ADM+ typical sampling mass p (A.5: 0.97)."})
-    vci_alpha: float = field(default=0.05, metadata={"help": "VCI weight alpha of eq. 7 (A.5: 0.05)."})
+    typical_p: float = field(
+        default=0.97, metadata={"help": "ADM+ typical sampling mass p (A.5: 0.97)."}
+    )
+    vci_alpha: float = field(
+        default=0.05, metadata={"help": "VCI weight alpha of eq. 7 (A.5: 0.05)."}
+    )
     adam_eps: float = field(default=1e-8, metadata={"help": "AdamW eps (A.5: 1e-8)."})
     adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1 (A.5: 0.9)."})
     adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (A.5: 0.95)."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "LR schedule (A.5: cosine)."})
+    lr_scheduler_type: str = field(
+        default="cosine", metadata={"help": "LR schedule (A.5: cosine)."}
+    )
     cliprange: float = field(default=0.2, metadata={"help": "Policy clip range (A.5: 0.2)."})
-    cliprange_value: float = field(default=0.2, metadata={"help": "Value clip range (not in paper; TRL: 0.2)."})
-    vf_coef: float = field(default=0.5, metadata={"help": "Value loss scale w.r.t. policy loss (A.5: 0.5)."})
+    cliprange_value: float = field(
+        default=0.2, metadata={"help": "Value clip range (not in paper; TRL: 0.2)."}
+    )
+    vf_coef: float = field(
+        default=0.5, metadata={"help": "Value loss scale w.r.t. policy loss (A.5: 0.5)."}
+    )
     # Not in the paper
-    ppo_epochs: int = field(default=4, metadata={"help": "Optimisation passes per batch (not in paper; TRL: 4)."})
-    mini_batch_size: int = field(default=32, metadata={"help": "Rollouts per optimizer step, all processes."})
-    micro_batch_size: int = field(default=8, metadata={"help": "Rollouts per forward pass (gradient accumulation)."})
+    ppo_epochs: int = field(
+        default=4, metadata={"help": "Optimisation passes per batch (not in paper; TRL: 4)."}
+    )
+    mini_batch_size: int = field(
+        default=32, metadata={"help": "Rollouts per optimizer step, all processes."}
+    )
+    micro_batch_size: int = field(
+        default=8, metadata={"help": "Rollouts per forward pass (gradient accumulation)."}
+    )
     max_new_tokens: int = field(default=128, metadata={"help": "Max response tokens."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (not in paper)."})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Gradient clipping (not in paper)."}
+    )
     # ADM / VCI switches for ablations
-    use_adm_positive: bool = field(default=True, metadata={"help": "ADM+: typical sampling (else plain sampling)."})
-    use_adm_negative: bool = field(default=True, metadata={"help": "ADM-: perturbed target prompts as rollouts."})
-    negative_rate: float = field(default=0.04, metadata={"help": "ADM- share of rollouts (section 3.3: 4%)."})
-    negative_remove_share: float = field(default=0.5, metadata={"help": "ADM- removals vs replacements (50%)."})
-    use_vci: bool = field(default=True, metadata={"help": "VCI: add alpha * CI(prefix) to the values (eq. 7)."})
+    use_adm_positive: bool = field(
+        default=True, metadata={"help": "ADM+: typical sampling (else plain sampling)."}
+    )
+    use_adm_negative: bool = field(
+        default=True, metadata={"help": "ADM-: perturbed target prompts as rollouts."}
+    )
+    negative_rate: float = field(
+        default=0.04, metadata={"help": "ADM- share of rollouts (section 3.3: 4%)."}
+    )
+    negative_remove_share: float = field(
+        default=0.5, metadata={"help": "ADM- removals vs replacements (50%)."}
+    )
+    use_vci: bool = field(
+        default=True, metadata={"help": "VCI: add alpha * CI(prefix) to the values (eq. 7)."}
+    )
     # Reward
     ci_threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
     ci_weight: float = field(default=1.0, metadata={"help": "Weight of the thresholded CI score."})
-    aesthetic_rm_path: str = field(default="", metadata={"help": "Aesthetic reward model folder (train.reward_model)."})
+    aesthetic_rm_path: str = field(
+        default="", metadata={"help": "Aesthetic reward model folder (train.reward_model)."}
+    )
     aesthetic_weight: float = field(default=1.0, metadata={"help": "Weight of the aesthetic RM."})
-    preference_rm_path: str = field(default="", metadata={"help": "PickScore reward model folder (train.reward_model)."})
+    preference_rm_path: str = field(
+        default="", metadata={"help": "PickScore reward model folder (train.reward_model)."}
+    )
     preference_weight: float = field(default=1.0, metadata={"help": "Weight of the preference RM."})
     # Run control
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many PPO steps (-1: epochs)."})
-    max_train_rows: int = field(default=0, metadata={"help": "Use only the first N triplets (0: all)."})
+    max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many PPO steps (-1: epochs)."}
+    )
+    max_train_rows: int = field(
+        default=0, metadata={"help": "Use only the first N triplets (0: all)."}
+    )
     save_steps: int = field(default=20, metadata={"help": "Checkpoint every N PPO steps."})
     save_total_limit: int = field(default=3, metadata={"help": "Keep this many checkpoints."})
     resume_from_checkpoint: str = field(
         default="", metadata={"help": "Checkpoint folder, or 'latest' in output_dir."}
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, sampling and ADM-."})
-    bf16: bool = field(default=False, metadata={"help": "bf16 weights (GPU; the paper trains in bf16)."})
+    bf16: bool = field(
+        default=False, metadata={"help": "bf16 weights (GPU; the paper trains in bf16)."}
+    )
     tensorboard: bool = field(default=True, metadata={"help": "Also log to TensorBoard."})
 
     def __post_init__(self) -> None:
@@ -154,14 +212,19 @@ def load_policy(config: PPOStageConfig):
     path = resolve_model_path(config.model_name_or_path)
     check_causal_lm(path)
     dtype = torch.bfloat16 if config.bf16 else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(config.adapter_path or path)
+    has_own_tokenizer = (
+        config.adapter_path and (Path(config.adapter_path) / "tokenizer_config.json").is_file()
+    )
+    tokenizer = AutoTokenizer.from_pretrained(config.adapter_path if has_own_tokenizer else path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     language_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     if config.adapter_path:
         from peft import PeftModel
 
-        language_model = PeftModel.from_pretrained(language_model, config.adapter_path, is_trainable=True)
+        language_model = PeftModel.from_pretrained(
+            language_model, config.adapter_path, is_trainable=True
+        )
     reference = copy.deepcopy(language_model)
     if config.adapter_path:
         reference = reference.merge_and_unload()
@@ -204,7 +267,9 @@ def _sequence_regressor(path: str):
     model.config.pad_token_id = tokenizer.pad_token_id
 
     def score(prompts: list[str]) -> torch.Tensor:
-        batch = tokenizer(prompts, return_tensors="pt", padding=True, truncation=True, max_length=384)
+        batch = tokenizer(
+            prompts, return_tensors="pt", padding=True, truncation=True, max_length=384
+        )
         with torch.no_grad():
             return model(**batch).logits[:, 0].float()
 
@@ -228,7 +293,9 @@ class Rollouts:
     response_texts: list[str]
 
 
-def encode_queries(tokenizer, triplets: list[Any], max_query_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_queries(
+    tokenizer, triplets: list[Any], max_query_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return left-padded query ids and mask of T(x, i) (the paper's template), cut from the left."""
     from train.sft import paper_prompt
 
@@ -263,7 +330,9 @@ def rollout(
     from train.adm import sample_responses
 
     device = next(policy.parameters()).device
-    query_ids, query_mask = encode_queries(tokenizer, triplets, config.max_length - config.max_new_tokens)
+    query_ids, query_mask = encode_queries(
+        tokenizer, triplets, config.max_length - config.max_new_tokens
+    )
     sampled = sample_responses(
         policy.language_model,
         query_ids.to(device),
@@ -290,8 +359,10 @@ def rollout(
     if tokenizer.pad_token_id != tokenizer.eos_token_id:
         response_mask = response_mask * (response_ids != tokenizer.pad_token_id).float()
         response_mask[:, 0] = 1.0  # a response has at least its first token
+    # The rewriter uses the first line of the output (core.rewrite, evaluate-rewriter), so that
+    # is what gets scored.
     texts = [
-        tokenizer.decode(ids[mask.bool()], skip_special_tokens=True).strip()
+        tokenizer.decode(ids[mask.bool()], skip_special_tokens=True).strip().split("\n")[0].strip()
         for ids, mask in zip(response_ids, response_mask, strict=True)
     ]
     return Rollouts(triplets, query_ids, query_mask, response_ids, response_mask, negative, texts)
@@ -301,13 +372,17 @@ def rollout(
 # 3. Scores and content integrity
 
 
-def score_rollouts(rollouts: Rollouts, config: PPOStageConfig, reward_scorers) -> tuple[torch.Tensor, dict]:
+def score_rollouts(
+    rollouts: Rollouts, config: PPOStageConfig, reward_scorers
+) -> tuple[torch.Tensor, dict]:
     """Return (scores [B], parts): w_ci * CI_thresholded + the weighted reward models."""
     from core.content_integrity import content_integrity
 
     ci = torch.tensor(
         [
-            content_integrity(t.raw_prompt, t.instruction, t.target_prompt, text, threshold=config.ci_threshold).score
+            content_integrity(
+                t.raw_prompt, t.instruction, t.target_prompt, text, threshold=config.ci_threshold
+            ).score
             for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
         ],
         dtype=torch.float32,
@@ -329,7 +404,9 @@ def prefix_content_integrity(rollouts: Rollouts, tokenizer, threshold: float) ->
     result = torch.zeros(batch, length)
     for index, triplet in enumerate(rollouts.triplets):
         count = int(rollouts.response_mask[index].sum())
-        token_texts = [tokenizer.decode([token]) for token in rollouts.response_ids[index, :count].tolist()]
+        token_texts = [
+            tokenizer.decode([token]) for token in rollouts.response_ids[index, :count].tolist()
+        ]
         prefix = PrefixContentIntegrity(
             triplet.raw_prompt, triplet.instruction, triplet.target_prompt, threshold=threshold
         ).prefix_scores(token_texts, thresholded=True)
@@ -352,14 +429,18 @@ def forward_policy(policy, query_ids, query_mask, response_ids, response_mask):
     return logprobs, values[:, start:-1].float(), logits
 
 
-def forward_reference(reference, query_ids, query_mask, response_ids, response_mask) -> torch.Tensor:
+def forward_reference(
+    reference, query_ids, query_mask, response_ids, response_mask
+) -> torch.Tensor:
     """Return the frozen reference model's log-probs [B, T] of the response tokens."""
     from train.value_head import position_ids_for
 
     input_ids = torch.cat([query_ids, response_ids], dim=1)
     attention_mask = torch.cat([query_mask, response_mask.long()], dim=1)
     extra = position_ids_for(reference, attention_mask)
-    logits = reference(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **extra).logits
+    logits = reference(
+        input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **extra
+    ).logits
     start = query_ids.shape[1] - 1
     logits = logits[:, start:-1].float()
     return torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
@@ -379,25 +460,41 @@ class Batch:
     returns: torch.Tensor
 
 
-def make_batch(policy, reference, rollouts: Rollouts, scores, prefix_ci, kl_coef: float, config, device):
+def make_batch(
+    policy, reference, rollouts: Rollouts, scores, prefix_ci, kl_coef: float, config, device
+):
     """Steps 4-7: log-probs, values, KL-shaped rewards, VCI values, GAE. Returns (Batch, stats)."""
     query_ids, query_mask = rollouts.query_ids.to(device), rollouts.query_mask.to(device)
     response_ids, mask = rollouts.response_ids.to(device), rollouts.response_mask.to(device)
     logprobs, values, ref_logprobs, entropies = [], [], [], []
     with torch.no_grad():
         for part in _chunks(len(rollouts.triplets), config.micro_batch_size):
-            lp, v, logits = forward_policy(policy, query_ids[part], query_mask[part], response_ids[part], mask[part])
-            logprobs.append(lp), values.append(v), entropies.append(ppo_math.entropy_from_logits(logits))
-            ref_logprobs.append(forward_reference(reference, query_ids[part], query_mask[part], response_ids[part], mask[part]))
+            lp, v, logits = forward_policy(
+                policy, query_ids[part], query_mask[part], response_ids[part], mask[part]
+            )
+            (
+                logprobs.append(lp),
+                values.append(v),
+                entropies.append(ppo_math.entropy_from_logits(logits)),
+            )
+            ref_logprobs.append(
+                forward_reference(
+                    reference, query_ids[part], query_mask[part], response_ids[part], mask[part]
+                )
+            )
     logprobs, values = torch.cat(logprobs), torch.cat(values)
     ref_logprobs, entropy = torch.cat(ref_logprobs), torch.cat(entropies)
     # 5. per-token KL penalty + score on the last token
-    rewards, kl = ppo_math.kl_shaped_rewards(scores.to(device), logprobs, ref_logprobs, mask, kl_coef)
+    rewards, kl = ppo_math.kl_shaped_rewards(
+        scores.to(device), logprobs, ref_logprobs, mask, kl_coef
+    )
     # 6. DiffChat eq. 7 (VCI)
     vci = prefix_ci.to(device) if config.use_vci else torch.zeros_like(values)
     values_hat = ppo_math.value_with_content_integrity(values, vci, config.vci_alpha)
     # 7. DiffChat eqs. 5-6 (GAE) on V̂; the value head's target is the return minus alpha * CI
-    advantages = ppo_math.generalized_advantages(rewards, values_hat, mask, config.gamma, config.lam)
+    advantages = ppo_math.generalized_advantages(
+        rewards, values_hat, mask, config.gamma, config.lam
+    )
     returns = advantages + values
     advantages = ppo_math.whiten(advantages, mask)
     stats = {
@@ -422,7 +519,9 @@ def _chunks(count: int, size: int) -> list[slice]:
 # 8. Updates
 
 
-def ppo_update(policy, optimizer, scheduler, accelerator, batch: Batch, config, generator, step: int) -> dict:
+def ppo_update(
+    policy, optimizer, scheduler, accelerator, batch: Batch, config, generator, step: int
+) -> dict:
     """Minibatch epochs of clipped policy + value loss; returns mean loss/policy/val stats."""
     count = batch.query_ids.shape[0]
     mini = max(1, config.mini_batch_size // accelerator.num_processes)
@@ -436,7 +535,11 @@ def ppo_update(policy, optimizer, scheduler, accelerator, batch: Batch, config, 
                 index = torch.tensor(indices[part], device=batch.query_ids.device)
                 mask = batch.mask[index]
                 logprobs, values, logits = forward_policy(
-                    policy, batch.query_ids[index], batch.query_mask[index], batch.response_ids[index], mask
+                    policy,
+                    batch.query_ids[index],
+                    batch.query_mask[index],
+                    batch.response_ids[index],
+                    mask,
                 )
                 policy_loss, policy_stats = ppo_math.clipped_policy_loss(
                     logprobs, batch.logprobs[index], batch.advantages[index], mask, config.cliprange
@@ -458,7 +561,9 @@ def ppo_update(policy, optimizer, scheduler, accelerator, batch: Batch, config, 
                     "policy/entropy": entropy,
                     "val/clipfrac": value_stats["clipfrac"],
                 }.items():
-                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(index) / len(indices)
+                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(index) / len(
+                        indices
+                    )
             if config.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
             optimizer.step()
@@ -479,7 +584,9 @@ def build_optimizer(policy, config: PPOStageConfig, total_updates: int):
         eps=config.adam_eps,
         weight_decay=config.weight_decay,
     )
-    scheduler = get_scheduler(config.lr_scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=total_updates)
+    scheduler = get_scheduler(
+        config.lr_scheduler_type, optimizer, num_warmup_steps=0, num_training_steps=total_updates
+    )
     return optimizer, scheduler
 
 
@@ -503,7 +610,9 @@ def load_ppo_triplets(config: PPOStageConfig) -> list[Any]:
     return triplets
 
 
-def batch_triplets(triplets: list[Any], step: int, config: PPOStageConfig, rank: int, world: int) -> list[Any]:
+def batch_triplets(
+    triplets: list[Any], step: int, config: PPOStageConfig, rank: int, world: int
+) -> list[Any]:
     """Return this process's triplets for PPO step `step` (0-based): the data position is the step.
 
     Each epoch is a seeded permutation of the rows; a step takes the next batch_size of it and
@@ -543,7 +652,9 @@ def train_ppo(config: PPOStageConfig) -> Path:
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     rank, world = accelerator.process_index, accelerator.num_processes
     if config.batch_size % world or (config.batch_size // world) < 1:
-        raise InputError(f"batch_size {config.batch_size} must be a multiple of the {world} processes.")
+        raise InputError(
+            f"batch_size {config.batch_size} must be a multiple of the {world} processes."
+        )
     torch.manual_seed(config.seed)
     triplets = load_ppo_triplets(config)
     policy, reference, tokenizer = load_policy(config)
@@ -555,27 +666,40 @@ def train_ppo(config: PPOStageConfig) -> Path:
         )
 
     steps_per_epoch = len(triplets) // config.batch_size
-    total_steps = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.num_train_epochs)
+    total_steps = (
+        config.max_steps
+        if config.max_steps > 0
+        else math.ceil(steps_per_epoch * config.num_train_epochs)
+    )
     updates_per_step = config.ppo_epochs * math.ceil(
         (config.batch_size // world) / max(1, config.mini_batch_size // world)
     )
     optimizer, scheduler = build_optimizer(policy, config, total_steps * updates_per_step)
     trainable = TrainableParameters(policy)
-    kl_controller = ppo_math.AdaptiveKLController(config.init_kl_coef, config.kl_target, config.kl_horizon)
-
-    start_step = 0
-    resume = _resume_path(config)
-    if resume is not None:
-        state = load_checkpoint(resume, stage=STAGE, modules={"trainable": trainable}, optimizer=optimizer, scheduler=scheduler)
-        start_step = state.step
-        kl_controller.value = float(state.extra.get("kl_coef", kl_controller.value))
+    kl_controller = ppo_math.AdaptiveKLController(
+        config.init_kl_coef, config.kl_target, config.kl_horizon
+    )
 
     policy, optimizer = accelerator.prepare(policy, optimizer)
     reference.to(accelerator.device)
     unwrapped = accelerator.unwrap_model(policy)
+    start_step = 0
+    resume = _resume_path(config)
+    if resume is not None:  # after prepare, so the optimizer state lands on the parameters' device
+        state = load_checkpoint(
+            resume,
+            stage=STAGE,
+            modules={"trainable": trainable},
+            optimizer=optimizer,
+            scheduler=scheduler,
+        )
+        start_step = state.step
+        kl_controller.value = float(state.extra.get("kl_coef", kl_controller.value))
 
     is_main = accelerator.is_main_process
-    logger = RunLogger(config.output_dir, STAGE, config, tensorboard=config.tensorboard, enabled=is_main)
+    logger = RunLogger(
+        config.output_dir, STAGE, config, tensorboard=config.tensorboard, enabled=is_main
+    )
     if is_main:
         rewards = [name for name, _, _ in reward_scorers] or ["none"]
         print(
@@ -587,7 +711,11 @@ def train_ppo(config: PPOStageConfig) -> Path:
         )
     step = start_step
     started = time.time()
-    with StopOnInterrupt() as stop, logger, Progress(total_steps, initial=start_step, desc="ppo", enabled=is_main) as progress:
+    with (
+        StopOnInterrupt() as stop,
+        logger,
+        Progress(total_steps, initial=start_step, desc="ppo", enabled=is_main) as progress,
+    ):
         while step < total_steps:
             # Seeds depend on the step only, so a resumed run samples what the unbroken one would.
             torch.manual_seed(config.seed * 100003 + step * 101 + rank)
@@ -597,14 +725,31 @@ def train_ppo(config: PPOStageConfig) -> Path:
             rollouts = rollout(unwrapped, tokenizer, part, config, negative_sampler, rng)
             # 3. scores, prefix CI
             scores, parts = score_rollouts(rollouts, config, reward_scorers)
-            prefix_ci = prefix_content_integrity(rollouts, tokenizer, config.ci_threshold) if config.use_vci else None
+            prefix_ci = (
+                prefix_content_integrity(rollouts, tokenizer, config.ci_threshold)
+                if config.use_vci
+                else None
+            )
             if prefix_ci is None:
                 prefix_ci = torch.zeros_like(rollouts.response_mask)
             # 4-7. log-probs, values, rewards, VCI, GAE
-            batch, stats = make_batch(unwrapped, reference, rollouts, scores, prefix_ci, kl_controller.value, config, accelerator.device)
+            batch, stats = make_batch(
+                unwrapped,
+                reference,
+                rollouts,
+                scores,
+                prefix_ci,
+                kl_controller.value,
+                config,
+                accelerator.device,
+            )
             # 8. updates
             generator = torch.Generator().manual_seed(config.seed * 7919 + step)
-            stats.update(ppo_update(policy, optimizer, scheduler, accelerator, batch, config, generator, step))
+            stats.update(
+                ppo_update(
+                    policy, optimizer, scheduler, accelerator, batch, config, generator, step
+                )
+            )
             stats["objective/ci"] = parts["ci"].mean()
             stats["objective/negative_share"] = sum(rollouts.negative) / len(rollouts.negative)
             for name, _, _ in reward_scorers:
@@ -619,14 +764,26 @@ def train_ppo(config: PPOStageConfig) -> Path:
             done = step - start_step
             stats["time/eta_s"] = (time.time() - started) / done * (total_steps - step)
             logger.log(step, stats)
-            progress.update(1, score=stats["objective/scores"], kl=stats["objective/kl"], loss=stats["loss/total"])
+            progress.update(
+                1,
+                score=stats["objective/scores"],
+                kl=stats["objective/kl"],
+                loss=stats["loss/total"],
+            )
             if step % config.save_steps == 0 or stop.requested or step == total_steps:
                 accelerator.wait_for_everyone()
                 if is_main:
                     save_checkpoint(
-                        config.output_dir, step, stage=STAGE, config=config, modules={"trainable": trainable},
-                        optimizer=optimizer, scheduler=scheduler, data_position={"step": step},
-                        extra={"kl_coef": kl_controller.value}, keep_last=config.save_total_limit,
+                        config.output_dir,
+                        step,
+                        stage=STAGE,
+                        config=config,
+                        modules={"trainable": trainable},
+                        optimizer=optimizer,
+                        scheduler=scheduler,
+                        data_position={"step": step},
+                        extra={"kl_coef": kl_controller.value},
+                        keep_last=config.save_total_limit,
                     )
             if stop.requested:
                 break
@@ -635,14 +792,38 @@ def train_ppo(config: PPOStageConfig) -> Path:
     accelerator.wait_for_everyone()
     if is_main:
         save_policy(unwrapped, final, tokenizer)
-        write_stage_tag(final, STAGE, config, step=step, stopped_early=stop.requested, kl_coef=kl_controller.value)
+        if config.adapter_path:
+            _keep_base_model_name(Path(config.adapter_path), final)
+        write_stage_tag(
+            final,
+            STAGE,
+            config,
+            step=step,
+            stopped_early=stop.requested,
+            kl_coef=kl_controller.value,
+        )
     return final
+
+
+def _keep_base_model_name(source_adapter: Path, final: Path) -> None:
+    # peft writes the base model's local path; keep the name the SFT adapter was shipped with
+    # (e.g. the registry name "smollm2-base") so the PPO adapter loads wherever that one does.
+    import json
+
+    source, target = source_adapter / "adapter_config.json", final / "adapter_config.json"
+    if source.is_file() and target.is_file():
+        name = json.loads(source.read_text()).get("base_model_name_or_path")
+        config = json.loads(target.read_text())
+        config["base_model_name_or_path"] = name
+        target.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def _mean_over_processes(accelerator, stats: dict) -> dict[str, float]:
     keys = sorted(stats)
     values = torch.tensor([float(stats[key]) for key in keys], device=accelerator.device)
-    values = accelerator.reduce(values, reduction="mean") if accelerator.num_processes > 1 else values
+    values = (
+        accelerator.reduce(values, reduction="mean") if accelerator.num_processes > 1 else values
+    )
     return dict(zip(keys, values.tolist(), strict=True))
 
 

@@ -156,7 +156,9 @@ def clipped_value_loss(
     V_clipped keeps the new value within `clip_range_value` of the rollout value, as in
     CleanRL and TRL's old PPOTrainer. stats: clipfrac of the value clip.
     """
-    clipped_values = old_values + torch.clamp(values - old_values, -clip_range_value, clip_range_value)
+    clipped_values = old_values + torch.clamp(
+        values - old_values, -clip_range_value, clip_range_value
+    )
     unclipped_error = (values - returns) ** 2
     clipped_error = (clipped_values - returns) ** 2
     loss = 0.5 * masked_mean(torch.maximum(unclipped_error, clipped_error), mask)
