@@ -1,0 +1,152 @@
+"""The content-integrity (CI) score: DiffChat Listing 1 (appendix A.4), and its prefix form.
+
+Given the InstructPix2Pix-style references (x_o raw prompt, i instruction, y_o target
+prompt) CI measures how many keywords of y_o survive, up to WordNet synonyms, in a
+candidate prompt y:
+
+    highlighted = keywords(y_o) that are in keywords(i) but not in keywords(x_o)
+    for each keyword k of y_o: take the first synonym s of k (k itself first) that is among
+        y's lemmatized words; add 2 if s is highlighted, else 1
+    raw   = min(count / len(keywords(y_o)), 1)
+    score = raw if raw >= threshold (0.7) else 0
+
+Edge cases (the listing leaves them open):
+- y_o has no keywords: nothing can be lost, raw = 1.0.
+- empty candidate (and y_o has keywords): raw = 0.0.
+- instruction or raw prompt without keywords: nothing is highlighted; plain counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.nlp import extract_keywords, synonyms, tagged_lemmas
+
+DEFAULT_THRESHOLD = 0.7  # DiffChat Listing 1, `thres=0.7`
+
+
+@dataclass(frozen=True)
+class ContentIntegrity:
+    """A CI result: `score` after thresholding (the PPO reward), `raw` before (as reported)."""
+
+    score: float
+    raw: float
+
+
+class _Reference:
+    """The reference side (x_o, i, y_o) of Listing 1, computed once."""
+
+    def __init__(self, raw_prompt: str, instruction: str, reference_target: str):
+        raw_keywords = set(extract_keywords(raw_prompt))
+        instruction_keywords = set(extract_keywords(instruction))
+        self.keywords = extract_keywords(reference_target)
+        self.highlighted = frozenset(
+            k for k in self.keywords if k not in raw_keywords and k in instruction_keywords
+        )
+        # Each keyword's synonyms, the keyword itself first (the order the listing breaks on).
+        self.ordered_synonyms = [
+            [keyword, *sorted(synonyms(keyword) - {keyword})] for keyword in self.keywords
+        ]
+        # word -> [(keyword index, position in that keyword's synonym list)]
+        self.positions: dict[str, list[tuple[int, int]]] = {}
+        for index, names in enumerate(self.ordered_synonyms):
+            for position, name in enumerate(names):
+                self.positions.setdefault(name, []).append((index, position))
+
+    def weight(self, index: int, position: int) -> int:
+        return 2 if self.ordered_synonyms[index][position] in self.highlighted else 1
+
+    def raw_from_matches(self, first_match: list[int | None]) -> float:
+        if not self.keywords:
+            return 1.0
+        count = sum(
+            self.weight(index, position)
+            for index, position in enumerate(first_match)
+            if position is not None
+        )
+        return min(count / len(self.keywords), 1.0)
+
+    def match_words(self, words: set[str]) -> list[int | None]:
+        first_match: list[int | None] = [None] * len(self.keywords)
+        for word in words:
+            for index, position in self.positions.get(word, ()):
+                if first_match[index] is None or position < first_match[index]:
+                    first_match[index] = position
+        return first_match
+
+
+def _threshold(raw: float, threshold: float) -> float:
+    return raw if raw >= threshold else 0.0
+
+
+def content_integrity(
+    raw_prompt: str,
+    instruction: str,
+    reference_target: str,
+    candidate: str,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ContentIntegrity:
+    """Return the CI of `candidate` against (x_o=raw_prompt, i=instruction, y_o=reference_target)."""
+    reference = _Reference(raw_prompt, instruction, reference_target)
+    candidate_words = {lemma for lemma, _ in tagged_lemmas(candidate)}
+    raw = reference.raw_from_matches(reference.match_words(candidate_words))
+    return ContentIntegrity(score=_threshold(raw, threshold), raw=raw)
+
+
+class PrefixContentIntegrity:
+    """CI of every prefix of a generated prompt, for PPO's value estimate (DiffChat eq. 7).
+
+    The reference side is computed once. `prefix_scores` tags the finished text once and
+    walks its tokens, adding each word as soon as the prefix contains it. A word is added
+    whole once complete and, while it is still being generated, as its lemmatized fragment,
+    which is what a from-scratch call on that prefix would see. The one difference from
+    calling `content_integrity` on each prefix: a word keeps the POS tag it has in the
+    finished text (taggers look right as well as left). The last prefix equals the full
+    call exactly.
+    """
+
+    def __init__(
+        self,
+        raw_prompt: str,
+        instruction: str,
+        reference_target: str,
+        threshold: float = DEFAULT_THRESHOLD,
+    ):
+        self.reference = _Reference(raw_prompt, instruction, reference_target)
+        self.threshold = threshold
+
+    def prefix_scores(self, token_texts: list[str], thresholded: bool = True) -> list[float]:
+        """Return one CI per prefix: element t scores "".join(token_texts[: t + 1])."""
+        from core.nlp import _WORD, lemmatize
+
+        text = "".join(token_texts)
+        lemmas = tagged_lemmas(text)
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        reference = self.reference
+        first_match: list[int | None] = [None] * len(reference.keywords)
+
+        def add(word: str, matches: list[int | None]) -> None:
+            for index, position in reference.positions.get(word, ()):
+                if matches[index] is None or position < matches[index]:
+                    matches[index] = position
+
+        scores = []
+        next_word = 0
+        end = 0
+        for token in token_texts:
+            end += len(token)
+            # Words that end strictly before the prefix end, or at the end of the whole text,
+            # are complete.
+            while next_word < len(spans) and (
+                spans[next_word][1] < end or spans[next_word][1] == len(text) == end
+            ):
+                add(lemmas[next_word][0], first_match)
+                next_word += 1
+            matches = first_match
+            if next_word < len(spans) and spans[next_word][0] < end:
+                fragment = text[spans[next_word][0] : end].lower()
+                matches = list(first_match)
+                add(lemmatize(fragment, lemmas[next_word][1]), matches)
+            raw = reference.raw_from_matches(matches)
+            scores.append(_threshold(raw, self.threshold) if thresholded else raw)
+        return scores
