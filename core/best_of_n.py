@@ -63,7 +63,9 @@ def parse_weights(text: str) -> dict[str, float]:
     return check_weights(weights)
 
 
-def combine_scores(scores: Mapping[str, Sequence[float]], weights: Mapping[str, float]) -> list[float]:
+def combine_scores(
+    scores: Mapping[str, Sequence[float]], weights: Mapping[str, float]
+) -> list[float]:
     """Return the weighted mix per candidate: sum of weight * standardised score.
 
     Each score is standardised across the candidates ((x - mean) / std); a score that is the
@@ -132,7 +134,9 @@ def best_of_n(
     needs_raw = any(scorers[name].needs_edit_context for name in weights)
     total = len(prompts) + (1 if needs_raw and raw_image is None else 0)
     if needs_raw and raw_image is None:
-        raw_image = generate(dataclasses.replace(request, prompt=prompt), cancel_event=cancel_event).image
+        raw_image = generate(
+            dataclasses.replace(request, prompt=prompt), cancel_event=cancel_event
+        ).image
         if progress:
             progress(1, total)
     images = []

@@ -27,6 +27,7 @@ from PIL import Image
 from core import pipelines
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.png_metadata import PARAMETERS_KEY, format_parameters, save_png
+from core.validation import check_instruction
 
 # CLIP reads 77 tokens including its start and end markers.
 CLIP_PROMPT_TOKEN_LIMIT = 75
@@ -163,7 +164,8 @@ def _offline_clip_tokenizer():
 
 
 def _token_count(tokenizer, text: str) -> int:
-    return len(tokenizer(text, truncation=False, add_special_tokens=False)["input_ids"])
+    # tokenize() rather than __call__: no "longer than 77" warning, the length is the point.
+    return len(tokenizer.tokenize(text)) if text else 0
 
 
 def count_clip_tokens(prompt: str, model: str | None = None) -> int:
@@ -428,8 +430,7 @@ def edit_with_instruct_pix2pix(
     `max_side`, both sides rounded down to multiples of 8. Refuses (InputError) an empty
     instruction and models that are not InstructPix2Pix pipelines.
     """
-    if not isinstance(instruction, str) or not instruction.strip():
-        raise InputError("The instruction is empty; say what should change.")
+    instruction = check_instruction(instruction).text
     if image_guidance_scale < 0 or guidance_scale < 0:
         raise InputError("Guidance scales must not be negative.")
     if not 1 <= num_inference_steps <= 500:
@@ -481,8 +482,7 @@ def edit(
     """
     if request.mode not in EDIT_MODES:
         raise InputError(f"Unknown edit mode {request.mode!r}; choose {', '.join(EDIT_MODES)}.")
-    if not isinstance(request.instruction, str) or not request.instruction.strip():
-        raise InputError("The instruction is empty; say what should change.")
+    check_instruction(request.instruction)
     if request.mode in ("keep", "ip2p") and request.image is None:
         raise InputError(f"The {request.mode} edit mode needs the image to start from.")
 

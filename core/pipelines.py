@@ -130,7 +130,9 @@ def _cached_config_folder(spec: ModelSpec) -> str:
         )
     except Exception as error:  # huggingface_hub raises several types for "not cached"
         raise _unavailable(
-            spec, f"the configs of {spec.config_repo} are not in the local cache ({error})."
+            spec,
+            f"its pipeline configs ({spec.config_repo}) are not in the local Hugging Face cache "
+            "and downloads are off (HF_HUB_OFFLINE).",
         ) from error
 
 
@@ -143,23 +145,27 @@ def _load_from_source(spec: ModelSpec, dtype):
         folder = Path(spec.local_path())
         if not (folder / "model_index.json").is_file():
             raise _unavailable(spec, f"{folder} holds no diffusers pipeline (model_index.json).")
-        return pipeline_class.from_pretrained(folder, torch_dtype=dtype, use_safetensors=True)
+        return pipeline_class.from_pretrained(folder, dtype=dtype, use_safetensors=True)
     try:
         if spec.single_file:
             url = f"https://huggingface.co/{spec.repo_id}/blob/main/{spec.single_file}"
             return pipeline_class.from_single_file(
                 url,
                 config=_cached_config_folder(spec),
-                torch_dtype=dtype,
+                dtype=dtype,
                 local_files_only=_hub_is_offline(),
             )
-        return pipeline_class.from_pretrained(spec.repo_id, torch_dtype=dtype, use_safetensors=True)
+        return pipeline_class.from_pretrained(spec.repo_id, dtype=dtype, use_safetensors=True)
     except ModelUnavailableError:
         raise
     except (OSError, ValueError) as error:
         # OSError covers "not in the cache" offline and network failures online; diffusers
         # raises ValueError for a repo without .safetensors weights.
-        raise _unavailable(spec, f"{type(error).__name__}: {error}") from error
+        if _hub_is_offline():
+            reason = "its weights are not in the local Hugging Face cache and downloads are off (HF_HUB_OFFLINE)."
+        else:
+            reason = f"loading failed ({type(error).__name__}: {str(error).splitlines()[0][:300]})."
+        raise _unavailable(spec, reason) from error
 
 
 def unload() -> None:

@@ -65,7 +65,11 @@ def test_resume_restores_weights_optimizer_scheduler_rng_and_gives_the_same_next
         optimizer=other_optimizer,
         scheduler=other_scheduler,
     )
-    resumed = [_train_step(other, other_optimizer, other_scheduler), random.random(), np.random.rand()]
+    resumed = [
+        _train_step(other, other_optimizer, other_scheduler),
+        random.random(),
+        np.random.rand(),
+    ]
 
     assert state.step == 1
     assert state.data_position == {"epoch": 0, "batch": 7}
@@ -93,7 +97,9 @@ def test_a_folder_that_is_not_a_checkpoint_is_refused(tmp_path):
         load_checkpoint(tmp_path, stage="sft")
 
 
-def test_disk_full_while_saving_keeps_the_previous_latest_and_leaves_no_partial_folder(tmp_path, monkeypatch):
+def test_disk_full_while_saving_keeps_the_previous_latest_and_leaves_no_partial_folder(
+    tmp_path, monkeypatch
+):
     model, optimizer, _ = _model_and_optimizer()
     save_checkpoint(tmp_path, 1, stage="ppo", modules={"policy": model}, optimizer=optimizer)
 

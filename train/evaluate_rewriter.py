@@ -3,6 +3,7 @@
 Compares, on the same test triplets (x, i, y):
     adapter    the fine-tuned rewriter (a LoRA adapter folder or a full model folder)
     zero-shot  the base model with the paper's template and no fine-tuning
+    zero-shot-chat  the base instruct model through its chat template (the app's fallback)
     append     the no-model baseline: "x, i" (the instruction appended to the prompt)
 
 Metrics, per system (mean over rows):
@@ -13,12 +14,13 @@ Metrics, per system (mean over rows):
                   the output differs from the input prompt (case/spacing ignored); and every
                   highlighted keyword of the edit (Listing 1 line 31: a keyword of the reference
                   target that is in the instruction and not in the raw prompt) appears in the
-                  output as itself or a WordNet synonym
+                  output as itself or a WordNet synonym; and no keyword that the reference edit
+                  removed from the raw prompt (in x, not in y) is left in the output
     unchanged     share of rows where the output equals the input prompt
 
 Steps: 1. load the test split (first `limit` rows); 2. generate each system's outputs (greedy,
 or read them from --predictions_in); 3. score them; 4. write a Markdown table + JSON.
-Generation and scoring can run on different machines: --generate_only writes outputs to
+Generation (core.rewrite: the paper's template, greedy, first line) and scoring can run on different machines: --generate_only writes outputs to
 --predictions_out without scoring (the scorer needs the offline language data).
 """
 
@@ -33,7 +35,7 @@ from typing import Any
 from core.errors import InputError
 from train.common import check_causal_lm, config_to_dict, resolve_model_path
 
-SYSTEMS = ("adapter", "zero-shot", "append")
+SYSTEMS = ("adapter", "zero-shot", "zero-shot-chat", "append")
 
 
 @dataclass
@@ -58,7 +60,6 @@ class EvaluateRewriterConfig:
     max_new_tokens: int = field(default=96, metadata={"help": "Generation budget per rewrite."})
     batch_size: int = field(default=16, metadata={"help": "Rows generated together."})
     threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto."})
     predictions_in: str = field(default="", metadata={"help": "Score outputs read from this JSON."})
     predictions_out: str = field(
         default="", metadata={"help": "Write generated outputs to this JSON."}
@@ -81,64 +82,29 @@ class EvaluateRewriterConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Generation
+# Generation (through core.rewrite, the same code the app uses)
 
 
-def append_rewrite(raw_prompt: str, instruction: str) -> str:
-    """Return the append baseline: the instruction added to the end of the prompt."""
-    return f"{raw_prompt.strip().rstrip(',.')}, {instruction.strip()}"
+def build_rewriter(system: str, config: EvaluateRewriterConfig):
+    """Return the core.rewrite Rewriter for one system name, decoding greedily."""
+    from core.rewrite import AppendRewriter, GenerationSettings, LocalCausalLMRewriter
 
-
-def load_rewriter_model(base_model: str, adapter: str | None, device: str):
-    """Return (model, tokenizer) in eval mode: the base LM, with the PEFT adapter if given.
-
-    A folder without adapter_config.json is loaded as a full model. Refuses (InputError) a
-    base that is not a causal LM.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
-        base_model, adapter = adapter, None  # a full fine-tuned model folder
-    path = resolve_model_path(base_model)
+    if system == "append":
+        return AppendRewriter()
+    settings = GenerationSettings(
+        max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
+    )
+    if system == "adapter":
+        return LocalCausalLMRewriter.from_pretrained(
+            config.adapter, name="adapter", settings=settings
+        )
+    path = resolve_model_path(config.base_model)
     check_causal_lm(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"  # generation continues after the last prompt token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    if adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, adapter)
-    return model.to(device).eval(), tokenizer
-
-
-def generate_rewrites(
-    model, tokenizer, pairs: list[tuple[str, str]], batch_size: int, max_new_tokens: int
-) -> list[str]:
-    """Return one greedy rewrite per (raw_prompt, instruction), cut at the first newline."""
-    import torch
-
-    from train.sft import paper_prompt
-
-    outputs: list[str] = []
-    device = next(model.parameters()).device
-    for start in range(0, len(pairs), batch_size):
-        batch = [paper_prompt(x, i) for x, i in pairs[start : start + batch_size]]
-        encoded = tokenizer(batch, return_tensors="pt", padding=True).to(device)
-        with torch.no_grad():
-            generated = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-        for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True):
-            outputs.append(text.strip().split("\n")[0].strip())
-    return outputs
+    # zero-shot: the paper's template, as the adapter sees it; zero-shot-chat: the instruct
+    # model's chat template with a system prompt (what the app falls back to).
+    return LocalCausalLMRewriter.from_pretrained(
+        path, name=system, settings=settings, use_chat_template=system == "zero-shot-chat"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +124,14 @@ def highlighted_keywords(raw_prompt: str, instruction: str, reference_target: st
     return [k for k in extract_keywords(reference_target) if k not in raw and k in said]
 
 
+def dropped_keywords(raw_prompt: str, reference_target: str) -> list[str]:
+    """Return keywords of the raw prompt that the reference edit removed (absent from y_o)."""
+    from core.nlp import extract_keywords
+
+    kept = set(extract_keywords(reference_target))
+    return [k for k in extract_keywords(raw_prompt) if k not in kept]
+
+
 def keywords_present(keywords: list[str], candidate: str) -> bool:
     """Return True when every keyword (or a WordNet synonym of it) is a keyword of `candidate`."""
     from core.nlp import extract_keywords, synonyms
@@ -171,17 +145,22 @@ def score_row(
 ) -> dict:
     """Return {ci, ci_raw, edit_success, unchanged} for one output (definitions: module doc)."""
     from core.content_integrity import content_integrity
+    from core.nlp import extract_keywords
 
     result = content_integrity(
         raw_prompt, instruction, reference_target, candidate, threshold=threshold
     )
     unchanged = _normalize(candidate) == _normalize(raw_prompt)
+    left_over = set(extract_keywords(candidate)) & set(
+        dropped_keywords(raw_prompt, reference_target)
+    )
     success = (
         result.raw >= threshold
         and not unchanged
         and keywords_present(
             highlighted_keywords(raw_prompt, instruction, reference_target), candidate
         )
+        and not left_over
     )
     return {
         "ci": float(result.score),
@@ -219,7 +198,8 @@ def markdown_table(results: dict, config: EvaluateRewriterConfig, rows: int) -> 
         f"\n\n{rows} rows of `{config.test_file}`; greedy decoding, at most "
         f"{config.max_new_tokens} new tokens; CI threshold {config.threshold}. Edit success: raw CI "
         f">= {config.threshold}, output differs from the input prompt, and every highlighted "
-        "keyword (in the instruction and the reference target, not in the raw prompt) present.\n"
+        "keyword (in the instruction and the reference target, not in the raw prompt) present, and "
+        "no keyword the reference edit removed (in the raw prompt, not in the target) left.\n"
     )
 
 
@@ -242,30 +222,17 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
             s: stored["outputs"][s][: len(triplets)] for s in systems if s in stored["outputs"]
         }
         seconds = stored.get("seconds", {})
-    device = config.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     for system in systems:
         if system in outputs:
             continue
         started = time.time()
-        if system == "append":
-            outputs[system] = [append_rewrite(x, i) for x, i in pairs]
-        else:
-            adapter = config.adapter if system == "adapter" else None
-            model, tokenizer = load_rewriter_model(config.base_model, adapter, device)
-            outputs[system] = generate_rewrites(
-                model, tokenizer, pairs, config.batch_size, config.max_new_tokens
-            )
-            del model
+        outputs[system] = build_rewriter(system, config).rewrite_batch(pairs)
         seconds[system] = round(time.time() - started, 1)
     if config.predictions_out:
         Path(config.predictions_out).parent.mkdir(parents=True, exist_ok=True)
         Path(config.predictions_out).write_text(
             json.dumps(
-                {"rows": len(triplets), "seconds": seconds, "device": device, "outputs": outputs},
+                {"rows": len(triplets), "seconds": seconds, "outputs": outputs},
                 indent=1,
             )
         )

@@ -126,10 +126,10 @@ class SFTStageConfig:
 
 
 def paper_prompt(raw_prompt: str, instruction: str) -> str:
-    """Return T(x, i): the paper's template (core.rewrite.PAPER_TEMPLATE, "{x}"/"{i}") filled in."""
-    from core.rewrite import PAPER_TEMPLATE
+    """Return T(x, i), the paper's template filled in (core.rewrite.format_rewrite_prompt)."""
+    from core.rewrite import format_rewrite_prompt
 
-    return PAPER_TEMPLATE.format(x=raw_prompt.strip(), i=instruction.strip())
+    return format_rewrite_prompt(raw_prompt, instruction)
 
 
 def build_sft_rows(triplets: list[Any], eos_token: str) -> list[dict[str, str]]:

@@ -130,7 +130,9 @@ def _build_open_clip(paths: dict[str, Path]) -> None:
 
     def state_of(module) -> dict:
         # safetensors refuses shared or non-contiguous storage; clone every tensor.
-        return {key: value.detach().clone().contiguous() for key, value in module.state_dict().items()}
+        return {
+            key: value.detach().clone().contiguous() for key, value in module.state_dict().items()
+        }
 
     torch.manual_seed(SEED)
     aesthetic_clip = open_clip.CLIP(**config["model_cfg"])

@@ -83,7 +83,9 @@ class ImageScorer(ABC):
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
             batch_edits = list(edits[start:stop]) if edits is not None else None
-            scores += self._score_batch(list(images[start:stop]), list(prompts[start:stop]), batch_edits)
+            scores += self._score_batch(
+                list(images[start:stop]), list(prompts[start:stop]), batch_edits
+            )
         return scores
 
     @abstractmethod
@@ -129,7 +131,9 @@ def load_weights_file(path: str | Path) -> dict:
     return {key.removeprefix("module."): value for key, value in state.items()}
 
 
-def unavailable(score: str, source: str, how: str, cause: Exception | None = None) -> ModelUnavailableError:
+def unavailable(
+    score: str, source: str, how: str, cause: Exception | None = None
+) -> ModelUnavailableError:
     """Return the error for weights that are not here: which score, where from, how to get them."""
     detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
     return ModelUnavailableError(
@@ -178,7 +182,7 @@ class HfClipEmbedder:
         try:
             self.processor = CLIPProcessor.from_pretrained(self.processor_id)
             self.model = CLIPModel.from_pretrained(self.model_id).eval().to(self.device)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # not cached offline; a bad id (HFValidationError)
             raise unavailable(self.score, self.model_id, self.how, error) from error
 
     def embed_images(self, images: list):

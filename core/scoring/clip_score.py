@@ -26,7 +26,9 @@ class ClipScoreScorer(ImageScorer):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         super().__init__(device, batch_size)
-        self.clip = HfClipEmbedder(model_id, processor_id or model_id, "CLIP score", HOW, self.device)
+        self.clip = HfClipEmbedder(
+            model_id, processor_id or model_id, "CLIP score", HOW, self.device
+        )
 
     def _load(self) -> None:
         self.clip.load()

