@@ -51,6 +51,8 @@ def main() -> None:
     ratio = statistics.median(ratios)
     bare_ms = statistics.median(times["bare"]) * 1000
     core_ms = statistics.median(times["core"]) * 1000
+    # The fastest run of each is the least disturbed by other processes on a shared machine.
+    best_ratio = min(times["core"]) / min(times["bare"])
     verdict = "within" if ratio <= 1.05 else "ABOVE"
     markdown = f"""## text_to_image: `core.images.generate` overhead
 
@@ -63,7 +65,9 @@ Machine: {machine_description()}
 | bare `pipeline(...)` | {bare_ms:.1f} |
 | `core.images.generate(request)` | {core_ms:.1f} |
 
-Median per-pair ratio core / bare: **{ratio:.3f}x** ({verdict} the 1.05x target). The extra
+Median per-pair ratio core / bare: **{ratio:.3f}x** ({verdict} the 1.05x target); ratio of
+the fastest runs: {best_ratio:.3f}x. On a shared, loaded CPU the spread between runs can
+exceed the overhead itself; the two ratios together bound it. The extra
 work is the request check, a token count for the long-prompt path, the step callback
 (progress and Stop) and writing the PNG parameters text.
 """

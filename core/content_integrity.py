@@ -20,7 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.nlp import extract_keywords, synonyms, tagged_lemmas
+from core.nlp import (
+    extract_keywords,
+    lemmatize,
+    normalize_word,
+    synonyms,
+    tagged_lemmas,
+    word_spans,
+)
 
 DEFAULT_THRESHOLD = 0.7  # DiffChat Listing 1, `thres=0.7`
 
@@ -117,11 +124,9 @@ class PrefixContentIntegrity:
 
     def prefix_scores(self, token_texts: list[str], thresholded: bool = True) -> list[float]:
         """Return one CI per prefix: element t scores "".join(token_texts[: t + 1])."""
-        from core.nlp import _WORD, lemmatize
-
         text = "".join(token_texts)
         lemmas = tagged_lemmas(text)
-        spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        spans = word_spans(text)
         reference = self.reference
         first_match: list[int | None] = [None] * len(reference.keywords)
 
@@ -144,7 +149,7 @@ class PrefixContentIntegrity:
                 next_word += 1
             matches = first_match
             if next_word < len(spans) and spans[next_word][0] < end:
-                fragment = text[spans[next_word][0] : end].lower()
+                fragment = normalize_word(text[spans[next_word][0] : end])
                 matches = list(first_match)
                 add(lemmatize(fragment, lemmas[next_word][1]), matches)
             raw = reference.raw_from_matches(matches)

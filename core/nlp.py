@@ -9,8 +9,12 @@ lemmatizer over WordNet 3.0 (see core/assets/language_data.py).
 Keywords (Listing 1, lines 13-22) are the lemmas of nouns, adjectives and verbs. We keep
 verbs because edits are often actions ("make her smile", "have the dog jump"), and leave
 out adverbs ("highly", "very") which in prompts are intensifiers, not content. Auxiliary
-verbs (be, have, do, get, let) are dropped: they carry no image content, and counting
-them would let a rewrite score points for "is".
+verbs (be, have, do, get, let) and negated contractions (don't, isn't) are dropped: they
+carry no image content, and counting them would let a rewrite score points for "is".
+
+Words are runs of letters and digits ("4k", "3d" are prompt vocabulary) with inner
+hyphens or apostrophes; a possessive 's is removed ("cat's" -> "cat"), where nltk's
+tokenizer would split it off as its own token.
 """
 
 from __future__ import annotations
@@ -23,13 +27,25 @@ from core.errors import ModelUnavailableError
 
 CANDIDATE_POS = ("n", "a", "v")
 AUXILIARY_LEMMAS = frozenset({"be", "have", "do", "get", "let"})
-_WORD = re.compile(r"[A-Za-z]+(?:['\-][A-Za-z]+)*")
+# Letters and digits ("4k", "3d"), with inner hyphens or apostrophes ("well-known", "don't").
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['\-][A-Za-z0-9]+)*")
 _lock = threading.Lock()
 
 
+def normalize_word(word: str) -> str:
+    """Return `word` lower-cased without a possessive 's ("cat's" -> "cat")."""
+    word = word.lower()
+    return word[:-2] if word.endswith("'s") and len(word) > 2 else word
+
+
+def word_spans(text: str) -> list[tuple[int, int, str]]:
+    """Return (start, end, normalized word) for every word of `text`, in order."""
+    return [(m.start(), m.end(), normalize_word(m.group(0))) for m in _WORD.finditer(text)]
+
+
 def split_words(text: str) -> list[str]:
-    """Return the words of `text` (letters, with inner apostrophes or hyphens), lower-cased."""
-    return [match.group(0).lower() for match in _WORD.finditer(text)]
+    """Return the words of `text` (letters/digits, inner apostrophes or hyphens), normalized."""
+    return [normalize_word(match.group(0)) for match in _WORD.finditer(text)]
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +130,12 @@ def tagged_keywords(text: str) -> list[tuple[str, str]]:
     """Return unique (lemma, POS) keyword pairs of `text` in first-seen order (POS n, v or a)."""
     seen: dict[str, str] = {}
     for lemma, pos in tagged_lemmas(text):
-        if pos in CANDIDATE_POS and lemma not in AUXILIARY_LEMMAS and lemma not in seen:
+        if (
+            pos in CANDIDATE_POS
+            and lemma not in AUXILIARY_LEMMAS
+            and not lemma.endswith("n't")  # don't, isn't, can't: auxiliaries and modals
+            and lemma not in seen
+        ):
             seen[lemma] = pos
     return list(seen.items())
 

@@ -323,6 +323,16 @@ class LocalCausalLMRewriter(Rewriter):
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True)
         return {key: value.to(self.model.device) for key, value in encoded.items()}
 
+    def stop_token_ids(self) -> list[int]:
+        """Return the token ids that end a rewrite: EOS and every other special token.
+
+        A rewrite never contains a special token, and a fine-tuned model may close its output
+        with a neighbour of EOS (SmolLM2 adapters were seen ending with <|im_start|>).
+        """
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        return sorted(set(eos_ids) | set(self.tokenizer.all_special_ids))
+
     def generation_kwargs(self, **overrides) -> dict:
         """Return the keyword arguments passed to `model.generate` (also used by the bench)."""
         settings = self.settings
@@ -330,6 +340,7 @@ class LocalCausalLMRewriter(Rewriter):
             "max_new_tokens": settings.max_new_tokens,
             "num_beams": settings.num_beams,
             "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.stop_token_ids(),
             # Only the first line is kept: stop each row at its first newline.
             "stop_strings": ["\n"],
             "tokenizer": self.tokenizer,

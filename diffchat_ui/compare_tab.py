@@ -58,9 +58,8 @@ class Candidate:
 
 
 def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_event, progress):
-    from core.rewrite import load_rewriter
-
     from core import images
+    from core.rewrite import load_rewriter
 
     prompt = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
     request = images.GenerationRequest(
@@ -343,7 +342,6 @@ def build(context: AppContext) -> None:
                 seed=int(seed_v or 0),
                 num_inference_steps=int(steps_v),
                 raw_image=raw_image_v,
-                score=not settings.offline or context.score_offline,
                 tiny_scorers=settings.offline,
                 best_of_n=int(best_n_v or 0),
                 best_of_n_weights=best_weights_v or "",

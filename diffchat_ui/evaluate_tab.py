@@ -85,7 +85,7 @@ def results_view(out_dir: Path):
     """Return (summary Markdown, plot paths) of a finished evaluation folder."""
     summary = out_dir / "summary.md"
     text = summary.read_text() if summary.is_file() else "_No summary.md was written._"
-    plots = sorted(str(path) for path in out_dir.glob("**/*.png"))
+    plots = sorted(str(path) for path in out_dir.glob("*.png"))  # the plots, not images/
     return text, plots
 
 

@@ -30,7 +30,7 @@ def app_url(tmp_path_factory, monkeypatch_module):  # TEMPOFF
 
     settings = detect_settings(force_offline=True, concurrency=4)
     assert settings.offline and settings.workspace == workspace.resolve()
-    context = AppContext(settings, score_offline=True)
+    context = AppContext(settings)
     demo = queue(build_demo(context), settings.concurrency)
     _, url, _ = demo.launch(
         prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True

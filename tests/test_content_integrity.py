@@ -5,16 +5,19 @@ y_o = "a zebra in a field".  keywords(y_o) = [zebra, field]; keywords(x_o) = {ho
 keywords(i) = {turn, horse, zebra}; highlighted = {zebra} (in i, not in x_o).
 """
 
-import json
-import subprocess
-import sys
-
 import pytest
 
+from core.assets import language_data
 from core.content_integrity import PrefixContentIntegrity, content_integrity
-from core.nlp import extract_keywords, synonyms, tagged_keywords
 
 RAW, INSTRUCTION, TARGET = "a horse in a field", "turn the horse into a zebra", "a zebra in a field"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def language_data_installed():
+    # `make test` runs `python -m core.assets fetch` first; tests never download anything.
+    if not language_data.is_ready():
+        pytest.fail("WordNet is not installed: run `python -m core.assets fetch` first.")
 
 
 @pytest.mark.parametrize(
@@ -60,8 +63,39 @@ def test_non_highlighted_partial_keep_below_threshold():
     assert result.score == 0.0
 
 
+@pytest.mark.parametrize(
+    "candidate, raw",
+    [
+        # y_o keywords [red, car, road]; x_o keywords {red, horse, road}; i keywords
+        # {replace, horse, car}: highlighted = {car}.
+        # car kept (highlighted, +2) + road (+1) = 3/3, although "red" was lost.
+        ("a blue car on a road", 1.0),
+        # car's first synonym present is "automobile", which is not itself highlighted, so
+        # the listing adds only 1 (line 39 tests the synonym s): (1 + 1) / 3, below 0.7.
+        ("a blue automobile on a road", 2 / 3),
+        # red + automobile + road = (1 + 1 + 1) / 3.
+        ("a red automobile on a road", 1.0),
+        # the highlighted word missing: red + road = 2/3.
+        ("a red horse on a road", 2 / 3),
+    ],
+)
+def test_highlighted_weight_applies_to_the_synonym_found(candidate, raw):
+    result = content_integrity(
+        "a red horse on a road", "replace the horse with a car", "a red car on a road", candidate
+    )
+    assert result.raw == pytest.approx(raw)
+    assert result.score == (result.raw if raw >= 0.7 else 0.0)
+
+
 def test_reference_without_keywords_has_nothing_to_lose():
-    assert content_integrity("", "", "", "anything").raw == 1.0
+    result = content_integrity("a horse", "make it so", "the, a", "")
+    assert (result.score, result.raw) == (1.0, 1.0)
+
+
+def test_empty_instruction_highlights_nothing():
+    # No highlighted words: zebra (+1) alone is 1/2 = 0.5.
+    result = content_integrity(RAW, "", TARGET, "a zebra")
+    assert (result.score, result.raw) == (0.0, 0.5)
 
 
 def test_threshold_is_configurable():
@@ -69,19 +103,6 @@ def test_threshold_is_configurable():
         content_integrity(RAW, INSTRUCTION, TARGET, "a horse in a field", threshold=0.5).score
         == 0.5
     )
-
-
-def test_keywords_are_lemmatized_content_words():
-    assert extract_keywords("Two horses were standing in the misty meadows") == [
-        "horse", "stand", "misty", "meadow",
-    ]  # fmt: skip
-    assert ("horse", "n") in tagged_keywords("a horse")
-
-
-def test_synonyms_include_the_word_itself_and_wordnet_lemmas():
-    names = synonyms("car")
-    assert {"car", "automobile", "auto"} <= names
-    assert synonyms("qwertyuiop") == frozenset({"qwertyuiop"})
 
 
 def test_prefix_scores_end_with_the_full_score_and_grow_with_the_text():
@@ -104,12 +125,3 @@ def test_prefix_scores_match_from_scratch_calls_on_each_prefix():
         for t in range(len(tokens))
     ]
     assert prefix.prefix_scores(tokens, thresholded=False) == expected
-
-
-def test_ci_command_json_contract():
-    output = subprocess.run(
-        [sys.executable, "-m", "core", "ci", "--raw", RAW, "--instruction", INSTRUCTION,
-         "--target", TARGET, "--output", "a horse in a field", "--json"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert json.loads(output) == {"ci": 0.0, "ci_raw": 0.5}

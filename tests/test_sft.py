@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -39,7 +40,9 @@ def _config(tiny_model, train_file, output_dir, **changes) -> SFTStageConfig:
 
 
 def _losses(output_dir) -> dict[int, float]:
-    return {row["step"]: row["train/loss"] for row in read_metrics(output_dir) if "train/loss" in row}
+    return {
+        row["step"]: row["train/loss"] for row in read_metrics(output_dir) if "train/loss" in row
+    }
 
 
 def test_table3_defaults_are_the_config_defaults():
@@ -63,7 +66,9 @@ def test_rows_put_the_paper_template_in_the_prompt_and_the_target_in_the_complet
     triplet = tiny_triplets(1)[0]
     (row,) = build_sft_rows([triplet], eos_token="<eos>")
     assert row["prompt"].startswith("Instruction: Give a description of the image")
-    assert row["prompt"].endswith(f"Input: {triplet.raw_prompt}\nModification: {triplet.instruction}\nOutput:")
+    assert row["prompt"].endswith(
+        f"Input: {triplet.raw_prompt}\nModification: {triplet.instruction}\nOutput:"
+    )
     assert row["completion"] == " " + triplet.target_prompt + "<eos>"
 
 
@@ -90,7 +95,9 @@ def test_labels_cover_the_output_tokens_only(tiny_model, train_file, tmp_path):
     )
     batch = trainer.data_collator([trainer.train_dataset[0]])
     input_ids, labels = batch["input_ids"][0], batch["labels"][0]
-    prompt_length = len(tokenizer(paper_prompt(triplet.raw_prompt, triplet.instruction))["input_ids"])
+    prompt_length = len(
+        tokenizer(paper_prompt(triplet.raw_prompt, triplet.instruction))["input_ids"]
+    )
 
     assert (labels[:prompt_length] == -100).all()
     supervised = labels[prompt_length:]
@@ -98,39 +105,59 @@ def test_labels_cover_the_output_tokens_only(tiny_model, train_file, tmp_path):
     assert tokenizer.decode(supervised) == " " + triplet.target_prompt + tokenizer.eos_token
 
 
-def test_loss_falls_on_a_tiny_set(tiny_model, train_file, tmp_path):
-    train_sft(_config(tiny_model, train_file, tmp_path / "run", max_steps=12, learning_rate=1e-2))
-    losses = _losses(tmp_path / "run")
-    assert losses[12] < 0.8 * losses[1]
+@pytest.fixture(scope="module")
+def uninterrupted_run(tiny_model, tmp_path_factory):
+    """An 8-step full fine-tuning run that checkpoints at step 4."""
+    folder = tmp_path_factory.mktemp("sft-run")
+    train_file = write_triplets_jsonl(folder / "train.jsonl", tiny_triplets(16))
+    train_sft(
+        _config(
+            tiny_model, train_file, folder / "out", max_steps=8, save_steps=4, learning_rate=1e-2
+        )
+    )
+    return folder
+
+
+def test_loss_falls_on_a_tiny_set(uninterrupted_run):
+    losses = _losses(uninterrupted_run / "out")
+    assert losses[8] < 0.8 * losses[1]
+
+
+def test_resume_gives_the_same_next_loss_as_an_uninterrupted_run(
+    tiny_model, uninterrupted_run, tmp_path
+):
+    checkpoint = uninterrupted_run / "out" / "checkpoint-4"
+    assert json.loads((checkpoint / "diffchat_stage.json").read_text())["stage"] == "sft"
+    shutil.copytree(checkpoint, tmp_path / "resumed" / "checkpoint-4")
+
+    train_file = uninterrupted_run / "train.jsonl"
+    resumed = _config(tiny_model, train_file, tmp_path / "resumed", max_steps=8, save_steps=4)
+    resumed.learning_rate, resumed.resume_from_checkpoint = 1e-2, "latest"
+    train_sft(resumed)
+
+    uninterrupted, continued = _losses(uninterrupted_run / "out"), _losses(tmp_path / "resumed")
+    assert sorted(continued) == [5, 6, 7, 8]
+    for step in (5, 6, 7, 8):
+        assert continued[step] == pytest.approx(uninterrupted[step], rel=1e-5)
 
 
 def test_lora_run_saves_an_adapter_with_config_and_stage_tag(tiny_model, train_file, tmp_path):
-    final = train_sft(_config(tiny_model, train_file, tmp_path / "lora", use_lora=True, max_steps=2))
+    final = train_sft(
+        _config(tiny_model, train_file, tmp_path / "lora", use_lora=True, max_steps=2)
+    )
     assert (final / "adapter_config.json").is_file()
     assert (final / "adapter_model.safetensors").is_file()
     tag = json.loads((final / "diffchat_stage.json").read_text())
     assert tag["stage"] == "sft" and tag["config"]["use_lora"] is True
 
 
-def test_resume_gives_the_same_next_loss_as_an_uninterrupted_run(tiny_model, train_file, tmp_path):
-    full = tmp_path / "full"
-    train_sft(_config(tiny_model, train_file, full, max_steps=4, save_steps=2))
-    assert json.loads((full / "checkpoint-2" / "diffchat_stage.json").read_text())["stage"] == "sft"
-
-    resumed = tmp_path / "resumed"
-    train_sft(_config(tiny_model, train_file, resumed, max_steps=2, save_steps=2))
-    train_sft(_config(tiny_model, train_file, resumed, max_steps=4, save_steps=2, resume_from_checkpoint="latest"))
-
-    uninterrupted, continued = _losses(full), _losses(resumed)
-    assert continued[3] == pytest.approx(uninterrupted[3], rel=1e-5)
-    assert continued[4] == pytest.approx(uninterrupted[4], rel=1e-5)
-
-
 def test_a_checkpoint_of_another_stage_is_refused(tiny_model, train_file, tmp_path):
     foreign = tmp_path / "rm-checkpoint"
     write_stage_tag(foreign, "rm", step=3)
     with pytest.raises(TrainingError, match="'rm' stage, not 'sft'"):
-        train_sft(_config(tiny_model, train_file, tmp_path / "out", resume_from_checkpoint=str(foreign)))
+        train_sft(
+            _config(tiny_model, train_file, tmp_path / "out", resume_from_checkpoint=str(foreign))
+        )
 
 
 def test_a_model_that_is_not_a_causal_lm_is_refused(train_file, tmp_path):
@@ -143,6 +170,8 @@ def test_a_model_that_is_not_a_causal_lm_is_refused(train_file, tmp_path):
 
 def test_a_malformed_training_file_names_the_line(tiny_model, tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"raw_prompt": "a cat", "instruction": "make it red", "target_prompt": "a red cat"}\n{oops\n')
+    bad.write_text(
+        '{"raw_prompt": "a cat", "instruction": "make it red", "target_prompt": "a red cat"}\n{oops\n'
+    )
     with pytest.raises(DataError, match=r"bad.jsonl:2"):
         train_sft(_config(tiny_model, bad, tmp_path / "out"))

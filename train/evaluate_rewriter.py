@@ -65,6 +65,9 @@ class EvaluateRewriterConfig:
         default="", metadata={"help": "Write generated outputs to this JSON."}
     )
     generate_only: bool = field(default=False, metadata={"help": "Generate, do not score."})
+    bench_name: str = field(
+        default="", metadata={"help": "Also write the table to bench/results/<name>.md."}
+    )
     output_json: str = field(
         default="runs/evaluate_rewriter.json", metadata={"help": "Results JSON."}
     )
@@ -203,6 +206,12 @@ def markdown_table(results: dict, config: EvaluateRewriterConfig, rows: int) -> 
     )
 
 
+def _device() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+
+
 def evaluate(config: EvaluateRewriterConfig) -> dict:
     """Run the evaluation and return {"results": {system: metrics}, ...}; writes JSON + Markdown."""
     from train.data import load_triplets
@@ -216,12 +225,14 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
     # 2. outputs
     outputs: dict[str, list[str]] = {}
     seconds: dict[str, float] = {}
+    stored_device = ""
     if config.predictions_in:
         stored = json.loads(Path(config.predictions_in).read_text())
         outputs = {
             s: stored["outputs"][s][: len(triplets)] for s in systems if s in stored["outputs"]
         }
         seconds = stored.get("seconds", {})
+        stored_device = stored.get("device", "")
     for system in systems:
         if system in outputs:
             continue
@@ -232,7 +243,12 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
         Path(config.predictions_out).parent.mkdir(parents=True, exist_ok=True)
         Path(config.predictions_out).write_text(
             json.dumps(
-                {"rows": len(triplets), "seconds": seconds, "outputs": outputs},
+                {
+                    "rows": len(triplets),
+                    "seconds": seconds,
+                    "device": _device(),
+                    "outputs": outputs,
+                },
                 indent=1,
             )
         )
@@ -246,6 +262,18 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
 
     # 3. scores
     report["results"] = {s: score_system(triplets, outputs[s], config.threshold) for s in systems}
+    categories = sorted({t.category for t in triplets if getattr(t, "category", None)})
+    report["edit_success_by_category"] = {
+        category: {
+            s: score_system(
+                [t for t in triplets if t.category == category],
+                [o for t, o in zip(triplets, outputs[s], strict=True) if t.category == category],
+                config.threshold,
+            )["edit_success"]
+            for s in systems
+        }
+        for category in categories
+    }
     report["examples"] = [
         {"raw_prompt": t.raw_prompt, "instruction": t.instruction, "reference": t.target_prompt}
         | {s: outputs[s][index] for s in systems}
@@ -253,6 +281,16 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
     ]
 
     # 4. files
+    if config.bench_name:
+        from bench.__main__ import machine_description, write_result
+
+        where = stored_device or f"this machine ({machine_description()})"
+        write_result(
+            config.bench_name,
+            f"## Rewriter evaluation: `{config.adapter}`\n\n"
+            f"`python -m train evaluate-rewriter` — outputs generated on {where}, scored here.\n\n"
+            + markdown_table(report["results"], config, len(triplets)),
+        )
     for path, text in (
         (config.output_json, json.dumps(report, indent=2)),
         (config.output_markdown, markdown_table(report["results"], config, len(triplets))),

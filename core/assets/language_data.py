@@ -1,8 +1,8 @@
 """WordNet 3.0 and a part-of-speech tagger for the content-integrity score (fetch step).
 
 nltk's own data downloads cannot work offline, so when nltk's WordNet is not installed we
-take Debian's `wordnet-base` and `wordnet-sense-index` packages (apt-get download + dpkg-deb -x, no root install
-needed) and lay it out as an nltk data folder under DIFFCHAT_HOME/data/nltk_data. Debian
+take Debian's `wordnet-base` and `wordnet-sense-index` packages (apt-get download +
+dpkg-deb -x, no root install needed) and lay them out as an nltk data folder under DIFFCHAT_HOME/data/nltk_data. Debian
 ships every database file nltk's reader opens except `lexnames`, whose table is printed in
 the package's own lexnames(5WN) manual page; we write the file from that table.
 
@@ -107,7 +107,7 @@ def _download_wordnet_debs(into: Path) -> Path:
 def fetch(force: bool = False) -> str:
     """Install WordNet for nltk when missing and return a one-line summary."""
     if not force and is_ready():
-        return "WordNet ready (nltk data); tagger ready"
+        return f"WordNet ready ({nltk_data_dir()} or nltk's own data); tagger ready"
     target = nltk_data_dir() / "corpora" / "wordnet"
     with tempfile.TemporaryDirectory() as tmp:
         source_root = Path("/")  # the packages may already be installed system-wide

@@ -1,0 +1,97 @@
+"""train/reward_model.py: label files, a tiny regressor fitting a known linear target."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import DataError, InputError
+from tests.train_fixtures import save_tiny_llama, tiny_triplets
+from train.common import read_metrics
+from train.reward_model import (
+    RewardModelConfig,
+    load_reward_model,
+    predict,
+    read_labels,
+    train_reward_model,
+)
+
+
+def _linear_labels(path):
+    """aesthetic = 4 + 2*[golden] - 1*[photo]: a linear function of two prompt features."""
+    rows = []
+    for triplet in tiny_triplets(64):
+        prompt = triplet.raw_prompt
+        aesthetic = 4.0 + 2.0 * ("golden" in prompt) - 1.0 * ("photo" in prompt)
+        rows.append({"prompt": prompt, "aesthetic": aesthetic, "pickscore": 20.0})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path, np.array([row["aesthetic"] for row in rows]), [row["prompt"] for row in rows]
+
+
+def test_table3_defaults_are_the_config_defaults():
+    config = RewardModelConfig()
+    assert (config.num_train_epochs, config.batch_size, config.max_length) == (1, 64, 384)
+    assert (config.learning_rate, config.weight_decay) == (5e-6, 1e-3)
+
+
+def test_an_unknown_target_is_refused():
+    with pytest.raises(InputError, match="aesthetic or pickscore|aesthetic, pickscore"):
+        RewardModelConfig(target="hps")
+
+
+def test_reward_model_fits_a_known_linear_target(tmp_path):
+    model_folder = save_tiny_llama(tmp_path / "model")
+    labels, targets, prompts = _linear_labels(tmp_path / "labels.jsonl")
+    config = RewardModelConfig(
+        model_name_or_path=str(model_folder),
+        labels_file=str(labels),
+        output_dir=str(tmp_path / "rm"),
+        batch_size=16,
+        per_device_batch_size=16,
+        max_steps=40,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        save_steps=20,
+        tensorboard=False,
+    )
+    final = train_reward_model(config)
+
+    model, tokenizer, head = load_reward_model(final)
+    predicted = np.array(predict(model, tokenizer, prompts, head))
+    assert head["target"] == "aesthetic"
+    assert np.corrcoef(predicted, targets)[0, 1] > 0.9
+    assert np.abs(predicted - targets).mean() < 0.3 * targets.std()
+    losses = [row["loss/mse"] for row in read_metrics(tmp_path / "rm")]
+    assert len(losses) == 40 and losses[-1] < losses[0]
+    assert (tmp_path / "rm" / "checkpoint-40" / "diffchat_stage.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"prompt": "a cat", "aesthetic": 5}\n{"prompt": "", "aesthetic": 4}\n',
+            r"labels.jsonl:2: missing or empty 'prompt'",
+        ),
+        (
+            '{"prompt": "a cat", "aesthetic": "high"}\n',
+            r"labels.jsonl:1: 'aesthetic' is missing or not a number",
+        ),
+        ('{"prompt": "a cat", "aesthetic": NaN}\n', r"labels.jsonl:1: 'aesthetic' is not finite"),
+        ("{broken\n", r"labels.jsonl:1: not valid JSON"),
+        ("\n", "the labels file is empty"),
+    ],
+)
+def test_malformed_labels_name_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "labels.jsonl"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_labels(path, "aesthetic")
+
+
+def test_csv_labels_are_read(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("prompt,aesthetic,pickscore\na cat,5.5,20.1\na dog,4.0,19.0\n")
+    assert read_labels(path, "pickscore") == (["a cat", "a dog"], [20.1, 19.0])
