@@ -314,6 +314,18 @@ def _sampler_name(pipeline) -> str:
     return _SAMPLER_NAMES.get(name, name)
 
 
+def _request_parameters(request: GenerationRequest, pipeline, model_name: str) -> dict:
+    return {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "num_inference_steps": request.num_inference_steps,
+        "sampler": _sampler_name(pipeline),
+        "guidance_scale": request.guidance_scale,
+        "seed": request.seed,
+        "model": model_name,
+    }
+
+
 # --- 4. the public calls ------------------------------------------------------------------
 
 
@@ -347,18 +359,7 @@ def generate(
         height=request.height,
         generator=_generator(request.seed),
     )
-    return _finish(
-        image,
-        {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt,
-            "num_inference_steps": request.num_inference_steps,
-            "sampler": _sampler_name(pipeline),
-            "guidance_scale": request.guidance_scale,
-            "seed": request.seed,
-            "model": spec.name,
-        },
-    )
+    return _finish(image, _request_parameters(request, pipeline, spec.name))
 
 
 def keep_composition(
@@ -372,7 +373,7 @@ def keep_composition(
 
     `strength` in (0, 1]: how much of the source is re-noised (1 = ignore it). The output has
     `request.width/height`, or else the source's aspect with the long side capped at
-    KEEP_MAX_SIDE, rounded to multiples of 8. Runs round(steps * strength) denoising steps.
+    KEEP_MAX_SIDE, rounded to multiples of 8. Runs int(steps * strength) denoising steps.
     """
     _check_generation_request(request)
     if not 0.0 < strength <= 1.0:
@@ -394,20 +395,8 @@ def keep_composition(
         guidance_scale=request.guidance_scale,
         generator=_generator(request.seed),
     )
-    return _finish(
-        image,
-        {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt,
-            "num_inference_steps": request.num_inference_steps,
-            "sampler": _sampler_name(pipeline),
-            "guidance_scale": request.guidance_scale,
-            "seed": request.seed,
-            "model": spec.name,
-            "strength": strength,
-            "mode": "keep",
-        },
-    )
+    parameters = _request_parameters(request, pipeline, spec.name)
+    return _finish(image, {**parameters, "strength": strength, "mode": "keep"})
 
 
 def edit_with_instruct_pix2pix(

@@ -377,17 +377,11 @@ class LocalCausalLMRewriter(Rewriter):
     def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
         """Return `num_candidates` rewrites drawn with locally typical sampling."""
         _check_num_candidates(num_candidates)
-        if not 0.0 < typical_p <= 1.0:
-            raise InputError(f"typical_p must be in (0, 1]; got {typical_p}.")
         _check_pairs([(prompt, instruction)])
-        return self._generate(
+        sampler = self.with_settings(typical_p=typical_p, num_beams=1)
+        return sampler._generate(
             [format_rewrite_prompt(prompt, instruction)],
             seed=seed,
-            do_sample=True,
-            typical_p=typical_p,
-            top_k=0,
-            top_p=1.0,
-            num_beams=1,
             num_return_sequences=num_candidates,
         )
 

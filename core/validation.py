@@ -141,7 +141,9 @@ def load_user_image(path_or_image, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
             image.load()
             return image.convert("RGB")
     except Image.DecompressionBombError as error:
-        raise InputError(f"{name} is too large to open safely: {error}") from error
+        raise InputError(
+            f"{name} is too large to open safely ({error}); the limit is {max_pixels:,} pixels."
+        ) from error
     except UnidentifiedImageError as error:
         raise InputError(
             f"{name} is not an image file PIL can read (supported: "

@@ -107,6 +107,8 @@ def send(
     try:
         if state is None:
             state = ChatState.new(int(settings.seed))
+        # The seed stays the session's until the user re-rolls or types another one.
+        state.session.seed = int(settings.seed)
         yield from _send(
             context, text, state, start_mode, start_image, settings, session_key, progress
         )
@@ -170,6 +172,13 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
             progress(0.0, desc="waiting for other people's images")
         final = event
     if final.kind == "error":
+        if not final.cancelled:  # a failed turn is kept in the tree (not current) for export
+            state.session.add_turn(
+                instruction,
+                previous.prompt if previous else "",
+                error=final.message,
+                mode=request.mode if previous is not None else "text",
+            )
         state.say("assistant", ("⏹ " if final.cancelled else "⚠️ ") + final.message)
         yield (state, *_view(state, context))
         return
@@ -564,7 +573,13 @@ def build(context: AppContext) -> None:
         return (None, *_view(None, context))
 
     new_button.click(on_new, state, [state, *view], api_name="new_session")
-    reroll.click(new_seed, None, seed, api_name="reroll_seed")
+
+    def on_reroll(chat_state):
+        if chat_state is None:
+            return new_seed()
+        return chat_state.session.reroll_seed()
+
+    reroll.click(on_reroll, state, seed, api_name="reroll_seed")
     start_mode.change(
         lambda mode: gr.update(visible=mode == START_IMAGE), start_mode, start_image, api_name=False
     )

@@ -20,7 +20,7 @@ def test_sft_runs_on_two_cpu_processes_with_accelerate_launch(tmp_path):
         "--max_steps", "3", "--save_steps", "3", "--learning_rate", "1e-2", "--tensorboard", "False",
     ]  # fmt: skip
     run = StageRun("sft", args, output_dir=tmp_path / "sft", num_processes=2, cpu=True)
-    assert run.command()[3:5] == ["--num_processes", "2"]
+    assert run.command()[3:6] == ["--multi_gpu", "--num_processes", "2"]
     events = list(run.start().events())
 
     assert events[-1].returncode == 0, "\n".join(e.text for e in events[-30:])

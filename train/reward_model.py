@@ -265,7 +265,8 @@ def train_reward_model(config: RewardModelConfig) -> Path:
 
     # 2. model
     set_seed(config.seed)
-    accelerator = Accelerator()
+    # Without a GPU, say so: under torchrun this makes accelerate use gloo (MULTI_CPU).
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model, tokenizer = load_regressor(config.model_name_or_path)
 
     # 3. optimizer, schedule

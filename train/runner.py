@@ -76,18 +76,11 @@ class StageRun:
         stage_args = [self.stage, *self.args, "--output_dir", str(self.output_dir)]
         if self.num_processes == 1:
             return [sys.executable, "-m", "train", *stage_args]
-        launcher = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--num_processes",
-            str(self.num_processes),
-        ]
-        launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-        if self.cpu:
-            launcher.append("--cpu")
-        else:
-            launcher.append("--multi_gpu")
+        # accelerate's torchrun launcher is `--multi_gpu`; its `--cpu` flag alone starts ONE
+        # process. Several CPU processes = torchrun + no visible GPU (see start()).
+        launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+        launcher += ["--num_processes", str(self.num_processes), "--num_machines", "1"]
+        launcher += ["--mixed_precision", "no", "--dynamo_backend", "no"]
         return [*launcher, "-m", "train", *stage_args]
 
     def start(self) -> StageRun:
@@ -97,6 +90,8 @@ class StageRun:
         self._lines = queue.Queue()
         self._metrics_offset = self._metrics_size()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
+        if self.cpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""
         self.process = subprocess.Popen(
             self.command(),
             cwd=REPO_ROOT,

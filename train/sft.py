@@ -196,6 +196,7 @@ def lora_config(config: SFTStageConfig):
 
 def trl_config(config: SFTStageConfig):
     """Return TRL's SFTConfig for the stage config (world size from the launcher)."""
+    import torch
     from trl import SFTConfig
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -221,6 +222,8 @@ def trl_config(config: SFTStageConfig):
         seed=config.seed,
         data_seed=config.seed,
         bf16=config.bf16,
+        # Without a GPU, say so: under torchrun this makes the Trainer use gloo (MULTI_CPU).
+        use_cpu=not torch.cuda.is_available(),
         report_to="none",  # RunLogger writes JSONL/CSV/TensorBoard itself
         dataset_num_proc=None,
         disable_tqdm=False,

@@ -87,9 +87,7 @@ def _convert(gguf_path: Path, target: Path) -> None:
 
     folder, name = gguf_path.parent, gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    gguf_model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.float32
-    )
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     # save_pretrained refuses a GGUF-loaded model ("quantized with gguf and is not
     # serializable"): rebuild the same architecture without quantization_config and copy the
     # (already dequantized) weights into it.

@@ -1,0 +1,156 @@
+"""`python -m core rewrite`: rewrite a prompt for an instruction (DiffChat's text step).
+
+One request:  --prompt P --instruction I      prints the new prompt (or {"prompt": ...})
+Many:         --batch IN.jsonl                 one {"prompt", "instruction"} object a line in,
+                                               one {"prompt": ...} line out per input line
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import DataError, InputError
+from core.rewrite import (
+    DEFAULT_REWRITER,
+    ChatAPIRewriter,
+    LocalCausalLMRewriter,
+    Rewriter,
+    load_rewriter,
+)
+from core.validation import check_instruction
+
+HELP = "Rewrite a text-to-image prompt for an edit instruction (local LM or chat API)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", help="the current text-to-image prompt")
+    parser.add_argument("--instruction", help="what to change, e.g. 'make it night'")
+    parser.add_argument(
+        "--batch", type=Path, help="JSONL file of {'prompt', 'instruction'} objects"
+    )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help='with --batch: answer a malformed line with {"prompt": null, "error": ...} '
+        "and a warning instead of stopping",
+    )
+    parser.add_argument(
+        "--backend", choices=("local", "openai"), default="local", help="where the LM runs"
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"local: registry name, model/adapter folder or hub id (default {DEFAULT_REWRITER}); "
+        "openai: chat model name (default $DIFFCHAT_CHAT_MODEL)",
+    )
+    parser.add_argument("--json", action="store_true", help='print {"prompt": ...}')
+    parser.add_argument(
+        "--typical-p",
+        type=float,
+        default=None,
+        help="sample with locally typical sampling at this mass (default: greedy)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --typical-p sampling")
+    parser.add_argument("--num-beams", type=int, default=1, help="beam search width (local)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=96, help="longest rewrite in LM tokens (local)"
+    )
+
+
+def _load(args: argparse.Namespace) -> Rewriter:
+    if args.backend == "openai":
+        if args.num_beams != 1:
+            raise InputError("--num-beams works only with --backend local.")
+        return ChatAPIRewriter.from_env(model=args.model)
+    rewriter = load_rewriter(args.model)
+    if isinstance(rewriter, LocalCausalLMRewriter):
+        return rewriter.with_settings(num_beams=args.num_beams, max_new_tokens=args.max_new_tokens)
+    if args.num_beams != 1:
+        raise InputError(f"--num-beams does not apply to the {rewriter.name} rewriter.")
+    return rewriter
+
+
+def _rewrite_all(rewriter: Rewriter, pairs: list[tuple[str, str]], args) -> list[str]:
+    if args.typical_p is None:
+        return rewriter.rewrite_batch(pairs)
+    return [
+        rewriter.sample(prompt, instruction, 1, typical_p=args.typical_p, seed=args.seed)[0]
+        for prompt, instruction in pairs
+    ]
+
+
+def read_batch(path: Path, skip_bad: bool) -> list[tuple[int, tuple[str, str] | str]]:
+    """Return (line number, (prompt, instruction) or error message) for each non-blank line.
+
+    Refuses (DataError naming file:line) a malformed line unless `skip_bad`, in which case
+    the line's error message takes the place of the pair.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read: {error}", path=str(path)) from error
+    rows: list[tuple[int, tuple[str, str] | str]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not valid JSON ({error.msg})") from error
+            if not isinstance(record, dict):
+                raise ValueError("the line is not a JSON object")
+            prompt, instruction = record.get("prompt"), record.get("instruction")
+            if not isinstance(prompt, str) or not isinstance(instruction, str):
+                raise ValueError('"prompt" and "instruction" must both be strings')
+            instruction = check_instruction(instruction).text
+            rows.append((number, (prompt, instruction)))
+        except (ValueError, InputError) as error:
+            if not skip_bad:
+                raise DataError(str(error), path=str(path), line=number) from error
+            print(f"warning: {path}:{number}: skipped: {error}", file=sys.stderr)
+            rows.append((number, str(error)))
+    return rows
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    rows = read_batch(args.batch, args.skip_bad)
+    rewriter = _load(args)
+    chunk_size = 8
+    with tqdm(total=len(rows), desc="rewrite", unit="line", file=sys.stderr) as bar:
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
+            pairs = [item for _, item in chunk if isinstance(item, tuple)]
+            outputs = iter(_rewrite_all(rewriter, pairs, args))
+            for _, item in chunk:
+                record = (
+                    {"prompt": next(outputs)}
+                    if isinstance(item, tuple)
+                    else {"prompt": None, "error": item}
+                )
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            bar.update(len(chunk))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        if args.prompt is not None or args.instruction is not None:
+            raise InputError("Give either --batch or --prompt/--instruction, not both.")
+        return _run_batch(args)
+    if args.prompt is None or args.instruction is None:
+        raise InputError("Give --prompt and --instruction (or --batch FILE.jsonl).")
+    checked = check_instruction(args.instruction)
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    rewriter = _load(args)
+    if getattr(rewriter, "is_fallback", False):
+        print(f"note: {rewriter.description}", file=sys.stderr)
+    new_prompt = _rewrite_all(rewriter, [(args.prompt, checked.text)], args)[0]
+    print(json.dumps({"prompt": new_prompt}, ensure_ascii=False) if args.json else new_prompt)
+    return 0

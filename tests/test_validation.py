@@ -1,0 +1,136 @@
+"""Input validation: every bad input gets an InputError whose message says what is wrong."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import InputError
+from core.validation import (
+    MAX_INSTRUCTION_CHARS,
+    check_instruction,
+    load_user_image,
+    resolve_workspace_path,
+)
+
+
+def test_instruction_is_stripped_and_english_has_no_warning():
+    checked = check_instruction("  make the sky pink \n")
+    assert checked.text == "make the sky pink"
+    assert checked.warnings == []
+
+
+@pytest.mark.parametrize("text", [None, "", "   ", "\n\t"])
+def test_empty_instruction_is_refused(text):
+    with pytest.raises(InputError, match="type an instruction"):
+        check_instruction(text)
+
+
+def test_too_long_instruction_names_both_lengths():
+    with pytest.raises(InputError, match="1,001 characters.*1,000"):
+        check_instruction("a" * (MAX_INSTRUCTION_CHARS + 1))
+    assert check_instruction("a" * MAX_INSTRUCTION_CHARS).text == "a" * MAX_INSTRUCTION_CHARS
+
+
+@pytest.mark.parametrize(
+    "text", ["把天空变成粉红色", "сделай небо розовым", "haz que el cielo sea rosa por favor"]
+)
+def test_non_english_instruction_is_accepted_with_a_warning(text):
+    checked = check_instruction(text)
+    assert checked.text == text
+    assert len(checked.warnings) == 1 and "English" in checked.warnings[0]
+
+
+@pytest.mark.parametrize("text", ["brighter", "add a red hat to the cat", "Van Gogh style"])
+def test_short_or_plain_english_does_not_warn(text):
+    assert check_instruction(text).warnings == []
+
+
+def _png_bytes(size=(8, 6), mode="RGBA") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, (10, 20, 30, 255) if mode == "RGBA" else 0).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_image_file_bytes_pil_and_array_all_load_as_rgb(tmp_path):
+    path = tmp_path / "in.png"
+    path.write_bytes(_png_bytes())
+    for source in (
+        path,
+        str(path),
+        _png_bytes(),
+        Image.new("L", (8, 6)),
+        np.zeros((6, 8, 3), np.uint8),
+    ):
+        image = load_user_image(source)
+        assert image.mode == "RGB" and image.size == (8, 6)
+
+
+def test_missing_image_is_refused(tmp_path):
+    with pytest.raises(InputError, match="upload an image"):
+        load_user_image(None)
+    with pytest.raises(InputError, match="No image file"):
+        load_user_image(tmp_path / "absent.png")
+
+
+def test_corrupt_image_is_refused(tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(_png_bytes()[:40])  # header only: truncated pixel data
+    with pytest.raises(InputError, match="broken.png"):
+        load_user_image(path)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"this is not an image at all")
+    with pytest.raises(InputError, match="not an image file"):
+        load_user_image(junk)
+
+
+def test_unsupported_format_is_refused(tmp_path):
+    path = tmp_path / "picture.ico"
+    Image.new("RGB", (16, 16)).save(path, "ICO")
+    with pytest.raises(InputError, match="ICO image; supported formats are PNG"):
+        load_user_image(path)
+
+
+def test_huge_dimensions_are_refused_before_decoding(tmp_path):
+    # A 20000 x 20000 PNG of one colour compresses to a small file: a decompression bomb.
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(path, "PNG")
+    assert os.path.getsize(path) < 1_000_000
+    with pytest.raises(InputError, match="bomb.png is too large.*400000000 pixels"):
+        load_user_image(path)
+    # Below PIL's own bomb limit, the header's size is checked against max_pixels.
+    big = tmp_path / "big.png"
+    Image.new("1", (5000, 4000)).save(big, "PNG")
+    with pytest.raises(InputError, match="5000x4000 .20,000,000 pixels.; the limit is 16,777,216"):
+        load_user_image(big)
+    with pytest.raises(InputError, match="8x6"):
+        load_user_image(Image.new("RGB", (8, 6)), max_pixels=10)
+
+
+def test_workspace_paths_inside_are_resolved(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    assert resolve_workspace_path("runs/a.png") == tmp_path.resolve() / "runs" / "a.png"
+    assert resolve_workspace_path(tmp_path / "x") == tmp_path.resolve() / "x"
+
+
+@pytest.mark.parametrize("user_path", ["../outside.txt", "a/../../outside.txt", "/etc/passwd", ""])
+def test_workspace_paths_outside_are_refused(tmp_path, monkeypatch, user_path):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
+    with pytest.raises(InputError):
+        resolve_workspace_path(user_path)
+
+
+def test_symlink_out_of_the_workspace_is_refused(tmp_path, monkeypatch):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (tmp_path / "secret").mkdir()
+    (workspace / "link").symlink_to(tmp_path / "secret")
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
+    with pytest.raises(InputError, match="outside the workspace"):
+        resolve_workspace_path("link/key.txt")
