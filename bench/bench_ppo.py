@@ -96,11 +96,13 @@ def main() -> None:
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {name} | {value:.2f} | {value / seconds:.0%} |" for name, value in total.items()]
+    slowest = max(total, key=total.get)
     lines += [
         "",
-        "Generation dominates on a CPU, as in the paper's setting; the paper's Table 3 PPO batch "
-        "of 128 rollouts would take about "
-        f"{seconds / BATCH * 128 / 60:.0f} minutes per step here (1 epoch; the default is 4).",
+        f"The slowest phase is {slowest}. At this rate the paper's Table 3 PPO batch of 128 "
+        f"rollouts would take about {seconds / BATCH * 128 / 60:.0f} minutes per step here "
+        "(with 1 PPO epoch; the default is 4). On the lent H100 (fp32) a step of 64 rollouts, "
+        "up to 96 new tokens and 4 PPO epochs took about 6 s (bench/results/ppo_on_shipped.md).",
     ]
     path = write_result("ppo", "\n".join(lines))
     print("\n".join(lines))

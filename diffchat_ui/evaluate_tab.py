@@ -98,6 +98,9 @@ def build(context: AppContext) -> None:
         )
         limit = gr.Number(value=2 if settings.offline else None, precision=0, label="Limit (rows)")
         seed = gr.Number(value=0, precision=0, label="Seed")
+        output = gr.Textbox(
+            label="Output folder in the workspace (empty: a new one; an old one resumes)"
+        )
     with gr.Row():
         models = gr.Dropdown(
             settings.image_models(),
@@ -129,12 +132,18 @@ def build(context: AppContext) -> None:
         models_v,
         methods_v,
         tiny_v,
+        output_v,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
     ):
+        from core.validation import resolve_workspace_path
+
         try:
             data_file = resolve_data_file(data_v)
-            out_dir = settings.workspace / "evaluations" / time.strftime("%Y%m%d-%H%M%S")
+            if (output_v or "").strip():
+                out_dir = resolve_workspace_path(output_v.strip())
+            else:
+                out_dir = settings.workspace / "evaluations" / time.strftime("%Y%m%d-%H%M%S")
             command = evaluation_command(
                 data_file,
                 list(methods_v or []),
@@ -149,26 +158,26 @@ def build(context: AppContext) -> None:
             return
         flag = context.cancel_flags.fresh(f"evaluate-{request.session_hash}")
         yield f"Running… output folder: `{out_dir}`", "", "", []
-        for lines, done_total, returncode in stream_process(command, flag):
-            if done_total and done_total[1]:
-                progress(done_total, desc="evaluating")
+        for log, returncode in stream_process(command, flag):
+            if log.done_total and log.done_total[1]:
+                progress(log.done_total, desc="evaluating")
             if returncode is None:
-                yield f"Running… output folder: `{out_dir}`", "\n".join(lines), "", []
+                yield f"Running… output folder: `{out_dir}`", log.text(), "", []
                 continue
             if returncode != 0:
                 reason = (
-                    "Stopped; run again with the same folder to resume."
+                    f"Stopped. Run again with the output folder `{out_dir}` to resume."
                     if flag.is_set()
-                    else (lines[-1] if lines else f"exit code {returncode}")
+                    else (log.lines[-1] if log.lines else f"exit code {returncode}")
                 )
-                yield f"⚠️ The evaluation did not finish: {reason}", "\n".join(lines), "", []
+                yield f"⚠️ The evaluation did not finish: {reason}", log.text(), "", []
                 return
             table, plot_paths = results_view(out_dir)
-            yield (f"Done. Output folder: `{out_dir}`", "\n".join(lines), table, plot_paths)
+            yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plot_paths)
 
     run_button.click(
         on_run,
-        [data, limit, seed, models, methods, tiny],
+        [data, limit, seed, models, methods, tiny, output],
         [status, log, summary, plots],
         api_name="evaluate",
     )

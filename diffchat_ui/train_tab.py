@@ -1,9 +1,10 @@
 """The Train tab: run a training stage (data, SFT, RM, PPO) as a child process.
 
 Hyperparameters are prefilled from the stage's config dataclass (whose defaults cite the
-paper's Table 3); the run goes through `accelerate launch` when more than one process is
-asked for. The tab streams the log, follows the progress bar, plots the metrics the stage
-writes (metrics.jsonl, train/common.py) and offers Stop (SIGINT: the stage saves a
+paper's Table 3). SFT, RM and PPO run through `train.runner.StageRun` (through `accelerate
+launch` when more than one process is asked for); the data stage deduplicates and splits a
+data file (`python -m train data split`). The tab streams the log, follows the progress bar,
+plots the metrics rows the stage writes, and offers Stop (SIGINT: the stage saves a
 checkpoint) and Resume. A finished run appears in the rewriter dropdowns.
 """
 
@@ -11,15 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import gradio as gr
 
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import AppContext
-from diffchat_ui.processes import stream_process
+from diffchat_ui.processes import LogBuffer, stream_process
 
 STAGES = {
     "data": "train.data_cli",
@@ -29,7 +31,8 @@ STAGES = {
 }
 # Options with their own widgets; the table holds the rest.
 OWN_WIDGETS = ("model_name_or_path", "train_file", "output_dir", "resume_from_checkpoint")
-METRICS_FILE = "metrics.jsonl"
+# Stages whose output is a rewriter (the reward model is not).
+REWRITER_STAGES = ("sft", "ppo")
 
 
 def stage_config_class(stage: str):
@@ -69,68 +72,67 @@ def default_options(stage: str) -> list[list]:
     return rows
 
 
-def stage_command(
-    stage: str,
-    base_model: str,
-    data_file: str,
-    output_dir: Path,
-    options: list[list],
-    num_processes: int,
-    resume: bool,
-) -> list[str]:
-    """Return the argv that runs the stage; refuses (InputError) a bad process count."""
-    if num_processes < 1:
-        raise InputError("The number of processes must be at least 1.")
-    if num_processes > 1:
-        command = [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--num_processes",
-            str(num_processes),
-            "-m",
-            "train",
-            stage,
-        ]
-    else:
-        command = [sys.executable, "-m", "train", stage]
+def stage_arguments(stage: str, base_model: str, data_file: str, options: list[list]) -> list[str]:
+    """Return the stage's command-line options: model, data, and the changed table rows."""
+    arguments = []
     if base_model:
-        command += ["--model_name_or_path", base_model]
+        arguments += ["--model_name_or_path", base_model]
     if data_file:
-        command += ["--train_file", data_file]
-    command += ["--output_dir", str(output_dir)]
+        arguments += ["--train_file", data_file]
     defaults = {row[0]: row[1] for row in default_options(stage)}
     for name, value, *_ in options:
         name, value = str(name).strip(), str(value).strip()
         if name and value != "" and value != defaults.get(name):
-            command += [f"--{name}", value]
-    if resume:
-        command += ["--resume_from_checkpoint", "latest"]
-    return command
+            arguments += [f"--{name}", value]
+    return arguments
 
 
-def read_metrics(output_dir: Path):
-    """Return a long-format DataFrame (step, value, metric) of loss/reward metrics, or None."""
-    import pandas as pd
+def data_command(data_file: str, output_dir: Path) -> list[str]:
+    """Return the data stage's command: deduplicate `data_file` and split it into train/test."""
+    if not data_file:
+        raise InputError("Give the data file to deduplicate and split.")
+    return [sys.executable, "-m", "train", "data", "split", data_file, "--out", str(output_dir)]
 
-    path = output_dir / METRICS_FILE
-    if not path.is_file():
-        return None
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written right now
-        step = record.get("step")
-        for key, value in record.items():
-            if (
-                ("loss" in key or "reward" in key)
-                and isinstance(value, int | float)
-                and step is not None
-            ):
-                rows.append({"step": step, "value": float(value), "metric": key})
-    return pd.DataFrame(rows) if rows else None
+
+def curve_rows(metrics: dict) -> list[dict]:
+    """Return long-format plot rows (step, value, metric) for the loss/reward values of one
+    metrics.jsonl row (train.common.RunLogger)."""
+    step = metrics.get("step")
+    if step is None:
+        return []
+    return [
+        {"step": step, "value": float(value), "metric": key}
+        for key, value in metrics.items()
+        if ("loss" in key or "reward" in key) and isinstance(value, int | float)
+    ]
+
+
+def _follow(stage_run, stop_flag: threading.Event):
+    """Yield (LogBuffer, return code or None, new metrics rows) while a StageRun runs.
+
+    Setting `stop_flag` stops the run (SIGINT, in a thread: the stage needs a moment to
+    write its checkpoint, and the log keeps streaming meanwhile).
+    """
+    log, new_metrics, stopping, last_yield = LogBuffer(), [], False, 0.0
+    for event in stage_run.events():
+        if event.kind == "line":
+            log.add(event.text)
+        elif event.kind == "metrics":
+            new_metrics.append(event.metrics)
+        if stop_flag.is_set() and not stopping:
+            stopping = True
+            threading.Thread(target=stage_run.stop, daemon=True).start()
+        if event.kind == "exit":
+            yield log, event.returncode, new_metrics
+            return
+        if time.monotonic() - last_yield > 0.5:  # the screen needs no more than that
+            yield log, None, new_metrics
+            new_metrics, last_yield = [], time.monotonic()
+
+
+def _no_metrics(runs):
+    for log, returncode in runs:
+        yield log, returncode, []
 
 
 def build(context: AppContext) -> None:
@@ -172,45 +174,54 @@ def build(context: AppContext) -> None:
     )
 
     def run(stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress):
+        import pandas as pd
+
+        from train.runner import StageRun
+
+        flag = threading.Event()
         try:
             output_dir = resolve_workspace_path(output_v)
-            rows = (
-                options_v.values.tolist() if hasattr(options_v, "values") else list(options_v or [])
-            )
-            command = stage_command(
-                stage_v,
-                (base_v or "").strip(),
-                (data_v or "").strip(),
-                output_dir,
-                rows,
-                int(processes_v or 1),
-                resume,
-            )
+            rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
+            base, data = (base_v or "").strip(), (data_v or "").strip()
+            if stage_v == "data":
+                updates = _no_metrics(stream_process(data_command(data, output_dir), flag))
+            else:
+                stage_run = StageRun(
+                    stage_v,
+                    stage_arguments(stage_v, base, data, rows),
+                    output_dir=output_dir,
+                    num_processes=int(processes_v or 1),
+                )
+                if resume:
+                    stage_run.resume()
+                else:
+                    stage_run.start()
+                updates = _follow(stage_run, flag)
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
             return
-        flag = context.cancel_flags.fresh(f"train-{request.session_hash}")
-        shown = " ".join(command[1:])
-        for lines, done_total, returncode in stream_process(command, flag):
-            if done_total and done_total[1]:
-                progress(done_total, desc=stage_v)
-            metrics = read_metrics(output_dir)
+        context.cancel_flags.register(f"train-{request.session_hash}", flag)
+        curves: list[dict] = []
+        for log, returncode, new_metrics in updates:
+            if log.done_total and log.done_total[1]:
+                progress(log.done_total, desc=stage_v)
+            for metrics in new_metrics:
+                curves += curve_rows(metrics)
+            plot = pd.DataFrame(curves) if curves else None
             if returncode is None:
-                yield f"Running `{shown}`", "\n".join(lines), metrics
+                yield f"Running {stage_v} → `{output_dir}`", log.text(), plot
             elif returncode == 0:
-                yield (
-                    f"Finished. The result in `{output_dir}` is now in the rewriter dropdowns "
-                    "(reload the page).",
-                    "\n".join(lines),
-                    metrics,
-                )
+                done = "Finished."
+                if stage_v in REWRITER_STAGES:
+                    done += " The model is now in the rewriter dropdowns (reload the page)."
+                yield f"{done} Output: `{output_dir}`", log.text(), plot
             else:
                 reason = (
                     "Stopped; press Resume to continue from the last checkpoint."
                     if flag.is_set()
-                    else (lines[-1] if lines else f"exit code {returncode}")
+                    else (log.lines[-1] if log.lines else f"exit code {returncode}")
                 )
-                yield f"⚠️ {reason}", "\n".join(lines), metrics
+                yield f"⚠️ {reason}", log.text(), plot
 
     inputs = [stage, base_model, data_file, output, processes, options]
 

@@ -129,6 +129,9 @@ def test_resume_gives_the_same_next_loss_as_an_uninterrupted_run(
     checkpoint = uninterrupted_run / "out" / "checkpoint-4"
     assert json.loads((checkpoint / "diffchat_stage.json").read_text())["stage"] == "sft"
     shutil.copytree(checkpoint, tmp_path / "resumed" / "checkpoint-4")
+    # a save cut short by a full disk: no stage tag, so "latest" must not pick it
+    (tmp_path / "resumed" / "checkpoint-6").mkdir()
+    (tmp_path / "resumed" / "checkpoint-6" / "model.safetensors").write_bytes(b"trunc")
 
     train_file = uninterrupted_run / "train.jsonl"
     resumed = _config(tiny_model, train_file, tmp_path / "resumed", max_steps=8, save_steps=4)

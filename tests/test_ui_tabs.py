@@ -106,30 +106,36 @@ def test_ballots_are_shuffled_blind_and_skip_failed_methods(tmp_path):
         choice_to_method(ballot, "Candidate D")
 
 
-def test_train_command_passes_only_changed_options(tmp_path):
-    from diffchat_ui.train_tab import default_options, stage_command
+def test_train_arguments_pass_only_changed_options(tmp_path):
+    from diffchat_ui.train_tab import curve_rows, data_command, default_options, stage_arguments
 
     rows = default_options("sft")
     options = {name: value for name, value, _ in rows}
     assert options["learning_rate"] == "2e-05" and options["batch_size"] == "64"  # Table 3
     rows = [[n, "2" if n == "max_steps" else v, h] for n, v, h in rows]
-    command = stage_command("sft", "smollm2-base", "data.jsonl", tmp_path / "out", rows, 1, False)
-    assert command[1:4] == ["-m", "train", "sft"]
-    assert command[4:] == [
+    assert stage_arguments("sft", "smollm2-base", "data.jsonl", rows) == [
         "--model_name_or_path",
         "smollm2-base",
         "--train_file",
         "data.jsonl",
-        "--output_dir",
-        str(tmp_path / "out"),
         "--max_steps",
         "2",
     ]
-    multi = stage_command("sft", "", "", tmp_path, [], 4, True)
-    assert multi[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"]
-    assert multi[-2:] == ["--resume_from_checkpoint", "latest"]
+    assert data_command("d.jsonl", tmp_path)[1:] == [
+        "-m",
+        "train",
+        "data",
+        "split",
+        "d.jsonl",
+        "--out",
+        str(tmp_path),
+    ]
     with pytest.raises(InputError):
-        stage_command("sft", "", "", tmp_path, [], 0, False)
+        data_command("", tmp_path)
+    assert curve_rows({"step": 3, "loss/policy": 0.5, "lr": 1e-5, "objective/reward": 2}) == [
+        {"step": 3, "value": 0.5, "metric": "loss/policy"},
+        {"step": 3, "value": 2.0, "metric": "objective/reward"},
+    ]
 
 
 def test_evaluation_command_and_data_file_checks(tmp_path):
@@ -183,13 +189,38 @@ def test_stream_process_follows_progress_and_stops_with_sigint(tmp_path):
     )
     stop = threading.Event()
     seen_progress = None
-    for lines, progress, returncode in stream_process([sys.executable, str(script)], stop):  # noqa: B007
-        if progress and progress[0] >= 3:
-            seen_progress = progress
+    for log, returncode in stream_process([sys.executable, str(script)], stop):
+        if log.done_total and log.done_total[0] >= 3:
+            seen_progress = log.done_total
             stop.set()
         if returncode is not None:
             break
     assert seen_progress[1] == 1000
-    assert returncode == 130 and lines[-1] == "saved checkpoint"
-    # tqdm-style redraws replace each other instead of flooding the log
-    assert sum("/1000" in line for line in lines) <= 2
+    assert returncode == 130 and log.lines[-1] == "saved checkpoint"
+    # progress-bar redraws replace each other instead of flooding the log
+    assert sum("/1000" in line for line in log.lines) == 1
+
+
+def test_tree_actions_turn_refusals_into_chat_messages(tmp_path):
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.create_tab import _tree_action
+    from diffchat_ui.settings import AppSettings
+    from diffchat_ui.state import ChatState
+
+    context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
+    state = ChatState.new(seed=5)
+    root = state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "1.png"))
+    child = state.session.add_turn(
+        "make it night", "a cat, night", image_path=str(tmp_path / "2.png")
+    )
+    state.session.branch_from(root.id)
+    state, chat, image, diff, *_ = _tree_action(context, state, "forget")
+    assert "only the last turn of a branch can be forgotten" in chat[-1]["content"]
+    assert state.session.current.id == root.id  # refused: nothing changed
+    state, chat, image, diff, *_ = _tree_action(context, state, "branch", child.id)
+    assert state.session.current.id == child.id
+    assert diff == [("a cat, ", None), ("night", "added")]
+    state, chat, image, diff, *_ = _tree_action(context, state, "undo")
+    assert chat[-1]["content"] == f"Undone. Back at turn #{root.id}." and image.endswith("1.png")
+    state, chat, *_ = _tree_action(context, state, "branch", 99)
+    assert chat[-1]["content"] == "⚠️ There is no turn #99 in this session."

@@ -3,7 +3,6 @@
 Compares, on the same test triplets (x, i, y):
     adapter    the fine-tuned rewriter (a LoRA adapter folder or a full model folder)
     zero-shot  the base model with the paper's template and no fine-tuning
-    zero-shot-chat  the base instruct model through its chat template (the app's fallback)
     append     the no-model baseline: "x, i" (the instruction appended to the prompt)
 
 Metrics, per system (mean over rows):
@@ -35,7 +34,7 @@ from typing import Any
 from core.errors import InputError
 from train.common import check_causal_lm, config_to_dict, resolve_model_path
 
-SYSTEMS = ("adapter", "zero-shot", "zero-shot-chat", "append")
+SYSTEMS = ("adapter", "zero-shot", "append")
 
 
 @dataclass
@@ -103,11 +102,7 @@ def build_rewriter(system: str, config: EvaluateRewriterConfig):
         )
     path = resolve_model_path(config.base_model)
     check_causal_lm(path)
-    # zero-shot: the paper's template, as the adapter sees it; zero-shot-chat: the instruct
-    # model's chat template with a system prompt (what the app falls back to).
-    return LocalCausalLMRewriter.from_pretrained(
-        path, name=system, settings=settings, use_chat_template=system == "zero-shot-chat"
-    )
+    return LocalCausalLMRewriter.from_pretrained(path, name=system, settings=settings)
 
 
 # ---------------------------------------------------------------------------------------------

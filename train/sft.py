@@ -27,6 +27,7 @@ from typing import Any
 
 from core.errors import DataError, InputError
 from train.common import (
+    STAGE_FILE,
     RunLogger,
     StopOnInterrupt,
     TrainingError,
@@ -292,18 +293,25 @@ def _callbacks(config: SFTStageConfig, logger: RunLogger, stop: StopOnInterrupt)
 def resolve_resume(config: SFTStageConfig) -> str | None:
     """Return the checkpoint folder to resume from (None for a fresh run).
 
-    'latest' picks the newest checkpoint in output_dir. Refuses (TrainingError) a folder
+    'latest' picks the newest complete checkpoint in output_dir. Refuses (TrainingError) a folder
     written by another stage or one that is not a checkpoint.
     """
     if not config.resume_from_checkpoint:
         return None
     if config.resume_from_checkpoint == "latest":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        found = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-        if found is None:
-            raise TrainingError(f"no checkpoint to resume from in {config.output_dir}.")
-        folder = found
+        # Newest checkpoint whose stage tag exists: the tag is written after the Trainer's
+        # save completed, so a save cut short (disk full, kill) is never picked.
+        complete = sorted(
+            (
+                p
+                for p in Path(config.output_dir).glob("checkpoint-*")
+                if p.name.removeprefix("checkpoint-").isdigit() and (p / STAGE_FILE).is_file()
+            ),
+            key=lambda p: int(p.name.removeprefix("checkpoint-")),
+        )
+        if not complete:
+            raise TrainingError(f"no complete checkpoint to resume from in {config.output_dir}.")
+        folder = complete[-1]
     else:
         folder = config.resume_from_checkpoint
     read_stage_tag(folder, STAGE)
