@@ -8,6 +8,7 @@ update. The first step is a warm-up and not reported.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -90,7 +91,9 @@ def main() -> None:
         f"Machine: {machine_description()}. Device: {device}, fp32. {STEPS - 1} measured step(s) of "
         f"{BATCH} rollouts, up to {MAX_NEW_TOKENS} new tokens, 1 PPO epoch, last 8 layers trainable.",
         "",
-        f"**{tokens / seconds:.1f} response tokens/s** over a whole PPO step ({tokens} tokens in {seconds:.1f} s).",
+        f"**{tokens / seconds:.1f} response tokens/s** over a whole PPO step ({tokens} tokens in {seconds:.1f} s); "
+        f"load average during the run {os.getloadavg()[0]:.1f} (this CPU is shared, so absolute numbers vary "
+        "several-fold between runs; the phase shares are the stable part).",
         "",
         "| phase | seconds | share |",
         "| --- | ---: | ---: |",

@@ -43,9 +43,12 @@ def _gpu_line() -> str:
 
 
 def main() -> None:
+    import os
+
     from bench.__main__ import machine_description, write_result
     from train.sft import SFTStageConfig, train_sft
 
+    load_before = os.getloadavg()[0]
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for name, use_lora in (("full fine-tuning", False), ("LoRA r=16", True)):
@@ -67,6 +70,7 @@ def main() -> None:
             results[name] = _tokens_per_second(output_dir)
             print(f"{name}: {results[name]:.0f} tokens/s", flush=True)
 
+    load_after = os.getloadavg()[0]
     full = results["full fine-tuning"]
     table = "\n".join(
         f"| {name} | this CPU, fp32, batch {MICRO_BATCH} | {value:.0f} |"
@@ -86,6 +90,8 @@ SmolLM2-135M-Instruct, `python -m train sft` code path, micro-batch {MICRO_BATCH
 {table}
 {_gpu_line()}
 LoRA / full fine-tuning throughput ratio on this CPU: {results["LoRA r=16"] / full:.2f}.
+1-minute load average {load_before:.1f} before and {load_after:.1f} after the run (this CPU is
+shared; a load above 2 means other jobs took part of it and the absolute numbers are low).
 """,
     )
 

@@ -108,6 +108,77 @@ def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event):
     return candidates[0]
 
 
+def _candidates(
+    plan: ComparePlan,
+    model: str,
+    folder: Path,
+    raw_image,
+    step_progress,
+    cancel_event,
+    finished: list[int],
+) -> list[Candidate]:
+    """Render every method for one TIS model into `folder`; return the candidates in order."""
+    from core import images
+
+    candidates: list[Candidate] = []
+
+    def add(method: str, produce) -> None:
+        # produce() -> (prompt, image, scores or None); a method's DiffChatError (no API
+        # key, missing weights) is its row's message, while Stop ends the whole run.
+        candidate = Candidate(method=method)
+        try:
+            candidate.prompt, image, scores = produce()
+            candidate.image = f"{len(candidates)}.png"
+            image.save(folder / candidate.image)
+            if scores is None and plan.score:
+                scores = _scores(plan, image, candidate.prompt, raw_image)
+            candidate.scores = scores or {}
+        except GenerationCancelled:
+            raise
+        except DiffChatError as error:
+            candidate.error = str(error)
+        candidates.append(candidate)
+        finished[0] += 1
+
+    # 2. rewriters, same seed
+    for rewriter in plan.rewriters:
+        add(
+            rewriter,
+            lambda rewriter=rewriter: (
+                *_rewrite_and_render(plan, model, rewriter, cancel_event, step_progress),
+                None,
+            ),
+        )
+    # 3. best-of-N (beyond the paper): N typical-sampled rewrites, the best by the score mix
+    if plan.best_of_n > 1 and plan.rewriters:
+
+        def best() -> tuple:
+            chosen = _best_of_n(plan, model, raw_image, cancel_event)
+            return chosen.prompt, chosen.image, dict(chosen.scores)
+
+        add(f"best-of-{plan.best_of_n}", best)
+    # 4. InstructPix2Pix edits the raw image itself (scored against the raw prompt)
+    if plan.include_ip2p:
+
+        def instruct_pix2pix() -> tuple:
+            image = images.edit_with_instruct_pix2pix(
+                raw_image,
+                plan.instruction,
+                model=plan.ip2p_model,
+                seed=plan.seed,
+                num_inference_steps=plan.num_inference_steps,
+                guidance_scale=plan.guidance_scale,
+                image_guidance_scale=plan.image_guidance_scale,
+                progress=step_progress,
+                cancel_event=cancel_event,
+            ).image
+            scores = _scores(plan, image, plan.raw_prompt, raw_image) if plan.score else {}
+            return f"(edits the image: {plan.instruction})", image, scores
+
+        add(IP2P, instruct_pix2pix)
+    return candidates
+
+
 def run_comparison(
     plan: ComparePlan, out_root: Path, progress: ProgressFn, cancel_event: threading.Event
 ) -> list[Path]:
@@ -153,63 +224,9 @@ def run_comparison(
             ).image
         raw_image.save(folder / "raw.png")
         finished[0] += 1
-        candidates = []
-        # 2. rewriters, same seed
-        for rewriter in plan.rewriters:
-            candidate = Candidate(method=rewriter)
-            try:
-                candidate.prompt, image = _rewrite_and_render(
-                    plan, model, rewriter, cancel_event, step_progress
-                )
-                candidate.image = f"{len(candidates)}.png"
-                image.save(folder / candidate.image)
-                if plan.score:
-                    candidate.scores = _scores(plan, image, candidate.prompt, raw_image)
-            except GenerationCancelled:
-                raise
-            except DiffChatError as error:
-                candidate.error = str(error)
-            candidates.append(candidate)
-            finished[0] += 1
-        # 3. best-of-N (beyond the paper): N typical-sampled rewrites, the best by the score mix
-        if plan.best_of_n > 1 and plan.rewriters:
-            candidate = Candidate(method=f"best-of-{plan.best_of_n}")
-            try:
-                best = _best_of_n(plan, model, raw_image, cancel_event)
-                candidate.prompt, candidate.scores = best.prompt, dict(best.scores)
-                candidate.image = f"{len(candidates)}.png"
-                best.image.save(folder / candidate.image)
-            except GenerationCancelled:
-                raise
-            except DiffChatError as error:
-                candidate.error = str(error)
-            candidates.append(candidate)
-            finished[0] += 1
-        # 4. InstructPix2Pix edits the raw image itself
-        if plan.include_ip2p:
-            candidate = Candidate(method=IP2P, prompt=f"(edits the image: {plan.instruction})")
-            try:
-                image = images.edit_with_instruct_pix2pix(
-                    raw_image,
-                    plan.instruction,
-                    model=plan.ip2p_model,
-                    seed=plan.seed,
-                    num_inference_steps=plan.num_inference_steps,
-                    guidance_scale=plan.guidance_scale,
-                    image_guidance_scale=plan.image_guidance_scale,
-                    progress=step_progress,
-                    cancel_event=cancel_event,
-                ).image
-                candidate.image = f"{len(candidates)}.png"
-                image.save(folder / candidate.image)
-                if plan.score:
-                    candidate.scores = _scores(plan, image, plan.raw_prompt, raw_image)
-            except GenerationCancelled:
-                raise
-            except DiffChatError as error:
-                candidate.error = str(error)
-            candidates.append(candidate)
-            finished[0] += 1
+        candidates = _candidates(
+            plan, model, folder, raw_image, step_progress, cancel_event, finished
+        )
         record = {
             "id": comparison_id,
             "created_at": time.time(),

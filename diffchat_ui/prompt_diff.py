@@ -74,13 +74,3 @@ def diff_markdown(previous: str, current: str) -> str:
         else:
             parts.append(escaped)
     return " ".join(parts)
-
-
-def changed_words(previous: str, current: str) -> list[str]:
-    """Return the words of `current` that are new against `previous`, in order."""
-    return [
-        word
-        for text, label in diff_words(previous, current)
-        if label == ADDED
-        for word in text.split()
-    ]

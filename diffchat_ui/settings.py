@@ -45,11 +45,6 @@ class AppSettings:
         real = [n for n in names if not MODELS[n].offline]
         return offline + real if self.offline else real + offline
 
-    def ip2p_models(self) -> list[str]:
-        """Return the InstructPix2Pix choices, the one in use first."""
-        names = list_models("instruct_pix2pix")
-        return [self.ip2p_model] + [n for n in names if n != self.ip2p_model]
-
 
 def real_weights_available(repo_id: str) -> bool:
     """Return True when the diffusers repo's model_index.json is in the local HF cache."""

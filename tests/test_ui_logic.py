@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import GenerationCancelled, InputError
 from diffchat_ui.clarify import CONTENT_CHOICES, QUALITY_CHOICES, clarify, resolve_answer
-from diffchat_ui.prompt_diff import ADDED, REMOVED, changed_words, diff_markdown, diff_words
+from diffchat_ui.prompt_diff import ADDED, REMOVED, diff_markdown, diff_words
 from diffchat_ui.worker import CancelFlags, Worker
 
 # --- clarification (DialogPaint: ask instead of guessing on vague instructions)
@@ -91,7 +91,10 @@ def test_diff_marks_replaced_and_inserted_words():
 
 
 def test_diff_ignores_case_and_punctuation_moves():
-    assert changed_words("a red car, 8k", "A red car 8k, night") == ["night"]
+    assert diff_words("a red car, 8k", "A red car 8k, night") == [
+        ("A red car 8k, ", None),
+        ("night", ADDED),
+    ]
 
 
 def test_first_prompt_has_no_changes_and_markdown_escapes():
