@@ -93,7 +93,7 @@ def main() -> None:
         "",
         f"**{tokens / seconds:.1f} response tokens/s** over a whole PPO step ({tokens} tokens in {seconds:.1f} s); "
         f"load average during the run {os.getloadavg()[0]:.1f} (this CPU is shared, so absolute numbers vary "
-        "several-fold between runs; the phase shares are the stable part).",
+        "several-fold between runs; compare phases within one run only).",
         "",
         "| phase | seconds | share |",
         "| --- | ---: | ---: |",

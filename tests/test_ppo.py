@@ -190,3 +190,29 @@ def test_ppo_on_a_lora_adapter_trains_only_its_last_layer_lora_weights(tiny_setu
     assert before.keys() == after.keys()
     changed = {key for key in before if not torch.equal(before[key], after[key])}
     assert changed and all("layers.1." in key for key in changed)
+
+
+def test_reward_models_enter_the_score_when_given(tiny_setup):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from train.common import write_stage_tag
+    from train.ppo import train_ppo
+
+    # A reward-model folder as `python -m train rm` writes it (random head, tiny backbone).
+    folder = tiny_setup / "rm-aesthetic"
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(tiny_setup / "model"), num_labels=1
+    )
+    model.save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(str(tiny_setup / "model")).save_pretrained(str(folder))
+    (folder / "reward_head.json").write_text(
+        json.dumps({"target": "aesthetic", "mean": 6.0, "std": 0.5})
+    )
+    write_stage_tag(folder, "rm")
+
+    train_ppo(tiny_config(tiny_setup, "with-rm", aesthetic_rm_path=str(folder), max_steps=1))
+    (row,) = read_metrics(tiny_setup / "with-rm")
+    assert row["objective/aesthetic"] != 0.0
+    assert row["objective/scores"] == pytest.approx(
+        row["objective/ci"] + row["objective/aesthetic"], abs=1e-5
+    )

@@ -238,42 +238,38 @@ def load_policy(config: PPOStageConfig):
     return policy, reference, tokenizer
 
 
-def load_reward_scorers(config: PPOStageConfig) -> list[tuple[str, float, Any]]:
+def load_reward_scorers(
+    config: PPOStageConfig, device: Any = "cpu"
+) -> list[tuple[str, float, Any]]:
     """Return [(name, weight, scorer)] for the reward models given in the config (may be empty).
 
-    A scorer maps a list of prompts to a float tensor. Reward models are the text regressors of
-    train/reward_model.py: a sequence-classification model with one output, saved with its
-    tokenizer.
+    The reward models are the text regressors of `python -m train rm` (train/reward_model.py).
+    A scorer maps prompts to a float tensor of predictions in standard units (z-scores of the
+    reward model's training labels), so that the weights compare with CI's [0, 1]. Refuses
+    (TrainingError) a folder that is not a reward-model output.
     """
+    from train.reward_model import load_reward_model, predict
+
     scorers = []
     for name, path, weight in (
         ("aesthetic", config.aesthetic_rm_path, config.aesthetic_weight),
         ("preference", config.preference_rm_path, config.preference_weight),
     ):
-        if path:
-            scorers.append((name, weight, _sequence_regressor(path)))
+        if not path:
+            continue
+        if not Path(path).is_dir():
+            raise InputError(f"reward model folder {path} does not exist.")
+        model, tokenizer, head = load_reward_model(path)
+        model.to(device)
+
+        def score(prompts: list[str], model=model, tokenizer=tokenizer, head=head) -> torch.Tensor:
+            predicted = torch.tensor(
+                predict(model, tokenizer, prompts, head, max_length=config.max_length)
+            )
+            return (predicted - head["mean"]) / head["std"]
+
+        scorers.append((name, weight, score))
     return scorers
-
-
-def _sequence_regressor(path: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    if not Path(path).is_dir():
-        raise InputError(f"reward model folder {path} does not exist.")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    model.config.pad_token_id = tokenizer.pad_token_id
-
-    def score(prompts: list[str]) -> torch.Tensor:
-        batch = tokenizer(
-            prompts, return_tensors="pt", padding=True, truncation=True, max_length=384
-        )
-        with torch.no_grad():
-            return model(**batch).logits[:, 0].float()
-
-    return score
 
 
 # ---------------------------------------------------------------------------------------------
@@ -658,7 +654,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
     torch.manual_seed(config.seed)
     triplets = load_ppo_triplets(config)
     policy, reference, tokenizer = load_policy(config)
-    reward_scorers = load_reward_scorers(config)
+    reward_scorers = load_reward_scorers(config, accelerator.device)
     negative_sampler = None
     if config.use_adm_negative and config.negative_rate > 0:
         negative_sampler = NegativeSampler.from_target_prompts(
