@@ -216,3 +216,12 @@ def test_reward_models_enter_the_score_when_given(tiny_setup):
     assert row["objective/scores"] == pytest.approx(
         row["objective/ci"] + row["objective/aesthetic"], abs=1e-5
     )
+
+
+def test_help_lists_every_option(capsys):
+    from train.ppo import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--use_adm_negative" in capsys.readouterr().out

@@ -145,10 +145,11 @@ class PPOStageConfig:
         default=True, metadata={"help": "ADM-: perturbed target prompts as rollouts."}
     )
     negative_rate: float = field(
-        default=0.04, metadata={"help": "ADM- share of rollouts (section 3.3: 4%)."}
+        default=0.04, metadata={"help": "ADM- share of rollouts (section 3.3: 0.04)."}
     )
     negative_remove_share: float = field(
-        default=0.5, metadata={"help": "ADM- removals vs replacements (50%)."}
+        default=0.5,
+        metadata={"help": "ADM- share of removals, the rest replaced (section 3.3: 0.5)."},
     )
     use_vci: bool = field(
         default=True, metadata={"help": "VCI: add alpha * CI(prefix) to the values (eq. 7)."}
@@ -421,8 +422,7 @@ def forward_policy(policy, query_ids, query_mask, response_ids, response_mask):
     logits, values = policy(input_ids, attention_mask)
     start = query_ids.shape[1] - 1  # position predicting response token 0
     logits = logits[:, start:-1].float()
-    logprobs = torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
-    return logprobs, values[:, start:-1].float(), logits
+    return ppo_math.token_logprobs(logits, response_ids), values[:, start:-1].float(), logits
 
 
 def forward_reference(
@@ -439,7 +439,7 @@ def forward_reference(
     ).logits
     start = query_ids.shape[1] - 1
     logits = logits[:, start:-1].float()
-    return torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
+    return ppo_math.token_logprobs(logits, response_ids)
 
 
 @dataclass

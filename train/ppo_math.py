@@ -165,6 +165,11 @@ def clipped_value_loss(
     return loss, {"clipfrac": masked_mean((clipped_error > unclipped_error).float(), mask)}
 
 
+def token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+    """Return log p(token) [B, T] of each chosen token under `logits` [B, T, V]."""
+    return torch.log_softmax(logits, dim=-1).gather(-1, token_ids.unsqueeze(-1)).squeeze(-1)
+
+
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Return the entropy of the softmax of `logits` along the last dimension."""
     log_probs = torch.log_softmax(logits, dim=-1)
