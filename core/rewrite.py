@@ -366,6 +366,11 @@ class LocalCausalLMRewriter(Rewriter):
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [first_line(text) for text in decoded]
 
+    def complete(self, text: str, **overrides) -> str:
+        """Return the greedy continuation of the plain prompt `text`: its first line, stripped."""
+        greedy = self if self.settings.typical_p is None else self.with_settings(typical_p=None)
+        return greedy._generate([text], **overrides)[0]
+
     def rewrite_batch(self, pairs):
         checked = _check_pairs(pairs)
         results: list[str] = []
@@ -427,8 +432,6 @@ class ChatAPIRewriter(Rewriter):
         return cls(client, chat_model)
 
     def _complete(self, prompt: str, instruction: str, **options) -> list[str]:
-        import openai
-
         messages = [
             {"role": "system", "content": CHAT_API_SYSTEM_PROMPT},
             {
@@ -436,6 +439,15 @@ class ChatAPIRewriter(Rewriter):
                 "content": f"Current prompt: {prompt.strip()}\nModification: {instruction.strip()}",
             },
         ]
+        return self._chat(messages, **options)
+
+    def complete(self, text: str, **overrides) -> str:
+        """Return the first line of the reply to `text` sent as the only user message, at temperature 0."""
+        return self._chat([{"role": "user", "content": text}], **{"temperature": 0, **overrides})[0]
+
+    def _chat(self, messages: list[dict], **options) -> list[str]:
+        import openai
+
         try:
             response = self.client.chat.completions.create(
                 model=self.model, messages=messages, **options

@@ -275,7 +275,7 @@ def comparison_view(folders: list[Path]):
     return gallery, rows, score_names
 
 
-def build(context: AppContext) -> None:
+def build(context: AppContext) -> gr.Dropdown:
     """Lay out the Compare tab and wire its events (inside a gr.Tab)."""
     settings = context.settings
     with gr.Row():
@@ -415,3 +415,4 @@ def build(context: AppContext) -> None:
         context.cancel_flags.stop(f"compare-{request.session_hash}")
 
     stop_button.click(on_stop, None, None, queue=False, api_name=False)
+    return diffchat

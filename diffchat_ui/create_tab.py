@@ -349,8 +349,8 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
 # ---------------------------------------------------------------- layout
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Create tab and wire its events (inside a gr.Tab)."""
+def build(context: AppContext) -> gr.Dropdown:
+    """Lay out the Create tab, wire its events (inside a gr.Tab) and return its rewriter dropdown."""
     settings = context.settings
     state = gr.State(None, delete_callback=delete_state_folder)
     with gr.Row():
@@ -590,3 +590,4 @@ def build(context: AppContext) -> None:
         [state, *view],
         api_name="import_session",
     )
+    return rewriter

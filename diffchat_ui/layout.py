@@ -23,10 +23,10 @@ def build_demo(context: AppContext) -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nCreate and edit images by chatting (DiffChat prompt rewriting).")
         if context.settings.banner:
             gr.Markdown(context.settings.banner, elem_id="offline-banner")
-        with gr.Tab("Create", id="create"):
-            create_tab.build(context)
-        with gr.Tab("Compare", id="compare"):
-            compare_tab.build(context)
+        with gr.Tab("Create", id="create") as create:
+            create_rewriter = create_tab.build(context)
+        with gr.Tab("Compare", id="compare") as compare:
+            compare_rewriter = compare_tab.build(context)
         with gr.Tab("Vote", id="vote") as vote:
             refresh_votes, vote_outputs = vote_tab.build(context)
         with gr.Tab("Evaluate", id="evaluate"):
@@ -34,6 +34,13 @@ def build_demo(context: AppContext) -> gr.Blocks:
         with gr.Tab("Train", id="train"):
             train_tab.build(context)
         vote.select(refresh_votes, None, vote_outputs, api_name=False)
+
+        # Finished training runs join the rewriter dropdowns when their tab is opened.
+        def refresh_rewriters():
+            return gr.update(choices=context.rewriter_choices())
+
+        create.select(refresh_rewriters, None, create_rewriter, api_name=False)
+        compare.select(refresh_rewriters, None, compare_rewriter, api_name=False)
         demo.load(refresh_votes, None, vote_outputs, api_name=False)
     return demo
 

@@ -213,7 +213,7 @@ def build(context: AppContext) -> None:
             elif returncode == 0:
                 done = "Finished."
                 if stage_v in REWRITER_STAGES:
-                    done += " The model is now in the rewriter dropdowns (reload the page)."
+                    done += " The model is now in the rewriter dropdowns of Create and Compare."
                 yield f"{done} Output: `{output_dir}`", log.text(), plot
             else:
                 reason = (

@@ -8,12 +8,12 @@ import time
 import pytest
 
 from core.errors import DataError
+from core.rewrite import first_line
 from train import construct
 from train.construct import (
     Decision,
     choose_template,
     construct_one,
-    first_line,
     is_english,
     is_nsfw,
     load_nsfw_words,

@@ -26,14 +26,12 @@ import argparse
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import DataError, InputError, ModelUnavailableError
+from core.errors import DataError, InputError
 from train.data import Triplet, load_triplets, save_triplets
 
 NSFW_WORDS_FILE = (
@@ -119,99 +117,67 @@ class TextModel(Protocol):
         ...
 
 
-class LocalTextModel:
-    """A local causal LM used with a plain prompt; greedy, stops at the end of the line."""
+class _Completer:
+    """A `TextModel` over a core.rewrite backend, with fixed generation overrides."""
 
-    def __init__(self, name_or_path: str, max_new_tokens: int = 96):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def __init__(self, backend, **overrides):
+        self.backend = backend
+        self.overrides = overrides
 
-        from train.common import check_causal_lm, resolve_model_path
+    def complete(self, prompt: str) -> str:
+        return self.backend.complete(prompt, **self.overrides)
 
+
+def load_local_model(name_or_path: str, max_new_tokens: int = 96) -> TextModel:
+    """Return a local causal LM (core.rewrite.LocalCausalLMRewriter) as a `TextModel`.
+
+    A registered rewriter name (e.g. "smollm2-base") goes through `load_rewriter`, sharing its
+    cached model; a folder or hub id is checked to be a causal LM (InputError otherwise) and
+    loaded with `LocalCausalLMRewriter.from_pretrained`. Greedy, one line per answer.
+    """
+    from core.registry import MODELS
+    from core.rewrite import LocalCausalLMRewriter, load_rewriter
+    from train.common import check_causal_lm, resolve_model_path
+
+    spec = MODELS.get(name_or_path)
+    if spec is not None and spec.kind == "rewriter":
+        rewriter = load_rewriter(name_or_path)
+        if not isinstance(rewriter, LocalCausalLMRewriter):
+            raise InputError(
+                f"'{name_or_path}' is not a local causal language model; pass a causal LM "
+                "(registry name, folder or hub id)."
+            )
+    else:
         path = resolve_model_path(name_or_path)
         check_causal_lm(path)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path)
-        except OSError as error:
-            raise ModelUnavailableError(
-                f"cannot load the language model '{name_or_path}' offline: "
-                f"{str(error).splitlines()[0]}. Run `python -m core.assets fetch` for the "
-                "offline set, or pass a local folder."
-            ) from error
-        self.model.eval()
-        self.max_new_tokens = max_new_tokens
-
-    def complete(self, prompt: str) -> str:
-        import torch
-
-        inputs = self.tokenizer(prompt, return_tensors="pt")
-        with torch.no_grad():
-            output = self.model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                # small LMs loop ("snowy mountains, snowy mountains, ...") without this
-                no_repeat_ngram_size=3,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-            )
-        text = self.tokenizer.decode(
-            output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
-        )
-        return first_line(text)
+        rewriter = LocalCausalLMRewriter.from_pretrained(path, name=name_or_path)
+    rewriter = rewriter.with_settings(max_new_tokens=max_new_tokens, num_beams=1, typical_p=None)
+    # small LMs loop ("snowy mountains, snowy mountains, ...") without no_repeat_ngram_size
+    return _Completer(rewriter, no_repeat_ngram_size=3)
 
 
-class OpenAIChatModel:
-    """Any OpenAI-compatible /chat/completions endpoint; the key is read from the environment
-    and never logged."""
+def load_chat_api_model(config: ConstructConfig) -> TextModel:
+    """Return the OpenAI-compatible chat model of `config` (core.rewrite.ChatAPIRewriter).
 
-    def __init__(
-        self,
-        model: str,
-        api_base: str = "",
-        api_key_env: str = "OPENAI_API_KEY",
-        max_new_tokens: int = 96,
-        timeout: float = 60.0,
-    ):
-        self.model = model
-        self.api_base = (
-            api_base or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        ).rstrip("/")
-        self.api_key = os.environ.get(api_key_env, "")
-        if not self.api_key and "api.openai.com" in self.api_base:
-            raise InputError(f"set the API key in the environment variable {api_key_env}.")
-        self.max_new_tokens = max_new_tokens
-        self.timeout = timeout
+    The key is read from the variable named by `config.api_key_env` and never logged; the base
+    URL is `config.api_base`, else $OPENAI_BASE_URL, else OpenAI's.
+    """
+    from core.rewrite import ChatAPIRewriter
 
-    def complete(self, prompt: str) -> str:
-        body = json.dumps(
-            {
-                "model": self.model,
-                "messages": [{"role": "user", "content": prompt}],
-                "temperature": 0,
-                "max_tokens": self.max_new_tokens,
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(f"{self.api_base}/chat/completions", body, headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-            return first_line(reply["choices"][0]["message"]["content"])
-        except (urllib.error.URLError, TimeoutError, KeyError, IndexError, ValueError) as error:
-            raise ModelUnavailableError(
-                f"the chat endpoint {self.api_base} did not answer usably ({type(error).__name__}); "
-                "check --api-base, the network and the key."
-            ) from error
+    client = None
+    if config.api_base or config.api_key_env != "OPENAI_API_KEY":
+        api_key = os.environ.get(config.api_key_env, "").strip()
+        api_base = config.api_base or os.environ.get("OPENAI_BASE_URL") or ""
+        if not api_key and (not api_base or "api.openai.com" in api_base):
+            raise InputError(f"set the API key in the environment variable {config.api_key_env}.")
+        from openai import OpenAI
 
-
-def first_line(text: str) -> str:
-    """Return the first non-empty line of `text`, stripped (a prompt is one line)."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+        # A local OpenAI-compatible server may need no key; the client requires a value.
+        client = OpenAI(api_key=api_key or "unused", base_url=api_base or None, timeout=60)
+    return _Completer(
+        ChatAPIRewriter.from_env(config.chat_model, client=client),
+        max_tokens=config.max_new_tokens,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,16 +311,14 @@ def construct_one(
 def build_models(config: ConstructConfig) -> tuple[TextModel, TextModel]:
     """Return (beautifier, chat model) for `config`; the chat model reuses a local beautifier
     when both name the same model."""
-    beautifier = LocalTextModel(config.beautifier, config.max_new_tokens)
+    beautifier = load_local_model(config.beautifier, config.max_new_tokens)
     if config.chat_backend == "openai":
         if not config.chat_model:
             raise InputError("--chat-backend openai needs --chat-model (e.g. gpt-4o-mini).")
-        chat: TextModel = OpenAIChatModel(
-            config.chat_model, config.api_base, config.api_key_env, config.max_new_tokens
-        )
+        chat: TextModel = load_chat_api_model(config)
     elif config.chat_backend == "local":
         same = config.chat_model in (None, config.beautifier)
-        chat = beautifier if same else LocalTextModel(config.chat_model, config.max_new_tokens)
+        chat = beautifier if same else load_local_model(config.chat_model, config.max_new_tokens)
     else:
         raise InputError(
             f"--chat-backend must be 'openai' or 'local', not {config.chat_backend!r}."
