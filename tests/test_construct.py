@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core.errors import DataError
+from core.errors import DataError, InputError
 from core.rewrite import first_line
 from train import construct
 from train.construct import (
@@ -189,7 +189,6 @@ def test_command_runs_offline_on_a_tiny_random_llama(tmp_path, language, capsys)
 def test_command_refuses_a_model_that_is_not_a_causal_lm(tmp_path):
     from transformers import ViTConfig
 
-    from core.errors import InputError
     from train.data_cli import main
 
     folder = tmp_path / "vit"
@@ -207,6 +206,39 @@ def test_command_refuses_a_model_that_is_not_a_causal_lm(tmp_path):
                 "--out",
                 str(tmp_path / "o.jsonl"),
             ]
+        )
+
+
+def test_openai_backend_uses_the_chat_api_rewriter_with_the_configured_key(tmp_path, monkeypatch):
+    from core.rewrite import ChatAPIRewriter
+    from train.construct import ConstructConfig, load_chat_api_model
+
+    config = ConstructConfig(
+        input=tmp_path / "in.jsonl",
+        out=tmp_path / "out.jsonl",
+        chat_backend="openai",
+        chat_model="my-model",
+        api_base="http://chat.invalid/v1",
+        api_key_env="MY_CHAT_KEY",
+        max_new_tokens=9,
+    )
+    monkeypatch.setenv("MY_CHAT_KEY", "sk-from-my-var")
+    chat = load_chat_api_model(config)
+    assert isinstance(chat.backend, ChatAPIRewriter) and chat.backend.model == "my-model"
+    assert chat.backend.client.api_key == "sk-from-my-var"
+    assert str(chat.backend.client.base_url).startswith("http://chat.invalid/v1")
+    assert chat.overrides == {"max_tokens": 9}
+
+    monkeypatch.delenv("MY_CHAT_KEY")
+    with pytest.raises(InputError, match="MY_CHAT_KEY"):
+        load_chat_api_model(
+            ConstructConfig(
+                input=config.input,
+                out=config.out,
+                chat_backend="openai",
+                chat_model="my-model",
+                api_key_env="MY_CHAT_KEY",
+            )
         )
 
 

@@ -108,6 +108,18 @@ def test_local_rewriter_batch_matches_single_requests(tiny_models):
     assert all(isinstance(text, str) and "\n" not in text for text in batch)
 
 
+def test_local_complete_is_a_greedy_first_line_of_the_plain_prompt(tiny_models):
+    base, _ = tiny_models
+    rewriter = load_rewriter(str(base)).with_settings(max_new_tokens=12)
+    text = "Caption: a dog on a beach\nPrompt:"
+    answer = rewriter.complete(text, no_repeat_ngram_size=3)
+    assert answer == rewriter._generate([text], no_repeat_ngram_size=3)[0]
+    assert answer == answer.strip() and "\n" not in answer
+    # Greedy even when the rewriter is set to sample.
+    sampler = rewriter.with_settings(typical_p=0.5)
+    assert sampler.complete(text) == rewriter.complete(text)
+
+
 def test_lora_adapter_is_loaded_on_its_base_and_merged(tiny_models):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -209,6 +221,30 @@ def test_chat_api_rewriter_sends_the_system_prompt_and_keeps_the_first_line():
     assert requests[0]["messages"][0]["role"] == "system"
     assert "a red fox" in requests[0]["messages"][1]["content"]
     assert requests[1]["n"] == 2 and requests[1]["seed"] == 3
+
+
+def test_chat_api_complete_sends_the_text_alone_at_temperature_zero():
+    requests = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        requests.append(body)
+        message = {"role": "assistant", "content": "  a castle at dawn  \nmore"}
+        return httpx.Response(
+            200,
+            json={
+                "id": "1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            },
+        )
+
+    rewriter = ChatAPIRewriter.from_env(model="my-model", client=_chat_client(handler))
+    assert rewriter.complete("Caption: a castle\nPrompt:", max_tokens=7) == "a castle at dawn"
+    assert requests[0]["messages"] == [{"role": "user", "content": "Caption: a castle\nPrompt:"}]
+    assert requests[0]["temperature"] == 0 and requests[0]["max_tokens"] == 7
 
 
 def test_chat_api_errors_are_clear_and_never_show_the_key(monkeypatch):
