@@ -16,9 +16,13 @@ def step_progress(description: str):
     """Yield a `progress(step, total)` callback drawing a tqdm bar over denoising steps."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit="step", file=sys.stderr, leave=False)
+    # The bar appears with the first step, so errors raised before denoising print alone.
+    bar = None
 
     def progress(step: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(desc=description, unit="step", total=total, file=sys.stderr, leave=False)
         if bar.total != total:
             bar.reset(total=total)
         bar.n = step
@@ -27,7 +31,8 @@ def step_progress(description: str):
     try:
         yield progress
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
