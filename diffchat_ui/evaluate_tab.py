@@ -17,7 +17,8 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from core.paths import assets_dir
 from diffchat_ui.context import AppContext
-from diffchat_ui.processes import stream_process
+from diffchat_ui.processes import follow
+from train.runner import ChildProcess
 
 METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
 
@@ -158,7 +159,8 @@ def build(context: AppContext) -> None:
             return
         flag = context.cancel_flags.fresh(f"evaluate-{request.session_hash}")
         yield f"Running… output folder: `{out_dir}`", "", "", []
-        for log, returncode in stream_process(command, flag):
+        # A stopped evaluation keeps every finished row; running it again resumes.
+        for log, returncode, _ in follow(ChildProcess(command).start(), flag, stop_timeout=30):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc="evaluating")
             if returncode is None:

@@ -1,17 +1,12 @@
-"""Child processes the UI runs (evaluation, training), streamed line by line with Stop."""
+"""Following the child processes the UI runs (evaluation, training): log, progress, Stop.
+
+The processes themselves are `train.runner.ChildProcess` / `StageRun`."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
-import subprocess
 import threading
 import time
-from pathlib import Path
-
-from core.paths import REPO_ROOT
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
 LOG_LINES = 200
@@ -50,49 +45,31 @@ class LogBuffer:
         return "\n".join(self.lines[-self.keep :])
 
 
-def stream_process(command: list[str], stop_flag: threading.Event, cwd: Path = REPO_ROOT):
-    """Run `command`, yielding (LogBuffer, return code or None) about twice a second.
+def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0):
+    """Yield (LogBuffer, return code or None, new metrics rows) about twice a second while a
+    started `train.runner.ChildProcess` (or StageRun) runs.
 
-    Setting `stop_flag` sends SIGINT (the command saves and exits), then SIGTERM after 30 s.
+    Setting `stop_flag` stops the child (SIGINT, then SIGTERM after `stop_timeout` seconds) from
+    a watcher thread, so Stop works while the child is silent and the log keeps streaming while
+    it saves.
     """
-    # Unbuffered: a piped Python child would otherwise hold its log back in 8 KB blocks.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # Text mode splits on "\r" too, so every progress-bar redraw arrives as its own line.
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    log = LogBuffer()
-    pending: queue.Queue[str | None] = queue.Queue()
 
-    def read() -> None:
-        for line in process.stdout:
-            if line.strip():
-                pending.put(line.rstrip("\n"))
-        pending.put(None)
+    def stop_when_asked() -> None:
+        while child.is_running:
+            if stop_flag.wait(0.25):
+                child.stop(stop_timeout)
+                return
 
-    threading.Thread(target=read, daemon=True).start()
-    interrupted_at = None
-    finished = False
-    while not finished:
-        deadline = time.monotonic() + 0.5
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = pending.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                finished = True
-                break
-            log.add(line)
-        if stop_flag.is_set() and interrupted_at is None:
-            process.send_signal(signal.SIGINT)
-            interrupted_at = time.monotonic()
-        if interrupted_at and time.monotonic() - interrupted_at > 30 and process.poll() is None:
-            process.terminate()
-        yield log, (process.wait() if finished else None)
+    threading.Thread(target=stop_when_asked, daemon=True).start()
+    log, new_metrics, last_yield = LogBuffer(), [], 0.0
+    for event in child.events():
+        if event.kind == "line":
+            log.add(event.text)
+        elif event.kind == "metrics":
+            new_metrics.append(event.metrics)
+        elif event.kind == "exit":
+            yield log, event.returncode, new_metrics
+            return
+        if time.monotonic() - last_yield > 0.5:  # the screen needs no more than that
+            yield log, None, new_metrics
+            new_metrics, last_yield = [], time.monotonic()

@@ -14,14 +14,14 @@ import dataclasses
 import importlib
 import sys
 import threading
-import time
 from pathlib import Path
 
 import gradio as gr
 
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import AppContext
-from diffchat_ui.processes import LogBuffer, stream_process
+from diffchat_ui.processes import follow
+from train.runner import ChildProcess, StageRun
 
 STAGES = {
     "data": "train.data_cli",
@@ -107,34 +107,6 @@ def curve_rows(metrics: dict) -> list[dict]:
     ]
 
 
-def _follow(stage_run, stop_flag: threading.Event):
-    """Yield (LogBuffer, return code or None, new metrics rows) while a StageRun runs.
-
-    Setting `stop_flag` stops the run (SIGINT, in a thread: the stage needs a moment to
-    write its checkpoint, and the log keeps streaming meanwhile).
-    """
-    log, new_metrics, stopping, last_yield = LogBuffer(), [], False, 0.0
-    for event in stage_run.events():
-        if event.kind == "line":
-            log.add(event.text)
-        elif event.kind == "metrics":
-            new_metrics.append(event.metrics)
-        if stop_flag.is_set() and not stopping:
-            stopping = True
-            threading.Thread(target=stage_run.stop, daemon=True).start()
-        if event.kind == "exit":
-            yield log, event.returncode, new_metrics
-            return
-        if time.monotonic() - last_yield > 0.5:  # the screen needs no more than that
-            yield log, None, new_metrics
-            new_metrics, last_yield = [], time.monotonic()
-
-
-def _no_metrics(runs):
-    for log, returncode in runs:
-        yield log, returncode, []
-
-
 def build(context: AppContext) -> None:
     """Lay out the Train tab and wire its events (inside a gr.Tab)."""
     from core.validation import resolve_workspace_path
@@ -176,33 +148,27 @@ def build(context: AppContext) -> None:
     def run(stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress):
         import pandas as pd
 
-        from train.runner import StageRun
-
         flag = threading.Event()
         try:
             output_dir = resolve_workspace_path(output_v)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
             base, data = (base_v or "").strip(), (data_v or "").strip()
             if stage_v == "data":
-                updates = _no_metrics(stream_process(data_command(data, output_dir), flag))
+                child = ChildProcess(data_command(data, output_dir)).start()
             else:
-                stage_run = StageRun(
+                child = StageRun(
                     stage_v,
                     stage_arguments(stage_v, base, data, rows),
                     output_dir=output_dir,
                     num_processes=int(processes_v or 1),
                 )
-                if resume:
-                    stage_run.resume()
-                else:
-                    stage_run.start()
-                updates = _follow(stage_run, flag)
+                child.resume() if resume else child.start()
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
             return
         context.cancel_flags.register(f"train-{request.session_hash}", flag)
         curves: list[dict] = []
-        for log, returncode, new_metrics in updates:
+        for log, returncode, new_metrics in follow(child, flag):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=stage_v)
             for metrics in new_metrics:

@@ -13,10 +13,11 @@ import pytest
 import app
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import finished_rewriters
-from diffchat_ui.processes import stream_process
+from diffchat_ui.processes import follow
 from diffchat_ui.settings import OFFLINE_BANNER, detect_settings
 from diffchat_ui.vote_tab import TIE_LABEL, choice_to_method, draw_ballot, votable_comparisons
 from diffchat_ui.votes import TIE
+from train.runner import ChildProcess
 
 
 def test_flags_default_to_localhost_and_parse_auth(monkeypatch):
@@ -174,7 +175,7 @@ def test_finished_rewriters_skip_intermediate_checkpoints(tmp_path):
     assert finished_rewriters(tmp_path) == [tmp_path / "sft-run" / "final"]
 
 
-def test_stream_process_follows_progress_and_stops_with_sigint(tmp_path):
+def test_follow_tracks_progress_and_stops_with_sigint(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(
         "import sys, time\n"
@@ -189,7 +190,7 @@ def test_stream_process_follows_progress_and_stops_with_sigint(tmp_path):
     )
     stop = threading.Event()
     seen_progress = None
-    for log, returncode in stream_process([sys.executable, str(script)], stop):
+    for log, returncode, _ in follow(ChildProcess([sys.executable, str(script)]).start(), stop):
         if log.done_total and log.done_total[0] >= 3:
             seen_progress = log.done_total
             stop.set()
@@ -199,6 +200,28 @@ def test_stream_process_follows_progress_and_stops_with_sigint(tmp_path):
     assert returncode == 130 and log.lines[-1] == "saved checkpoint"
     # progress-bar redraws replace each other instead of flooding the log
     assert sum("/1000" in line for line in log.lines) == 1
+
+
+def test_follow_stops_a_silent_child(tmp_path):
+    # Stop must not wait for the next output line: a loading model prints nothing for minutes.
+    script = tmp_path / "quiet.py"
+    script.write_text(
+        "import sys, time\n"
+        "print('loading', flush=True)\n"
+        "try:\n"
+        "    time.sleep(600)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted while silent', flush=True)\n"
+        "    sys.exit(130)\n"
+    )
+    stop = threading.Event()
+    child = ChildProcess([sys.executable, str(script)]).start()
+    for log, returncode, _ in follow(child, stop):
+        if log.lines == ["loading"]:
+            stop.set()
+        if returncode is not None:
+            break
+    assert returncode == 130 and log.lines[-1] == "interrupted while silent"
 
 
 def test_tree_actions_turn_refusals_into_chat_messages(tmp_path):

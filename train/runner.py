@@ -1,4 +1,4 @@
-"""Run a training stage as a subprocess: the hook the Train tab uses.
+"""Run a command as a child process and follow it: the hook the Train and Evaluate tabs use.
 
     run = StageRun("sft", ["--use_lora", "True"], output_dir="runs/sft").start()
     for event in run.events():          # RunEvent(kind="line" | "metrics" | "exit", ...)
@@ -6,9 +6,11 @@
     run.stop()                          # SIGINT: the stage saves a checkpoint and exits
     run.resume()                        # same stage and options, --resume_from_checkpoint latest
 
-The UI never imports a model: it reads the subprocess's stdout lines and the rows the stage
-appends to OUTPUT_DIR/metrics.jsonl (train.common.RunLogger). With `num_processes > 1` the
-stage is started through `accelerate launch`.
+`ChildProcess` runs any command (an evaluation, the data stage) in its own process group with
+stdout and stderr merged into one stream of lines; `StageRun` builds on it for a training
+stage: the command line (through `accelerate launch` when `num_processes > 1`), the rows the
+stage appends to OUTPUT_DIR/metrics.jsonl (train.common.RunLogger), and resuming. The UI never
+imports a model: it reads lines and metrics rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from core.errors import InputError
 from core.paths import REPO_ROOT
@@ -43,7 +46,91 @@ class RunEvent:
     returncode: int | None = None
 
 
-class StageRun:
+class ChildProcess:
+    """A command running in its own process group, its merged output read line by line."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None):
+        self._command = list(command)
+        self.env = env or {}
+        self.process: subprocess.Popen | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+
+    def command(self) -> list[str]:
+        """Return the command line that start() runs."""
+        return self._command
+
+    def start(self) -> Self:
+        """Start the command and return self; refuses (InputError) a run that is still going."""
+        if self.is_running:
+            raise InputError("this run is still going; stop it first.")
+        self._lines = queue.Queue()
+        # Unbuffered: a piped Python child would otherwise hold its log back in 8 KB blocks.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
+        # Text mode splits on "\r" too, so every progress-bar redraw arrives as its own line.
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Stop signals the child's whole process group, not the UI
+        )
+        threading.Thread(target=self._read_lines, daemon=True).start()
+        return self
+
+    def _read_lines(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.strip():
+                self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    @property
+    def is_running(self) -> bool:
+        """True while the subprocess has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def _side_events(self) -> list[RunEvent]:
+        """Events that do not come through stdout, checked between lines (none here)."""
+        return []
+
+    def events(self, poll_seconds: float = 0.2) -> Iterator[RunEvent]:
+        """Yield output lines (and side events) as they come, then one "exit" event."""
+        if self.process is None:
+            raise InputError("the run has not been started.")
+        finished = False
+        while not finished:
+            try:
+                line = self._lines.get(timeout=poll_seconds)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                finished = True
+            elif line:
+                yield RunEvent("line", text=line)
+            yield from self._side_events()
+        returncode = self.process.wait()
+        yield from self._side_events()
+        yield RunEvent("exit", returncode=returncode)
+
+    def stop(self, timeout: float = 120.0) -> int | None:
+        """Send SIGINT (a stage saves a checkpoint, an evaluation its rows) and return the exit
+        code. A child still running after `timeout` seconds gets SIGTERM. Returns None when
+        nothing was started.
+        """
+        if not self.is_running:
+            return self.process.returncode if self.process else None
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            return self.process.wait(timeout=30)
+
+
+class StageRun(ChildProcess):
     """A training stage running in its own process (and process group)."""
 
     def __init__(
@@ -61,14 +148,13 @@ class StageRun:
             )
         if num_processes < 1:
             raise InputError("num_processes must be at least 1.")
+        # Several CPU processes = accelerate's torchrun launcher + no visible GPU (command()).
+        super().__init__([], {**(env or {}), **({"CUDA_VISIBLE_DEVICES": ""} if cpu else {})})
         self.stage = stage
         self.args = list(args or [])
         self.output_dir = Path(output_dir)
         self.num_processes = num_processes
         self.cpu = cpu
-        self.env = env or {}
-        self.process: subprocess.Popen | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
         self._metrics_offset = 0
 
     def command(self) -> list[str]:
@@ -77,40 +163,17 @@ class StageRun:
         if self.num_processes == 1:
             return [sys.executable, "-m", "train", *stage_args]
         # accelerate's torchrun launcher is `--multi_gpu`; its `--cpu` flag alone starts ONE
-        # process. Several CPU processes = torchrun + no visible GPU (see start()).
+        # process. Several CPU processes = torchrun + no visible GPU (see __init__).
         launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
         launcher += ["--num_processes", str(self.num_processes), "--num_machines", "1"]
         launcher += ["--mixed_precision", "no", "--dynamo_backend", "no"]
         return [*launcher, "-m", "train", *stage_args]
 
-    def start(self) -> StageRun:
+    def start(self) -> Self:
         """Start the stage and return self; refuses (InputError) a run that is still going."""
-        if self.is_running:
-            raise InputError("this training run is still going; stop it first.")
-        self._lines = queue.Queue()
-        self._metrics_offset = self._metrics_size()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
-        if self.cpu:
-            env["CUDA_VISIBLE_DEVICES"] = ""
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,  # Stop signals the stage's whole process group, not the UI
-        )
-        threading.Thread(target=self._read_lines, daemon=True).start()
-        return self
-
-    def _read_lines(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            # tqdm redraws with carriage returns; keep the last state of each line
-            self._lines.put(line.rstrip("\n").split("\r")[-1])
-        self._lines.put(None)
+        if not self.is_running:
+            self._metrics_offset = self._metrics_size()
+        return super().start()
 
     def _metrics_size(self) -> int:
         path = self.output_dir / METRICS_JSONL
@@ -127,48 +190,10 @@ class StageRun:
         self._metrics_offset += len(complete.encode())
         return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
-    @property
-    def is_running(self) -> bool:
-        """True while the subprocess has not exited."""
-        return self.process is not None and self.process.poll() is None
+    def _side_events(self) -> list[RunEvent]:
+        return [RunEvent("metrics", metrics=row) for row in self._new_metrics()]
 
-    def events(self, poll_seconds: float = 0.2) -> Iterator[RunEvent]:
-        """Yield output lines and metrics rows as they come, then one "exit" event."""
-        if self.process is None:
-            raise InputError("the run has not been started.")
-        finished = False
-        while not finished:
-            try:
-                line = self._lines.get(timeout=poll_seconds)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                finished = True
-            elif line:
-                yield RunEvent("line", text=line)
-            for row in self._new_metrics():
-                yield RunEvent("metrics", metrics=row)
-        returncode = self.process.wait()
-        for row in self._new_metrics():
-            yield RunEvent("metrics", metrics=row)
-        yield RunEvent("exit", returncode=returncode)
-
-    def stop(self, timeout: float = 120.0) -> int | None:
-        """Send SIGINT (the stage saves a checkpoint and exits); return its exit code.
-
-        If the stage has not exited after `timeout` seconds it is sent a second SIGINT, which
-        aborts without saving. Returns None when nothing was running.
-        """
-        if not self.is_running:
-            return self.process.returncode if self.process else None
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGINT)
-            return self.process.wait(timeout=30)
-
-    def resume(self) -> StageRun:
+    def resume(self) -> Self:
         """Start the same stage again from the newest checkpoint in output_dir."""
         args = list(self.args)
         if RESUME_ARGUMENT in args:
