@@ -192,37 +192,26 @@ def build(context: AppContext) -> None:
     inputs = [stage, base_model, data_file, output, processes, options]
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters.
-    def on_start(
-        stage_v,
-        base_v,
-        data_v,
-        output_v,
-        processes_v,
-        options_v,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008
-    ):
-        yield from run(
-            stage_v, base_v, data_v, output_v, processes_v, options_v, False, request, progress
-        )
+    def runner(resume: bool):
+        def on_click(
+            stage_v,
+            base_v,
+            data_v,
+            output_v,
+            processes_v,
+            options_v,
+            request: gr.Request,
+            progress=gr.Progress(),  # noqa: B008
+        ):
+            yield from run(
+                stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress
+            )
 
-    def on_resume(
-        stage_v,
-        base_v,
-        data_v,
-        output_v,
-        processes_v,
-        options_v,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008
-    ):
-        yield from run(
-            stage_v, base_v, data_v, output_v, processes_v, options_v, True, request, progress
-        )
+        return on_click
 
     def on_stop(request: gr.Request):
         context.cancel_flags.stop(f"train-{request.session_hash}")
 
-    start_button.click(on_start, inputs, [status, log, curves], api_name="train")
-    resume_button.click(on_resume, inputs, [status, log, curves], api_name="train_resume")
+    start_button.click(runner(resume=False), inputs, [status, log, curves], api_name="train")
+    resume_button.click(runner(resume=True), inputs, [status, log, curves], api_name="train_resume")
     stop_button.click(on_stop, None, None, queue=False, api_name="train_stop")
