@@ -176,17 +176,20 @@ def build(context: AppContext) -> None:
             plot = pd.DataFrame(curves) if curves else None
             if returncode is None:
                 yield f"Running {stage_v} → `{output_dir}`", log.text(), plot
+                continue
+            in_dropdowns = stage_v in REWRITER_STAGES and (output_dir / "final").is_dir()
+            if flag.is_set():  # a stopped stage saves a checkpoint and exits 0
+                done = "Stopped; press Resume to continue from the last checkpoint."
+                if returncode == 0 and in_dropdowns:
+                    done += " The model as trained so far is in the rewriter dropdowns."
+                yield f"⏸️ {done} Output: `{output_dir}`", log.text(), plot
             elif returncode == 0:
                 done = "Finished."
-                if stage_v in REWRITER_STAGES:
+                if in_dropdowns:
                     done += " The model is now in the rewriter dropdowns of Create and Compare."
                 yield f"{done} Output: `{output_dir}`", log.text(), plot
             else:
-                reason = (
-                    "Stopped; press Resume to continue from the last checkpoint."
-                    if flag.is_set()
-                    else (log.lines[-1] if log.lines else f"exit code {returncode}")
-                )
+                reason = log.lines[-1] if log.lines else f"exit code {returncode}"
                 yield f"⚠️ {reason}", log.text(), plot
 
     inputs = [stage, base_model, data_file, output, processes, options]

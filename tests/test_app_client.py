@@ -282,6 +282,42 @@ def test_short_sft_run_from_the_train_tab(app_url, tmp_path):
     assert finished_rewriters(output.parent) == [output / "final"]
 
 
+def test_train_tab_stop_then_resume(app_url, tmp_path):
+    from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+
+    from core.paths import workspace_dir
+    from diffchat_ui.train_tab import default_options
+
+    base = save_tiny_llama(tmp_path / "tiny-llama")
+    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    output = workspace_dir() / "train-runs" / "sft-stop-resume"
+
+    def options(max_steps: int) -> dict:
+        overrides = {"max_steps": str(max_steps), "batch_size": "2", "save_steps": "1"}
+        overrides |= {"per_device_batch_size": "2", "max_length": "64"}
+        rows = [[n, overrides.get(n, v), h] for n, v, h in default_options("sft")]
+        return {"headers": ["option", "value", "help"], "data": rows}
+
+    client = Client(app_url, verbose=False)
+    job = client.submit(
+        "sft", str(base), str(data), str(output), 1, options(100000), api_name="/train"
+    )
+    deadline = time.time() + 300
+    while not list(output.glob("checkpoint-*")) and time.time() < deadline:
+        time.sleep(0.5)
+    assert list(output.glob("checkpoint-*")), "no checkpoint before the deadline"
+    client.predict(api_name="/train_stop")
+    status, log, _ = job.result(timeout=300)
+    assert status.startswith("⏸️ Stopped"), f"{status}\n{log}"
+
+    # Resume continues from the saved checkpoint; a step budget already reached ends at once.
+    status, log, _ = client.predict(
+        "sft", str(base), str(data), str(output), 1, options(1), api_name="/train_resume"
+    )
+    assert status.startswith("Finished"), f"{status}\n{log}"
+    assert "resuming from" in log and "checkpoint-" in log
+
+
 def test_train_tab_refuses_output_outside_the_workspace(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     status, _, _ = client.predict(

@@ -18,6 +18,7 @@ from train.common import (
     TrainingError,
     check_causal_lm,
     check_finite,
+    checkpoint_to_resume,
     latest_checkpoint,
     load_checkpoint,
     read_metrics,
@@ -83,6 +84,15 @@ def test_latest_points_at_the_newest_checkpoint_and_keep_last_prunes(tmp_path):
         save_checkpoint(tmp_path, step, stage="sft", modules={"model": model}, keep_last=2)
     assert latest_checkpoint(tmp_path).name == "checkpoint-3"
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+
+
+def test_resume_latest_needs_a_saved_checkpoint(tmp_path):
+    assert checkpoint_to_resume("", tmp_path) is None  # a fresh run
+    with pytest.raises(TrainingError, match="no checkpoint to resume from"):
+        checkpoint_to_resume("latest", tmp_path)  # never a silent fresh start
+    model, _, _ = _model_and_optimizer()
+    save_checkpoint(tmp_path, 4, stage="rm", modules={"model": model})
+    assert checkpoint_to_resume("latest", tmp_path).name == "checkpoint-4"
 
 
 def test_a_checkpoint_of_another_stage_is_refused_with_both_stage_names(tmp_path):

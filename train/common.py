@@ -228,6 +228,23 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def checkpoint_to_resume(resume_from_checkpoint: str, output_dir: str | Path) -> Path | None:
+    """Return the checkpoint a run resumes from: None for a fresh run, the folder OUTPUT_DIR/latest
+    names for "latest", else the given folder. Refuses (TrainingError) "latest" with none saved,
+    so a Resume never silently starts over.
+    """
+    if not resume_from_checkpoint:
+        return None
+    if resume_from_checkpoint == "latest":
+        found = latest_checkpoint(output_dir)
+        if found is None:
+            raise TrainingError(f"no checkpoint to resume from in {output_dir}.")
+    else:
+        found = Path(resume_from_checkpoint)
+    print(f"resuming from {found}", flush=True)
+    return found
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w") as handle:

@@ -41,10 +41,9 @@ from train.common import (
     Progress,
     RunLogger,
     StopOnInterrupt,
-    TrainingError,
     check_causal_lm,
     check_finite,
-    latest_checkpoint,
+    checkpoint_to_resume,
     load_checkpoint,
     resolve_model_path,
     save_checkpoint,
@@ -622,17 +621,6 @@ def batch_triplets(
     return [triplets[i] for i in chosen[rank::world]]
 
 
-def _resume_path(config: PPOStageConfig) -> Path | None:
-    if not config.resume_from_checkpoint:
-        return None
-    if config.resume_from_checkpoint == "latest":
-        found = latest_checkpoint(config.output_dir)
-        if found is None:
-            raise TrainingError(f"no checkpoint to resume from in {config.output_dir}.")
-        return found
-    return Path(config.resume_from_checkpoint)
-
-
 def train_ppo(config: PPOStageConfig) -> Path:
     """Run PPO and return the folder of the final policy (adapter or model + value head).
 
@@ -680,7 +668,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
     reference.to(accelerator.device)
     unwrapped = accelerator.unwrap_model(policy)
     start_step = 0
-    resume = _resume_path(config)
+    resume = checkpoint_to_resume(config.resume_from_checkpoint, config.output_dir)
     if resume is not None:  # after prepare, so the optimizer state lands on the parameters' device
         state = load_checkpoint(
             resume,

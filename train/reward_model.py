@@ -35,7 +35,7 @@ from train.common import (
     StopOnInterrupt,
     check_causal_lm,
     check_finite,
-    latest_checkpoint,
+    checkpoint_to_resume,
     load_checkpoint,
     resolve_model_path,
     save_checkpoint,
@@ -284,10 +284,8 @@ def train_reward_model(config: RewardModelConfig) -> Path:
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, total_steps)
 
     step, position = 0, {"epoch": 0, "micro_batch": 0}
-    resume = config.resume_from_checkpoint
-    if resume == "latest":
-        resume = latest_checkpoint(config.output_dir) or ""
-    if resume:
+    resume = checkpoint_to_resume(config.resume_from_checkpoint, config.output_dir)
+    if resume is not None:
         state = load_checkpoint(
             resume, stage=STAGE, modules={"model": model}, optimizer=optimizer, scheduler=scheduler
         )

@@ -315,6 +315,7 @@ def resolve_resume(config: SFTStageConfig) -> str | None:
     else:
         folder = config.resume_from_checkpoint
     read_stage_tag(folder, STAGE)
+    print(f"resuming from {folder}", flush=True)
     return str(folder)
 
 
