@@ -42,11 +42,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.__main__ import machine_description  # noqa: E402
+from core.assets.tiny_scorers import OPENAI_MEAN, OPENAI_STD  # noqa: E402
 from core.scoring import SCORE_NAMES, SCORERS, EditContext  # noqa: E402
 from core.scoring.base import DEFAULT_BATCH_SIZE  # noqa: E402
-
-OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
-OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
 def hf_clip_config(text: tuple, vision: tuple, projection_dim: int, act: str):
@@ -97,8 +95,8 @@ def save_hf_clip(folder: Path, device: str, **config) -> Path:
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 224},
         crop_size={"height": 224, "width": 224},
-        image_mean=OPENAI_MEAN,
-        image_std=OPENAI_STD,
+        image_mean=list(OPENAI_MEAN),
+        image_std=list(OPENAI_STD),
     )
     CLIPProcessor(image_processor=image_processor, tokenizer=load_clip_tokenizer()).save_pretrained(
         folder
