@@ -209,6 +209,35 @@ class HfClipEmbedder:
         return features / features.norm(dim=-1, keepdim=True)  # (batch, projection_dim)
 
 
+class HfClipScorer(ImageScorer):
+    """A score computed on a transformers `CLIPModel` (PickScore, CLIP score, directional CLIP).
+
+    Subclasses name their default hub ids (`default_model_id`; `default_processor_id`, or None
+    for the model's own processor), the score's `title` and `how` to get the weights (both for
+    the offline error), and implement `_score_batch` with `self.clip`.
+    """
+
+    default_model_id: ClassVar[str]
+    default_processor_id: ClassVar[str | None] = None
+    title: ClassVar[str]
+    how: ClassVar[str]
+
+    def __init__(
+        self,
+        model_id: str | None = None,
+        processor_id: str | None = None,
+        device: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ):
+        super().__init__(device, batch_size)
+        model_id = model_id or self.default_model_id
+        processor_id = processor_id or self.default_processor_id or model_id
+        self.clip = HfClipEmbedder(model_id, processor_id, self.title, self.how, self.device)
+
+    def _load(self) -> None:
+        self.clip.load()
+
+
 def _as_tensor(features):
     # transformers 5 may return a model output object instead of a bare tensor.
     return features if hasattr(features, "norm") else features.pooler_output

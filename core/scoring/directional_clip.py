@@ -7,7 +7,7 @@ embeddings, times 100 as in the D-CLIP-S column of DiffChat Table 1 (about 15-20
 
 from __future__ import annotations
 
-from core.scoring.base import DEFAULT_BATCH_SIZE, EditContext, HfClipEmbedder, ImageScorer
+from core.scoring.base import EditContext, HfClipScorer
 from core.scoring.clip_score import CLIP_MODEL, HOW
 
 
@@ -26,7 +26,7 @@ def directional_similarity(raw_image_embeds, image_embeds, raw_text_embeds, text
     return torch.where(norms > 0, dot / norms.clamp(min=1e-12), torch.zeros_like(dot))
 
 
-class DirectionalClipScorer(ImageScorer):
+class DirectionalClipScorer(HfClipScorer):
     """How far the raw -> target image change follows the raw -> target prompt change."""
 
     name = "directional_clip"
@@ -34,21 +34,9 @@ class DirectionalClipScorer(ImageScorer):
     scale = "100 * cosine of embedding changes: -100..100, about 15-20 for good edits"
     source = CLIP_MODEL
     needs_edit_context = True
-
-    def __init__(
-        self,
-        model_id: str = CLIP_MODEL,
-        processor_id: str | None = None,
-        device: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ):
-        super().__init__(device, batch_size)
-        self.clip = HfClipEmbedder(
-            model_id, processor_id or model_id, "directional CLIP similarity", HOW, self.device
-        )
-
-    def _load(self) -> None:
-        self.clip.load()
+    default_model_id = CLIP_MODEL
+    title = "directional CLIP similarity"
+    how = HOW
 
     def _score_batch(self, images, prompts, edits: list[EditContext] | None) -> list[float]:
         from core.errors import InputError

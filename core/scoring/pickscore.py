@@ -6,7 +6,7 @@ model logit_scale.exp() is about 100, which gives the ~19-20 values of DiffChat 
 
 from __future__ import annotations
 
-from core.scoring.base import DEFAULT_BATCH_SIZE, EditContext, HfClipEmbedder, ImageScorer
+from core.scoring.base import EditContext, HfClipScorer
 
 PICKSCORE_MODEL = "yuvalkirstain/PickScore_v1"
 PICKSCORE_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
@@ -16,26 +16,17 @@ HOW = (
 )
 
 
-class PickScoreScorer(ImageScorer):
+class PickScoreScorer(HfClipScorer):
     """Preference score of an image for its prompt (higher = people prefer it)."""
 
     name = "pickscore"
     label = "PickScore"
     scale = "logit_scale * cosine; about 18-23 with the real model"
     source = f"{PICKSCORE_MODEL} (processor {PICKSCORE_PROCESSOR})"
-
-    def __init__(
-        self,
-        model_id: str = PICKSCORE_MODEL,
-        processor_id: str = PICKSCORE_PROCESSOR,
-        device: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ):
-        super().__init__(device, batch_size)
-        self.clip = HfClipEmbedder(model_id, processor_id, "PickScore", HOW, self.device)
-
-    def _load(self) -> None:
-        self.clip.load()
+    default_model_id = PICKSCORE_MODEL
+    default_processor_id = PICKSCORE_PROCESSOR
+    title = "PickScore"
+    how = HOW
 
     def _score_batch(self, images, prompts, edits: list[EditContext] | None) -> list[float]:
         image_embeds = self.clip.embed_images(images)
