@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from core.errors import DataError, InputError
+from core.rewrite import first_line
 from train import ppo_math
 from train.common import (
     Progress,
@@ -263,10 +264,11 @@ def load_reward_scorers(
         model.to(device)
 
         def score(prompts: list[str], model=model, tokenizer=tokenizer, head=head) -> torch.Tensor:
-            predicted = torch.tensor(
-                predict(model, tokenizer, prompts, head, max_length=config.max_length)
+            return torch.tensor(
+                predict(
+                    model, tokenizer, prompts, head, max_length=config.max_length, standardized=True
+                )
             )
-            return (predicted - head["mean"]) / head["std"]
 
         scorers.append((name, weight, score))
     return scorers
@@ -358,7 +360,7 @@ def rollout(
     # The rewriter uses the first line of the output (core.rewrite, evaluate-rewriter), so that
     # is what gets scored.
     texts = [
-        tokenizer.decode(ids[mask.bool()], skip_special_tokens=True).strip().split("\n")[0].strip()
+        first_line(tokenizer.decode(ids[mask.bool()], skip_special_tokens=True))
         for ids, mask in zip(response_ids, response_mask, strict=True)
     ]
     return Rollouts(triplets, query_ids, query_mask, response_ids, response_mask, negative, texts)
@@ -712,10 +714,8 @@ def train_ppo(config: PPOStageConfig) -> Path:
             prefix_ci = (
                 prefix_content_integrity(rollouts, tokenizer, config.ci_threshold)
                 if config.use_vci
-                else None
+                else None  # make_batch uses zeros without VCI
             )
-            if prefix_ci is None:
-                prefix_ci = torch.zeros_like(rollouts.response_mask)
             # 4-7. log-probs, values, rewards, VCI, GAE
             batch, stats = make_batch(
                 unwrapped,

@@ -211,9 +211,16 @@ def load_regressor(model_name_or_path: str):
 
 
 def predict(
-    model, tokenizer, prompts: list[str], head: dict, batch_size: int = 16, max_length: int = 384
+    model,
+    tokenizer,
+    prompts: list[str],
+    head: dict,
+    batch_size: int = 16,
+    max_length: int = 384,
+    standardized: bool = False,
 ) -> list[float]:
-    """Return the predicted score of each prompt, in the target's original units."""
+    """Return the predicted score of each prompt, in the target's original units (or, with
+    `standardized`, as the model outputs it: (score - mean) / std, the PPO reward scale)."""
     import torch
 
     model.eval()
@@ -228,8 +235,8 @@ def predict(
             max_length=max_length,
         ).to(device)
         with torch.no_grad():
-            standardized = model(**encoded).logits.squeeze(-1)
-        values += (standardized * head["std"] + head["mean"]).tolist()
+            outputs = model(**encoded).logits.squeeze(-1)
+        values += (outputs if standardized else outputs * head["std"] + head["mean"]).tolist()
     return values
 
 
