@@ -40,16 +40,22 @@ class ContentIntegrity:
     raw: float
 
 
+def highlighted_keywords(
+    raw_prompt: str, instruction: str, reference_keywords: list[str]
+) -> list[str]:
+    """Return Listing 1's highlighted words: the keywords of y_o (`reference_keywords`, i.e.
+    extract_keywords(reference_target)) that the instruction names and x_o lacks (line 31)."""
+    raw_keywords = set(extract_keywords(raw_prompt))
+    instruction_keywords = set(extract_keywords(instruction))
+    return [k for k in reference_keywords if k not in raw_keywords and k in instruction_keywords]
+
+
 class _Reference:
     """The reference side (x_o, i, y_o) of Listing 1, computed once."""
 
     def __init__(self, raw_prompt: str, instruction: str, reference_target: str):
-        raw_keywords = set(extract_keywords(raw_prompt))
-        instruction_keywords = set(extract_keywords(instruction))
         self.keywords = extract_keywords(reference_target)
-        self.highlighted = frozenset(
-            k for k in self.keywords if k not in raw_keywords and k in instruction_keywords
-        )
+        self.highlighted = frozenset(highlighted_keywords(raw_prompt, instruction, self.keywords))
         # Each keyword's synonyms, the keyword itself first (the order the listing breaks on).
         self.ordered_synonyms = [
             [keyword, *sorted(synonyms(keyword) - {keyword})] for keyword in self.keywords

@@ -113,15 +113,6 @@ def _normalize(text: str) -> str:
     return " ".join(text.lower().replace(",", " ").split())
 
 
-def highlighted_keywords(raw_prompt: str, instruction: str, reference_target: str) -> list[str]:
-    """Return Listing 1's highlighted words: target keywords in i and not in x (line 31)."""
-    from core.nlp import extract_keywords
-
-    raw = set(extract_keywords(raw_prompt))
-    said = set(extract_keywords(instruction))
-    return [k for k in extract_keywords(reference_target) if k not in raw and k in said]
-
-
 def dropped_keywords(raw_prompt: str, reference_target: str) -> list[str]:
     """Return keywords of the raw prompt that the reference edit removed (absent from y_o)."""
     from core.nlp import extract_keywords
@@ -142,7 +133,7 @@ def score_row(
     raw_prompt: str, instruction: str, reference_target: str, candidate: str, threshold: float = 0.7
 ) -> dict:
     """Return {ci, ci_raw, edit_success, unchanged} for one output (definitions: module doc)."""
-    from core.content_integrity import content_integrity
+    from core.content_integrity import content_integrity, highlighted_keywords
     from core.nlp import extract_keywords
 
     result = content_integrity(
@@ -156,7 +147,8 @@ def score_row(
         result.raw >= threshold
         and not unchanged
         and keywords_present(
-            highlighted_keywords(raw_prompt, instruction, reference_target), candidate
+            highlighted_keywords(raw_prompt, instruction, extract_keywords(reference_target)),
+            candidate,
         )
         and not left_over
     )
@@ -168,12 +160,8 @@ def score_row(
     }
 
 
-def score_system(triplets: list[Any], outputs: list[str], threshold: float = 0.7) -> dict:
+def mean_scores(rows: list[dict]) -> dict:
     """Return the mean of each metric of score_row over the rows."""
-    rows = [
-        score_row(t.raw_prompt, t.instruction, t.target_prompt, output, threshold)
-        for t, output in zip(triplets, outputs, strict=True)
-    ]
     return {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]}
 
 
@@ -256,14 +244,19 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
         return report
 
     # 3. scores
-    report["results"] = {s: score_system(triplets, outputs[s], config.threshold) for s in systems}
+    row_scores = {
+        s: [
+            score_row(t.raw_prompt, t.instruction, t.target_prompt, output, config.threshold)
+            for t, output in zip(triplets, outputs[s], strict=True)
+        ]
+        for s in systems
+    }
+    report["results"] = {s: mean_scores(rows) for s, rows in row_scores.items()}
     categories = sorted({t.category for t in triplets if getattr(t, "category", None)})
     report["edit_success_by_category"] = {
         category: {
-            s: score_system(
-                [t for t in triplets if t.category == category],
-                [o for t, o in zip(triplets, outputs[s], strict=True) if t.category == category],
-                config.threshold,
+            s: mean_scores(
+                [r for t, r in zip(triplets, row_scores[s], strict=True) if t.category == category]
             )["edit_success"]
             for s in systems
         }
@@ -276,6 +269,7 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
     ]
 
     # 4. files
+    table = markdown_table(report["results"], config, len(triplets))
     if config.bench_name:
         from bench.__main__ import machine_description, write_result
 
@@ -284,11 +278,11 @@ def evaluate(config: EvaluateRewriterConfig) -> dict:
             config.bench_name,
             f"## Rewriter evaluation: `{config.adapter}`\n\n"
             f"`python -m train evaluate-rewriter` — outputs generated on {where}, scored here.\n\n"
-            + markdown_table(report["results"], config, len(triplets)),
+            + table,
         )
     for path, text in (
         (config.output_json, json.dumps(report, indent=2)),
-        (config.output_markdown, markdown_table(report["results"], config, len(triplets))),
+        (config.output_markdown, table),
     ):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n")
