@@ -50,11 +50,16 @@ class CheckedInstruction:
     warnings: list[str] = field(default_factory=list)
 
 
-def _english_warning(text: str) -> str | None:
+def ascii_letter_ratio(text: str) -> float | None:
+    """Return the share of the text's letters that are ASCII (None when it has no letters)."""
     letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
+    return sum(ch.isascii() for ch in letters) / len(letters) if letters else None
+
+
+def _english_warning(text: str) -> str | None:
+    ascii_ratio = ascii_letter_ratio(text)
+    if ascii_ratio is None:
         return None
-    ascii_ratio = sum(ch.isascii() for ch in letters) / len(letters)
     words = [word.lower() for word in _WORD.findall(text)]
     english_ratio = sum(word in _ENGLISH_WORDS for word in words) / len(words)
     # A short English command ("brighter") has no function word, so the word ratio is only

@@ -164,6 +164,12 @@ def resolve_model_path(name_or_path: str) -> str:
 # Numbers
 
 
+def accumulation_steps(batch_size: int, per_device_batch_size: int, world_size: int = 1) -> int:
+    """Return the gradient-accumulation steps so that micro-batch x processes x steps reaches
+    the effective `batch_size` (rounded up, at least 1)."""
+    return max(1, math.ceil(batch_size / (per_device_batch_size * world_size)))
+
+
 def check_finite(value: Any, step: int, name: str = "loss") -> float:
     """Return `value` as a float; raise TrainingDivergedError if it is NaN or infinite."""
     number = float(value.detach().float().item() if hasattr(value, "detach") else value)

@@ -229,14 +229,12 @@ def is_english(text: str, kind: str = "prompt") -> bool:
     nouns and tags the common-word list lacks, so for them only the share of ASCII letters is
     checked, with the same threshold.
     """
-    from core.validation import MIN_ASCII_LETTER_RATIO, check_instruction
+    from core.validation import MIN_ASCII_LETTER_RATIO, ascii_letter_ratio, check_instruction
 
     if kind == "instruction":
         return not check_instruction(text).warnings
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) >= (
-        MIN_ASCII_LETTER_RATIO
-    )
+    ratio = ascii_letter_ratio(text)
+    return ratio is not None and ratio >= MIN_ASCII_LETTER_RATIO
 
 
 @dataclass

@@ -33,6 +33,7 @@ from train.common import (
     Progress,
     RunLogger,
     StopOnInterrupt,
+    accumulation_steps,
     check_causal_lm,
     check_finite,
     checkpoint_to_resume,
@@ -278,7 +279,7 @@ def train_reward_model(config: RewardModelConfig) -> Path:
 
     # 3. optimizer, schedule
     micro = config.per_device_batch_size
-    accumulation = max(1, math.ceil(config.batch_size / (micro * accelerator.num_processes)))
+    accumulation = accumulation_steps(config.batch_size, micro, accelerator.num_processes)
     global_batch = micro * accelerator.num_processes
     micro_per_epoch = max(1, len(prompts) // global_batch)
     steps_per_epoch = max(1, micro_per_epoch // accumulation)

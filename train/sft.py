@@ -18,7 +18,6 @@ Steps of `train_sft`:
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from train.common import (
     RunLogger,
     StopOnInterrupt,
     TrainingError,
+    accumulation_steps,
     check_causal_lm,
     check_finite,
     config_to_dict,
@@ -119,7 +119,7 @@ class SFTStageConfig:
 
     def gradient_accumulation_steps(self, world_size: int = 1) -> int:
         """Return the accumulation steps so that micro-batch x processes x steps ≈ batch_size."""
-        return max(1, math.ceil(self.batch_size / (self.per_device_batch_size * world_size)))
+        return accumulation_steps(self.batch_size, self.per_device_batch_size, world_size)
 
 
 # ---------------------------------------------------------------------------------------------
