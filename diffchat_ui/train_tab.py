@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import sys
 import threading
+import typing
 from pathlib import Path
 
 import gradio as gr
@@ -21,34 +22,30 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
+from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
-STAGES = {
-    "data": "train.data_cli",
-    "sft": "train.sft",
-    "rm": "train.reward_model",
-    "ppo": "train.ppo",
-}
+# The stages the tab runs (train.__main__ also has evaluate-rewriter, not a training stage).
+STAGES = {name: module for name, module in TRAIN_STAGES.items() if name != "evaluate-rewriter"}
+# The option the "Data file" widget fills: SFT and PPO train on triplets; the reward model
+# labels the triplets' prompts (render + score, into OUTPUT/labels.jsonl) and trains on those.
+DATA_OPTION = {"sft": "train_file", "ppo": "train_file", "rm": "prompts_file"}
 # Options with their own widgets; the table holds the rest.
-OWN_WIDGETS = ("model_name_or_path", "train_file", "output_dir", "resume_from_checkpoint")
+OWN_WIDGETS = ("model_name_or_path", *DATA_OPTION.values(), "output_dir", "resume_from_checkpoint")
 # Stages whose output is a rewriter (the reward model is not).
 REWRITER_STAGES = ("sft", "ppo")
 
 
 def stage_config_class(stage: str):
-    """Return the stage's config dataclass (the one named *StageConfig), or None."""
+    """Return the stage's config dataclass (what its `parse_config` returns), or None for a
+    stage without one (data)."""
     try:
         module = importlib.import_module(STAGES[stage])
     except ImportError:
         return None
-    for value in vars(module).values():
-        if (
-            dataclasses.is_dataclass(value)
-            and isinstance(value, type)
-            and value.__name__.endswith("StageConfig")
-        ):
-            return value
-    return None
+    if not hasattr(module, "parse_config"):
+        return None
+    return typing.get_type_hints(module.parse_config)["return"]
 
 
 def default_options(stage: str) -> list[list]:
@@ -78,7 +75,7 @@ def stage_arguments(stage: str, base_model: str, data_file: str, options: list[l
     if base_model:
         arguments += ["--model_name_or_path", base_model]
     if data_file:
-        arguments += ["--train_file", data_file]
+        arguments += [f"--{DATA_OPTION[stage]}", data_file]
     defaults = {row[0]: row[1] for row in default_options(stage)}
     for name, value, *_ in options:
         name, value = str(name).strip(), str(value).strip()

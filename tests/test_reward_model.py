@@ -13,6 +13,7 @@ from train.common import read_metrics
 from train.reward_model import (
     RewardModelConfig,
     load_reward_model,
+    main,
     predict,
     read_labels,
     train_reward_model,
@@ -66,6 +67,25 @@ def test_reward_model_fits_a_known_linear_target(tmp_path):
     losses = [row["loss/mse"] for row in read_metrics(tmp_path / "rm")]
     assert len(losses) == 40 and losses[-1] < losses[0]
     assert (tmp_path / "rm" / "checkpoint-40" / "diffchat_stage.json").is_file()
+
+
+def test_prompts_file_is_labelled_by_rendering_and_scoring_then_trained_on(tmp_path):
+    # The Train tab's RM route: triplets -> tiny-sd images -> tiny scorers -> labels -> RM.
+    from tests.train_fixtures import write_triplets_jsonl
+
+    model_folder = save_tiny_llama(tmp_path / "model")
+    triplets = write_triplets_jsonl(tmp_path / "t.jsonl", tiny_triplets(6))
+    output = tmp_path / "rm"
+    argv = ["--model_name_or_path", str(model_folder), "--prompts_file", str(triplets)]
+    argv += ["--output_dir", str(output), "--num_inference_steps", "2", "--max_steps", "2"]
+    argv += ["--batch_size", "2", "--per_device_batch_size", "2", "--tensorboard", "False"]
+    assert main(argv) == 0
+
+    prompts, values = read_labels(output / "labels.jsonl", "aesthetic")
+    assert sorted(prompts) == sorted({t.raw_prompt for t in tiny_triplets(6)})
+    assert len(set(values)) > 1  # scored images, not a constant
+    assert [row["step"] for row in read_metrics(output)] == [1, 2]
+    assert (output / "final").is_dir()
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,19 @@ def test_ballots_are_shuffled_blind_and_skip_failed_methods(tmp_path):
         choice_to_method(ballot, "Candidate D")
 
 
+def test_every_training_stage_gets_its_option_table_and_data_option():
+    from diffchat_ui.train_tab import default_options, stage_arguments
+
+    rm = {name: value for name, value, _ in default_options("rm")}
+    assert rm["learning_rate"] == "5e-06" and rm["max_length"] == "384"  # Table 3, RM column
+    assert "prompts_file" not in rm  # filled by the Data file widget
+    assert stage_arguments("rm", "", "t.jsonl", []) == ["--prompts_file", "t.jsonl"]
+    ppo = {name for name, _, _ in default_options("ppo")}
+    assert "vci_alpha" in ppo and "train_file" not in ppo
+    assert stage_arguments("ppo", "", "t.jsonl", []) == ["--train_file", "t.jsonl"]
+    assert default_options("data") == []
+
+
 def test_train_arguments_pass_only_changed_options(tmp_path):
     from diffchat_ui.train_tab import curve_rows, data_command, default_options, stage_arguments
 
