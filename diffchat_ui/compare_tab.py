@@ -45,6 +45,18 @@ class ComparePlan:
     best_of_n: int = 0  # > 1: also draw N rewrites from rewriters[0] and keep the best
     best_of_n_weights: str = "pickscore=1,aesthetic=1,content_integrity=1"
 
+    def generation_request(self, model: str, prompt: str):
+        """Return the text-to-image request every method of this plan renders with."""
+        from core.images import GenerationRequest
+
+        return GenerationRequest(
+            prompt=prompt,
+            model=model,
+            seed=self.seed,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+        )
+
 
 @dataclass
 class Candidate:
@@ -62,13 +74,7 @@ def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_eve
     from core.rewrite import load_rewriter
 
     prompt = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
-    request = images.GenerationRequest(
-        prompt=prompt,
-        model=model,
-        seed=plan.seed,
-        num_inference_steps=plan.num_inference_steps,
-        guidance_scale=plan.guidance_scale,
-    )
+    request = plan.generation_request(model, prompt)
     return prompt, images.generate(request, progress=progress, cancel_event=cancel_event).image
 
 
@@ -81,18 +87,11 @@ def _scores(plan: ComparePlan, image, prompt: str, raw_image) -> dict[str, float
 
 
 def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event):
-    from core import images
     from core.best_of_n import best_of_n, parse_weights
     from core.rewrite import load_rewriter
 
     weights = parse_weights(plan.best_of_n_weights)
-    request = images.GenerationRequest(
-        prompt=plan.raw_prompt,
-        model=model,
-        seed=plan.seed,
-        num_inference_steps=plan.num_inference_steps,
-        guidance_scale=plan.guidance_scale,
-    )
+    request = plan.generation_request(model, plan.raw_prompt)
     candidates = best_of_n(
         load_rewriter(plan.rewriters[0]),
         plan.raw_prompt,
@@ -212,13 +211,7 @@ def run_comparison(
         if plan.raw_image:
             raw_image = load_user_image(plan.raw_image)
         else:
-            request = images.GenerationRequest(
-                prompt=plan.raw_prompt,
-                model=model,
-                seed=plan.seed,
-                num_inference_steps=plan.num_inference_steps,
-                guidance_scale=plan.guidance_scale,
-            )
+            request = plan.generation_request(model, plan.raw_prompt)
             raw_image = images.generate(
                 request, progress=step_progress, cancel_event=cancel_event
             ).image
@@ -256,15 +249,14 @@ def load_comparison(folder: Path) -> dict:
 def comparison_view(folders: list[Path]):
     """Return (gallery items, table rows, score names) for the saved comparisons."""
     gallery, rows, score_names = [], [], []
-    for folder in folders:
-        record = load_comparison(folder)
+    records = [load_comparison(folder) for folder in folders]
+    for record in records:
         gallery.append((record["raw_image"], f"raw · {record['model']}"))
         for candidate in record["candidates"]:
             for name in candidate["scores"]:
                 if name not in score_names:
                     score_names.append(name)
-    for folder in folders:
-        record = load_comparison(folder)
+    for record in records:
         for candidate in record["candidates"]:
             if candidate["image"]:
                 gallery.append((candidate["image"], f"{candidate['method']} · {record['model']}"))

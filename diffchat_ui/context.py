@@ -22,10 +22,6 @@ class AppContext:
     worker: Worker = field(default_factory=Worker)
     cancel_flags: CancelFlags = field(default_factory=CancelFlags)
     votes: VoteStore | None = None
-    # Offline scorers are tiny random twins: scoring every chat turn with them costs time
-    # and shows meaningless numbers, so the chat skips them unless asked. (Compare always
-    # scores: the scores are what it is for.)
-    score_offline: bool = False
 
     def __post_init__(self):
         if self.votes is None:

@@ -14,10 +14,11 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DiffChatError
+from core.session import random_seed
 from diffchat_ui.clarify import clarify, resolve_answer
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
-from diffchat_ui.state import ChatState, delete_state_folder, new_seed
+from diffchat_ui.state import ChatState, delete_state_folder
 from diffchat_ui.turns import MODE_LABELS, run_turn, save_turn_image
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,9 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
 
     # 3. a rendering turn on the worker
     request, source_image = _request(state, instruction, previous, settings, context)
-    score = not context.settings.offline or context.score_offline
+    # Offline scorers are tiny random twins: scoring every chat turn with them costs time and
+    # shows meaningless numbers, so the chat skips them. (Compare always scores.)
+    score = not context.settings.offline
     flag = context.cancel_flags.fresh(session_key)
     job = context.worker.submit(
         lambda p, c: run_turn(request, p, c, score, context.settings.offline, source_image),
@@ -576,7 +579,7 @@ def build(context: AppContext) -> gr.Dropdown:
 
     def on_reroll(chat_state):
         if chat_state is None:
-            return new_seed()
+            return random_seed()
         return chat_state.session.reroll_seed()
 
     reroll.click(on_reroll, state, seed, api_name="reroll_seed")

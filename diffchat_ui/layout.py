@@ -41,7 +41,6 @@ def build_demo(context: AppContext) -> gr.Blocks:
 
         create.select(refresh_rewriters, None, create_rewriter, api_name=False)
         compare.select(refresh_rewriters, None, compare_rewriter, api_name=False)
-        demo.load(refresh_votes, None, vote_outputs, api_name=False)
     return demo
 
 

@@ -7,7 +7,6 @@ itself (turns, undo, branches, export) is `core.session.Session`.
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -23,11 +22,6 @@ def new_session_folder() -> Path:
     `allowed_paths`, and the folder is removed when the browser session ends.
     """
     return Path(tempfile.mkdtemp(prefix="diffchat-session-"))
-
-
-def new_seed() -> int:
-    """Return a fresh random seed (the re-roll button)."""
-    return random.SystemRandom().randrange(2**31)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
-import threading
 import typing
 from pathlib import Path
 
@@ -145,7 +144,7 @@ def build(context: AppContext) -> None:
     def run(stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress):
         import pandas as pd
 
-        flag = threading.Event()
+        flag = context.cancel_flags.fresh(f"train-{request.session_hash}")
         try:
             output_dir = resolve_workspace_path(output_v)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
@@ -163,7 +162,6 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
             return
-        context.cancel_flags.register(f"train-{request.session_hash}", flag)
         curves: list[dict] = []
         for log, returncode, new_metrics in follow(child, flag):
             if log.done_total and log.done_total[1]:

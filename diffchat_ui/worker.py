@@ -127,11 +127,6 @@ class CancelFlags:
             flag = self._flags[session_key] = threading.Event()
             return flag
 
-    def register(self, session_key: str, flag: threading.Event) -> None:
-        """Make `flag` the session's flag (for jobs that own their own event)."""
-        with self._lock:
-            self._flags[session_key] = flag
-
     def stop(self, session_key: str) -> bool:
         """Set the session's flag; return False when it had no job."""
         with self._lock:
