@@ -349,7 +349,6 @@ def load_checkpoint(
     modules: dict[str, Any] | None = None,
     optimizer: Any = None,
     scheduler: Any = None,
-    restore_rng: bool = True,
 ) -> CheckpointState:
     """Restore a checkpoint into the given objects and return where to continue.
 
@@ -376,7 +375,7 @@ def load_checkpoint(
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     if scheduler is not None and (path / "scheduler.pt").is_file():
         scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    if restore_rng and (path / "rng.pt").is_file():
+    if (path / "rng.pt").is_file():
         set_rng_state(torch.load(path / "rng.pt", weights_only=True))
     return CheckpointState(
         step=int(tag.get("step", 0)),

@@ -45,7 +45,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from train.sample_generator import SampleConfig, write_sample
+    from train.sample_generator import SampleConfig, build_sample
 
     config = SampleConfig(
         seed=args.seed,
@@ -53,9 +53,9 @@ def _sample(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         handwritten=Path(args.handwritten) if args.handwritten else None,
     )
-    train_path, test_path = write_sample(config, args.out)
-    train = load_triplets(train_path)
-    test = load_triplets(test_path)
+    train, test = build_sample(config)
+    train_path = save_triplets(train, Path(args.out) / "train.jsonl")
+    test_path = save_triplets(test, Path(args.out) / "test.jsonl")
     print(f"wrote {len(train)} train rows to {train_path} and {len(test)} test rows to {test_path}")
     return 0
 

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import torch
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """Return the mean of `values` over positions where `mask` is 1 (all of them, or along `dim`)."""
-    if dim is None:
-        return (values * mask).sum() / mask.sum().clamp(min=1.0)
-    return (values * mask).sum(dim) / mask.sum(dim).clamp(min=1.0)
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Return the mean of `values` over positions where `mask` is 1."""
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def masked_var(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -33,17 +31,14 @@ def masked_var(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return variance
 
 
-def whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
-    """Return `values` scaled to unit variance over the mask (and zero mean if `shift_mean`).
+def whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Return `values` shifted to zero mean and scaled to unit variance over the mask.
 
     Padding positions come back as 0. Used on the advantages before the policy loss, as in
-    TRL's old PPOTrainer (shift_mean=True) and its reward whitening (shift_mean=False).
+    TRL's old PPOTrainer.
     """
     mean, variance = masked_mean(values, mask), masked_var(values, mask)
-    whitened = (values - mean) * torch.rsqrt(variance + 1e-8)
-    if not shift_mean:
-        whitened = whitened + mean
-    return whitened * mask
+    return (values - mean) * torch.rsqrt(variance + 1e-8) * mask
 
 
 def kl_shaped_rewards(

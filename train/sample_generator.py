@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from train.data import Triplet, deduplicate, load_triplets, save_triplets, split_train_test
+from train.data import Triplet, deduplicate, load_triplets, split_train_test
 
 CATEGORIES = (
     "replace",
@@ -1476,12 +1476,3 @@ def build_sample(config: SampleConfig) -> tuple[list[Triplet], list[Triplet]]:
         rows += load_triplets(handwritten)
     rows = deduplicate(rows)
     return split_train_test(rows, config.test_fraction, config.seed)
-
-
-def write_sample(config: SampleConfig, out_dir: str | Path) -> tuple[Path, Path]:
-    """Build the sample and write OUT/train.jsonl and OUT/test.jsonl; return both paths."""
-    train, test = build_sample(config)
-    out_dir = Path(out_dir)
-    return save_triplets(train, out_dir / "train.jsonl"), save_triplets(
-        test, out_dir / "test.jsonl"
-    )
