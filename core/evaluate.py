@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.best_of_n import DEFAULT_WEIGHTS
 from core.errors import DataError, DiffChatError, InputError, ModelUnavailableError
 from core.scoring import SCORE_NAMES, SCORERS, EditContext, ImageScorer, build_scorer
 
@@ -86,9 +87,7 @@ class EvaluationConfig:
     height: int | None = None
     batch_size: int = 8
     best_of_n: int = 4
-    best_of_n_weights: dict[str, float] = field(
-        default_factory=lambda: {"pickscore": 1.0, "aesthetic": 1.0}
-    )
+    best_of_n_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scores: tuple[str, ...] = SCORE_NAMES
     skip_bad_rows: bool = False
 
@@ -518,12 +517,13 @@ def run_evaluation(
         handle.close()
 
     # 4. summary, plots
-    summary = summarize(read_finished_rows(csv_path), config.scores)
+    rows = read_finished_rows(csv_path)
+    summary = summarize(rows, config.scores)
     summary.update(
         meaningless=config.tiny_scorers,
         skipped_methods=skipped,
         unavailable_scores=board.unavailable,
-        plots=write_plots(read_finished_rows(csv_path), config.scores, out, config.tiny_scorers),
+        plots=write_plots(rows, config.scores, out, config.tiny_scorers),
     )
     (out / "summary.md").write_text(summary_markdown(summary))
     (out / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))

@@ -561,9 +561,3 @@ def load_rewriter(name: str | None = None) -> Rewriter:
         if key not in _cache:
             _cache[key] = _load_uncached(key)
         return _cache[key]
-
-
-def clear_rewriter_cache() -> None:
-    """Forget every loaded rewriter (frees their memory once nothing else holds them)."""
-    with _cache_lock:
-        _cache.clear()

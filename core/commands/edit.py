@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in checked.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     image = load_user_image(args.image)
-    stored = read_parameters(args.image) if str(args.image).lower().endswith(".png") else None
-    stored = stored or {}
+    stored = read_parameters(image) or {}
     # An image made by `python -m core generate` carries its prompt and seed: reuse them.
     prompt = args.prompt if args.prompt is not None else stored.get("prompt")
     seed = args.seed if args.seed is not None else int(stored.get("seed", 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.best_of_n import parse_weights
+from core.best_of_n import DEFAULT_WEIGHTS, parse_weights
 from core.evaluate import METHODS, EvaluationConfig, run_evaluation
 from core.scoring import SCORE_NAMES
 
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         type=parse_weights,
-        default="pickscore=1,aesthetic=1",
+        default=",".join(f"{name}={weight:g}" for name, weight in DEFAULT_WEIGHTS.items()),
         help="best-of-n score mix, NAME=WEIGHT,...",
     )
     parser.add_argument(
