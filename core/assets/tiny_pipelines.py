@@ -9,10 +9,10 @@ same `from_pretrained` code as real checkpoints (`core/pipelines.py`).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+from functools import partial
 from pathlib import Path
 
+from core.assets import build_folder
 from core.paths import models_dir
 
 NAMES = ("tiny-sd", "tiny-sdxl", "tiny-ip2p")
@@ -197,12 +197,7 @@ def fetch(force: bool = False) -> str:
         if (target / "model_index.json").is_file() and not force:
             continue
         pipeline = BUILDERS[name]()
-        # Save beside the target and rename, so a half-written folder is never loaded.
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        pipeline.save_pretrained(staging, safe_serialization=True)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        build_folder(target, partial(pipeline.save_pretrained, safe_serialization=True))
         built.append(name)
     if not built:
         return f"already built in {models_dir()}"

@@ -19,10 +19,9 @@ Saved under `DIFFCHAT_HOME/models/tiny-scorers/`:
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
+from core.assets import build_folder
 from core.paths import models_dir
 
 SEED = 0
@@ -156,16 +155,11 @@ def fetch(force: bool = False) -> str:
     target = scorers_folder()
     if is_ready() and not force:
         return f"already built in {target}"
-    # Build beside the target and rename, so a half-written folder is never loaded.
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-scorers-", dir=models_dir()))
-    try:
+
+    def build(staging: Path) -> None:
         paths = tiny_paths(staging)
         _build_hf_clip(paths["clip"])
         _build_open_clip(paths)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+
+    build_folder(target, build)
     return f"built tiny scorer twins in {target}"
