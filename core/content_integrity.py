@@ -7,8 +7,14 @@ candidate prompt y:
     highlighted = keywords(y_o) that are in keywords(i) but not in keywords(x_o)
     for each keyword k of y_o: take the first synonym s of k (k itself first) that is among
         y's lemmatized words; add 2 if s is highlighted, else 1
-    raw   = min(count / len(keywords(y_o)), 1)
+    raw   = count / (len(keywords(y_o)) + len(highlighted))
     score = raw if raw >= threshold (0.7) else 0
+
+The normalisation departs from the listing's `min(count / len(keywords(y_o)), 1)` on purpose:
+under that cap a kept highlighted word (+2) pays for a lost keyword, so a prompt that drops
+one of the other keywords still scores 1.0 (ADM- negatives scored like positives, issue 10).
+Dividing by the largest count reachable keeps the listing's double weight for highlighted
+words, gives 1.0 only when every keyword is kept, and lowers the score for every loss.
 
 Edge cases (the listing leaves them open):
 - y_o has no keywords: nothing can be lost, raw = 1.0.
@@ -56,6 +62,8 @@ class _Reference:
     def __init__(self, raw_prompt: str, instruction: str, reference_target: str):
         self.keywords = extract_keywords(reference_target)
         self.highlighted = frozenset(highlighted_keywords(raw_prompt, instruction, self.keywords))
+        # The count when every keyword is kept as itself: highlighted ones weigh 2 (line 41).
+        self.full_count = len(self.keywords) + len(self.highlighted)
         # Each keyword's synonyms, the keyword itself first (the order the listing breaks on).
         self.ordered_synonyms = [
             [keyword, *sorted(synonyms(keyword) - {keyword})] for keyword in self.keywords
@@ -77,7 +85,9 @@ class _Reference:
             for index, position in enumerate(first_match)
             if position is not None
         )
-        return min(count / len(self.keywords), 1.0)
+        # The cap only matters when a keyword is found through a synonym that is itself a
+        # highlighted keyword (weight 2 where 1 was counted in full_count).
+        return min(count / self.full_count, 1.0)
 
     def match_words(self, words: set[str]) -> list[int | None]:
         first_match: list[int | None] = [None] * len(self.keywords)

@@ -225,3 +225,23 @@ def test_help_lists_every_option(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "--use_adm_negative" in capsys.readouterr().out
+
+
+def test_ci_references_are_the_captions_when_the_row_has_them():
+    from types import SimpleNamespace
+
+    from train.ppo import ci_references
+
+    v2 = SimpleNamespace(
+        raw_caption="a dog on a porch",
+        instruction="make the dog a fox",
+        target_caption="a fox on a porch",
+        raw_prompt="a dog on a porch, golden hour, 35mm photo",
+        target_prompt="a fox on a porch, golden hour, 35mm photo",
+    )
+    assert ci_references(v2) == ("a dog on a porch", v2.instruction, "a fox on a porch", True)
+    for missing in (
+        SimpleNamespace(**{**vars(v2), "target_caption": ""}),
+        SimpleNamespace(**{k: v for k, v in vars(v2).items() if "caption" not in k}),
+    ):
+        assert ci_references(missing) == (v2.raw_prompt, v2.instruction, v2.target_prompt, False)

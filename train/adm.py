@@ -8,7 +8,8 @@ space at every step — transformers' generate(typical_p=...), whose support is
 Negative samples (ADM-, eq. 4): with probability 0.04 a rollout's *target prompt* y gets one
 of its keywords (Listing 1 line 10, `core.nlp.tagged_keywords`) removed (50%) or replaced
 (50%) by a keyword of the same part of speech from the training set that is not its WordNet
-synonym (Listing 1 line 36, `core.nlp.synonyms`). Our reading of eq. 4: the action space of
+synonym (Listing 1 line 36, `core.nlp.synonyms`). The keyword is one the content-integrity
+reward checks (a keyword of the CI reference y_o), so that the reward sees the error. Our reading of eq. 4: the action space of
 such a rollout is narrowed to exactly the tokens of the perturbed target prompt, i.e. the
 perturbed prompt is used as the response (teacher-forced) in place of a sampled one. It is
 scored like any rollout — content integrity drops for the missing or wrong keyword — so PPO
@@ -39,11 +40,27 @@ class Perturbation:
     replacement: str | None = None
 
 
-def _keyword_pattern(keyword: str) -> re.Pattern:
-    # Keywords are lemmas; the prompt may hold an inflected form ("cats", "glowing"): match the
-    # lemma at a word start followed by letters. A lemma's irregular forms ("mice") are not
-    # found, and such a keyword is simply not chosen.
-    return re.compile(rf"\b{re.escape(keyword)}[a-z]*\b", re.IGNORECASE)
+def keyword_spans(text: str, keyword: str) -> list[tuple[int, int]]:
+    """Return the (start, end) character spans of the words of `text` whose lemma is `keyword`.
+
+    Words are matched by their lemma in context (`core.nlp.tagged_lemmas`), so "cats" and
+    "mice" are found for "cat" and "mouse", and "sun" does not hit "sunflowers".
+    """
+    from core.nlp import tagged_lemmas, word_spans
+
+    return [
+        (start, end)
+        for (start, end, _), (lemma, _) in zip(
+            word_spans(text), tagged_lemmas(text), strict=True
+        )
+        if lemma == keyword
+    ]
+
+
+def _substitute(text: str, spans: list[tuple[int, int]], replacement: str) -> str:
+    for start, end in reversed(spans):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 def _tidy(text: str) -> str:
@@ -84,39 +101,57 @@ class NegativeSampler:
                 vocabulary.setdefault(pos, set()).add(lemma)
         return cls({pos: sorted(words) for pos, words in vocabulary.items()}, rate, remove_share)
 
-    def maybe_perturb(self, target_prompt: str, rng: random.Random) -> Perturbation | None:
-        """Return a Perturbation with probability `rate` (and when one is possible), else None."""
+    def maybe_perturb(
+        self, target_prompt: str, rng: random.Random, keywords: Iterable[str] | None = None
+    ) -> Perturbation | None:
+        """Return a Perturbation with probability `rate` (and when one is possible), else None.
+
+        `keywords`: see `perturb`.
+        """
         if rng.random() >= self.rate:
             return None
         kind = REMOVE if rng.random() < self.remove_share else REPLACE
-        return self.perturb(target_prompt, kind, rng)
+        return self.perturb(target_prompt, kind, rng, keywords)
 
-    def perturb(self, target_prompt: str, kind: str, rng: random.Random) -> Perturbation | None:
+    def perturb(
+        self,
+        target_prompt: str,
+        kind: str,
+        rng: random.Random,
+        keywords: Iterable[str] | None = None,
+    ) -> Perturbation | None:
         """Return `target_prompt` with one random keyword removed or replaced (`kind`).
 
-        Returns None when the prompt has no keyword that can be found in its text or, for a
-        replacement, no same-POS non-synonym keyword exists in the vocabulary.
+        Every occurrence of the keyword (any inflection) goes, so the error is not undone by a
+        second mention. `keywords` (lemmas) limits the choice to the keywords the reward checks
+        — the CI reference's (y_o's) — so that the negative is an error the reward can see; a
+        perturbed style tag that the reference does not hold would be scored like a positive.
+        Returns None when no such keyword is in the prompt or, for a replacement, no same-POS
+        non-synonym keyword exists in the vocabulary.
         """
         from core.nlp import synonyms, tagged_keywords
 
         if kind not in (REMOVE, REPLACE):
             raise ValueError(f"kind must be '{REMOVE}' or '{REPLACE}', got {kind!r}")
+        wanted = None if keywords is None else set(keywords)
         candidates = [
             (lemma, pos)
             for lemma, pos in tagged_keywords(target_prompt)
-            if _keyword_pattern(lemma).search(target_prompt)
+            if wanted is None or lemma in wanted
         ]
         rng.shuffle(candidates)
         for keyword, pos in candidates:
-            pattern = _keyword_pattern(keyword)
+            spans = keyword_spans(target_prompt, keyword)
+            if not spans:
+                continue
             if kind == REMOVE:
-                text = _tidy(pattern.sub("", target_prompt, count=1))
+                text = _tidy(_substitute(target_prompt, spans, ""))
                 if text and text != target_prompt:
                     return Perturbation(text, target_prompt, REMOVE, keyword)
                 continue
             replacement = self._replacement(keyword, pos, target_prompt, rng, synonyms)
             if replacement is not None:
-                text = pattern.sub(replacement, target_prompt, count=1)
+                text = _substitute(target_prompt, spans, replacement)
                 return Perturbation(text, target_prompt, REPLACE, keyword, replacement)
         return None
 

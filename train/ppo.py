@@ -325,6 +325,7 @@ def rollout(
     rng: random.Random,
 ) -> Rollouts:
     """Sample one response per triplet (no grads); swap in ADM- negatives. Returns Rollouts."""
+    from core.nlp import extract_keywords
     from train.adm import sample_responses
 
     device = next(policy.parameters()).device
@@ -344,7 +345,10 @@ def rollout(
     negative = [False] * len(triplets)
     if negative_sampler is not None:
         for index, triplet in enumerate(triplets):
-            perturbation = negative_sampler.maybe_perturb(triplet.target_prompt, rng)
+            reference_target = ci_references(triplet)[2]
+            perturbation = negative_sampler.maybe_perturb(
+                triplet.target_prompt, rng, keywords=extract_keywords(reference_target)
+            )
             if perturbation is not None:
                 ids = tokenizer(" " + perturbation.text, add_special_tokens=False).input_ids
                 responses[index] = (ids + [tokenizer.eos_token_id])[: config.max_new_tokens]
@@ -370,6 +374,20 @@ def rollout(
 # 3. Scores and content integrity
 
 
+def ci_references(triplet) -> tuple[str, str, str, bool]:
+    """Return (x_o, i, y_o, from_captions): the references content integrity scores against.
+
+    DiffChat Listing 1 scores against the short InstructPix2Pix captions (x_o, i, y_o); data v2
+    rows carry them as `raw_caption` / `target_caption`. A row without both captions falls
+    back to its prompts (x, i, y), and `from_captions` says which ran.
+    """
+    raw_caption = (getattr(triplet, "raw_caption", None) or "").strip()
+    target_caption = (getattr(triplet, "target_caption", None) or "").strip()
+    if raw_caption and target_caption:
+        return raw_caption, triplet.instruction, target_caption, True
+    return triplet.raw_prompt, triplet.instruction, triplet.target_prompt, False
+
+
 def score_rollouts(
     rollouts: Rollouts, config: PPOStageConfig, reward_scorers
 ) -> tuple[torch.Tensor, dict]:
@@ -378,9 +396,7 @@ def score_rollouts(
 
     ci = torch.tensor(
         [
-            content_integrity(
-                t.raw_prompt, t.instruction, t.target_prompt, text, threshold=config.ci_threshold
-            ).score
+            content_integrity(*ci_references(t)[:3], text, threshold=config.ci_threshold).score
             for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
         ],
         dtype=torch.float32,
@@ -406,7 +422,7 @@ def prefix_content_integrity(rollouts: Rollouts, tokenizer, threshold: float) ->
             tokenizer.decode([token]) for token in rollouts.response_ids[index, :count].tolist()
         ]
         prefix = PrefixContentIntegrity(
-            triplet.raw_prompt, triplet.instruction, triplet.target_prompt, threshold=threshold
+            *ci_references(triplet)[:3], threshold=threshold
         ).prefix_scores(token_texts, thresholded=True)
         result[index] = torch.tensor(ppo_math.state_content_integrity(prefix, length))
     return result
@@ -695,6 +711,12 @@ def train_ppo(config: PPOStageConfig) -> Path:
             + f"; ADM+ {config.use_adm_positive}, ADM- {config.use_adm_negative}, VCI {config.use_vci}",
             flush=True,
         )
+        captioned = sum(ci_references(t)[3] for t in triplets)
+        print(
+            f"[ppo] content integrity references: captions (x_o, i, y_o) for {captioned} of "
+            f"{len(triplets)} triplets, prompts (x, i, y) for the rest",
+            flush=True,
+        )
     step = start_step
     started = time.time()
     with (
@@ -735,6 +757,9 @@ def train_ppo(config: PPOStageConfig) -> Path:
                 )
             )
             stats["objective/ci"] = parts["ci"].mean()
+            stats["objective/ci_on_captions"] = sum(
+                ci_references(t)[3] for t in rollouts.triplets
+            ) / len(rollouts.triplets)
             stats["objective/negative_share"] = sum(rollouts.negative) / len(rollouts.negative)
             for name, _, _ in reward_scorers:
                 stats[f"objective/{name}"] = parts[name].mean()
