@@ -75,6 +75,8 @@ class EditRequest:
     mode "keep": same rewrite, rendered img2img from `image` (the branch's first image) with
     `strength`. mode "ip2p": edit `image` with InstructPix2Pix (`ip2p_model`), s_I =
     `image_guidance_scale`, s_T = `guidance_scale`; `prompt` is kept unchanged.
+    `target_prompt`: the rewrite, when the caller already made it (a network rewriter runs
+    outside the model worker); the rewriter is then not called again.
     """
 
     image: Image.Image | None
@@ -92,6 +94,7 @@ class EditRequest:
     ip2p_model: str = "instruct-pix2pix"
     width: int | None = None
     height: int | None = None
+    target_prompt: str | None = None
 
 
 @dataclass
@@ -504,7 +507,9 @@ def edit(
 
     # DiffChat section 3: the rewriter maps (raw prompt, instruction) to the target prompt,
     # rendered by the same TIS model with the same seed.
-    target_prompt = load_rewriter(request.rewriter).rewrite(request.prompt, request.instruction)
+    target_prompt = request.target_prompt or load_rewriter(request.rewriter).rewrite(
+        request.prompt, request.instruction
+    )
     generation = GenerationRequest(
         prompt=target_prompt,
         negative_prompt=request.negative_prompt,

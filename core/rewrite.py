@@ -26,7 +26,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.errors import DiffChatError, InputError, ModelUnavailableError, UnknownModelError
+from core.errors import (
+    DiffChatError,
+    GenerationCancelled,
+    InputError,
+    ModelUnavailableError,
+    UnknownModelError,
+)
 
 # DiffChat section 3.2, footnote 7: the template T used for SFT and generation.
 PAPER_TEMPLATE = (
@@ -395,11 +401,71 @@ class LocalCausalLMRewriter(Rewriter):
 # OpenAI-compatible chat APIs
 
 
+CHAT_TIMEOUT_ENV = "DIFFCHAT_CHAT_TIMEOUT"
+DEFAULT_CHAT_TIMEOUT = 20.0  # seconds per request; a chat rewrite normally takes 1-3 s
+CHAT_RETRIES = 1  # the openai client's default (2) made a dead server cost 3 timeouts
+
+
+def chat_timeout() -> float:
+    """Return the seconds one chat API request may take: DIFFCHAT_CHAT_TIMEOUT, default 20.
+
+    Refuses (InputError) a value that is not a positive number.
+    """
+    raw = os.environ.get(CHAT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CHAT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise InputError(f"{CHAT_TIMEOUT_ENV} must be a positive number of seconds; got {raw!r}.")
+    return seconds
+
+
+def is_network_rewriter(name: str | None) -> bool:
+    """Return True when the rewriter `name` answers over the network (the chat API backend).
+
+    Decided by name, without loading anything: callers use it to keep slow network requests
+    away from the one model worker.
+    """
+    return name == ChatAPIRewriter.name
+
+
+def rewrite_cancellable(
+    rewriter: Rewriter, prompt: str, instruction: str, cancel_event: threading.Event
+) -> str:
+    """Return `rewriter.rewrite(prompt, instruction)`, or raise GenerationCancelled on Stop.
+
+    The request runs in its own thread while this one watches `cancel_event`; a cancelled
+    request is abandoned (it ends by itself within the chat timeout) and its answer dropped.
+    """
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = rewriter.rewrite(prompt, instruction)
+        except BaseException as error:  # handed to the waiting thread below
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="diffchat-rewrite", daemon=True).start()
+    while not done.wait(0.05):
+        if cancel_event.is_set():
+            raise GenerationCancelled("Stopped while waiting for the rewriter.")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 class ChatAPIRewriter(Rewriter):
     """Rewrites through an OpenAI-compatible chat-completions endpoint.
 
     The key comes only from OPENAI_API_KEY and is never logged or put in messages;
-    OPENAI_BASE_URL selects another compatible server; DIFFCHAT_CHAT_MODEL the model.
+    OPENAI_BASE_URL selects another compatible server; DIFFCHAT_CHAT_MODEL the model;
+    DIFFCHAT_CHAT_TIMEOUT the seconds per request (one retry).
     """
 
     name = "openai"
@@ -427,7 +493,10 @@ class ChatAPIRewriter(Rewriter):
             from openai import OpenAI
 
             client = OpenAI(
-                api_key=api_key, base_url=os.environ.get("OPENAI_BASE_URL") or None, timeout=60
+                api_key=api_key,
+                base_url=os.environ.get("OPENAI_BASE_URL") or None,
+                timeout=chat_timeout(),
+                max_retries=CHAT_RETRIES,
             )
         return cls(client, chat_model)
 

