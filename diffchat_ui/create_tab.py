@@ -1,7 +1,7 @@
 """The Create tab: chat with the rewriter, one image per turn, undo / branch / forget.
 
 Handlers are thin: they validate, ask a clarifying question when the instruction is vague
-(diffchat_ui.clarify), pack the library's request dataclass, hand it to the worker and
+(core.instructions.clarify), pack the library's request dataclass, hand it to the worker and
 turn its events into screen updates. Every error ends as a chat message; the session is never lost.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DiffChatError, GenerationCancelled
+from core.instructions import clarify, resolve_answer
 from core.session import random_seed
-from diffchat_ui.clarify import clarify, resolve_answer
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
 from diffchat_ui.state import ChatState, delete_state_folder

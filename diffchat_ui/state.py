@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffchat_ui.clarify import Clarification
+from core.instructions import Clarification
 
 
 def new_session_folder() -> Path:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from core.errors import GenerationCancelled, InputError
-from diffchat_ui.clarify import CONTENT_CHOICES, QUALITY_CHOICES, clarify, resolve_answer
+from core.instructions import CONTENT_CHOICES, QUALITY_CHOICES, clarify, resolve_answer
 from diffchat_ui.prompt_diff import ADDED, REMOVED, diff_markdown, diff_words
 from diffchat_ui.worker import CancelFlags, Worker
 

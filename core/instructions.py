@@ -1,0 +1,929 @@
+"""Instruction understanding: what an edit must gain and lose, and whether it is too vague.
+
+The one home of instruction reading (issue 9, section 3). From the current prompt x and an
+instruction i alone, `read_instruction` lists
+
+- `gain`: the lemmas the new prompt must contain: the content words of i that x lacks
+  ("make the dog a fox" -> fox; "make the sea rougher" -> rough; "more clouds" -> cloud);
+- `lose`: the lemmas the new prompt must no longer contain: the object of remove / delete /
+  get rid of / erase / without / no more, the X of "replace X with Y", "swap X for Y",
+  "turn X into Y", "change X to Y", "Y instead of X", and the old value of a slot that the
+  instruction sets: season, time of day, weather and medium for the whole scene, colour for
+  an object the prompt names ("make it winter" on "... in spring ..." -> spring; "make the
+  car blue" on "a red car" -> red). A medium change also loses the prompt's tags of the
+  other medium family (photo, 35mm, dslr, bokeh vs painting, watercolor, sketch, anime).
+
+`check_edit` then judges a candidate rewrite against that reading. The verified decoding of
+core/rewrite.py ranks candidates with it.
+
+Where the knowledge comes from:
+- Grammar is a short list below: verbs of editing, degree words, politeness, pronouns and
+  the nouns that only name a slot ("season", "colour", "background"). It is the
+  instruction's syntax, not its content.
+- Slot membership comes from WordNet 3.0 through core.nlp: a season is a hyponym of
+  season.n.02; a time of day a hyponym of hour.n.02 or a part of day.n.01 (morning,
+  night, evening...); weather a hyponym of weather.n.01 or atmospheric_phenomenon.n.01 (or a
+  cloud.n.01: fog, mist); a colour a hyponym of color.n.01; a medium a hyponym of
+  graphic_art / painting / drawing / artwork (art family) or photograph / photography
+  (photo family). Adjectives and verbs reach those nouns through WordNet's derivational
+  links ("snowy" -> snow, "wintry" -> winter, "photographic" -> photograph).
+- WordNet lacks a few prompt tags: `_FALLBACK_SLOTS` lists them (35mm, dslr, bokeh,
+  anime, pixel art, golden hour, sunny...), each with its slot.
+- "Present in a text" is synonym-aware: a lemma is present when the text holds it, a word
+  derived from it (snow / snowy), or a WordNet synonym used with the same part of speech
+  (bike / bicycle; "night" / "dark" counts only where "dark" is a noun).
+
+The vague-instruction check (`clarify`, `is_vague`) is lexical on purpose: it must be instant,
+predictable and testable, and only has to catch instructions with no concrete content at all
+("make it better", "change it") or a change verb with an object and no destination ("change
+the sky"). DialogPaint (Wei et al. 2023, section 3.1 and Fig. 3) showed that a dialogue editor
+should ask a question with concrete options there instead of guessing; the Create tab asks it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from core.nlp import lemmatize, split_words, synonyms, tagged_lemmas
+
+# ---------------------------------------------------------------------------------------------
+# Grammar words (the instruction's syntax; no image content)
+
+# Verbs that say how to edit, not what to show.
+_EDIT_VERBS = frozenset(
+    """make turn change replace remove add swap switch exchange substitute delete erase
+    eliminate ditch drop get rid put place give set paint dye colour color recolor recolour
+    convert transform render show have use let keep move shift zoom pan tilt crop frame
+    include insert bring take lose want need like look seem appear feel become go try""".split()
+)
+# Degree, quantity and politeness words, and nouns that only point at the image or name a slot.
+_FILTER_WORDS = frozenset(
+    """please more less fewer bit little lot lots much many way kind sort one ones thing things
+    instead rather same whole entire again now also too just maybe actually slightly somewhat
+    very really quite image picture pic version scene season time weather colour color style
+    medium background setting tone look feel vibe mood atmosphere""".split()
+)
+_PRONOUNS = frozenset(
+    """it its itself him his himself her hers herself them their theirs themselves he she they
+    this that these those everything everyone everybody me my us our you your i we""".split()
+)
+# Prepositions that end a noun phrase ("the hat on his head" -> the hat).
+_PREPOSITIONS = frozenset(
+    """of in on at from with behind near by under over above below beside next to into onto
+    through across around inside outside between for""".split()
+)
+_POLITE_PREFIX = re.compile(
+    r"^(?:(?:please|pls|ok|okay|now|then|also|and|so|hey|can you|could you|would you|will you|"
+    r"i want you to|i want to|i'd like to|i would like to|i'd like|i want|let's|lets|try to|"
+    r"go ahead and|just)\s+)+"
+)
+_REMOVE = re.compile(
+    r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
+    r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
+)
+_NEGATION = re.compile(
+    r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no)\s+(?P<old>.+)$"
+)
+# (pattern, which group is the old value, which is the new one)
+_REPLACEMENTS = (
+    re.compile(r"^substitute\s+(?P<new>.+?)\s+for\s+(?P<old>.+)$"),
+    re.compile(
+        r"^(?:replace|swap|switch|exchange|trade)\s+(?P<old>.+?)\s+(?:with|for|by|to|into|and)\s+"
+        r"(?P<new>.+)$"
+    ),
+    re.compile(
+        r"^(?:turn|change|transform|convert|make|morph)\s+(?P<old>.+?)\s+(?:into|in to|to)\s+"
+        r"(?P<new>.+)$"
+    ),
+    re.compile(r"^(?P<new>.+?)\s+(?:instead of|rather than|in place of)\s+(?P<old>.+)$"),
+    re.compile(
+        r"^(?:instead of|rather than)\s+(?P<old>.+?),?\s+(?P<new>(?:a|an|the|make|use|have|put)\s.+)$"
+    ),
+)
+# "make the dog a fox": make + a named thing + an indefinite noun phrase.
+_MAKE_INTO = re.compile(
+    r"^(?:make|turn)\s+(?P<old>(?:the|his|her|their|its|that|this)\s+.+?)\s+(?:an?|some)\s+"
+    r"(?P<new>.+)$"
+)
+# "make the car blue", "paint the door red": make + a named thing + its new attribute.
+_SET_ATTRIBUTE = re.compile(
+    r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|this)\s+"
+    r"\S+(?:\s\S+)?)\s+(?P<new>\S+(?:\s\S+)?)$"
+)
+_COMPOUND_SPLIT = re.compile(
+    r"\s*(?:,\s*and then|,\s*and|\band then\b|\band\b|;|,\s*then|\bthen\b|,)\s*"
+)
+# What may start the second part of a compound ("make it night and add a moon").
+_PART_STARTS = _EDIT_VERBS | {"no", "without", "more", "less", "fewer", "instead", "also"}
+
+# ---------------------------------------------------------------------------------------------
+# Slots (WordNet anchors; see the module docstring)
+
+SCENE_SLOTS = ("season", "time_of_day", "weather", "medium")
+OBJECT_SLOTS = ("colour", "count")
+_SLOT_ANCHORS = {
+    "season": ("season.n.02",),
+    "time_of_day": ("hour.n.02",),  # plus the parts of day.n.01, computed in _time_of_day_parts
+    "weather": ("weather.n.01", "atmospheric_phenomenon.n.01", "cloud.n.01"),
+    "colour": ("color.n.01",),
+    "count": ("integer.n.01",),  # "two cats" -> "three cats"
+}
+_MEDIUM_ANCHORS = {
+    "photo": ("photograph.n.01", "photography.n.01", "photography.n.02", "photography.n.03"),
+    "art": ("graphic_art.n.01", "painting.n.01", "drawing.n.01", "drawing.n.02", "artwork.n.01"),
+}
+# Prompt tags WordNet 3.0 lacks (or files under an unrelated sense: "anime" is a resin,
+# "cartoon" a kind of wit, "sunny" only means cheerful): slot, and medium family.
+_FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
+    "35mm": ("medium", "photo"),
+    "dslr": ("medium", "photo"),
+    "bokeh": ("medium", "photo"),
+    "photorealistic": ("medium", "photo"),
+    "hyperrealistic": ("medium", "photo"),
+    "photoreal": ("medium", "photo"),
+    "realistic": ("medium", "photo"),
+    "anime": ("medium", "art"),
+    "manga": ("medium", "art"),
+    "cartoon": ("medium", "art"),
+    "cartoonish": ("medium", "art"),
+    "comic": ("medium", "art"),
+    "pixel art": ("medium", "art"),
+    "golden hour": ("time_of_day", None),
+    "blue hour": ("time_of_day", None),
+    "sunny": ("weather", None),
+}
+_MAX_PHRASE = 2  # multiword tags looked up: "oil painting", "pixel art", "golden hour"
+
+
+def _wordnet():
+    from core.nlp import _wordnet as load
+
+    return load()
+
+
+@lru_cache(maxsize=1)
+def _time_of_day_parts() -> frozenset[str]:
+    """Return every synset that is (transitively) a part of a day: morning, night, noon..."""
+    wordnet = _wordnet()
+    parts: set[str] = set()
+    frontier = [wordnet.synset("day.n.01")]
+    while frontier:
+        synset = frontier.pop()
+        for part in synset.part_meronyms():
+            if part.name() not in parts:
+                parts.add(part.name())
+                frontier.append(part)
+        for hyponym in synset.hyponyms() if synset.name() in parts else ():
+            if hyponym.name() not in parts:  # kinds of a part of day are parts too (afternoon)
+                parts.add(hyponym.name())
+                frontier.append(hyponym)
+    return frozenset(parts)
+
+
+@lru_cache(maxsize=50_000)
+def _noun_senses(lemma: str, pos: str | None = None) -> tuple:
+    """Return the noun synsets a word stands for: its own first senses (and any sense it heads),
+    and the nouns its adjective and verb senses derive from ("snowy" -> snow). A word used as
+    a verb (`pos` "v") stands only for the nouns its verb senses derive from ("to snow" ->
+    snow, but "falling" is not the season fall)."""
+    wordnet = _wordnet()
+    key = lemma.replace(" ", "_")
+    senses = []
+    for index, synset in enumerate(wordnet.synsets(key, pos="n") if pos != "v" else ()):
+        # A rare sense counts only where the word heads it: "day" heads the daytime sense,
+        # "light" does not head "daylight", "dark" does not head "night".
+        if index < 3 or synset.lemma_names()[0].lower() == key:
+            senses.append(synset)
+    for other_pos in ("v",) if pos == "v" else ("a", "s", "v"):
+        for synset in wordnet.synsets(key, pos=other_pos)[:3]:
+            for lemma_object in synset.lemmas():
+                if lemma_object.name().lower() != key:
+                    continue
+                related = lemma_object.derivationally_related_forms() + lemma_object.pertainyms()
+                senses += [other.synset() for other in related if other.synset().pos() == "n"]
+    return tuple(dict.fromkeys(senses))
+
+
+@lru_cache(maxsize=50_000)
+def _closure(synset_name: str) -> frozenset[str]:
+    synset = _wordnet().synset(synset_name)
+    return frozenset(node.name() for path in synset.hypernym_paths() for node in path)
+
+
+@dataclass(frozen=True)
+class SlotValue:
+    """A word's slot ("season", "medium", ...), medium family ("photo"/"art"), WordNet senses."""
+
+    slot: str
+    family: str | None
+    senses: frozenset[str]
+
+
+@lru_cache(maxsize=50_000)
+def slot_of(lemma: str, pos: str | None = None) -> SlotValue | None:
+    """Return the slot a lemma fills (season, time_of_day, weather, medium, colour, count) or
+    None. `pos` is its part of speech where known (a verb stands only for its derived nouns).
+
+    Membership is read from WordNet hypernyms (see the module docstring); `_FALLBACK_SLOTS`
+    covers prompt tags WordNet lacks. Time of day is tried before weather ("sunset" is an
+    hour before it is a sky), medium before colour.
+    """
+    if lemma in _FALLBACK_SLOTS:
+        slot, family = _FALLBACK_SLOTS[lemma]
+        return SlotValue(slot, family, frozenset())
+    if lemma in _PRONOUNS or len(lemma) < 3:
+        return None
+    senses = _noun_senses(lemma, pos)
+    parts = _time_of_day_parts()
+    for slot in ("season", "time_of_day", "medium", "weather", "colour", "count"):
+        matched = set()
+        family = None
+        for synset in senses:
+            closure = _closure(synset.name())
+            if slot == "medium":
+                for name, anchors in _MEDIUM_ANCHORS.items():
+                    if closure & set(anchors):
+                        matched.add(synset.name())
+                        family = family or name
+            elif closure & set(_SLOT_ANCHORS[slot]) or (
+                slot == "time_of_day" and synset.name() in parts
+            ):
+                matched.add(synset.name())
+        if matched:
+            return SlotValue(slot, family, frozenset(matched))
+    return None
+
+
+def _compatible(old: SlotValue, new: SlotValue) -> bool:
+    """Whether an old slot value may stay beside the new one ("painting" beside "watercolor")."""
+    if old.slot == "medium" and old.family != new.family:
+        return False
+    if old.slot == "medium" and old.family == "photo":
+        return True  # a 35mm photo is still a photo: photo tags never contradict each other
+    if old.slot in ("season", "time_of_day", "count"):
+        # Only the same value: evening is a kind of daytime, yet "make it evening" ends "day".
+        return bool(old.senses & new.senses)
+    # A kind of the old value refines it: watercolor is a painting, crimson a red.
+    return any(
+        sense in _closure(other) or other in _closure(sense)
+        for sense in old.senses
+        for other in new.senses
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Words of a text, for synonym-aware presence tests
+
+
+@dataclass(frozen=True)
+class _TextWords:
+    forms: frozenset[str]  # every word, its tagged lemma and its noun/verb/adjective lemmas
+    tagged: frozenset[tuple[str, str | None]]
+    lemma_text: str  # " lemma lemma ... " for multiword look-ups
+    word_text: str  # " word word ... "
+
+
+@lru_cache(maxsize=4096)
+def _text_words(text: str) -> _TextWords:
+    words = split_words(text)
+    tagged = tagged_lemmas(text) if words else ()
+    forms = set(words)
+    for word, (lemma, _) in zip(words, tagged, strict=False):
+        forms.add(lemma)
+        forms.update(lemmatize(word, pos) for pos in ("n", "v", "a"))
+    return _TextWords(
+        forms=frozenset(forms),
+        tagged=frozenset(tagged),
+        lemma_text=" " + " ".join(lemma for lemma, _ in tagged) + " ",
+        word_text=" " + " ".join(words) + " ",
+    )
+
+
+@lru_cache(maxsize=50_000)
+def _family(lemma: str) -> frozenset[str]:
+    """Return the lemma and the words WordNet derives from it or it from them (snow/snowy)."""
+    names = {lemma}
+    if " " in lemma:
+        return frozenset(names)
+    for synset in _wordnet().synsets(lemma):
+        for lemma_object in synset.lemmas():
+            if lemma_object.name().lower() != lemma:
+                continue
+            for related in lemma_object.derivationally_related_forms() + lemma_object.pertainyms():
+                name = related.name().lower()
+                if "_" not in name and name[:3] == lemma[:3]:  # same stem: snowy, not "white"
+                    names.add(name)
+    return frozenset(names)
+
+
+def _contains(words: _TextWords, lemma: str, pos: str | None) -> bool:
+    if " " in lemma:
+        return f" {lemma} " in words.lemma_text or f" {lemma} " in words.word_text
+    if _family(lemma) & words.forms:
+        return True
+    for synonym in synonyms(lemma, pos if pos in ("n", "v", "a") else None) - {lemma}:
+        if " " in synonym:
+            if f" {synonym} " in words.lemma_text or f" {synonym} " in words.word_text:
+                return True
+        elif any(
+            (synonym, tag) in words.tagged
+            for tag in ((pos,) if pos in ("n", "v", "a") else ("n", "v", "a"))
+        ):
+            return True
+    return False
+
+
+def is_present(lemma: str, text: str, pos: str | None = None) -> bool:
+    """Return True when `text` holds `lemma`, a word derived from it, or a same-POS synonym."""
+    return _contains(_text_words(text), lemma, pos)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True)
+class EditReading:
+    """What an instruction asks of the new prompt (see the module docstring).
+
+    `kind`: the reader's reading of the verb: "remove", "negation", "replace", "instead",
+    "set" (a new slot value or attribute), "relative" ("rougher", "more clouds"), "add",
+    "other", or "compound" (then `parts` holds one reading per part). `slots`: the slots it
+    sets (season, time_of_day, weather, medium, colour). `pronoun`: the edit's object is a
+    person pronoun ("make him older"). `vague`: see `clarify`.
+    """
+
+    instruction: str
+    kind: str
+    gain: tuple[str, ...]
+    lose: tuple[str, ...]
+    slots: tuple[str, ...] = ()
+    pronoun: bool = False
+    vague: bool = False
+    parts: tuple[EditReading, ...] = ()
+
+
+def _normalize(text: str) -> str:
+    text = " ".join(text.lower().replace("’", "'").split())
+    return text.strip(" .!?")
+
+
+def _strip_polite(text: str) -> str:
+    text = _POLITE_PREFIX.sub("", text).strip(" ,.!?")
+    text = re.sub(r"\s*,?\s*(?:please|pls|thanks|thank you)$", "", text)
+    return text.replace("time of day", "time").strip(" ,.!?")
+
+
+def split_compound(instruction: str) -> list[str]:
+    """Return the parts of a compound instruction ("make it night and add a moon" -> 2 parts).
+
+    A part boundary is "and", "then", "," or ";" followed by a new edit (a verb of editing,
+    "no", "without", "more"...); "a cat and a dog" stays one part.
+    """
+    text = _normalize(instruction)
+    pieces = _COMPOUND_SPLIT.split(text)
+    parts: list[str] = []
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        first = _strip_polite(piece).split(" ", 1)[0]
+        if parts and first not in _PART_STARTS:
+            parts[-1] = f"{parts[-1]} and {piece}"
+        else:
+            parts.append(piece)
+    return parts or [text]
+
+
+def _content(text: str) -> list[tuple[str, str | None, str]]:
+    """Return (lemma, coarse POS, word) for the content words of an instruction fragment."""
+    words = split_words(text)
+    result = []
+    previous = ""
+    for word, (lemma, pos) in zip(words, tagged_lemmas(text) if words else (), strict=False):
+        if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
+            pos, lemma = "n", lemmatize(word, "n")
+        elif pos is None and _is_numeral(word):
+            pos = "a"
+        previous = word
+        if (
+            pos in ("n", "v", "a")
+            and word not in _PRONOUNS
+            and lemma not in _EDIT_VERBS
+            and word not in _EDIT_VERBS
+            and lemma not in _FILTER_WORDS
+            and word not in _FILTER_WORDS
+            and lemma not in {"be", "do", "get", "let", "rid", "have"}
+            and not lemma.endswith("n't")
+        ):
+            result.append((lemma, pos, word))
+    return result
+
+
+def _is_numeral(word: str) -> bool:
+    if word.isdigit():
+        return True
+    value = slot_of(word) if word.isalpha() else None
+    return value is not None and value.slot == "count"
+
+
+def _phrase_lemmas(text: str) -> list[tuple[str, str | None]]:
+    """Content lemmas of a fragment with multiword WordNet/fallback terms joined ("oil painting")."""
+    items = [(lemma, pos) for lemma, pos, _ in _content(text)]
+    joined: list[tuple[str, str | None]] = []
+    index = 0
+    while index < len(items):
+        if index + 1 < len(items):
+            pair = f"{items[index][0]} {items[index + 1][0]}"
+            if pair in _FALLBACK_SLOTS or _wordnet().synsets(pair.replace(" ", "_")):
+                joined.append((pair, "n"))
+                index += 2
+                continue
+        joined.append(items[index])
+        index += 1
+    return joined
+
+
+def _head_nouns(phrase: str) -> list[str]:
+    """Return the head noun lemma of each noun phrase in `phrase` ("the red hat" -> hat).
+
+    The phrase is cut at its first preposition ("the hat on his head" -> the hat) and split at
+    "and"; the head is the last noun of each piece, or its last content word if none is a noun.
+    """
+    heads = []
+    words = phrase.split()
+    for index, word in enumerate(words):
+        if word in _PREPOSITIONS and index > 0:
+            phrase = " ".join(words[:index])
+            break
+    for piece in re.split(r"\band\b|,|\bor\b", phrase):
+        content = _content(piece)
+        nouns = [lemma for lemma, pos, _ in content if pos == "n"]
+        if nouns:
+            heads.append(nouns[-1])
+        elif content:
+            heads.append(content[-1][0])
+    return heads
+
+
+def _is_attribute(phrase: str) -> bool:
+    """Whether a replacement's new side names an attribute of the object, not a new object.
+
+    "red", "to orange": an adjective, or a bare singular noun with an object-slot sense.
+    "oranges", "an orange": a new object.
+    """
+    content = _content(phrase)
+    if not content or re.search(r"\b(?:a|an|the|some)\b", phrase):
+        return False
+    for lemma, pos, word in content:
+        value = slot_of(lemma)
+        if value is None or value.slot not in OBJECT_SLOTS or (pos == "n" and word != lemma):
+            return False
+    return True
+
+
+def _names_person_pronoun(prompt: str, text: str) -> bool:
+    """Whether the edit's object is a person pronoun: "make him older", "make her smile"
+    (not "change her hair" on a prompt with hair, where "her" only says whose hair)."""
+    tagged = tagged_lemmas(text) if split_words(text) else ()
+    words = split_words(text)
+    for index, word in enumerate(words):
+        if word in {"him", "them", "he", "she", "they"}:
+            return True
+        if word == "her":
+            following = tagged[index + 1] if index + 1 < len(words) else None
+            possessive = (
+                following is not None
+                and following[1] == "n"
+                and is_present(following[0], prompt, "n")
+            )
+            if not possessive:
+                return True
+    return False
+
+
+def _is_pronoun_phrase(phrase: str) -> bool:
+    words = split_words(phrase)
+    return bool(words) and all(word in _PRONOUNS or word in {"the", "a", "an"} for word in words)
+
+
+def _is_comparative(word: str, lemma: str, pos: str | None) -> bool:
+    return pos in ("a", "r") and word != lemma and word.endswith(("er", "ier"))
+
+
+def _prompt_slot_words(prompt: str) -> list[tuple[str, SlotValue]]:
+    """Return (lemma or two-word phrase, slot value) for every slot word of the prompt."""
+    words = split_words(prompt)
+    tagged = tagged_lemmas(prompt) if words else ()
+    lemmas = [lemma for lemma, _ in tagged]
+    found: list[tuple[str, SlotValue]] = []
+    used: set[int] = set()
+    for size in range(_MAX_PHRASE, 0, -1):
+        for start in range(len(words) - size + 1):
+            span = range(start, start + size)
+            if used & set(span):
+                continue
+            candidates = {
+                " ".join(words[start : start + size]),
+                " ".join(lemmas[start : start + size]),
+            }
+            for candidate in candidates:
+                if size > 1 and not (
+                    candidate in _FALLBACK_SLOTS or _wordnet().synsets(candidate.replace(" ", "_"))
+                ):
+                    continue
+                value = slot_of(candidate, tagged[start][1] if size == 1 else "n")
+                if value is not None:
+                    found.append((candidate, value))
+                    used.update(span)
+                    break
+    return found
+
+
+def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
+    """Return the prompt's words of `new`'s slot that modify one of `objects` ("red" in "a red car")."""
+    tagged = tagged_lemmas(prompt)
+    words = split_words(prompt)
+    old = []
+    for index, (lemma, _) in enumerate(tagged):
+        if lemma not in objects:
+            continue
+        # Walk back over the noun's modifiers: adjectives and nouns, up to three words.
+        for back in range(index - 1, max(index - 4, -1), -1):
+            modifier, pos = tagged[back]
+            if (pos not in ("a", "n") and not _is_numeral(words[back])) or words[back] in _PRONOUNS:
+                break
+            value = slot_of(modifier, pos)
+            if value is not None and value.slot == new.slot and not _compatible(value, new):
+                old.append(modifier)
+    return old
+
+
+def _read_part(prompt: str, text: str) -> EditReading:
+    """Read one (non-compound) instruction part."""
+    original = text
+    if is_vague(original):
+        return EditReading(instruction=original, kind="other", gain=(), lose=(), vague=True)
+    text = _strip_polite(_normalize(text))
+    old_phrase = None
+    new_phrase = text
+    kind = "other"
+    # The prompt's nouns whose attribute the instruction sets ("car" in "make the car blue").
+    objects: list[str] = []
+
+    if match := _REMOVE.match(text):
+        kind, old_phrase, new_phrase = "remove", match["old"], ""
+    elif match := _NEGATION.search(text):
+        kind, old_phrase = "negation", match["old"]
+        new_phrase = text[: match.start()]
+    else:
+        for pattern in _REPLACEMENTS:
+            if match := pattern.match(text):
+                old_phrase, new_phrase = match["old"], match["new"]
+                kind = (
+                    "instead"
+                    if pattern.pattern.find("instead") >= 0 and "instead" in text
+                    else "replace"
+                )
+                break
+        else:
+            if (match := _MAKE_INTO.match(text)) and not _is_pronoun_phrase(match["old"]):
+                old_phrase, new_phrase, kind = match["old"], match["new"], "replace"
+            elif match := _SET_ATTRIBUTE.match(text):
+                objects = _head_nouns(match["object"])
+                new_phrase, kind = match["new"], "set"
+    new_items = _phrase_lemmas(new_phrase) if new_phrase else []
+    new_slots = [(lemma, slot_of(lemma, pos)) for lemma, pos in new_items]
+    new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
+
+    # "change the car to red", "make the dog a golden one": an attribute, not a replacement.
+    if (
+        kind == "replace"
+        and old_phrase is not None
+        and not _is_pronoun_phrase(old_phrase)
+        and _is_attribute(new_phrase)
+    ):
+        objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
+
+    lose: list[str] = []
+    if old_phrase is not None and not _is_pronoun_phrase(old_phrase):
+        lose += _head_nouns(old_phrase)
+    pronoun = _names_person_pronoun(prompt, text)
+    if kind == "other":
+        first = split_words(text)[:1]
+        if first and first[0] in {"add", "put", "place", "include", "insert", "give", "bring"}:
+            kind = "add"
+    content_words = _content(new_phrase) if new_phrase else []
+    if any(word in {"more", "less", "fewer"} for word in split_words(new_phrase)) or any(
+        _is_comparative(word, lemma, pos) for lemma, pos, word in content_words
+    ):
+        if kind in ("other", "set"):
+            kind = "relative"
+
+    # Gain: the new phrase's content words the prompt lacks.
+    gain = []
+    for lemma, pos in new_items:
+        if lemma in lose or lemma in gain:
+            continue
+        if not is_present(lemma, prompt, pos):
+            gain.append(lemma)
+
+    # Lose the old value of each slot the instruction sets.
+    slots: list[str] = []
+    if kind not in ("remove", "negation", "relative"):
+        instruction_forms = _text_words(text).forms
+        prompt_slots = _prompt_slot_words(prompt)
+        if not objects and any(value.slot in OBJECT_SLOTS for _, value in new_slots):
+            # "make it three cats", "make the car blue": the named things the prompt holds.
+            objects = [
+                lemma
+                for lemma, pos, _ in _content(text)
+                if pos == "n" and is_present(lemma, prompt, "n")
+            ]
+        for lemma, value in new_slots:
+            if value.slot in SCENE_SLOTS or objects:
+                slots.append(value.slot)
+            if value.slot in SCENE_SLOTS:
+                for old_lemma, old_value in prompt_slots:
+                    if (
+                        old_value.slot == value.slot
+                        and old_lemma != lemma
+                        and old_lemma not in instruction_forms
+                        and not is_present(old_lemma, lemma)
+                        and not _compatible(old_value, value)
+                    ):
+                        lose.append(old_lemma)
+            elif objects:
+                lose += [
+                    old for old in _old_attribute_values(prompt, objects, value) if old != lemma
+                ]
+        if kind == "other" and slots:
+            kind = "set"
+    lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
+    return EditReading(
+        instruction=original,
+        kind=kind,
+        gain=tuple(gain),
+        lose=tuple(lose),
+        slots=tuple(dict.fromkeys(slots)),
+        pronoun=pronoun,
+        vague=is_vague(original),
+    )
+
+
+@lru_cache(maxsize=1024)
+def read_instruction(prompt: str, instruction: str) -> EditReading:
+    """Return what `instruction` asks of the rewrite of `prompt`: gain, lose, kind, slots, vague.
+
+    Refuses nothing: an empty or vague instruction reads as gaining and losing nothing
+    (`vague` says which); the caller validates instructions (core.validation).
+    """
+    parts = split_compound(instruction)
+    if len(parts) == 1:
+        return _read_part(prompt, parts[0])
+    readings = tuple(_read_part(prompt, part) for part in parts)
+    gain = tuple(dict.fromkeys(lemma for reading in readings for lemma in reading.gain))
+    lose = tuple(
+        dict.fromkeys(lemma for reading in readings for lemma in reading.lose if lemma not in gain)
+    )
+    return EditReading(
+        instruction=instruction,
+        kind="compound",
+        gain=gain,
+        lose=lose,
+        slots=tuple(dict.fromkeys(slot for reading in readings for slot in reading.slots)),
+        pronoun=any(reading.pronoun for reading in readings),
+        vague=is_vague(instruction),
+        parts=readings,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a candidate rewrite
+
+
+@dataclass(frozen=True)
+class EditCheck:
+    """How well a candidate rewrite carries out an instruction.
+
+    `missing`: gain lemmas the candidate lacks; `leftover`: lose lemmas it still holds;
+    `unchanged`: it equals the prompt (ignoring case, spaces and commas); `kept`: the share
+    of the prompt's other keywords that survive; `ok`: nothing missing, nothing left over,
+    not unchanged; `score` in [0, 1] (see `check_edit`).
+    """
+
+    reading: EditReading
+    missing: tuple[str, ...]
+    leftover: tuple[str, ...]
+    unchanged: bool
+    kept: float
+    ok: bool
+    score: float
+
+
+def _same_text(first: str, second: str) -> bool:
+    def key(text: str) -> str:
+        return " ".join(re.sub(r"[,;.]", " ", text.lower()).split())
+
+    return key(first) == key(second)
+
+
+def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
+    """Return the EditCheck of `candidate` as a rewrite of `prompt` by `instruction`.
+
+    score = 0 for an unchanged candidate; otherwise (2 * edit + kept) / 3, where edit is the
+    mean of the share of gain lemmas present and the share of lose lemmas gone (each part only
+    when that list is non-empty; 1.0 when both are empty). Doing the edit counts twice as much
+    as keeping the rest, so a faithful copy never outranks an edit that drops one word.
+    """
+    reading = read_instruction(prompt, instruction)
+    words = _text_words(candidate)
+    missing = tuple(lemma for lemma in reading.gain if not _contains(words, lemma, None))
+    leftover = tuple(lemma for lemma in reading.lose if _contains(words, lemma, None))
+    unchanged = _same_text(prompt, candidate)
+    lose = set(reading.lose)
+    others = [
+        (lemma, pos)
+        for lemma, pos in _prompt_keywords(prompt)
+        if lemma not in lose and not any(is_present(old, lemma) for old in lose)
+    ]
+    kept = (
+        sum(_contains(words, lemma, pos) for lemma, pos in others) / len(others) if others else 1.0
+    )
+    shares = []
+    if reading.gain:
+        shares.append(1 - len(missing) / len(reading.gain))
+    if reading.lose:
+        shares.append(1 - len(leftover) / len(reading.lose))
+    edit = sum(shares) / len(shares) if shares else 1.0
+    score = 0.0 if unchanged else (2 * edit + kept) / 3
+    return EditCheck(
+        reading=reading,
+        missing=missing,
+        leftover=leftover,
+        unchanged=unchanged,
+        kept=kept,
+        ok=not missing and not leftover and not unchanged,
+        score=score,
+    )
+
+
+def _prompt_keywords(prompt: str) -> list[tuple[str, str]]:
+    from core.nlp import tagged_keywords
+
+    return tagged_keywords(prompt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Vague instructions (moved from diffchat_ui/clarify.py so the CLI and the UI share it)
+
+# Words that carry no concrete edit on their own. An instruction made only of these is vague.
+_FILLER = frozenset(
+    """a an the it its it's this that these those me us you i we my our your one ones some
+    please can could would will should just maybe perhaps bit little kind sort of so very
+    really much more less lot again now then also too here there thing things stuff
+    something anything everything whatever else other another different new way look
+    image picture pic scene version try let let's lets do make change edit modify
+    alter tweak redo update fix improve improved better nicer good great best cooler cool
+    nice interesting awesome prettier pretty beautiful fancy amazing to into be is are
+    get give go for with in on up out""".split()
+)
+# Words that ask for "quality" rather than content: answered with quality choices.
+_QUALITY = frozenset(
+    "better nicer good great best improve improved fix prettier pretty beautiful "
+    "cooler cool nice interesting awesome fancy amazing".split()
+)
+# Verbs that need a destination ("change the sky" ... to what?).
+_CHANGE_VERBS = ("change", "replace", "swap", "switch", "alter", "modify", "transform", "edit")
+_DESTINATION = re.compile(r"\b(to|into|with|for|by|so|as|from)\b")
+_CHANGE_OBJECT = re.compile(
+    rf"^(?:please\s+)?(?:{'|'.join(_CHANGE_VERBS)})\s+(?:the|his|her|its|their|that|this|a)?\s*"
+    r"([a-z][a-z' -]{0,30}?)\s*$"
+)
+# Replies that mean "don't ask, act on what I said".
+_JUST_DO_IT = frozenset(
+    (
+        "just do it",
+        "just do it please",
+        "do it",
+        "do it anyway",
+        "go ahead",
+        "go on",
+        "anyway",
+        "whatever",
+        "surprise me",
+        "you choose",
+        "you decide",
+        "up to you",
+        "your choice",
+        "any",
+        "anything",
+        "skip",
+        "no preference",
+    )
+)
+_LEADING_VERBS = frozenset(
+    """make turn add remove replace change give put let set swap switch paint draw show
+    have delete erase place move use convert transform render""".split()
+)
+
+QUALITY_CHOICES = (
+    "add more detail and a sharper focus",
+    "give it dramatic cinematic lighting",
+    "make the colors more vivid",
+    "make it look like a professional photograph",
+)
+CONTENT_CHOICES = (
+    "turn it into a watercolor painting",
+    "make it night time",
+    "make it snow",
+    "move the scene to a sunny beach",
+)
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """A question for the user: the vague instruction, the question, and concrete choices."""
+
+    instruction: str
+    question: str
+    choices: tuple[str, ...]
+    target: str | None = None  # the thing to change, for "change the sky"-style instructions
+
+    def as_markdown(self) -> str:
+        """Return the question and numbered choices as one chat message."""
+        lines = [self.question, ""]
+        lines += [f"{number}. {choice}" for number, choice in enumerate(self.choices, 1)]
+        lines += ["", 'Reply with a number, your own words, or "just do it".']
+        return "\n".join(lines)
+
+
+def _filler_words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z']*", text.lower())
+
+
+def clarify(instruction: str) -> Clarification | None:
+    """Return a Clarification when `instruction` is too vague to act on, else None.
+
+    Vague means either every word is filler ("change it", "make it better", "something
+    else"), or a change verb names an object but no destination ("change the sky"). An
+    instruction with any concrete word ("make it snow", "make the car blue") returns None.
+    """
+    text = " ".join(instruction.lower().split()).strip(" .!?")
+    words = _filler_words(text)
+    if not words:
+        return None
+    if all(word in _FILLER for word in words):
+        if any(word in _QUALITY for word in words):
+            return Clarification(
+                instruction, "Better in what way? Pick one or describe it:", QUALITY_CHOICES
+            )
+        return Clarification(
+            instruction, "What would you like to change? For example:", CONTENT_CHOICES
+        )
+    match = _CHANGE_OBJECT.match(text)
+    if match and not _DESTINATION.search(text):
+        target = match.group(1).strip()
+        if target and not all(word in _FILLER for word in _filler_words(target)):
+            choices = (
+                f"make the {target} red",
+                f"make the {target} golden",
+                f"make the {target} bigger",
+                f"remove the {target}",
+            )
+            return Clarification(
+                instruction, f"What should the {target} become? For example:", choices, target
+            )
+    return None
+
+
+def is_vague(instruction: str) -> bool:
+    """Return True when `instruction` is too vague to act on (see `clarify`)."""
+    return clarify(instruction) is not None
+
+
+def resolve_answer(pending: Clarification, answer: str) -> str:
+    """Return the instruction to run, given the user's reply to `pending`.
+
+    A choice number ("2") or the text of a choice picks that choice; "just do it" (and
+    similar) runs the original instruction as it was; any other reply is taken as the
+    instruction, completed with the original object when it is only a destination
+    ("change the sky" + "a stormy sky" -> "change the sky to a stormy sky").
+    """
+    reply = " ".join(answer.split()).strip()
+    normalized = reply.lower().strip(" .!?")
+    if normalized.isdigit() and 1 <= int(normalized) <= len(pending.choices):
+        return pending.choices[int(normalized) - 1]
+    for choice in pending.choices:
+        if normalized == choice.lower():
+            return choice
+    if normalized in _JUST_DO_IT:
+        return pending.instruction
+    words = _filler_words(normalized)
+    if words and words[0] in _LEADING_VERBS:
+        return reply
+    if pending.target:
+        return f"{pending.instruction.strip(' .!?')} to {reply}"
+    return f"make it {reply}"

@@ -1,0 +1,266 @@
+"""core/instructions.py: what an instruction must gain and lose, check_edit, vague instructions.
+
+Every expected value below was worked out by hand from the instruction and the prompt, one
+case or more for each of the 25 edit kinds of data v2 (notes: DATA_V2.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.instructions import (
+    EditCheck,
+    check_edit,
+    is_present,
+    is_vague,
+    read_instruction,
+    slot_of,
+    split_compound,
+)
+
+# (edit kind, prompt x, instruction i, gain, lose)
+# fmt: off
+READINGS = [
+    ("replace", "a dog asleep on a porch, photo", "make the dog a fox", ["fox"], ["dog"]),
+    ("replace", "a man riding a bike in a park", "replace the bike with a horse", ["horse"], ["bike"]),
+    ("replace", "a bowl of apples on a table", "swap the apples for oranges", ["orange"], ["apple"]),
+    ("replace", "a house on a hill", "turn the house into a castle", ["castle"], ["house"]),
+    ("recolour", "a red car parked in a street", "make the car blue", ["blue"], ["red"]),
+    # Only the door's colour goes: "white" describes the wall.
+    ("recolour", "a green door in a white wall", "paint the door yellow", ["yellow"], ["green"]),
+    ("recolour", "a white cat on a sofa", "can you make the cat black please", ["black"], ["white"]),
+    # "orange" after "to", bare and singular, is the car's new colour, not a fruit replacing it.
+    ("recolour", "a photo of a car in a street", "change the car to orange", ["orange"], []),
+    ("material", "a wooden chair in a room", "make the chair marble", ["marble"], []),
+    ("size", "a small dog on a lawn", "make the dog bigger", ["big"], []),
+    ("age", "a young woman reading", "make the woman elderly", ["elderly"], []),
+    ("expression", "a portrait of a woman, studio light", "make her smile", ["smile"], []),
+    ("hair", "a woman with red hair", "change her hair to blonde", ["blonde"], ["red"]),
+    ("clothing", "a man in a suit", "put a hat on him", ["hat"], []),
+    ("clothing", "a girl in a blue dress", "give her a leather jacket", ["leather", "jacket"], []),
+    ("add", "a cat on a sofa", "please add a small red ball", ["small", "red", "ball"], []),
+    ("add", "a quiet lake at dawn", "add a swan", ["swan"], []),
+    ("remove", "a man with a hat on a bike", "remove the hat", [], ["hat"]),
+    ("remove", "a street with cars and a lamp post", "get rid of the cars", [], ["car"]),
+    ("remove", "a beach with people", "delete the people", [], ["people"]),
+    ("count", "two cats on a bed", "make it three cats", ["three"], ["two"]),
+    ("style", "a watercolor of a fox in a meadow", "make it a photo", ["photo"], ["watercolor"]),
+    # A medium change drops every tag of the other medium family.
+    (
+        "style",
+        "a girl on a bench, dslr photo, photorealistic, bokeh",
+        "make it anime",
+        ["anime"],
+        ["dslr", "photo", "photorealistic", "bokeh"],
+    ),
+    (
+        "style",
+        "a portrait of a man, dslr photo, bokeh",
+        "make it look like a watercolor painting",
+        ["watercolor", "painting"],
+        ["dslr", "photo", "bokeh"],
+    ),
+    # "painting" stays: an oil painting is a painting (WordNet hypernym); watercolor goes.
+    ("style", "a watercolor painting of a harbor", "make it an oil painting", ["oil painting"], ["watercolor"]),
+    ("style", "a castle, oil painting", "turn it into a pencil sketch", ["pencil", "sketch"], ["oil painting"]),
+    ("weather", "a sunny beach with palm trees", "make it snow", ["snow"], ["sunny"]),
+    ("weather", "a rainy street at night", "make it foggy", ["foggy"], ["rainy"]),
+    ("season", "a cabin in a forest in spring, oil painting", "make it winter", ["winter"], ["spring"]),
+    ("season", "a park in summer", "change the season to autumn", ["autumn"], ["summer"]),
+    ("time_of_day", "a street at golden hour, 35mm photo", "make it midnight", ["midnight"], ["golden hour"]),
+    ("time_of_day", "a castle on a hill at sunset", "turn it into night", ["night"], ["sunset"]),
+    ("time_of_day", "a market during the day", "make it evening", ["evening"], ["day"]),
+    ("time_of_day", "a castle at night", "Make It Daytime.", ["daytime"], ["night"]),
+    # "night" is not present in "a dark alley": "dark" is its WordNet synonym only as a noun.
+    ("time_of_day", "a dark alley", "make it night", ["night"], []),
+    ("lighting", "a kitchen interior, soft light", "add dramatic lighting", ["dramatic"], []),
+    ("location", "a dog asleep on a porch", "move the dog to a beach", ["beach"], []),
+    ("location", "a cat on a sofa", "put the cat in a garden", ["garden"], []),
+    ("mood", "a forest path, bright colours", "make it feel gloomy", ["gloomy"], []),
+    ("camera", "a fox in the snow", "make it a close-up shot", ["close-up", "shot"], []),
+    ("camera", "a city street", "use a wide-angle lens", ["wide-angle lens"], []),
+    ("composition", "a lighthouse in the middle of the frame", "move the lighthouse to the left", ["left"], []),
+    ("composition", "a tree on a hill", "put the tree on the right side", ["right", "side"], []),
+    ("compound", "a castle on a hill at sunset", "make it night and add a moon", ["night", "moon"], ["sunset"]),
+    ("compound", "a red car in a street", "make the car blue, then remove the street", ["blue"], ["red", "street"]),
+    ("pronoun", "a boy playing chess", "make him older", ["old"], []),
+    ("pronoun", "an old woman knitting", "give her a red scarf", ["red", "scarf"], []),
+    ("negation", "a rainy street at night", "no more rain", [], ["rain"]),
+    ("negation", "an old man with a hat", "without the hat", [], ["hat"]),
+    ("negation", "a beach with umbrellas and people", "no people", [], ["people"]),
+    ("relative", "a ship on the sea", "make the sea rougher", ["rough"], []),
+    ("relative", "a sky over a field", "more clouds", ["cloud"], []),
+    ("instead", "a dog in a garden", "a cat instead of the dog", ["cat"], ["dog"]),
+    ("instead", "a cup of coffee on a desk", "tea instead of coffee", ["tea"], ["coffee"]),
+    ("instead", "a forest in spring", "make it autumn instead", ["autumn"], ["spring"]),
+    # A synonym in the prompt is the thing to lose: "bike" names the bicycle.
+    ("replace", "a man riding a bicycle", "replace the bike with a horse", ["horse"], ["bike"]),
+]
+# fmt: on
+
+KINDS = {
+    "replace", "recolour", "material", "size", "age", "expression", "hair", "clothing", "add",
+    "remove", "count", "style", "weather", "season", "time_of_day", "lighting", "location",
+    "mood", "camera", "composition", "compound", "pronoun", "negation", "relative", "instead",
+}  # fmt: skip
+
+
+def test_the_table_covers_every_edit_kind_of_data_v2():
+    assert {case[0] for case in READINGS} == KINDS
+    assert len(READINGS) >= 40
+
+
+@pytest.mark.parametrize(("kind", "prompt", "instruction", "gain", "lose"), READINGS)
+def test_reading_gains_and_loses(kind, prompt, instruction, gain, lose):
+    reading = read_instruction(prompt, instruction)
+    assert list(reading.gain) == gain
+    assert sorted(reading.lose) == sorted(lose)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "kind", "slots"),
+    [
+        ("remove the hat", "remove", ()),
+        ("no more rain", "negation", ()),
+        ("replace the bike with a horse", "replace", ()),
+        ("a cat instead of the dog", "instead", ()),
+        ("make it winter", "set", ("season",)),
+        ("make the sea rougher", "relative", ()),
+        ("more clouds", "relative", ()),
+        ("add a swan", "add", ()),
+    ],
+)
+def test_reading_kind_and_slots(instruction, kind, slots):
+    reading = read_instruction(
+        "a ship on the sea in spring with a dog, a bike and a hat", instruction
+    )
+    assert (reading.kind, reading.slots) == (kind, slots)
+
+
+def test_pronouns_resolve_to_nothing_to_lose():
+    reading = read_instruction("a boy playing chess", "make him older")
+    assert reading.pronoun and reading.lose == ()
+    # "her" says whose hair when the prompt has hair: not a pronoun edit.
+    assert not read_instruction("a woman with red hair", "change her hair to blonde").pronoun
+
+
+def test_compound_instructions_read_each_part():
+    assert split_compound("make it night and add a moon") == ["make it night", "add a moon"]
+    assert split_compound("add a cat and a dog") == ["add a cat and a dog"]
+    reading = read_instruction("a castle on a hill at sunset", "make it night and add a moon")
+    assert reading.kind == "compound"
+    assert [part.kind for part in reading.parts] == ["set", "add"]
+    assert [part.gain for part in reading.parts] == [("night",), ("moon",)]
+
+
+@pytest.mark.parametrize(
+    ("lemma", "slot", "family"),
+    [
+        ("winter", "season", None),
+        ("autumn", "season", None),
+        ("night", "time_of_day", None),
+        ("sunset", "time_of_day", None),
+        ("snow", "weather", None),
+        ("foggy", "weather", None),
+        ("watercolor", "medium", "art"),
+        ("photograph", "medium", "photo"),
+        ("35mm", "medium", "photo"),
+        ("anime", "medium", "art"),
+        ("red", "colour", None),
+        ("three", "count", None),
+        ("dog", None, None),
+        ("light", None, None),  # "daylight" is a sense of light, but light does not head it
+    ],
+)
+def test_slot_membership_comes_from_wordnet(lemma, slot, family):
+    value = slot_of(lemma)
+    assert (value.slot if value else None) == slot
+    if value:
+        assert value.family == family
+
+
+def test_presence_is_synonym_and_derivation_aware():
+    assert is_present("bike", "a man on a bicycle")
+    assert is_present("snow", "a snowy street")
+    assert is_present("rough", "a rougher sea")
+    assert is_present("autumn", "a park in the fall", "n")
+    assert not is_present("night", "a dark alley", "n")  # "dark" here is an adjective
+    assert not is_present("cat", "a dog on a sofa")
+
+
+# --- check_edit
+
+
+def test_check_edit_flags_the_old_value_left_beside_the_new():
+    prompt = "a cabin in a forest in spring, oil painting"
+    both = check_edit(
+        prompt, "make it winter", "a cabin in a forest in spring, in winter, oil painting"
+    )
+    assert both.leftover == ("spring",) and both.missing == () and not both.ok
+    done = check_edit(prompt, "make it winter", "a cabin in a snowy forest in winter, oil painting")
+    assert done.ok and done.kept == 1.0 and done.score == 1.0
+
+
+def test_check_edit_unchanged_ignores_case_spaces_and_commas():
+    check = check_edit(
+        "a dog asleep on a porch, photo", "make the dog a fox", "A dog  asleep on a porch photo"
+    )
+    assert check.unchanged and not check.ok and check.score == 0.0
+    assert check.missing == ("fox",) and check.leftover == ("dog",)
+
+
+def test_check_edit_appended_replacement_keeps_the_old_object():
+    check = check_edit(
+        "a man riding a bike in a park",
+        "replace the bike with a horse",
+        "a man riding a bike in a park, horse portrait",
+    )
+    assert check.leftover == ("bike",) and check.missing == ()
+    # edit = mean(gain 1/1, lose 0/1) = 0.5; kept: man, ride, park all survive = 1.
+    assert check.score == pytest.approx((2 * 0.5 + 1.0) / 3)
+
+
+def test_check_edit_score_by_hand():
+    # keywords of x: red (lost on purpose), car, park, street; the candidate keeps car only.
+    check = check_edit("a red car parked in a street", "make the car blue", "a blue car")
+    assert isinstance(check, EditCheck)
+    assert check.ok and check.kept == pytest.approx(1 / 3)
+    assert check.score == pytest.approx((2 * 1.0 + 1 / 3) / 3)
+
+
+def test_check_edit_removal():
+    prompt = "a man with a hat on a bike"
+    assert check_edit(prompt, "remove the hat", "a man on a bike").ok
+    kept_hat = check_edit(prompt, "remove the hat", "a man with a hat riding a bike")
+    assert kept_hat.leftover == ("hat",) and not kept_hat.ok
+
+
+def test_check_edit_counts_a_derived_word_as_the_gain():
+    check = check_edit(
+        "a sunny beach with palm trees", "make it snow", "a snowy beach with palm trees"
+    )
+    assert check.ok
+
+
+def test_check_edit_of_a_vague_instruction_asks_only_for_a_change():
+    reading = read_instruction("a cat on a sofa", "make it better")
+    assert reading.vague and reading.gain == () and reading.lose == ()
+    assert check_edit("a cat on a sofa", "make it better", "a cat on a sofa").score == 0.0
+    assert check_edit("a cat on a sofa", "make it better", "a cat on a sofa, detailed").ok
+
+
+# --- vague instructions (the Create tab asks a clarifying question; tests/test_ui_logic.py)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "vague"),
+    [
+        ("make it better", True),
+        ("change it", True),
+        ("change the sky", True),
+        ("make it a photo", False),  # a medium, not filler
+        ("make it snow", False),
+    ],
+)
+def test_is_vague(instruction, vague):
+    assert is_vague(instruction) is vague
