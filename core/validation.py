@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import InputError
-from core.paths import workspace_dir
+from core.paths import REPO_ROOT, assets_dir, workspace_dir
 
 MAX_INSTRUCTION_CHARS = 1000
 # 4096 x 4096: well above anything Stable Diffusion renders, far below a decompression bomb.
@@ -158,22 +158,106 @@ def load_user_image(path_or_image, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
         raise InputError(f"{name} is damaged or truncated and cannot be opened: {error}") from error
 
 
-def resolve_workspace_path(user_path: str | Path) -> Path:
-    """Return `user_path` resolved inside the workspace (core.paths.workspace_dir()).
+# ---------------------------------------------------------------- paths
+# The one choke point for every path a UI or API caller can set: data files, output folders,
+# path-valued stage options, custom image models and rewriter folders all pass through here.
 
-    A relative path is taken relative to the workspace. Refuses (InputError) an empty path and
-    any path that ends up outside the workspace after resolving `..` and symlinks.
+READ, WRITE, READ_OR_ID, FILE_NAME = "read", "write", "read-or-id", "file-name"
+# The kinds of path a config field can hold: metadata={"path": KIND} on its dataclass field.
+PATH_KINDS = (READ, WRITE, READ_OR_ID, FILE_NAME)
+# A registry name or Hugging Face id: "name" or "org/name", no leading dot, no "..".
+_MODEL_ID = re.compile(r"^[A-Za-z0-9_][\w.-]*(/[A-Za-z0-9_][\w.-]*)?$")
+
+
+def _allowed_roots(access: str) -> list[Path]:
+    roots = [workspace_dir()]
+    if access == READ:
+        roots.append(assets_dir().resolve())
+    return roots
+
+
+def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
+    """Return `user_path` resolved inside the workspace, or also inside the shipped assets/
+    folder when `access` is "read".
+
+    A relative path is taken relative to the workspace (for reading, "assets/..." also finds
+    the shipped folder). `..` and every symlink on the way are resolved before the check, so a
+    link pointing out is refused too. Refuses (InputError) an empty path and any path that ends
+    up outside those folders.
     """
+    if access not in (READ, WRITE):
+        raise ValueError(f"access must be {READ!r} or {WRITE!r}, not {access!r}")
     if user_path is None or not str(user_path).strip():
         raise InputError("Please give a file or folder path inside the workspace.")
+    text = str(user_path).strip()
     workspace = workspace_dir()
-    candidate = Path(str(user_path).strip()).expanduser()
+    candidate = Path(text).expanduser()
     if not candidate.is_absolute():
+        in_repo = (REPO_ROOT / candidate).resolve()
         candidate = workspace / candidate
-    # resolve() follows every symlink on the way, so a link pointing out is caught too.
+        if access == READ and not candidate.exists() and in_repo.is_relative_to(assets_dir()):
+            candidate = in_repo
     resolved = candidate.resolve()
-    if not resolved.is_relative_to(workspace):
-        raise InputError(
-            f"{user_path} is outside the workspace {workspace}; only paths inside it are allowed."
-        )
+    if not any(resolved.is_relative_to(root) for root in _allowed_roots(access)):
+        where = f"the workspace {workspace}"
+        if access == READ:
+            where += f" or the shipped {assets_dir()}"
+        raise InputError(f"{text} is outside {where}; only paths inside it are allowed.")
     return resolved
+
+
+def resolve_workspace_path(user_path: str | Path) -> Path:
+    """Return `user_path` resolved inside the workspace (a place to write): the "write" form of
+    `resolve_user_path`. Refuses (InputError) anything outside the workspace."""
+    return resolve_user_path(user_path, WRITE)
+
+
+def resolve_model_reference(name: str) -> str:
+    """Return a model or rewriter reference that is safe to load: a registry name or Hugging
+    Face id unchanged, or a folder inside the workspace or assets/ as its absolute path.
+
+    A name that exists as a path (in the workspace, or relative to the working directory where
+    a loader would find it) is a path and must be inside those folders; "org/name" that is no
+    existing path is a hub id. Refuses (InputError) an empty name, a path outside those folders
+    ("/etc", "../x", "~/x") and anything that is neither an existing folder nor an id.
+    """
+    text = (name or "").strip()
+    if not text:
+        raise InputError("Please give a registry name, a Hugging Face id or a folder.")
+    as_path = Path(text).expanduser()
+    # Loaders (from_pretrained, load_rewriter, child processes run from the repository) take
+    # an existing relative path as a folder, so every place they would look is checked.
+    if as_path.is_absolute():
+        candidates = [as_path]
+    else:
+        candidates = [base / as_path for base in (workspace_dir(), Path.cwd(), REPO_ROOT)]
+    existing = next((candidate for candidate in candidates if candidate.exists()), None)
+    if existing is not None:
+        return str(resolve_user_path(existing, READ))
+    if _MODEL_ID.match(text):
+        return text
+    resolve_user_path(as_path, READ)  # a path outside the workspace gets that message
+    raise InputError(f"{text} is not a registry name, a Hugging Face id or an existing folder.")
+
+
+def check_path_option(kind: str, value: str, name: str = "") -> str:
+    """Return the value to pass on for a path-valued option of `kind` (PATH_KINDS).
+
+    "read" and "write" values are resolved by `resolve_user_path`; "read-or-id" by
+    `resolve_model_reference`; a "file-name" must be a bare file name (no folder part).
+    Refuses (InputError), naming the option, whatever those refuse.
+    """
+    label = f"{name}: " if name else ""
+    try:
+        if kind in (READ, WRITE):
+            return str(resolve_user_path(value, kind))
+        if kind == READ_OR_ID:
+            return resolve_model_reference(value)
+        if kind == FILE_NAME:
+            text = str(value).strip()
+            if not text or Path(text).name != text or text in (".", ".."):
+                raise InputError(f"{text!r} must be a bare file name, without a folder.")
+            return text
+    except InputError as error:
+        raise InputError(f"{label}{error}") from error
+    raise ValueError(f"unknown path kind {kind!r}; expected one of {PATH_KINDS}")

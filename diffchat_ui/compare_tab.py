@@ -337,10 +337,15 @@ def build(context: AppContext) -> gr.Dropdown:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
     ):
-        from core.validation import check_instruction
+        from core.validation import check_instruction, resolve_model_reference
 
         try:
-            rewriters = tuple(dict.fromkeys(r for r in (diffchat_v, chat_v) if r and r != "(none)"))
+            # A rewriter folder must be inside the workspace or assets/; ids and names pass.
+            rewriters = tuple(
+                dict.fromkeys(
+                    resolve_model_reference(r) for r in (diffchat_v, chat_v) if r and r != "(none)"
+                )
+            )
             plan = ComparePlan(
                 raw_prompt=(raw_prompt_v or "").strip(),
                 instruction=check_instruction(instruction_v).text,

@@ -49,7 +49,8 @@ class TurnSettings:
         if self.model == CUSTOM_MODEL:
             if not self.custom_model.strip():
                 raise DiffChatError("Type a model folder or Hugging Face id for the custom model.")
-            return self.custom_model.strip()
+            # A folder must be inside the workspace or assets/; ids and registry names pass.
+            return resolve_model_reference(self.custom_model)
         return self.model
 
 
@@ -83,12 +84,20 @@ def _view(state: ChatState | None, context: AppContext):
     parent = state.session.turns.get(turn.parent_id) if turn.parent_id is not None else None
     diff = diff_words(parent.prompt if parent else "", turn.prompt)
     scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
+        from core.validation import resolve_model_reference
+
     if scores and context.settings.offline:
         scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
     return state.messages, turn.image_path, diff, scores, gallery, turn.image_path
 
 
 def _error(state: ChatState, message: str) -> None:
+    def rewriter_name(self) -> str:
+        """Return the rewriter: a registry name, hub id or folder inside the workspace/assets."""
+        from core.validation import resolve_model_reference
+
+        return resolve_model_reference(self.rewriter)
+
     state.say("assistant", f"⚠️ {message}")
 
 
@@ -318,7 +327,7 @@ def _request(state, instruction, previous, settings: TurnSettings, context: AppC
         mode=mode,
         strength=float(settings.strength),
         image_guidance_scale=float(settings.image_guidance_scale),
-        rewriter=settings.rewriter,
+        rewriter=settings.rewriter_name(),
         ip2p_model=context.settings.ip2p_model,
         **common,
     )

@@ -66,17 +66,18 @@ def evaluation_command(
 
 
 def resolve_data_file(path: str) -> str:
-    """Return the data file to use: the shipped sample, or a file inside the workspace."""
-    from core.validation import resolve_workspace_path
+    """Return the data file to use, resolved inside the workspace or the shipped assets/.
+
+    Refuses (InputError) an empty path, a path outside those folders and a missing file.
+    """
+    from core.validation import resolve_user_path
 
     path = (path or "").strip()
     if not path:
         raise InputError(
             "Give a data file (JSONL or CSV of raw_prompt, instruction, target_prompt)."
         )
-    if Path(path).resolve() == Path(default_data_file()).resolve():
-        return path
-    resolved = resolve_workspace_path(path)
+    resolved = resolve_user_path(path, "read")
     if not resolved.is_file():
         raise InputError(f"{resolved} is not a file.")
     return str(resolved)

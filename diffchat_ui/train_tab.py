@@ -68,26 +68,61 @@ def default_options(stage: str) -> list[list]:
     return rows
 
 
+def path_kinds(stage: str) -> dict[str, str]:
+    """Return {option: path kind} for the stage config's path-valued fields: those whose
+    dataclass field carries metadata["path"] (a core.validation.PATH_KINDS value)."""
+    config_class = stage_config_class(stage)
+    if config_class is None:
+        return {}
+    return {
+        field.name: field.metadata["path"]
+        for field in dataclasses.fields(config_class)
+        if "path" in field.metadata
+    }
+
+
 def stage_arguments(stage: str, base_model: str, data_file: str, options: list[list]) -> list[str]:
-    """Return the stage's command-line options: model, data, and the changed table rows."""
+    """Return the stage's command-line options: model, data, and the changed table rows.
+
+    Every path-valued value (known by its config field, see `path_kinds`) passes
+    core.validation.check_path_option: paths stay inside the workspace (or assets/ for
+    reading), models are registry names, hub ids or such folders. Refuses (InputError) that,
+    and a table row that is not an option of the stage's table.
+    """
+    from core.validation import check_path_option
+
+    kinds = path_kinds(stage)
     arguments = []
     if base_model:
-        arguments += ["--model_name_or_path", base_model]
+        model = check_path_option(kinds["model_name_or_path"], base_model, "Base model")
+        arguments += ["--model_name_or_path", model]
     if data_file:
-        arguments += [f"--{DATA_OPTION[stage]}", data_file]
+        option = DATA_OPTION[stage]
+        arguments += [f"--{option}", check_path_option(kinds[option], data_file, "Data file")]
     defaults = {row[0]: row[1] for row in default_options(stage)}
     for name, value, *_ in options:
         name, value = str(name).strip(), str(value).strip()
-        if name and value != "" and value != defaults.get(name):
+        if not name:
+            continue
+        if name not in defaults:
+            own = " (it has its own box above the table)" if name in OWN_WIDGETS else ""
+            raise InputError(f"{name} is not an option of the {stage} table{own}.")
+        if value != "" and value != defaults[name]:
+            if name in kinds:
+                value = check_path_option(kinds[name], value, name)
             arguments += [f"--{name}", value]
     return arguments
 
 
 def data_command(data_file: str, output_dir: Path) -> list[str]:
-    """Return the data stage's command: deduplicate `data_file` and split it into train/test."""
+    """Return the data stage's command: deduplicate `data_file` (inside the workspace or
+    assets/) and split it into train/test. Refuses (InputError) a missing or outside file."""
+    from core.validation import resolve_user_path
+
     if not data_file:
         raise InputError("Give the data file to deduplicate and split.")
-    return [sys.executable, "-m", "train", "data", "split", data_file, "--out", str(output_dir)]
+    source = str(resolve_user_path(data_file, "read"))
+    return [sys.executable, "-m", "train", "data", "split", source, "--out", str(output_dir)]
 
 
 def curve_rows(metrics: dict) -> list[dict]:

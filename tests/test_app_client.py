@@ -49,6 +49,8 @@ def send(
     client: Client,
     text: str,
     rewriter: str = "append",
+    model: str = "tiny-sd",
+    custom_model: str = "",
     mode: str = "rewrite only",
     start_mode: str = "start from text",
     start_image=None,
@@ -59,8 +61,8 @@ def send(
         text,
         start_mode,
         start_image,
-        "tiny-sd",
-        "",
+        model,
+        custom_model,
         rewriter,
         mode,
         0.6,
@@ -250,8 +252,9 @@ def test_short_sft_run_from_the_train_tab(app_url, tmp_path):
     from diffchat_ui.context import finished_rewriters
     from diffchat_ui.train_tab import default_options
 
-    base = save_tiny_llama(tmp_path / "tiny-llama")
-    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    # The Train tab reads only inside the workspace (or assets/).
+    base = save_tiny_llama(workspace_dir() / "tiny-llama")
+    data = write_triplets_jsonl(workspace_dir() / "train.jsonl", tiny_triplets(8))
     overrides = {
         "max_steps": "2",
         "batch_size": "2",
@@ -288,8 +291,8 @@ def test_train_tab_stop_then_resume(app_url, tmp_path):
     from core.paths import workspace_dir
     from diffchat_ui.train_tab import default_options
 
-    base = save_tiny_llama(tmp_path / "tiny-llama")
-    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    base = save_tiny_llama(workspace_dir() / "tiny-llama-resume")
+    data = write_triplets_jsonl(workspace_dir() / "train-resume.jsonl", tiny_triplets(8))
     output = workspace_dir() / "train-runs" / "sft-stop-resume"
 
     def options(max_steps: int) -> dict:
@@ -337,6 +340,65 @@ def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
     from train_fixtures import tiny_triplets, write_triplets_jsonl
 
     from core.paths import workspace_dir
+
+def test_train_tab_refuses_paths_outside_the_workspace_and_writes_nothing(app_url, tmp_path):
+    outside = tmp_path / "outside.jsonl"
+    client = Client(app_url, verbose=False)
+    for stage, row in [
+        ("rm", ["labels_file", str(outside), ""]),
+        ("sft", ["eval_file", str(outside), ""]),
+    ]:
+        status, log, _ = client.predict(
+            stage,
+            "smollm2-base",
+            "assets/instructpe/train.jsonl",
+            "train-runs/refused",
+            1,
+            {"headers": ["option", "value", "help"], "data": [row]},
+            api_name="/train",
+        )
+        assert status.startswith("⚠️") and f"{row[0]}: {outside} is outside" in status
+        assert log == ""
+    status, *_ = client.predict(
+        "sft",
+        "/etc",
+        "",
+        "train-runs/refused",
+        1,
+        {"headers": ["option", "value", "help"], "data": []},
+        api_name="/train",
+    )
+    assert status.startswith("⚠️") and "Base model: /etc is outside" in status
+    assert not outside.exists()
+    from core.paths import workspace_dir
+
+    assert not (workspace_dir() / "train-runs" / "refused").exists()
+
+
+def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app_url):
+    client = Client(app_url, verbose=False)
+    chat, image, *_ = send(client, "a red fox", model="custom path or id", custom_model="/etc")
+    assert "⚠️" in str(chat[-1]["content"]) and "/etc is outside" in str(chat[-1]["content"])
+    assert image is None
+    send(client, "a red fox")
+    chat, *_ = send(client, "make it night", rewriter="/etc")
+    assert "/etc is outside" in str(chat[-1]["content"])
+    status, gallery, _ = client.predict(
+        "a cabin",
+        None,
+        "make it autumn",
+        ["tiny-sd"],
+        "/etc",
+        "(none)",
+        True,
+        5,
+        2,
+        0,
+        "",
+        api_name="/compare",
+    )
+    assert status.startswith("⚠️") and "/etc is outside" in status and gallery == []
+
 
     data = write_triplets_jsonl(workspace_dir() / "eval.jsonl", tiny_triplets(2))
     client = Client(app_url, verbose=False)

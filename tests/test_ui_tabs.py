@@ -107,22 +107,67 @@ def test_ballots_are_shuffled_blind_and_skip_failed_methods(tmp_path):
         choice_to_method(ballot, "Candidate D")
 
 
-def test_every_training_stage_gets_its_option_table_and_data_option():
+def test_every_training_stage_gets_its_option_table_and_data_option(tmp_path, monkeypatch):
     from diffchat_ui.train_tab import default_options, stage_arguments
 
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    triplets = tmp_path / "t.jsonl"
+    triplets.write_text("")
     rm = {name: value for name, value, _ in default_options("rm")}
     assert rm["learning_rate"] == "5e-06" and rm["max_length"] == "384"  # Table 3, RM column
     assert "prompts_file" not in rm  # filled by the Data file widget
-    assert stage_arguments("rm", "", "t.jsonl", []) == ["--prompts_file", "t.jsonl"]
+    assert stage_arguments("rm", "", "t.jsonl", []) == ["--prompts_file", str(triplets)]
     ppo = {name for name, _, _ in default_options("ppo")}
     assert "vci_alpha" in ppo and "train_file" not in ppo
-    assert stage_arguments("ppo", "", "t.jsonl", []) == ["--train_file", "t.jsonl"]
+    assert stage_arguments("ppo", "", "t.jsonl", []) == ["--train_file", str(triplets)]
     assert default_options("data") == []
 
 
-def test_train_arguments_pass_only_changed_options(tmp_path):
+def test_path_options_are_known_by_their_config_field():
+    from diffchat_ui.train_tab import path_kinds
+
+    assert path_kinds("rm") == {
+        "model_name_or_path": "read-or-id",
+        "labels_file": "write",
+        "prompts_file": "read",
+        "image_model": "read-or-id",
+        "output_dir": "write",
+        "resume_from_checkpoint": "read",
+    }
+    assert path_kinds("sft")["gguf_file"] == "file-name"
+    assert {"adapter_path", "aesthetic_rm_path", "preference_rm_path"} <= set(path_kinds("ppo"))
+    assert path_kinds("data") == {}
+
+
+@pytest.mark.parametrize(
+    ("stage", "row", "message"),
+    [
+        ("rm", ["labels_file", "/tmp/outside.jsonl"], "labels_file: /tmp/outside.jsonl is outside"),
+        ("sft", ["eval_file", "../eval.jsonl"], "eval_file: ../eval.jsonl is outside"),
+        ("ppo", ["aesthetic_rm_path", "/etc"], "aesthetic_rm_path: /etc is outside"),
+        ("sft", ["gguf_file", "../../x.gguf"], "gguf_file: .*bare file name"),
+        ("sft", ["output_dir", "/tmp/elsewhere"], "output_dir is not an option .* its own box"),
+        ("sft", ["no_such_option", "1"], "no_such_option is not an option of the sft table"),
+    ],
+)
+def test_train_options_outside_the_workspace_are_refused(
+    tmp_path, monkeypatch, stage, row, message
+):
+    from diffchat_ui.train_tab import stage_arguments
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    with pytest.raises(InputError, match=message):
+        stage_arguments(stage, "", "", [row + ["help"]])
+    with pytest.raises(InputError, match="Base model: /etc is outside"):
+        stage_arguments(stage, "/etc", "", [])
+    with pytest.raises(InputError, match="Data file: .* is outside"):
+        stage_arguments(stage, "", "/etc/passwd", [])
+
+
+def test_train_arguments_pass_only_changed_options(tmp_path, monkeypatch):
     from diffchat_ui.train_tab import curve_rows, data_command, default_options, stage_arguments
 
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
     rows = default_options("sft")
     options = {name: value for name, value, _ in rows}
     assert options["learning_rate"] == "2e-05" and options["batch_size"] == "64"  # Table 3
@@ -140,12 +185,14 @@ def test_train_arguments_pass_only_changed_options(tmp_path):
         "train",
         "data",
         "split",
-        "d.jsonl",
+        str(tmp_path.resolve() / "d.jsonl"),
         "--out",
         str(tmp_path),
     ]
     with pytest.raises(InputError):
         data_command("", tmp_path)
+    with pytest.raises(InputError, match="outside the workspace"):
+        data_command("/etc/passwd", tmp_path)
     assert curve_rows({"step": 3, "loss/policy": 0.5, "lr": 1e-5, "objective/reward": 2}) == [
         {"step": 3, "value": 0.5, "metric": "loss/policy"},
         {"step": 3, "value": 2.0, "metric": "objective/reward"},
@@ -178,6 +225,39 @@ def test_evaluation_command_and_data_file_checks(tmp_path):
     ]
     with pytest.raises(InputError, match="method"):
         evaluation_command("d.jsonl", [], ["tiny-sd"], tmp_path, None, False, 0)
+
+
+def test_evaluation_data_file_is_inside_the_workspace_or_assets(tmp_path, monkeypatch):
+    from diffchat_ui.evaluate_tab import default_data_file, resolve_data_file
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    assert resolve_data_file(default_data_file()) == str(Path(default_data_file()).resolve())
+    (tmp_path / "outside.jsonl").write_text("")
+    for path in (str(tmp_path / "outside.jsonl"), "../outside.jsonl", "/etc/passwd"):
+        with pytest.raises(InputError, match="outside the workspace"):
+            resolve_data_file(path)
+    with pytest.raises(InputError, match="is not a file"):
+        resolve_data_file("missing.jsonl")
+
+
+def test_custom_model_box_takes_ids_and_inside_folders_only(tmp_path, monkeypatch):
+    from diffchat_ui.create_tab import CUSTOM_MODEL, TurnSettings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+
+    def settings(custom_model: str, rewriter: str = "append") -> TurnSettings:
+        return TurnSettings(
+            CUSTOM_MODEL, custom_model, rewriter, "rewrite only", 0.6, 1.5, 7.5, 0, 2, ""
+        )
+
+    assert settings("org/model").model_name() == "org/model"
+    (tmp_path / "my-model").mkdir()
+    assert settings("my-model").model_name() == str(tmp_path.resolve() / "my-model")
+    with pytest.raises(InputError, match="/etc is outside the workspace"):
+        settings("/etc").model_name()
+    assert settings("x", "org/rewriter").rewriter_name() == "org/rewriter"
+    with pytest.raises(InputError, match="outside the workspace"):
+        settings("x", "/etc").rewriter_name()
 
 
 def test_finished_rewriters_skip_intermediate_checkpoints(tmp_path):

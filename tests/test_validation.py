@@ -13,7 +13,10 @@ from core.errors import InputError
 from core.validation import (
     MAX_INSTRUCTION_CHARS,
     check_instruction,
+    check_path_option,
     load_user_image,
+    resolve_model_reference,
+    resolve_user_path,
     resolve_workspace_path,
 )
 
@@ -134,3 +137,51 @@ def test_symlink_out_of_the_workspace_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
     with pytest.raises(InputError, match="outside the workspace"):
         resolve_workspace_path("link/key.txt")
+
+
+def test_reading_reaches_the_shipped_assets_but_writing_does_not(tmp_path, monkeypatch):
+    from core.paths import assets_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    shipped = assets_dir().resolve() / "instructpe" / "train.jsonl"
+    assert resolve_user_path("assets/instructpe/train.jsonl", "read") == shipped
+    assert resolve_user_path(shipped, "read") == shipped
+    with pytest.raises(InputError, match="outside the workspace"):
+        resolve_user_path(shipped, "write")
+    with pytest.raises(InputError, match="outside the workspace .* or the shipped"):
+        resolve_user_path("/etc/passwd", "read")
+
+
+@pytest.mark.parametrize("name", ["/etc", "../outside", "~/", "core/assets", "/tmp"])
+def test_model_references_outside_the_workspace_are_refused(tmp_path, monkeypatch, name):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (tmp_path / "outside").mkdir()
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
+    monkeypatch.chdir(workspace)  # "../outside" is a real folder from here
+    with pytest.raises(InputError, match="outside the workspace"):
+        resolve_model_reference(name)
+
+
+def test_model_references_ids_and_inside_folders_pass(tmp_path, monkeypatch):
+    from core.paths import assets_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    (tmp_path / "runs" / "final").mkdir(parents=True)
+    assert resolve_model_reference("org/model") == "org/model"  # a hub id, not a path
+    assert resolve_model_reference("tiny-sd") == "tiny-sd"  # a registry name
+    assert resolve_model_reference("runs/final") == str(tmp_path.resolve() / "runs" / "final")
+    shipped = assets_dir().resolve() / "rewriter"
+    assert resolve_model_reference(str(shipped)) == str(shipped)
+    with pytest.raises(InputError, match="not a registry name, a Hugging Face id"):
+        resolve_model_reference("a folder that is not there")
+
+
+def test_path_options_by_kind(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    assert check_path_option("write", "labels.jsonl") == str(tmp_path.resolve() / "labels.jsonl")
+    with pytest.raises(InputError, match="labels_file: /tmp/outside.jsonl is outside"):
+        check_path_option("write", "/tmp/outside.jsonl", "labels_file")
+    assert check_path_option("file-name", "model.gguf") == "model.gguf"
+    with pytest.raises(InputError, match="bare file name"):
+        check_path_option("file-name", "../../etc/passwd")

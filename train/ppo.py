@@ -60,17 +60,24 @@ class PPOStageConfig:
 
     model_name_or_path: str = field(
         default="smollm2-base",
-        metadata={"help": "Base causal LM: registry name, local folder or Hugging Face id."},
+        metadata={
+            "help": "Base causal LM: registry name, local folder or Hugging Face id.",
+            "path": "read-or-id",
+        },
     )
     adapter_path: str = field(
         default="",
-        metadata={"help": "SFT LoRA adapter to start from (its LoRA weights are what PPO trains)."},
+        metadata={
+            "help": "SFT LoRA adapter to start from (its LoRA weights are what PPO trains).",
+            "path": "read-or-id",
+        },
     )
     train_file: str = field(
-        default="assets/instructpe/train.jsonl", metadata={"help": "InstructPE triplets."}
+        default="assets/instructpe/train.jsonl",
+        metadata={"help": "InstructPE triplets.", "path": "read-or-id"},
     )
     output_dir: str = field(
-        default="runs/ppo", metadata={"help": "Checkpoints, logs, final policy."}
+        default="runs/ppo", metadata={"help": "Checkpoints, logs, final policy.", "path": "write"}
     )
     # Table 3, RL column
     num_train_epochs: float = field(
@@ -158,11 +165,13 @@ class PPOStageConfig:
     ci_threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
     ci_weight: float = field(default=1.0, metadata={"help": "Weight of the thresholded CI score."})
     aesthetic_rm_path: str = field(
-        default="", metadata={"help": "Aesthetic reward model folder (train.reward_model)."}
+        default="",
+        metadata={"help": "Aesthetic reward model folder (train.reward_model).", "path": "read"},
     )
     aesthetic_weight: float = field(default=1.0, metadata={"help": "Weight of the aesthetic RM."})
     preference_rm_path: str = field(
-        default="", metadata={"help": "PickScore reward model folder (train.reward_model)."}
+        default="",
+        metadata={"help": "PickScore reward model folder (train.reward_model).", "path": "read"},
     )
     preference_weight: float = field(default=1.0, metadata={"help": "Weight of the preference RM."})
     # Run control
@@ -175,7 +184,8 @@ class PPOStageConfig:
     save_steps: int = field(default=20, metadata={"help": "Checkpoint every N PPO steps."})
     save_total_limit: int = field(default=3, metadata={"help": "Keep this many checkpoints."})
     resume_from_checkpoint: str = field(
-        default="", metadata={"help": "Checkpoint folder, or 'latest' in output_dir."}
+        default="",
+        metadata={"help": "Checkpoint folder, or 'latest' in output_dir.", "path": "read"},
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, sampling and ADM-."})
     bf16: bool = field(

@@ -56,20 +56,29 @@ class RewardModelConfig:
     )
     model_name_or_path: str = field(
         default="smollm2-base",
-        metadata={"help": "Causal-LM backbone (registry name, folder, hub id)."},
+        metadata={
+            "help": "Causal-LM backbone (registry name, folder, hub id).",
+            "path": "read-or-id",
+        },
     )
     labels_file: str = field(
-        default="", metadata={"help": "JSONL/CSV with prompt, aesthetic, pickscore columns."}
+        default="",
+        # written when labelling from prompts_file, so it is confined like an output
+        metadata={"help": "JSONL/CSV with prompt, aesthetic, pickscore columns.", "path": "write"},
     )
     prompts_file: str = field(
         default="",
-        metadata={"help": "Triplet file whose prompts are rendered and scored to make labels."},
+        metadata={
+            "help": "Triplet file whose prompts are rendered and scored to make labels.",
+            "path": "read",
+        },
     )
     label_only: bool = field(
         default=False, metadata={"help": "Only write labels_file from prompts_file."}
     )
     image_model: str = field(
-        default="tiny-sd", metadata={"help": "Text-to-image model used for labelling."}
+        default="tiny-sd",
+        metadata={"help": "Text-to-image model used for labelling.", "path": "read-or-id"},
     )
     tiny_scorers: bool = field(
         default=True, metadata={"help": "Label with the tiny random-weight scorers."}
@@ -77,7 +86,9 @@ class RewardModelConfig:
     num_inference_steps: int = field(
         default=10, metadata={"help": "Denoising steps when labelling."}
     )
-    output_dir: str = field(default="runs/rm", metadata={"help": "Checkpoints, logs, final model."})
+    output_dir: str = field(
+        default="runs/rm", metadata={"help": "Checkpoints, logs, final model.", "path": "write"}
+    )
     num_train_epochs: int = field(default=1, metadata={"help": "Epochs (Table 3: 1)."})
     batch_size: int = field(default=64, metadata={"help": "Effective batch size (Table 3: 64)."})
     per_device_batch_size: int = field(default=8, metadata={"help": "Micro-batch per process."})
@@ -93,7 +104,10 @@ class RewardModelConfig:
     save_steps: int = field(default=50, metadata={"help": "Checkpoint every N optimizer steps."})
     resume_from_checkpoint: str = field(
         default="",
-        metadata={"help": "Checkpoint folder, or 'latest' for the newest in output_dir."},
+        metadata={
+            "help": "Checkpoint folder, or 'latest' for the newest in output_dir.",
+            "path": "read",
+        },
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order and the head's init."})
     tensorboard: bool = field(default=True, metadata={"help": "Also log to TensorBoard."})

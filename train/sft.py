@@ -48,18 +48,27 @@ class SFTStageConfig:
 
     model_name_or_path: str = field(
         default="smollm2-base",
-        metadata={"help": "Registry name, local folder or Hugging Face id of a causal LM."},
+        metadata={
+            "help": "Registry name, local folder or Hugging Face id of a causal LM.",
+            "path": "read-or-id",
+        },
     )
     train_file: str = field(
         default="assets/instructpe/train.jsonl",
-        metadata={"help": "InstructPE triplets (JSONL/CSV or a HF dataset id) to train on."},
+        metadata={
+            "help": "InstructPE triplets (JSONL/CSV or a HF dataset id) to train on.",
+            "path": "read-or-id",
+        },
     )
     eval_file: str = field(
         default="",
-        metadata={"help": "Held-out triplets; their completion loss is logged each epoch."},
+        metadata={
+            "help": "Held-out triplets; their completion loss is logged each epoch.",
+            "path": "read",
+        },
     )
     output_dir: str = field(
-        default="runs/sft", metadata={"help": "Checkpoints, logs, final model."}
+        default="runs/sft", metadata={"help": "Checkpoints, logs, final model.", "path": "write"}
     )
     num_train_epochs: float = field(default=3, metadata={"help": "Epochs (Table 3: 3)."})
     batch_size: int = field(
@@ -100,14 +109,18 @@ class SFTStageConfig:
     resume_from_checkpoint: str = field(
         default="",
         metadata={
-            "help": "Checkpoint folder to resume from, or 'latest' for the newest in output_dir."
+            "help": "Checkpoint folder to resume from, or 'latest' for the newest in output_dir.",
+            "path": "read",
         },
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, init and dropout."})
     bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU)."})
     gguf_file: str = field(
         default="",
-        metadata={"help": "Load the base model from this GGUF file inside the model folder."},
+        metadata={
+            "help": "Load the base model from this GGUF file inside the model folder.",
+            "path": "file-name",
+        },
     )
     tensorboard: bool = field(default=True, metadata={"help": "Also log to TensorBoard."})
 
