@@ -46,12 +46,20 @@ class TurnSettings:
 
     def model_name(self) -> str:
         """Return the TIS model to use: the custom one when chosen in the dropdown."""
+        from core.validation import resolve_model_reference
+
         if self.model == CUSTOM_MODEL:
             if not self.custom_model.strip():
                 raise DiffChatError("Type a model folder or Hugging Face id for the custom model.")
             # A folder must be inside the workspace or assets/; ids and registry names pass.
             return resolve_model_reference(self.custom_model)
         return self.model
+
+    def rewriter_name(self) -> str:
+        """Return the rewriter: a registry name, hub id or folder inside the workspace/assets."""
+        from core.validation import resolve_model_reference
+
+        return resolve_model_reference(self.rewriter)
 
 
 # ---------------------------------------------------------------- session helpers
@@ -84,20 +92,12 @@ def _view(state: ChatState | None, context: AppContext):
     parent = state.session.turns.get(turn.parent_id) if turn.parent_id is not None else None
     diff = diff_words(parent.prompt if parent else "", turn.prompt)
     scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
-        from core.validation import resolve_model_reference
-
     if scores and context.settings.offline:
         scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
     return state.messages, turn.image_path, diff, scores, gallery, turn.image_path
 
 
 def _error(state: ChatState, message: str) -> None:
-    def rewriter_name(self) -> str:
-        """Return the rewriter: a registry name, hub id or folder inside the workspace/assets."""
-        from core.validation import resolve_model_reference
-
-        return resolve_model_reference(self.rewriter)
-
     state.say("assistant", f"⚠️ {message}")
 
 
