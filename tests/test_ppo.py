@@ -245,3 +245,45 @@ def test_ci_references_are_the_captions_when_the_row_has_them():
         SimpleNamespace(**{k: v for k, v in vars(v2).items() if "caption" not in k}),
     ):
         assert ci_references(missing) == (v2.raw_prompt, v2.instruction, v2.target_prompt, False)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_ten_adamw_steps_at_5e_6_change_nearly_every_trainable_weight(tiny_setup, bf16):
+    # Pure bf16 weights rounded most such updates away (337 of 4,096 changed): --bf16 must be
+    # autocast over fp32 master weights.
+    import random
+
+    from accelerate import Accelerator
+
+    from train.ppo import build_optimizer, load_policy, make_batch, ppo_update, rollout
+
+    config = tiny_config(
+        tiny_setup, "bf16", bf16=bf16, learning_rate=5e-6, ppo_epochs=1, mini_batch_size=8,
+        micro_batch_size=8, use_vci=False,
+    )
+    policy, reference, tokenizer = load_policy(config)
+    trainable = {n: p for n, p in policy.named_parameters() if p.requires_grad}
+    assert all(p.dtype == torch.float32 for p in trainable.values())
+    torch.manual_seed(0)
+    rollouts = rollout(policy, tokenizer, tiny_triplets(8), config, None, random.Random(0))
+    scores = torch.linspace(-1.0, 1.0, 8)
+    batch, _ = make_batch(policy, reference, rollouts, scores, None, 0.05, config, "cpu")
+    optimizer, scheduler = build_optimizer(policy, config, total_updates=10_000)
+    before = {n: p.detach().clone() for n, p in trainable.items()}
+    for step in range(10):
+        generator = torch.Generator().manual_seed(step)
+        ppo_update(policy, optimizer, scheduler, Accelerator(cpu=True), batch, config, generator, step)
+    changed = sum(int((before[n] != p).sum()) for n, p in trainable.items())
+    total = sum(p.numel() for p in trainable.values())
+    assert changed / total > 0.99, f"{changed} of {total} weights changed"
+
+
+def test_bf16_is_refused_where_the_device_has_no_native_bf16(tiny_setup, monkeypatch):
+    from core.errors import InputError
+    from train import ppo
+
+    monkeypatch.setattr(ppo, "bf16_unsupported_reason", lambda device: "this CPU has no BF16")
+    config = tiny_config(tiny_setup, "refused-bf16", bf16=True)
+    with pytest.raises(InputError, match="--bf16 True needs native bf16, but this CPU has no BF16"):
+        ppo.train_ppo(config)
+    assert not Path(config.output_dir).exists()

@@ -24,6 +24,7 @@ train (Table 3).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -189,7 +190,11 @@ class PPOStageConfig:
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, sampling and ADM-."})
     bf16: bool = field(
-        default=False, metadata={"help": "bf16 weights (GPU; the paper trains in bf16)."}
+        default=False,
+        metadata={
+            "help": "bf16 autocast with fp32 master weights (a GPU with bf16, or a CPU with "
+            "AVX-512 BF16 / AMX; refused elsewhere)."
+        },
     )
     tensorboard: bool = field(default=True, metadata={"help": "Also log to TensorBoard."})
 
@@ -202,6 +207,47 @@ class PPOStageConfig:
             raise InputError("typical_p must be in (0, 1).")
         if self.max_new_tokens < 1 or self.max_length <= self.max_new_tokens:
             raise InputError("max_length must exceed max_new_tokens (>= 1).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision
+
+
+def bf16_unsupported_reason(device: torch.device) -> str | None:
+    """Return None when `device` runs bf16 natively, else a sentence saying why it does not.
+
+    CUDA: the GPU must report bf16 support (Ampere or newer). CPU: the flags must show
+    AVX-512 BF16 or AMX (elsewhere autocast would emulate bf16 at a fraction of fp32's speed).
+    """
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return None
+        return f"the GPU {torch.cuda.get_device_name(device)} has no bf16 support"
+    if device.type == "cpu":
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            flags = ""
+        if "avx512_bf16" in flags or "amx_bf16" in flags:
+            return None
+        return "this CPU has neither AVX-512 BF16 nor AMX"
+    return f"bf16 autocast is not set up for {device.type} devices here"
+
+
+def check_bf16(config: PPOStageConfig, device: torch.device) -> None:
+    """Refuse (InputError) `--bf16 True` on a device without native bf16; else do nothing."""
+    if not config.bf16:
+        return
+    reason = bf16_unsupported_reason(torch.device(device))
+    if reason is not None:
+        raise InputError(f"--bf16 True needs native bf16, but {reason}; run without --bf16.")
+
+
+def autocast(config: PPOStageConfig, device: torch.device):
+    """Return the forward-pass precision context: bf16 autocast with --bf16, else a no-op."""
+    if not config.bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,14 +268,15 @@ def load_policy(config: PPOStageConfig):
 
     path = resolve_model_path(config.model_name_or_path)
     check_causal_lm(path)
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
     has_own_tokenizer = (
         config.adapter_path and (Path(config.adapter_path) / "tokenizer_config.json").is_file()
     )
     tokenizer = AutoTokenizer.from_pretrained(config.adapter_path if has_own_tokenizer else path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    language_model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    # fp32 master weights always: with --bf16 only the forward passes run in bf16 (autocast);
+    # bf16 weights would round most 5e-6 AdamW updates away (issue 10).
+    language_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     if config.adapter_path:
         from peft import PeftModel
 
@@ -240,7 +287,7 @@ def load_policy(config: PPOStageConfig):
     if config.adapter_path:
         reference = reference.merge_and_unload()
     reference.requires_grad_(False).eval()
-    policy = PolicyWithValueHead(language_model).to(dtype)
+    policy = PolicyWithValueHead(language_model)
     if config.adapter_path:
         load_value_head(policy, config.adapter_path)  # continue from an earlier PPO run
     unfreeze_last_layers(policy, config.num_unfrozen_layers)
@@ -342,15 +389,16 @@ def rollout(
     query_ids, query_mask = encode_queries(
         tokenizer, triplets, config.max_length - config.max_new_tokens
     )
-    sampled = sample_responses(
-        policy.language_model,
-        query_ids.to(device),
-        query_mask.to(device),
-        max_new_tokens=config.max_new_tokens,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        typical_p=config.typical_p if config.use_adm_positive else None,
-    ).cpu()
+    with autocast(config, device):
+        sampled = sample_responses(
+            policy.language_model,
+            query_ids.to(device),
+            query_mask.to(device),
+            max_new_tokens=config.max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            typical_p=config.typical_p if config.use_adm_positive else None,
+        ).cpu()
     responses = [row.tolist() for row in sampled]
     negative = [False] * len(triplets)
     if negative_sampler is not None:
@@ -490,7 +538,7 @@ def make_batch(
     query_ids, query_mask = rollouts.query_ids.to(device), rollouts.query_mask.to(device)
     response_ids, mask = rollouts.response_ids.to(device), rollouts.response_mask.to(device)
     logprobs, values, ref_logprobs, entropies = [], [], [], []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(config, device):
         for part in _chunks(len(rollouts.triplets), config.micro_batch_size):
             lp, v, logits = forward_policy(
                 policy, query_ids[part], query_mask[part], response_ids[part], mask[part]
@@ -557,13 +605,14 @@ def ppo_update(
             for part in _chunks(len(indices), config.micro_batch_size):
                 index = torch.tensor(indices[part], device=batch.query_ids.device)
                 mask = batch.mask[index]
-                logprobs, values, logits = forward_policy(
-                    policy,
-                    batch.query_ids[index],
-                    batch.query_mask[index],
-                    batch.response_ids[index],
-                    mask,
-                )
+                with autocast(config, batch.query_ids.device):
+                    logprobs, values, logits = forward_policy(
+                        policy,
+                        batch.query_ids[index],
+                        batch.query_mask[index],
+                        batch.response_ids[index],
+                        mask,
+                    )
                 policy_loss, policy_stats = ppo_math.clipped_policy_loss(
                     logprobs, batch.logprobs[index], batch.advantages[index], mask, config.cliprange
                 )
@@ -667,6 +716,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
         raise InputError(
             f"batch_size {config.batch_size} must be a multiple of the {world} processes."
         )
+    check_bf16(config, accelerator.device)
     torch.manual_seed(config.seed)
     triplets = load_ppo_triplets(config)
     policy, reference, tokenizer = load_policy(config)
