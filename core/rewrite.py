@@ -8,6 +8,11 @@ new target prompt y (DiffChat section 3). Every backend has the same three calls
     rewriter.rewrite_batch([(prompt, instruction), ...]) -> list[str]
     rewriter.sample(prompt, instruction, num_candidates, typical_p=0.97, seed=0) -> list[str]
 
+Verified decoding (issue 9, section 3; beyond the paper): `rewrite(prompt, instruction,
+candidates=K)` checks the greedy rewrite with core.instructions.check_edit and, when it fails,
+draws K candidates (`draw_candidates`), scores each with the instruction reader plus the
+content-integrity score, and returns the best, the greedy rewrite when none scores higher.
+
 Backends:
 - `LocalCausalLMRewriter`: any local causal LM folder or Hugging Face id, a PEFT LoRA adapter
   on its base (the shipped DiffChat adapter on SmolLM2-135M-Instruct), or a full fine-tuned
@@ -43,6 +48,11 @@ PAPER_TEMPLATE = (
 DEFAULT_REWRITER = "diffchat-offline"
 SMOLLM2_BASE = "smollm2-base"
 ADAPTER_CONFIG = "adapter_config.json"
+
+# Verified decoding is off by default until the evaluation shows it helps more than it
+# costs (issue 9: "default on if it helps more than it costs"); the one switch.
+DEFAULT_REWRITE_CANDIDATES = 1
+MAX_REWRITE_CANDIDATES = 16
 
 CHAT_API_SYSTEM_PROMPT = (
     "You edit prompts for a text-to-image model such as Stable Diffusion. The user gives the "
@@ -100,15 +110,75 @@ class Rewriter(ABC):
     description: str = ""
     is_fallback: bool = False
 
-    def rewrite(self, prompt: str, instruction: str) -> str:
-        """Return the rewritten prompt. Raises DiffChatError when the model produced no text."""
-        result = self.rewrite_batch([(prompt, instruction)])[0]
+    def rewrite(
+        self, prompt: str, instruction: str, candidates: int = DEFAULT_REWRITE_CANDIDATES
+    ) -> str:
+        """Return the rewritten prompt: greedy, or with `candidates` > 1 verified decoding
+        (see `rewrite_batch_verified`).
+
+        Refuses (InputError) `candidates` below 1 or above MAX_REWRITE_CANDIDATES; raises
+        DiffChatError when the model produced no text.
+        """
+        check_rewrite_candidates(candidates)
+        if candidates == 1:
+            result = self.rewrite_batch([(prompt, instruction)])[0]
+        else:
+            result = self.rewrite_batch_verified([(prompt, instruction)], candidates)[0].prompt
         if not result:
             raise DiffChatError(
                 f"The rewriter {self.name} produced an empty prompt; try rephrasing the "
                 "instruction or choose another rewriter."
             )
         return result
+
+    def rewrite_batch_verified(
+        self, pairs: Sequence[tuple[str, str]], candidates: int
+    ) -> list[VerifiedRewrite]:
+        """Return one VerifiedRewrite per (prompt, instruction) pair.
+
+        1. Greedy rewrites of every pair, in batches.
+        2. A greedy rewrite that passes core.instructions.check_edit (gains what the
+           instruction adds, loses what it removes, is not a copy of the prompt) is kept: it
+           costs nothing more.
+        3. For the others, `candidates` rewrites are drawn (`draw_candidates`) and each,
+           the greedy one included, gets `rerank_score`; the highest wins, the greedy rewrite
+           on ties. `candidates` = 1 is plain greedy decoding.
+        Refuses (InputError) `candidates` outside 1..MAX_REWRITE_CANDIDATES.
+        """
+        check_rewrite_candidates(candidates)
+        checked = _check_pairs(pairs)
+        greedy = self.rewrite_batch(checked)
+        results = [VerifiedRewrite(prompt=text, greedy=text) for text in greedy]
+        if candidates == 1:
+            return results
+        from core.instructions import check_edit
+
+        failed = [
+            index
+            for index, ((prompt, instruction), text) in enumerate(zip(checked, greedy, strict=True))
+            if not text or not check_edit(prompt, instruction, text).ok
+        ]
+        if not failed:
+            return results
+        drawn = self.draw_candidates([checked[index] for index in failed], candidates)
+        for index, options in zip(failed, drawn, strict=True):
+            prompt, instruction = checked[index]
+            results[index] = choose_candidate(prompt, instruction, greedy[index], options)
+        return results
+
+    def draw_candidates(
+        self, pairs: Sequence[tuple[str, str]], num_candidates: int
+    ) -> list[list[str]]:
+        """Return `num_candidates` alternative rewrites per pair, for verified decoding.
+
+        This default samples (`sample`, typical_p 0.97, seed 0): the chat API samples at
+        temperature 1, the append baseline repeats its one answer (so verification keeps it).
+        LocalCausalLMRewriter overrides it with beam search's n-best list.
+        """
+        return [
+            self.sample(prompt, instruction, num_candidates, seed=0)
+            for prompt, instruction in _check_pairs(pairs)
+        ]
 
     @abstractmethod
     def rewrite_batch(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
@@ -124,6 +194,101 @@ class Rewriter(ABC):
         seed: int = 0,
     ) -> list[str]:
         """Return `num_candidates` sampled rewrites (may repeat), reproducible for one seed."""
+
+
+@dataclass(frozen=True)
+class VerifiedRewrite:
+    """The result of verified decoding for one pair.
+
+    `prompt`: the chosen rewrite; `greedy`: the greedy rewrite; `candidates` / `scores`: the
+    drawn rewrites (deduplicated, greedy and empty ones left out) and their `rerank_score`,
+    empty when the greedy rewrite passed its check; `greedy_score`: the greedy rewrite's
+    score when candidates were drawn.
+    """
+
+    prompt: str
+    greedy: str
+    candidates: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+    greedy_score: float | None = None
+
+    @property
+    def searched(self) -> bool:
+        """True when the greedy rewrite failed its check and candidates were drawn."""
+        return self.greedy_score is not None
+
+
+def check_rewrite_candidates(candidates: int) -> None:
+    """Refuse (InputError) a candidate count that is not a whole number from 1 to 16."""
+    if (
+        isinstance(candidates, bool)
+        or not isinstance(candidates, int)
+        or not 1 <= candidates <= MAX_REWRITE_CANDIDATES
+    ):
+        raise InputError(
+            f"The number of rewrite candidates must be a whole number from 1 to "
+            f"{MAX_REWRITE_CANDIDATES} (1 means plain greedy decoding); got {candidates!r}."
+        )
+
+
+def expected_target(prompt: str, instruction: str) -> str:
+    """Return the instruction reader's estimate of the target: the prompt without the words it
+    must lose, followed by the lemmas it must gain.
+
+    Verified decoding has no reference target y_o; this estimate stands in for it in the
+    content-integrity score, so a candidate is rewarded for keeping the rest of x (Listing 1's
+    plain keywords) and, doubly, for the new words (Listing 1's highlighted keywords: in i,
+    not in x), and not for keeping what the instruction removes.
+    """
+    from core.instructions import read_instruction
+    from core.nlp import split_words, tagged_lemmas
+
+    reading = read_instruction(prompt, instruction)
+    lost = {word for lemma in reading.lose for word in lemma.split()}
+    words = split_words(prompt)
+    kept = [
+        word
+        for word, (lemma, _) in zip(words, tagged_lemmas(prompt) if words else (), strict=False)
+        if word not in lost and lemma not in lost
+    ]
+    return " ".join(kept + list(reading.gain))
+
+
+def rerank_score(prompt: str, instruction: str, candidate: str) -> float:
+    """Return a candidate's verified-decoding score in [0, 2]: check_edit's score plus the
+    raw content integrity (DiffChat Listing 1) against `expected_target(prompt, instruction)`.
+    """
+    from core.content_integrity import content_integrity
+    from core.instructions import check_edit
+
+    if not candidate:
+        return 0.0
+    check = check_edit(prompt, instruction, candidate)
+    integrity = content_integrity(
+        prompt, instruction, expected_target(prompt, instruction), candidate
+    )
+    return check.score + integrity.raw
+
+
+def choose_candidate(
+    prompt: str, instruction: str, greedy: str, candidates: Sequence[str]
+) -> VerifiedRewrite:
+    """Return the VerifiedRewrite choosing among `greedy` and `candidates` by `rerank_score`;
+    the greedy rewrite wins ties, and a candidate must score strictly higher to replace it."""
+    options = tuple(dict.fromkeys(text for text in candidates if text and text != greedy))
+    greedy_score = rerank_score(prompt, instruction, greedy)
+    scores = tuple(rerank_score(prompt, instruction, text) for text in options)
+    best, best_score = greedy, greedy_score
+    for text, score in zip(options, scores, strict=True):
+        if score > best_score + 1e-9:
+            best, best_score = text, score
+    return VerifiedRewrite(
+        prompt=best,
+        greedy=greedy,
+        candidates=options,
+        scores=scores,
+        greedy_score=greedy_score,
+    )
 
 
 def _check_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -383,6 +548,27 @@ class LocalCausalLMRewriter(Rewriter):
         for start in range(0, len(checked), self.settings.batch_size):
             chunk = checked[start : start + self.settings.batch_size]
             results += self._generate([format_rewrite_prompt(p, i) for p, i in chunk])
+        return results
+
+    def draw_candidates(self, pairs, num_candidates):
+        """Return beam search's n-best list per pair: `num_beams` = `num_return_sequences` =
+        `num_candidates`, deterministic (no sampling)."""
+        checked = _check_pairs(pairs)
+        beams = self.with_settings(num_beams=num_candidates, typical_p=None)
+        # Beam search holds num_candidates rows per input: keep the rows per batch bounded.
+        chunk_size = max(1, self.settings.batch_size // num_candidates)
+        results: list[list[str]] = []
+        for start in range(0, len(checked), chunk_size):
+            chunk = checked[start : start + chunk_size]
+            texts = beams._generate(
+                [format_rewrite_prompt(p, i) for p, i in chunk],
+                num_return_sequences=num_candidates,
+            )
+            # generate returns the sequences of input r in rows r*k .. r*k + k - 1.
+            results += [
+                texts[row * num_candidates : (row + 1) * num_candidates]
+                for row in range(len(chunk))
+            ]
         return results
 
     def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
