@@ -223,13 +223,17 @@ class Session:
     def import_json(cls, path: str | Path, image_folder: str | Path | None = None) -> Session:
         """Return the session stored in `path` by export_json (either image mode).
 
-        Embedded images are written into `image_folder` (default: `<name>_images` beside
-        the JSON). Refuses (DataError naming the file) malformed JSON, missing fields,
-        unknown parents, cycles, broken base64 and image files that do not exist.
+        The whole file is read and checked before anything is written: field types (the
+        message names the field and the type it needs), parents, cycles, and every embedded
+        image, decoded and checked like an upload (core.validation.load_user_image). Only
+        then are embedded images written into `image_folder` (default: `<name>_images`
+        beside the JSON). Refuses (DataError naming the file) malformed JSON, wrong or
+        missing fields, unknown parents, cycles, broken or unreadable images and image files
+        that do not exist; a refused file writes nothing.
         """
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise DataError(f"cannot read the session file: {error}", path=str(path)) from error
         except json.JSONDecodeError as error:
@@ -239,76 +243,187 @@ class Session:
         if data.get("version") != FORMAT_VERSION:
             raise DataError(f"unsupported session version {data.get('version')!r}", str(path))
 
-        folder = Path(image_folder) if image_folder else path.parent / f"{path.stem}_images"
-        session = cls(seed=_field(data, "seed", int, path))
-        session.created_at = str(data.get("created_at") or session.created_at)
-        for record in _field(data, "turns", list, path):
-            turn = _turn_from_record(record, path, folder)
+        seed = _typed(data, "seed", (int,), path, "the session")
+        if not 0 <= seed <= MAX_SEED:
+            raise DataError(f"the seed must be between 0 and {MAX_SEED}; got {seed}", str(path))
+        session = cls(seed=seed)
+        session.created_at = _typed(
+            data, "created_at", (str, None), path, "the session", default=session.created_at
+        )
+        embedded: dict[int, tuple[bytes, str]] = {}
+        for index, record in enumerate(_typed(data, "turns", (list,), path, "the session")):
+            turn, image = _turn_from_record(record, index, path)
             if turn.id in session.turns:
                 raise DataError(f"turn #{turn.id} appears twice", path=str(path))
             session.turns[turn.id] = turn
+            if image is not None:
+                embedded[turn.id] = image
         for turn in session.turns.values():
             if turn.parent_id is not None and turn.parent_id not in session.turns:
                 raise DataError(f"turn #{turn.id} names a missing parent", path=str(path))
-            _check_no_cycle(session, turn, path)
-        current_id = data.get("current_id")
+        _check_no_cycle(session, path)
+        current_id = _typed(data, "current_id", (int, None), path, "the session")
         if current_id is not None and current_id not in session.turns:
             raise DataError(f"current turn #{current_id} is not in the file", path=str(path))
         session.current_id = current_id
         session._next_id = max(session.turns, default=0) + 1
+
+        if embedded:
+            folder = Path(image_folder) if image_folder else path.parent / f"{path.stem}_images"
+            _write_images(session, embedded, folder, path)
         return session
 
 
-def _field(record: dict, name: str, kind: type, path: Path):
-    value = record.get(name) if isinstance(record, dict) else None
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-        raise DataError(f"field {name!r} is missing or not a {kind.__name__}", path=str(path))
-    return value
+# JSON's names for the Python types json.loads returns.
+_JSON_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    None: "null",
+}
+_MISSING = object()
 
 
-def _turn_from_record(record: Any, path: Path, folder: Path) -> Turn:
-    if not isinstance(record, dict):
-        raise DataError("a turn is not an object", path=str(path))
-    record = dict(record)
-    embedded = record.pop("image_base64", None)
-    suffix = record.pop("image_suffix", ".png")
-    turn_id = _field(record, "id", int, path)
-    for name in ("instruction", "prompt"):
-        _field(record, name, str, path)
-    known = {f.name for f in fields(Turn)}
-    try:
-        turn = Turn(**{key: value for key, value in record.items() if key in known})
-    except TypeError as error:
-        raise DataError(f"turn #{turn_id}: {error}", path=str(path)) from error
-    if embedded is not None:
-        try:
-            image_bytes = base64.b64decode(embedded, validate=True)
-        except (binascii.Error, TypeError) as error:
-            raise DataError(f"turn #{turn_id}: broken embedded image", path=str(path)) from error
-        folder.mkdir(parents=True, exist_ok=True)
-        safe_suffix = suffix if suffix in (".png", ".jpg", ".jpeg", ".webp") else ".png"
-        target = folder / f"turn-{turn_id}{safe_suffix}"
-        target.write_bytes(image_bytes)
-        turn.image_path = str(target)
-    elif turn.image_path:
-        # Only files beside the JSON: an imported file must not point the app at other files.
-        image = (path.parent / turn.image_path).resolve()
-        if not image.is_relative_to(path.parent.resolve()):
+def _json_type(value) -> str:
+    return (
+        _JSON_NAMES[None] if value is None else _JSON_NAMES.get(type(value), type(value).__name__)
+    )
+
+
+def _typed(record: dict, name: str, kinds: tuple, path: Path, where: str, default=_MISSING):
+    """Return record[name] when it is one of `kinds` (None in kinds allows null and absence;
+    a boolean is not an integer); refuse (DataError naming the field and the type) otherwise.
+    `default` replaces an absent or null value."""
+    value = record.get(name)
+    if value is None:
+        if name in record and None not in kinds and default is _MISSING:
             raise DataError(
-                f"turn #{turn_id}: image {turn.image_path} is outside the session's folder",
+                f"{where}: field {name!r} must be {_JSON_NAMES[kinds[0]]}, not null", str(path)
+            )
+        if name not in record and None not in kinds and default is _MISSING:
+            raise DataError(f"{where}: field {name!r} is missing", path=str(path))
+        return None if default is _MISSING else default
+    if not isinstance(value, bool) and any(isinstance(value, kind) for kind in kinds if kind):
+        return value
+    wanted = " or ".join(_JSON_NAMES[kind] for kind in kinds)
+    raise DataError(
+        f"{where}: field {name!r} must be {wanted}, not {_json_type(value)}", path=str(path)
+    )
+
+
+# Turn fields and the JSON types they take (DiffChat sessions are written by export_json).
+_TURN_FIELDS: dict[str, tuple] = {
+    "parent_id": (int, None),
+    "instruction": (str,),
+    "prompt": (str,),
+    "negative_prompt": (str,),
+    "image_path": (str, None),
+    "seed": (int,),
+    "model": (str,),
+    "settings": (dict,),
+    "scores": (dict,),
+    "mode": (str,),
+    "created_at": (str,),
+    "error": (str, None),
+}
+_REQUIRED_TURN_FIELDS = ("instruction", "prompt")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _turn_from_record(record: Any, index: int, path: Path) -> tuple[Turn, tuple[bytes, str] | None]:
+    """Return (the checked Turn, its embedded image as (bytes, suffix) or None)."""
+    if not isinstance(record, dict):
+        raise DataError(f"turn {index + 1} in the list is not an object", path=str(path))
+    turn_id = _typed(record, "id", (int,), path, f"turn {index + 1} in the list")
+    where = f"turn #{turn_id}"
+    values = {}
+    for name, kinds in _TURN_FIELDS.items():
+        if name in record or name in _REQUIRED_TURN_FIELDS:
+            values[name] = _typed(record, name, kinds, path, where)
+    for name in ("settings", "scores"):
+        for key in values.get(name) or {}:
+            if not isinstance(key, str):  # JSON keys are strings; kept for dicts built in code
+                raise DataError(
+                    f"{where}: field {name!r} has a key that is not a string", str(path)
+                )
+    for key, value in (values.get("scores") or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DataError(
+                f"{where}: field 'scores' must map names to numbers; {key!r} is {_json_type(value)}",
                 path=str(path),
             )
-        if not image.is_file():
-            raise DataError(f"turn #{turn_id}: image {image} does not exist", path=str(path))
-        turn.image_path = str(image)
-    return turn
+    turn = Turn(id=turn_id, **{"parent_id": None, **values})
+
+    image = None
+    if record.get("image_base64") is not None:
+        encoded = _typed(record, "image_base64", (str,), path, where)
+        suffix = _typed(record, "image_suffix", (str, None), path, where, default=".png")
+        try:
+            image_bytes = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise DataError(f"{where}: broken embedded image", path=str(path)) from error
+        _check_image(image_bytes, where, path)
+        image = (image_bytes, suffix.lower() if suffix.lower() in _IMAGE_SUFFIXES else ".png")
+        turn.image_path = None
+    elif turn.image_path:
+        # Only files beside the JSON: an imported file must not point the app at other files.
+        image_file = (path.parent / turn.image_path).resolve()
+        if not image_file.is_relative_to(path.parent.resolve()):
+            raise DataError(
+                f"{where}: image {turn.image_path} is outside the session's folder",
+                path=str(path),
+            )
+        if not image_file.is_file():
+            raise DataError(f"{where}: image {image_file} does not exist", path=str(path))
+        _check_image(image_file, where, path)
+        turn.image_path = str(image_file)
+    return turn, image
 
 
-def _check_no_cycle(session: Session, turn: Turn, path: Path) -> None:
-    seen = {turn.id}
-    parent_id = turn.parent_id
-    while parent_id is not None:
-        if parent_id in seen:
-            raise DataError(f"turn #{turn.id} is its own ancestor", path=str(path))
-        seen.add(parent_id)
-        parent_id = session.turns[parent_id].parent_id
+def _check_image(source, where: str, path: Path) -> None:
+    from core.validation import load_user_image
+
+    try:
+        load_user_image(source)
+    except InputError as error:
+        raise DataError(f"{where}: {error}", path=str(path)) from error
+
+
+def _check_no_cycle(session: Session, path: Path) -> None:
+    """Refuse (DataError) a turn that is its own ancestor; linear in the number of turns."""
+    finished: set[int] = set()
+    for start in session.turns.values():
+        walk: list[int] = []
+        on_walk: set[int] = set()
+        turn_id: int | None = start.id
+        while turn_id is not None and turn_id not in finished:
+            if turn_id in on_walk:
+                raise DataError(f"turn #{turn_id} is its own ancestor", path=str(path))
+            walk.append(turn_id)
+            on_walk.add(turn_id)
+            turn_id = session.turns[turn_id].parent_id
+        finished.update(walk)
+
+
+def _write_images(
+    session: Session, embedded: dict[int, tuple[bytes, str]], folder: Path, path: Path
+) -> None:
+    """Write checked embedded images into `folder` and point their turns at them; on a write
+    failure remove what was written and raise DataError."""
+    written: list[Path] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for turn_id, (image_bytes, suffix) in embedded.items():
+            target = folder / f"turn-{turn_id}{suffix}"
+            target.write_bytes(image_bytes)
+            written.append(target)
+            session.turns[turn_id].image_path = str(target)
+    except OSError as error:
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise DataError(
+            f"cannot write the session's images into {folder}: {error}", str(path)
+        ) from error

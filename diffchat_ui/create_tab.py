@@ -375,23 +375,35 @@ def export_session(state: ChatState | None):
 
 
 def import_session(context: AppContext, file_path: str | None, state: ChatState | None, seed):
-    """Replace the chat by an imported session file; refusals become chat messages."""
+    """Replace the chat by an imported session file, or keep it exactly as it was.
+
+    The file is read and checked into a fresh session whose new folder is the staging
+    folder; only once that succeeded is the old session's folder removed (the swap). A
+    refusal removes the staging folder and leaves the chat, its turns and its images as they
+    were, with the reason as a chat message.
+    """
     from core.session import Session
 
-    new_state = ChatState.new(int(seed))
-    delete_state_folder(state)
     if not file_path:
-        return (new_state, *_view(new_state, context))
+        return (state, *_view(state, context))
+    new_state = ChatState.new(int(seed))
     try:
         new_state.session = Session.import_json(Path(file_path), image_folder=new_state.folder)
-        turn = current_turn(new_state)
-        new_state.say(
-            "assistant",
-            f"Imported a session with {len(new_state.session.turns)} turns"
-            + (f"; current prompt: {turn.prompt}" if turn else "."),
-        )
-    except DiffChatError as error:
-        _error(new_state, str(error))
+    except Exception as error:  # the edge: whatever went wrong, the current chat stays
+        delete_state_folder(new_state)
+        if not isinstance(error, DiffChatError):
+            log.exception("session import failed")
+        reason = str(error) if isinstance(error, DiffChatError) else type(error).__name__
+        state = state if state is not None else ChatState.new(int(seed))
+        _error(state, f"The session file was not imported; your chat is unchanged. {reason}")
+        return (state, *_view(state, context))
+    delete_state_folder(state)
+    turn = current_turn(new_state)
+    new_state.say(
+        "assistant",
+        f"Imported a session with {len(new_state.session.turns)} turns"
+        + (f"; current prompt: {turn.prompt}" if turn else "."),
+    )
     return (new_state, *_view(new_state, context))
 
 

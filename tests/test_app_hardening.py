@@ -6,12 +6,13 @@ the chat; uploads go through the app's own image checks.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("gradio_client")
 
-from gradio_client import Client  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
 from silent_server import SilentServer  # noqa: E402
 
 SEND = "/send"
@@ -105,3 +106,55 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     assert time.monotonic() - stopped_at < 15
     assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
+
+
+# ---------------------------------------------------------------- item 4: refused imports
+
+
+def _bad_session_files(folder: Path, good: dict) -> dict[str, Path]:
+    import base64
+    import json
+
+    from image_fixtures import corrupt_png
+
+    def variant(name, mutate):
+        data = json.loads(json.dumps(good))
+        mutate(data)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    bad_json = folder / "bad-json.json"
+    bad_json.write_text('{"format": "diffchat-session", oops')
+    return {
+        "bad JSON": bad_json,
+        "wrong type": variant("types", lambda d: d["turns"][1].update(parent_id=[1])),
+        "cycle": variant("cycle", lambda d: d["turns"][0].update(parent_id=2)),
+        "bad image": variant(
+            "image",
+            lambda d: d["turns"][1].update(image_base64=base64.b64encode(corrupt_png()).decode()),
+        ),
+    }
+
+
+def test_a_refused_import_keeps_the_chat_and_its_images(app_url, tmp_path):
+    import json
+
+    client = Client(app_url, verbose=False)
+    send(client, "a castle on a hill")
+    send(client, "make it sunset")
+    good = json.loads(Path(client.predict(api_name="/export_session")).read_text())
+    for what, path in _bad_session_files(tmp_path, good).items():
+        chat, image, diff, _, gallery, _ = client.predict(
+            handle_file(str(path)), 3, api_name="/import_session"
+        )
+        assert "not imported; your chat is unchanged" in last_message(chat), what
+        assert prompt_of(diff) == "a castle on a hill, make it sunset", what
+        assert len(gallery) == 2 and Path(image).is_file(), what
+    # Export refuses a turn whose image file is gone: it still finds both.
+    again = json.loads(Path(client.predict(api_name="/export_session")).read_text())
+    assert [t["prompt"] for t in again["turns"]] == [t["prompt"] for t in good["turns"]]
+    assert all(t["image_base64"] for t in again["turns"])
+    # And the chat goes on from where it was.
+    _, _, diff, *_ = send(client, "add a dragon")
+    assert prompt_of(diff) == "a castle on a hill, make it sunset, add a dragon"
