@@ -40,12 +40,30 @@ class ModelSpec:
     config_repo: str | None = None
     offline: bool = False
     local_path: Callable[[], Path] | None = None
+    # The repo ships `*.fp16.safetensors` beside the fp32 files (loaded on GPU in fp16).
+    fp16_variant: bool = False
+    # A LoRA model: `repo_id`/`lora_file` is fused into the registry model `base_model`.
+    base_model: str | None = None
+    lora_file: str | None = None
+    # The sampler the model was made for (a diffusers scheduler class) and its options.
+    scheduler: str | None = None
+    scheduler_options: tuple[tuple[str, object], ...] = ()
+    # Recommended settings (the model card's), used by `generation_defaults`.
+    num_inference_steps: int = 25
+    guidance_scale: float = 7.5
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"model {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.single_file and not self.config_repo:
             raise ValueError(f"model {self.name!r}: a single-file model needs a config_repo")
+        if bool(self.base_model) != bool(self.lora_file):
+            raise ValueError(f"model {self.name!r}: a LoRA model needs base_model and lora_file")
+
+    @property
+    def few_step(self) -> bool:
+        """True for distilled models that render in a handful of steps (drafts)."""
+        return self.kind in IMAGE_KINDS and self.num_inference_steps <= 8
 
     @property
     def source(self) -> str:
@@ -69,7 +87,11 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         # --- text-to-image (DiffChat section 4.1 renders with SD 1.5-family checkpoints)
         ModelSpec(
-            "sd15", "text2image", SD15_REPO, "Stable Diffusion 1.5 (512x512), the paper's base TIS."
+            "sd15",
+            "text2image",
+            SD15_REPO,
+            "Stable Diffusion 1.5 (512x512), the paper's base TIS.",
+            fp16_variant=True,
         ),
         ModelSpec(
             "deliberate",
@@ -89,13 +111,61 @@ MODELS: dict[str, ModelSpec] = {
             "realistic-vision",
             "text2image",
             "SG161222/Realistic_Vision_V1.4",
-            "Realistic Vision 1.4, a photographic SD 1.5 fine-tune.",
+            "Realistic Vision 1.4, a photographic SD 1.5 fine-tune (single .safetensors file).",
+            # Its diffusers folders may hold only pickled .bin weights; the single file is safe.
+            single_file="Realistic_Vision_V1.4.safetensors",
+            config_repo=SD15_REPO,
         ),
         ModelSpec(
             "sdxl",
             "sdxl",
             "stabilityai/stable-diffusion-xl-base-1.0",
             "Stable Diffusion XL base 1.0 (1024x1024, two text encoders).",
+            fp16_variant=True,
+        ),
+        # --- few-step drafts: distilled models for CPUs and quick iteration
+        ModelSpec(
+            "sd-turbo",
+            "text2image",
+            "stabilityai/sd-turbo",
+            "SD-Turbo (512x512): adversarially distilled SD 2.1, 1-4 steps, no guidance.",
+            fp16_variant=True,
+            num_inference_steps=1,
+            guidance_scale=0.0,
+        ),
+        ModelSpec(
+            "lcm-sd15",
+            "text2image",
+            "latent-consistency/lcm-lora-sdv1-5",
+            "SD 1.5 with the LCM-LoRA: 4-8 steps with the LCM scheduler, guidance 1-2.",
+            base_model="sd15",
+            lora_file="pytorch_lora_weights.safetensors",
+            scheduler="LCMScheduler",
+            num_inference_steps=4,
+            guidance_scale=1.0,
+        ),
+        ModelSpec(
+            "lcm-sdxl",
+            "sdxl",
+            "latent-consistency/lcm-lora-sdxl",
+            "SDXL with the LCM-LoRA: 4-8 steps with the LCM scheduler, guidance 1-2.",
+            base_model="sdxl",
+            lora_file="pytorch_lora_weights.safetensors",
+            scheduler="LCMScheduler",
+            num_inference_steps=4,
+            guidance_scale=1.0,
+        ),
+        ModelSpec(
+            "sdxl-lightning",
+            "sdxl",
+            "ByteDance/SDXL-Lightning",
+            "SDXL-Lightning 4-step LoRA on SDXL base: 4 steps, Euler trailing, no guidance.",
+            base_model="sdxl",
+            lora_file="sdxl_lightning_4step_lora.safetensors",
+            scheduler="EulerDiscreteScheduler",
+            scheduler_options=(("timestep_spacing", "trailing"),),
+            num_inference_steps=4,
+            guidance_scale=0.0,
         ),
         # --- editing and captioning
         ModelSpec(
@@ -207,19 +277,86 @@ def get_model_spec(name: str) -> ModelSpec:
     """
     if name in MODELS:
         return MODELS[name]
-    folder = Path(name).expanduser()
-    kind = _kind_of_local_folder(folder) if folder.is_dir() else None
-    if kind is not None:
-        resolved = folder.resolve()
+    path = Path(name).expanduser()
+    valid = ", ".join(MODELS)
+    if path.is_dir():
+        kind = _kind_of_local_folder(path)
+        checkpoints = sorted(path.glob("*.safetensors"))
+        if kind is None and len(checkpoints) == 1:
+            path = checkpoints[0]  # a folder holding one single-file checkpoint
+        elif kind is None:
+            raise UnknownModelError(
+                f"{path} is a folder, but neither a diffusers pipeline (no model_index.json) "
+                f"nor a single-file checkpoint (it holds {len(checkpoints)} .safetensors files "
+                "at its top level, not one). Give a diffusers folder, one .safetensors file, "
+                f"or a registry name: {valid}."
+            )
+        else:
+            resolved = path.resolve()
+            return ModelSpec(
+                str(resolved), kind, None, f"Custom model from {resolved}", local_path=lambda: resolved
+            )
+    if path.is_file() and path.suffix == ".safetensors":
+        # An SD 1.x checkpoint in the original layout (A1111/Civitai style); the pipeline
+        # configs come from the SD 1.5 repo, as for Deliberate.
+        resolved = path.resolve()
         return ModelSpec(
             str(resolved),
-            kind,
+            "text2image",
             None,
-            f"Custom model from {resolved}",
+            f"Custom single-file SD 1.x checkpoint {resolved}",
+            single_file=resolved.name,
+            config_repo=SD15_REPO,
             local_path=lambda: resolved,
         )
-    valid = ", ".join(MODELS)
     raise UnknownModelError(
         f"Unknown model {name!r}. Valid names: {valid}; "
-        "or give the path of a local diffusers folder (one holding model_index.json)."
+        "or give the path of a local diffusers folder (one holding model_index.json) "
+        "or of a single-file .safetensors checkpoint."
     )
+
+
+def generation_defaults(name: str) -> dict:
+    """Return the model's recommended `num_inference_steps` and `guidance_scale`.
+
+    Few-step models need theirs (SD-Turbo at 25 steps and guidance 7.5 is slow and burnt);
+    custom models get the SD defaults.
+    """
+    spec = get_model_spec(name)
+    return {"num_inference_steps": spec.num_inference_steps, "guidance_scale": spec.guidance_scale}
+
+
+# "draft" renders with the family's few-step model; "quality" with the model asked for.
+SPEEDS = ("quality", "draft")
+_DRAFT_OF_KIND = {"text2image": "lcm-sd15", "sdxl": "sdxl-lightning"}
+
+
+def draft_model_for(name: str) -> str:
+    """Return the few-step model to use for `name` at the "draft" speed.
+
+    A few-step model is its own draft; an SD 1.x model drafts with the LCM-LoRA on SD 1.5,
+    an SDXL model with SDXL-Lightning. Refuses (InputError) non-image models.
+    """
+    from core.errors import InputError
+
+    spec = get_model_spec(name)
+    if spec.kind not in IMAGE_KINDS:
+        raise InputError(f"Model {spec.name!r} is a {spec.kind}, it has no draft speed.")
+    return spec.name if spec.few_step else _DRAFT_OF_KIND[spec.kind]
+
+
+def relative_cost(name: str) -> float:
+    """Return a rough cost of one image in SD 1.5 UNet evaluations (for picking the fastest).
+
+    steps x (2 with classifier-free guidance) x (about 3 for SDXL's UNet at 1024 px, measured
+    in bench/few_step_cpu.py); ties keep table order.
+    """
+    spec = get_model_spec(name)
+    guidance = 2 if spec.guidance_scale > 1 else 1  # diffusers skips CFG at guidance <= 1
+    return spec.num_inference_steps * guidance * (3.0 if spec.kind == "sdxl" else 1.0)
+
+
+def fastest_draft_model() -> str:
+    """Return the registry's cheapest few-step text-to-image model (SD-Turbo today)."""
+    drafts = [n for n in list_models(IMAGE_KINDS) if MODELS[n].few_step and not MODELS[n].offline]
+    return min(drafts, key=relative_cost)

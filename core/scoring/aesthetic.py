@@ -25,13 +25,23 @@ AESTHETIC_MLP_URL = (
 )
 
 
+# The same weights on the hub, as TRL's DDPO example loads them (state dict keys `layers.N`).
+AESTHETIC_MLP_HUB = "trl-lib/ddpo-aesthetic-predictor/aesthetic-model.pth"
+
+
 def default_mlp_path() -> str:
-    """Return where the aesthetic MLP weights are expected: DIFFCHAT_HOME/models/aesthetic/."""
-    return str(models_dir() / "aesthetic" / AESTHETIC_MLP_FILE)
+    """Return where the aesthetic MLP weights are read from.
+
+    DIFFCHAT_HOME/models/aesthetic/ when the file was put there, else the hub copy
+    (`AESTHETIC_MLP_HUB`, from the Hugging Face cache or downloaded when online).
+    """
+    local = models_dir() / "aesthetic" / AESTHETIC_MLP_FILE
+    return str(local) if local.is_file() else AESTHETIC_MLP_HUB
 
 
 HOW = (
-    f"Download {AESTHETIC_MLP_URL} to DIFFCHAT_HOME/models/aesthetic/{AESTHETIC_MLP_FILE}; "
+    f"With network access it is downloaded from the hub ({AESTHETIC_MLP_HUB}); or download "
+    f"{AESTHETIC_MLP_URL} to DIFFCHAT_HOME/models/aesthetic/{AESTHETIC_MLP_FILE}. "
     f"open_clip fetches {AESTHETIC_CLIP} ({AESTHETIC_CLIP_PRETRAINED}) itself when online."
 )
 
