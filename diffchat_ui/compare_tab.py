@@ -16,7 +16,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError, GenerationCancelled, InputError
+from core.errors import DataError, DiffChatError, GenerationCancelled, InputError
+from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
 from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
@@ -231,18 +232,32 @@ def run_comparison(
             "raw_image": "raw.png",
             "candidates": [asdict(c) for c in candidates],
         }
-        (folder / COMPARISON_FILE).write_text(json.dumps(record, indent=2))
+        # Atomic: a run stopped or killed while saving must not leave a truncated record.
+        atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
         folders.append(folder)
     return folders
 
 
 def load_comparison(folder: Path) -> dict:
-    """Return a saved comparison record with absolute image paths."""
-    record = json.loads((folder / COMPARISON_FILE).read_text())
-    record["raw_image"] = str(folder / record["raw_image"])
-    for candidate in record["candidates"]:
-        if candidate["image"]:
-            candidate["image"] = str(folder / candidate["image"])
+    """Return a saved comparison record with absolute image paths.
+
+    Refuses (DataError naming the file) a record that cannot be read, is not JSON, or lacks
+    the fields a ballot needs.
+    """
+    path = folder / COMPARISON_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["raw_image"] = str(folder / record["raw_image"])
+        for key in ("id", "raw_prompt", "instruction"):
+            if not isinstance(record[key], str):
+                raise TypeError(f"{key} is not a string")
+        for candidate in record["candidates"]:
+            if not isinstance(candidate["method"], str):
+                raise TypeError("a candidate's method is not a string")
+            if candidate["image"]:
+                candidate["image"] = str(folder / candidate["image"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"damaged comparison record ({error!r})", path=str(path)) from error
     return record
 
 

@@ -7,6 +7,7 @@ store (diffchat_ui.votes); the chart shows each pair's win/tie/lose counts.
 
 from __future__ import annotations
 
+import logging
 import random
 import tempfile
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError
+from core.errors import DataError, DiffChatError
 from diffchat_ui.compare_tab import COMPARISON_FILE, load_comparison
 from diffchat_ui.context import AppContext
 from diffchat_ui.votes import TIE, PairRecord
+
+log = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGH"
 TIE_LABEL = "tie"
@@ -34,10 +37,18 @@ class Ballot:
 
 
 def votable_comparisons(root: Path) -> list[Path]:
-    """Return saved comparison folders with at least two rendered candidates, newest first."""
+    """Return saved comparison folders with at least two rendered candidates, newest first.
+
+    A damaged record is left out with a warning in the log: one bad folder must not take the
+    tab down for everyone.
+    """
     found = []
     for path in sorted(root.glob(f"*/{COMPARISON_FILE}"), reverse=True):
-        record = load_comparison(path.parent)
+        try:
+            record = load_comparison(path.parent)
+        except DataError as error:
+            log.warning("Vote tab skips a comparison: %s", error)
+            continue
         if sum(1 for c in record["candidates"] if c["image"]) >= 2:
             found.append(path.parent)
     return found
@@ -109,6 +120,8 @@ def pair_chart(records: list[PairRecord]):
 def build(context: AppContext) -> None:
     """Lay out the Vote tab and wire its events (inside a gr.Tab)."""
     ballot_state = gr.State(None)
+    if context.votes.recovery_note:
+        gr.Markdown(f"⚠️ {context.votes.recovery_note}", elem_id="votes-recovered")
     gr.Markdown(
         "Pick the image that best follows the instruction while keeping the rest, or “tie”. "
         "Candidates come from compare runs, in random order, without method names."

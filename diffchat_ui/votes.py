@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
 import sqlite3
 import time
 from contextlib import closing
@@ -19,6 +21,8 @@ from itertools import combinations
 from pathlib import Path
 
 from core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 TIE = "tie"
 _SCHEMA = """
@@ -67,10 +71,45 @@ class VoteStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Set when the file found at start was damaged: what happened, for the Vote tab.
+        self.recovery_note = ""
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:
+            # The app must start anyway; the damaged file is kept for recovery, never deleted.
+            moved = self._move_aside()
+            self.recovery_note = (
+                f"The vote database {self.path.name} was damaged ({error}); it was moved aside "
+                f"to {moved.name} in the workspace and a new, empty one was started."
+            )
+            log.error("%s (%s)", self.recovery_note, moved)
+            self._open()
+
+    def _open(self) -> None:
         with closing(self._connect()) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(_SCHEMA)
+            # quick_check reads every page: damage behind a good header shows now, at start,
+            # not at somebody's vote.
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {verdict}")
             connection.commit()
+
+    def _move_aside(self) -> Path:
+        """Rename the database (and its WAL files) to NAME.damaged-<time>; return the new path."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{number}")
+        for suffix in ("-wal", "-shm"):
+            companion = self.path.with_name(self.path.name + suffix)
+            if companion.exists():
+                os.replace(companion, target.with_name(target.name + suffix))
+        os.replace(self.path, target)
+        return target
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).

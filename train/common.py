@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DiffChatError, InputError
+from core.files import atomic_write_text
 
 STAGE_FILE = "diffchat_stage.json"
 LATEST_FILE = "latest"
@@ -74,13 +75,13 @@ def config_to_dict(config: Any) -> dict:
 
 
 def write_stage_tag(folder: str | Path, stage: str, config: Any = None, **extra: Any) -> Path:
-    """Write the stage tag file (stage name, resolved config, extra fields) into `folder`."""
+    """Write the stage tag file (stage name, resolved config, extra fields) into `folder`,
+    atomically: a reader finds the old tag or the new one, never half of one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     payload = {"stage": stage, "config": config_to_dict(config), **extra}
-    path = folder / STAGE_FILE
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write_text(folder / STAGE_FILE, text)
 
 
 def read_stage_tag(folder: str | Path, stage: str | None = None) -> dict:
@@ -251,15 +252,6 @@ def checkpoint_to_resume(resume_from_checkpoint: str, output_dir: str | Path) ->
     return found
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def save_checkpoint(
     output_dir: str | Path,
     step: int,
@@ -314,7 +306,7 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
-        _atomic_write_text(output_dir / LATEST_FILE, name + "\n")
+        atomic_write_text(output_dir / LATEST_FILE, name + "\n")
     except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
         previous = latest_checkpoint(output_dir)
