@@ -35,3 +35,7 @@ class DataError(DiffChatError):
 
 class GenerationCancelled(DiffChatError):
     """The user pressed Stop; nothing was produced and nothing was lost."""
+
+
+class DownloadError(DiffChatError):
+    """A model download that was refused (no safetensors, no disk space) or stopped half-way."""

@@ -294,7 +294,11 @@ def get_model_spec(name: str) -> ModelSpec:
         else:
             resolved = path.resolve()
             return ModelSpec(
-                str(resolved), kind, None, f"Custom model from {resolved}", local_path=lambda: resolved
+                str(resolved),
+                kind,
+                None,
+                f"Custom model from {resolved}",
+                local_path=lambda: resolved,
             )
     if path.is_file() and path.suffix == ".safetensors":
         # An SD 1.x checkpoint in the original layout (A1111/Civitai style); the pipeline

@@ -45,26 +45,75 @@ class AppSettings:
         real = [n for n in names if not MODELS[n].offline]
         return offline + real if self.offline else real + offline
 
+    def image_model_choices(self) -> list[tuple[str, str]]:
+        """Return the TIS dropdown as (label, name): models without local weights are
+        marked, so nobody picks one expecting it to work offline."""
+        return [(model_label(name), name) for name in self.image_models()]
 
-def real_weights_available(repo_id: str) -> bool:
-    """Return True when the diffusers repo's model_index.json is in the local HF cache."""
+
+def model_available(name: str) -> bool:
+    """Return True when a registry model's weights are on this machine (offline-set folder or
+    Hugging Face cache); names outside the registry (custom folders, ids) count as available."""
+    spec = MODELS.get(name)
+    if spec is None or spec.repo_id is None and spec.local_path is None:
+        return True
+    if spec.local_path is not None:
+        return spec.local_path().is_dir()
+    if spec.single_file:
+        return cached_file(spec.repo_id, spec.single_file)
+    return real_weights_available(spec.repo_id)
+
+
+def model_label(name: str) -> str:
+    """Return the dropdown label of an image model: its name, marked when not downloaded."""
+    return name if model_available(name) else f"{name} (not downloaded)"
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Return why the image model `name` cannot render here, before any work starts (None
+    when it can, or when it can still be downloaded because the hub is reachable)."""
+    if model_available(name):
+        return None
+    from huggingface_hub import constants
+
+    if not constants.HF_HUB_OFFLINE:
+        return None
+    return (
+        f"The image model {name} is not downloaded and this app runs offline "
+        "(HF_HUB_OFFLINE): choose one of the offline models (tiny-sd, tiny-sdxl), or download "
+        f"{MODELS[name].repo_id} and restart."
+    )
+
+
+def cached_file(repo_id: str, filename: str) -> bool:
+    """Return True when `filename` of `repo_id` is in the local Hugging Face cache."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        found = try_to_load_from_cache(repo_id, "model_index.json")
+        found = try_to_load_from_cache(repo_id, filename)
     except Exception as error:  # a broken cache is the same as no cache here
         log.warning("could not read the Hugging Face cache: %s", error)
         return False
     return isinstance(found, str) and os.path.isfile(found)
 
 
+def real_weights_available(repo_id: str) -> bool:
+    """Return True when the diffusers repo's model_index.json is in the local HF cache."""
+    return cached_file(repo_id, "model_index.json")
+
+
 def detect_settings(force_offline: bool = False, concurrency: int = 2) -> AppSettings:
-    """Return the settings: offline set when forced or when SD 1.5 is not cached."""
-    offline = force_offline or not real_weights_available(MODELS["sd15"].repo_id)
+    """Return the settings: the offline set when forced or when no real image model is
+    downloaded; else SD 1.5 on a GPU, the fastest few-step model on a CPU (whichever of the
+    two is downloaded, see core.assets.download.start_model)."""
+    from core.assets.download import start_model
+
+    start = None if force_offline else start_model()
+    offline = start is None
     ip2p_cached = not offline and real_weights_available(MODELS["instruct-pix2pix"].repo_id)
     return AppSettings(
         offline=offline,
-        text2image_model="tiny-sd" if offline else "sd15",
+        text2image_model="tiny-sd" if offline else start,
         ip2p_model="instruct-pix2pix" if ip2p_cached else "tiny-ip2p",
         rewriter="diffchat-offline",
         workspace=workspace_dir(),

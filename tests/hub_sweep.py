@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # The tiny hub's open_clip models cannot fill the built-in ViT-L-14 / ViT-H-14 architectures,
 # so these two read the architecture from the same hub repos' open_clip_config.json.
 SCORER_OVERRIDES = {
-    "aesthetic": {"clip_model": "hf-hub:timm/vit_large_patch14_clip_224.openai", "clip_pretrained": None},
+    "aesthetic": {
+        "clip_model": "hf-hub:timm/vit_large_patch14_clip_224.openai",
+        "clip_pretrained": None,
+    },
     "hps": {"model_name": "hf-hub:laion/CLIP-ViT-H-14-laion2B-s32B-b79K"},
 }
 

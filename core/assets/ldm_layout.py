@@ -67,7 +67,9 @@ def unet_to_ldm(state_dict: dict, config: dict) -> dict:
                 new = ldm_name + key[len(diffusers_name) :]
         if match := re.match(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.+)", key):
             block, layer, rest = int(match[1]), int(match[2]), match[3]
-            new = f"input_blocks.{per_level * block + layer + 1}.0.{_resnet_rest(rest, _UNET_RESNET)}"
+            new = (
+                f"input_blocks.{per_level * block + layer + 1}.0.{_resnet_rest(rest, _UNET_RESNET)}"
+            )
         elif match := re.match(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.+)", key):
             block, layer, rest = int(match[1]), int(match[2]), match[3]
             new = f"input_blocks.{per_level * block + layer + 1}.1.{rest}"

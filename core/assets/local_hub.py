@@ -159,10 +159,14 @@ def _build_sd15(folder: Path) -> None:
     _save_pipeline(pipeline, folder, fp16=True, pickled=True)
     # The repo also carries the original single-file checkpoints: never fetched by the loader.
     _single_file(pipeline, folder / "v1-5-pruned-emaonly.safetensors")
-    (folder / "v1-inference.yaml").write_text("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n")
+    (folder / "v1-inference.yaml").write_text(
+        "model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n"
+    )
 
 
-def _build_single_file_repo(folder: Path, seed: int, filename: str, diffusers_folders: bool) -> None:
+def _build_single_file_repo(
+    folder: Path, seed: int, filename: str, diffusers_folders: bool
+) -> None:
     pipeline = _sd_pipeline(seed, _pndm(), safety=diffusers_folders)
     _single_file(pipeline, folder / filename)
     if diffusers_folders:
@@ -218,7 +222,9 @@ def _build_sd_turbo(folder: Path) -> None:
     )  # fmt: skip
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        steps_offset=1, timestep_spacing="trailing")  # fmt: skip
-    _save_pipeline(StableDiffusionPipeline(scheduler=scheduler, **parts), folder, fp16=True, pickled=False)
+    _save_pipeline(
+        StableDiffusionPipeline(scheduler=scheduler, **parts), folder, fp16=True, pickled=False
+    )
 
 
 def _lora_for(unet, folder: Path, weight_name: str, pipeline_class, seed: int) -> None:
@@ -248,7 +254,9 @@ def _build_lcm_lora_sd15(folder: Path) -> None:
     _lora_for(unet, folder, "pytorch_lora_weights.safetensors", StableDiffusionPipeline, SEED + 5)
 
 
-def _build_sdxl_lora(folder: Path, weight_name: str, seed: int, unet_file: str | None = None) -> None:
+def _build_sdxl_lora(
+    folder: Path, weight_name: str, seed: int, unet_file: str | None = None
+) -> None:
     from diffusers import StableDiffusionXLPipeline
     from safetensors.torch import save_file
 
@@ -262,8 +270,13 @@ def _build_sdxl_lora(folder: Path, weight_name: str, seed: int, unet_file: str |
 
 def _build_blip(folder: Path) -> None:
     import torch
-    from transformers import (BertTokenizerFast, BlipConfig, BlipForConditionalGeneration,
-                              BlipImageProcessor, BlipProcessor)  # fmt: skip
+    from transformers import (
+        BertTokenizerFast,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,  # fmt: skip
+        BlipProcessor,
+    )
 
     words = "a an the of in on with photo picture dog cat house tree sky red blue man woman".split()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *words]
@@ -374,14 +387,17 @@ REPOS: tuple[HubRepo, ...] = (
 )  # fmt: skip
 
 
-def build_local_hub(root: Path | None = None, force: bool = False) -> Path:
-    """Build every repository of `REPOS` under `root` (default `hub_folder()`); return `root`.
+def build_local_hub(root: Path | None = None, force: bool = False, repo_ids=None) -> Path:
+    """Build the repositories of `REPOS` (or just `repo_ids`) under `root`; return `root`.
 
-    Idempotent: a repository already built is kept. Each is built in a staging folder and
-    swapped in whole (`build_folder`), so a failed build leaves nothing half-written.
+    `root` defaults to `hub_folder()`. Idempotent: a repository already built is kept. Each
+    is built in a staging folder and swapped in whole (`build_folder`), so a failed build
+    leaves nothing half-written.
     """
     root = root or hub_folder()
     for repo in REPOS:
+        if repo_ids is not None and repo.repo_id not in repo_ids:
+            continue
         target = root / repo.repo_id
         if target.is_dir() and not force:
             continue
@@ -412,7 +428,7 @@ def write_hf_cache(hf_home: Path, root: Path | None = None, repo_ids=None) -> Pa
     """
     root = root or hub_folder()
     cache = Path(hf_home) / "hub"
-    for repo_id in repo_ids or [repo.repo_id for repo in REPOS]:
+    for repo_id in repo_ids or [r.repo_id for r in REPOS if (root / r.repo_id).is_dir()]:
         commit = commit_of(repo_id)
         repo_cache = cache / ("models--" + repo_id.replace("/", "--"))
         (repo_cache / "refs").mkdir(parents=True, exist_ok=True)
@@ -458,7 +474,9 @@ class LocalHubServer:
 
     def downloaded(self) -> list[str]:
         """Return the repo/file paths fetched with GET (file downloads only)."""
-        return [path for method, path, _ in self.requests if method == "GET" and "/resolve/" in path]
+        return [
+            path for method, path, _ in self.requests if method == "GET" and "/resolve/" in path
+        ]
 
     def start(self) -> LocalHubServer:
         handler = partial(_HubHandler, self)
@@ -578,7 +596,9 @@ class _HubHandler(BaseHTTPRequestHandler):
                     if recursive:  # list every folder on the way, as the hub does
                         for depth in range(1, f.count("/") + 1):
                             folders.add("/".join(f.split("/")[:depth]))
-                entries += [{"type": "directory", "path": d, "oid": "0" * 40} for d in sorted(folders)]
+                entries += [
+                    {"type": "directory", "path": d, "oid": "0" * 40} for d in sorted(folders)
+                ]
                 return self._json(entries, head)
             return self._error("EntryNotFound", f"unknown endpoint {url.path}", head)
         if len(parts) >= 5 and parts[2] == "resolve":
