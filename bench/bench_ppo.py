@@ -63,7 +63,7 @@ def main() -> None:
         phase["rollout (generate, typical_p)"] = time.perf_counter() - start
         start = time.perf_counter()
         scores, _ = score_rollouts(rollouts, config, [])
-        prefix_ci = prefix_content_integrity(rollouts, tokenizer, config.ci_threshold)
+        prefix_ci = prefix_content_integrity(rollouts, config.ci_threshold)
         phase["score + prefix CI"] = time.perf_counter() - start
         start = time.perf_counter()
         batch, _ = make_batch(policy, reference, rollouts, scores, prefix_ci, 0.05, config, device)

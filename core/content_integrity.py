@@ -24,6 +24,7 @@ Edge cases (the listing leaves them open):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from core.nlp import (
@@ -171,3 +172,25 @@ class PrefixContentIntegrity:
             raw = reference.raw_from_matches(matches)
             scores.append(_threshold(raw, self.threshold) if thresholded else raw)
         return scores
+
+
+def decoded_token_texts(tokenizer, token_ids: list[int]) -> list[str]:
+    """Return the text each token adds to the decoded sequence; the pieces join to its decode.
+
+    Piece t is decode(ids[: t + 1]) minus decode(ids[: t]) (special tokens skipped), which is
+    what `PrefixContentIntegrity.prefix_scores` needs. Decoding each token alone is wrong for
+    SentencePiece tokenizers (Llama, Mistral): a lone "▁cat" decodes to "cat" without its
+    space, words run together and every prefix CI is 0. Where a prefix ends inside a
+    multi-byte character its text is not a prefix of the next one; such a token adds "" and
+    the character comes with the token that completes it.
+    """
+    full = tokenizer.decode(token_ids, skip_special_tokens=True)
+    pieces, end = [], 0
+    for count in range(1, len(token_ids) + 1):
+        prefix = tokenizer.decode(token_ids[:count], skip_special_tokens=True)
+        reached = max(end, len(os.path.commonprefix([prefix, full])))
+        pieces.append(full[end:reached])
+        end = reached
+    if pieces:
+        pieces[-1] += full[end:]
+    return pieces

@@ -113,15 +113,67 @@ def test_refuses_fewer_triplets_than_one_batch(tiny_setup):
         train_ppo(tiny_config(tiny_setup, "small", batch_size=64, mini_batch_size=8))
 
 
-def test_response_mask_stops_after_the_first_eos():
-    from train.ppo import response_mask_after_eos
+def test_responses_stop_at_any_special_token_or_the_first_newline():
+    from train.ppo import response_lengths
 
-    ids = torch.tensor([[5, 6, 2, 2, 2], [2, 7, 8, 9, 2], [5, 6, 7, 8, 9]])
-    assert response_mask_after_eos(ids, eos_token_id=2).tolist() == [
-        [1, 1, 1, 0, 0],
-        [1, 0, 0, 0, 0],
-        [1, 1, 1, 1, 1],
-    ]
+    ids = [[5, 6, 2, 2], [7, 8, 9, 3], [5, 6, 7, 8], [2, 5, 6, 7], [5, 6, 7, 8]]
+    texts = [["a", " cat", "", ""], ["a", " b", " c", ""], ["a", " cat", ".\n", "x"],
+             ["", "a", "b", "c"], ["a", "b", "c", "d"]]
+    # 2 is EOS and 3 another special token; row 2 ends with the token holding the newline.
+    assert response_lengths(ids, texts, stop_ids=[2, 3]) == [3, 4, 3, 1, 4]
+
+
+def sentencepiece_tokenizer():
+    """A Llama-style SentencePiece BPE tokenizer ("▁" word starts) trained here in a second."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    sentences = [
+        "a zebra standing in a field", "a horse in a field at night",
+        "turn the horse into a zebra", "a red car on a road", "a cat\nmore text",
+    ] * 4
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=150, initial_alphabet=["\n"], special_tokens=["<unk>", "</s>", "<pad>"]
+    )
+    tokenizer.train_from_iterator(sentences, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+
+
+def test_prefix_ci_with_a_sentencepiece_tokenizer_is_not_zero():
+    from types import SimpleNamespace
+
+    from core.content_integrity import content_integrity
+    from train.ppo import Rollouts, finish_responses, prefix_content_integrity
+
+    tokenizer = sentencepiece_tokenizer()
+    triplet = SimpleNamespace(
+        raw_prompt="a horse in a field", instruction="turn the horse into a zebra",
+        target_prompt="a zebra in a field",
+    )
+    ids = tokenizer(" a zebra standing in a field\nmore text", add_special_tokens=False).input_ids
+    # Each token decoded alone loses its space: the words run together.
+    assert "".join(tokenizer.decode([i]) for i in ids).startswith("azebrastanding")
+    responses = [ids + [tokenizer.eos_token_id], ids[:3] + [tokenizer.eos_token_id]]
+    stop_ids = tokenizer.all_special_ids
+    response_ids, mask, texts, token_texts = finish_responses(tokenizer, responses, stop_ids)
+    assert texts[0] == "a zebra standing in a field"  # the first line only
+    assert "".join(token_texts[0]).strip() == texts[0]
+    assert mask[0].sum() < len(ids)  # nothing after the newline is a real token
+    rollouts = Rollouts(
+        [triplet, triplet], None, None, response_ids, mask, [False, False], texts, token_texts
+    )
+    ci = prefix_content_integrity(rollouts, threshold=0.7)
+    real = int(mask[0].sum())
+    assert ci[0, real - 1] == content_integrity(*vars(triplet).values(), texts[0]).score == 1.0
+    assert ci[0, 0] == 0.0 and ci[0].max() == 1.0
+    assert ci[1, int(mask[1].sum()) - 1] == content_integrity(
+        *vars(triplet).values(), texts[1]
+    ).score
 
 
 @pytest.mark.slow

@@ -32,17 +32,35 @@ def test_gae_with_lambda_one_is_discounted_return_minus_value():
     assert torch.allclose(advantages, expected)
 
 
-def test_vci_shifts_values_by_alpha_times_ci():
-    values = torch.tensor([[0.1, -0.2, 0.3]])
-    ci = torch.tensor([[0.0, 0.75, 1.0]])
-    shifted = ppo_math.value_with_content_integrity(values, ci, alpha=0.05)
-    assert torch.allclose(shifted - values, torch.tensor([[0.0, 0.0375, 0.05]]))
+def test_vci_shaping_is_alpha_times_the_discounted_change_in_ci():
+    # CI after each token: 0, 0.8, 1.0 (then padding). CI before token 0 is 0; the state after
+    # the last token is the whole response, potential 1.0.
+    ci_after = torch.tensor([[0.0, 0.8, 1.0, 1.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    shaping = ppo_math.content_integrity_shaping(ci_after, mask, alpha=0.1, gamma=0.5)
+    # F_0 = 0.1 * (0.5*0 - 0) = 0; F_1 = 0.1 * (0.5*0.8 - 0) = 0.04; F_2 = 0.1 * (0.5*1 - 0.8)
+    assert torch.allclose(shaping, torch.tensor([[0.0, 0.04, -0.03, 0.0]]))
 
 
-def test_state_content_integrity_is_the_prefix_before_each_token():
-    # prefix_scores[k] is the CI of the first k+1 tokens; state t has seen t tokens.
-    assert ppo_math.state_content_integrity([0.0, 0.8, 1.0], 5) == [0.0, 0.0, 0.8, 0.8, 0.8]
-    assert ppo_math.state_content_integrity([], 2) == [0.0, 0.0]
+def test_vci_still_moves_the_advantages_once_the_critic_has_converged():
+    # Toy episode: 3 tokens, the score 1.0 on the last one, no KL; gamma 0.5, lambda 0.5.
+    rewards = torch.tensor([[0.0, 0.0, 1.0]])
+    mask = torch.ones(1, 3)
+    # A converged critic predicts the true return of every state: 0.25, 0.5, 1.0.
+    values = torch.tensor([[0.25, 0.5, 1.0]])
+    plain, returns = ppo_math.advantages_and_returns(rewards, values, mask, 0.5, 0.5)
+    assert torch.allclose(plain, torch.zeros(1, 3))  # nothing left for the plain critic to say
+    assert torch.allclose(returns, values)  # and its target is what it predicts: converged
+    shaping = ppo_math.content_integrity_shaping(
+        torch.tensor([[0.0, 0.8, 1.0]]), mask, alpha=0.1, gamma=0.5
+    )
+    shaped, shaped_returns = ppo_math.advantages_and_returns(
+        rewards, values, mask, 0.5, 0.5, shaping
+    )
+    # A_2 = -0.03; A_1 = 0.04 + 0.25 * -0.03 = 0.0325; A_0 = 0 + 0.25 * 0.0325 = 0.008125
+    assert torch.allclose(shaped, torch.tensor([[0.008125, 0.0325, -0.03]]))
+    # The value target ignores the shaping, so the critic stays converged and VCI keeps acting.
+    assert torch.allclose(shaped_returns, values)
 
 
 def test_kl_shaped_rewards_put_the_score_on_the_last_real_token():

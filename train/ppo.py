@@ -6,18 +6,20 @@ ppo.py and TRL's old PPOTrainer (trl 1.16 has no PPO any more). One PPO step:
     1. rollout (no grads): query T(x, i); response sampled with ADM+ locally typical sampling
        (eq. 3) or plain sampling (eq. 2); with ADM- a share of rollouts is replaced by a
        perturbed target prompt (eq. 4, see train/adm.py for our reading)
-    2. truncate after the first EOS, mask
+    2. truncate at the first stop (any special token, or the newline ending the first line,
+       as inference stops), mask
     3. score: w_aes * RM_aes(y) + w_pick * RM_pick(y) + w_ci * CI_thresholded(x, i, y_o, y)
        (Listing 1); the reward models are optional — without them the reward is CI only
     4. log-probs of policy and frozen reference, values V(s_t) of the value head
     5. per-token reward: -beta * KL on every token + score on the last (eq. 6's r_t)
-    6. VCI: V̂(s_t) = V(s_t) + alpha * CI(s_t) on every prefix (eq. 7)
-    7. GAE with V̂ (eqs. 5-6), returns, whitened advantages
+    6. VCI (eq. 7): V̂(s_t) = V(s_t) + alpha * CI(s_t) on every prefix, which in eq. 6 is the
+       potential-based shaping term alpha * (gamma * CI(s_{t+1}) - CI(s_t)) added to r_t
+    7. GAE on the shaped rewards (eqs. 5-6), returns, whitened advantages
     8. minibatch epochs: clipped policy loss + 0.5 * clipped value loss, AdamW, cosine LR
     9. adaptive KL coefficient, logging (objective/, loss/, policy/, val/), checkpoints
 
-The value head is trained toward returns - alpha * CI, so that V + alpha * CI — the value the
-advantages use — is the return estimate (our choice; the paper does not say).
+The value head learns the plain return (our reading; the paper does not say what V regresses),
+so the CI term keeps shaping the advantages once V has converged (docs/ppo.md, "VCI").
 Only the last 8 transformer blocks (their LoRA weights for a LoRA policy) and the value head
 train (Table 3).
 """
@@ -343,9 +345,10 @@ class Rollouts:
     query_ids: torch.Tensor  # [B, Lq]
     query_mask: torch.Tensor  # [B, Lq]
     response_ids: torch.Tensor  # [B, T]
-    response_mask: torch.Tensor  # [B, T] float, 1 up to and including the first EOS
+    response_mask: torch.Tensor  # [B, T] float, 1 up to and including the stop (see finish_responses)
     negative: list[bool]  # ADM- rollouts (perturbed target prompts)
-    response_texts: list[str]
+    response_texts: list[str]  # the first line of each response: what is scored
+    token_texts: list[list[str]]  # the first-line text each real token adds (prefix CI)
 
 
 def encode_queries(
@@ -365,12 +368,66 @@ def encode_queries(
     return batch.input_ids, batch.attention_mask
 
 
-def response_mask_after_eos(response_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
-    """Return a float mask [B, T]: 1 up to and including each row's first EOS, 0 after."""
-    is_eos = response_ids == eos_token_id
-    # Number of EOS strictly before each position; a position is real if none came before it.
-    eos_before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
-    return (eos_before == 0).float()
+def stop_token_ids(tokenizer, language_model) -> list[int]:
+    """Return the ids that end a rollout: EOS and every other special token.
+
+    The rule of inference (core.rewrite's local rewriter, `stop_token_ids`): a rewrite never
+    holds a special token, and a fine-tuned model may close its output with a neighbour of EOS.
+    """
+    eos = getattr(language_model.generation_config, "eos_token_id", None)
+    eos_ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    ids = set(eos_ids) | set(tokenizer.all_special_ids)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return sorted(ids)
+
+
+def response_lengths(
+    token_ids: list[list[int]], token_texts: list[list[str]], stop_ids: list[int]
+) -> list[int]:
+    """Return how many tokens of each response are real: up to and including its first stop.
+
+    A response stops at its first special token (`stop_ids`) or at the token whose text holds
+    its first newline, as inference does (it keeps only the first line and generates with
+    stop_strings "\n"); every response keeps at least its first token.
+    """
+    stops = set(stop_ids)
+    lengths = []
+    for ids, texts in zip(token_ids, token_texts, strict=True):
+        length = len(ids)
+        for position, (token, text) in enumerate(zip(ids, texts, strict=True)):
+            if token in stops or "\n" in text:
+                length = position + 1
+                break
+        lengths.append(max(1, length))
+    return lengths
+
+
+def finish_responses(tokenizer, responses: list[list[int]], stop_ids: list[int]):
+    """Return (response_ids [B, T], mask [B, T], first-line texts, per-token first-line texts).
+
+    Rows are right-padded with the pad id; the mask is 1 on the real tokens
+    (`response_lengths`). The per-token texts come from growing prefixes
+    (`core.content_integrity.decoded_token_texts`), cut at the first newline, so that they join
+    to the first line that the reward scores.
+    """
+    from core.content_integrity import decoded_token_texts
+
+    token_texts = [decoded_token_texts(tokenizer, ids) for ids in responses]
+    lengths = response_lengths(responses, token_texts, stop_ids)
+    length = max(len(ids) for ids in responses)
+    response_ids = torch.full((len(responses), length), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros(len(responses), length)
+    kept_texts = []
+    for index, (ids, real) in enumerate(zip(responses, lengths, strict=True)):
+        response_ids[index, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[index, :real] = 1.0
+        pieces = token_texts[index][:real]
+        if pieces and "\n" in pieces[-1]:
+            pieces[-1] = pieces[-1].split("\n", 1)[0]
+        kept_texts.append(pieces)
+    texts = [first_line("".join(pieces)) for pieces in kept_texts]
+    return response_ids, mask, texts, kept_texts
 
 
 def rollout(
@@ -381,7 +438,10 @@ def rollout(
     negative_sampler,
     rng: random.Random,
 ) -> Rollouts:
-    """Sample one response per triplet (no grads); swap in ADM- negatives. Returns Rollouts."""
+    """Sample one response per triplet (no grads); swap in ADM- negatives. Returns Rollouts.
+
+    Generation stops as inference does: at any special token or at the first newline.
+    """
     from core.nlp import extract_keywords
     from train.adm import sample_responses
 
@@ -389,6 +449,7 @@ def rollout(
     query_ids, query_mask = encode_queries(
         tokenizer, triplets, config.max_length - config.max_new_tokens
     )
+    stop_ids = stop_token_ids(tokenizer, policy.language_model)
     with autocast(config, device):
         sampled = sample_responses(
             policy.language_model,
@@ -396,8 +457,9 @@ def rollout(
             query_mask.to(device),
             max_new_tokens=config.max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            eos_token_id=stop_ids,
             typical_p=config.typical_p if config.use_adm_positive else None,
+            tokenizer=tokenizer,
         ).cpu()
     responses = [row.tolist() for row in sampled]
     negative = [False] * len(triplets)
@@ -411,21 +473,12 @@ def rollout(
                 ids = tokenizer(" " + perturbation.text, add_special_tokens=False).input_ids
                 responses[index] = (ids + [tokenizer.eos_token_id])[: config.max_new_tokens]
                 negative[index] = True
-    length = max(len(r) for r in responses)
-    response_ids = torch.full((len(responses), length), tokenizer.pad_token_id, dtype=torch.long)
-    for index, ids in enumerate(responses):
-        response_ids[index, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    response_mask = response_mask_after_eos(response_ids, tokenizer.eos_token_id)
-    if tokenizer.pad_token_id != tokenizer.eos_token_id:
-        response_mask = response_mask * (response_ids != tokenizer.pad_token_id).float()
-        response_mask[:, 0] = 1.0  # a response has at least its first token
-    # The rewriter uses the first line of the output (core.rewrite, evaluate-rewriter), so that
-    # is what gets scored.
-    texts = [
-        first_line(tokenizer.decode(ids[mask.bool()], skip_special_tokens=True))
-        for ids, mask in zip(response_ids, response_mask, strict=True)
-    ]
-    return Rollouts(triplets, query_ids, query_mask, response_ids, response_mask, negative, texts)
+    response_ids, response_mask, texts, token_texts = finish_responses(
+        tokenizer, responses, stop_ids
+    )
+    return Rollouts(
+        triplets, query_ids, query_mask, response_ids, response_mask, negative, texts, token_texts
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,21 +521,25 @@ def score_rollouts(
     return scores, parts
 
 
-def prefix_content_integrity(rollouts: Rollouts, tokenizer, threshold: float) -> torch.Tensor:
-    """Return CI(s_t) [B, T] of every response prefix (core's incremental CI), for VCI (eq. 7)."""
+def prefix_content_integrity(rollouts: Rollouts, threshold: float) -> torch.Tensor:
+    """Return [B, T]: the thresholded CI of each response after each of its tokens, for VCI.
+
+    Element [b, t] is CI(s_{t+1}), the CI of the first t + 1 tokens' first-line text
+    (core's incremental CI over `rollouts.token_texts`); positions after the end repeat the
+    last value (they are masked out).
+    """
     from core.content_integrity import PrefixContentIntegrity
 
     batch, length = rollouts.response_ids.shape
     result = torch.zeros(batch, length)
-    for index, triplet in enumerate(rollouts.triplets):
-        count = int(rollouts.response_mask[index].sum())
-        token_texts = [
-            tokenizer.decode([token]) for token in rollouts.response_ids[index, :count].tolist()
-        ]
-        prefix = PrefixContentIntegrity(
+    for index, (triplet, pieces) in enumerate(
+        zip(rollouts.triplets, rollouts.token_texts, strict=True)
+    ):
+        scores = PrefixContentIntegrity(
             *ci_references(triplet)[:3], threshold=threshold
-        ).prefix_scores(token_texts, thresholded=True)
-        result[index] = torch.tensor(ppo_math.state_content_integrity(prefix, length))
+        ).prefix_scores(pieces, thresholded=True)
+        result[index, : len(scores)] = torch.tensor(scores)
+        result[index, len(scores) :] = scores[-1]
     return result
 
 
@@ -559,14 +616,19 @@ def make_batch(
     rewards, kl = ppo_math.kl_shaped_rewards(
         scores.to(device), logprobs, ref_logprobs, mask, kl_coef
     )
-    # 6. DiffChat eq. 7 (VCI)
-    vci = prefix_ci.to(device) if config.use_vci else torch.zeros_like(values)
-    values_hat = ppo_math.value_with_content_integrity(values, vci, config.vci_alpha)
-    # 7. DiffChat eqs. 5-6 (GAE) on V̂; the value head's target is the return minus alpha * CI
-    advantages = ppo_math.generalized_advantages(
-        rewards, values_hat, mask, config.gamma, config.lam
+    # 6. DiffChat eq. 7 (VCI): V̂ = V + alpha * CI put into eq. 6 is potential-based shaping of
+    # r_t, so it keeps acting once V has learned the return (ppo_math.content_integrity_shaping).
+    if config.use_vci:
+        ci_after = prefix_ci.to(device)
+        shaping = ppo_math.content_integrity_shaping(ci_after, mask, config.vci_alpha, config.gamma)
+    else:
+        ci_after = shaping = torch.zeros_like(values)
+    # 7. DiffChat eqs. 5-6 (GAE) on the shaped rewards; the value head learns the plain return.
+    advantages, returns = ppo_math.advantages_and_returns(
+        rewards, values, mask, config.gamma, config.lam, shaping if config.use_vci else None
     )
-    returns = advantages + values
+    plain_advantages = returns - values
+    vci_shift = ppo_math.masked_mean((advantages - plain_advantages).abs(), mask)
     advantages = ppo_math.whiten(advantages, mask)
     stats = {
         "objective/kl": (kl.sum(1)).mean(),
@@ -575,7 +637,9 @@ def make_batch(
         "objective/rlhf_reward": (scores.to(device) - kl_coef * kl.sum(1)).mean(),
         "objective/response_length": mask.sum(1).mean(),
         "val/mean": ppo_math.masked_mean(values, mask),
-        "val/vci_mean": ppo_math.masked_mean(vci, mask),
+        "val/vci_mean": ppo_math.masked_mean(ci_after, mask),
+        "val/vci_shaping": ppo_math.masked_mean(shaping, mask),
+        "val/vci_advantage_shift": vci_shift,
         "val/returns_mean": ppo_math.masked_mean(returns, mask),
     }
     batch = Batch(query_ids, query_mask, response_ids, mask, logprobs, values, advantages, returns)
@@ -794,7 +858,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
             # 3. scores, prefix CI
             scores, parts = score_rollouts(rollouts, config, reward_scorers)
             prefix_ci = (
-                prefix_content_integrity(rollouts, tokenizer, config.ci_threshold)
+                prefix_content_integrity(rollouts, config.ci_threshold)
                 if config.use_vci
                 else None  # make_batch uses zeros without VCI
             )

@@ -64,27 +64,25 @@ def kl_shaped_rewards(
     return rewards * mask, kl
 
 
-def value_with_content_integrity(
-    values: torch.Tensor, prefix_content_integrity: torch.Tensor, alpha: float
+def content_integrity_shaping(
+    content_integrity_after: torch.Tensor, mask: torch.Tensor, alpha: float, gamma: float
 ) -> torch.Tensor:
-    """Return V̂(s_t) = V(s_t) + alpha * CI(s_t) — DiffChat eq. 7 (VCI).
+    """Return F [B, T], F_t = alpha * (gamma * CI(s_{t+1}) - CI(s_t)): DiffChat eq. 7 (VCI).
 
-    `prefix_content_integrity[b, t]` is the CI score of the response prefix *before* token t
-    (see `state_content_integrity`), in the same [B, T] layout as `values`.
+    Putting eq. 7's V̂(s) = V(s) + alpha * CI(s) into eq. 6 gives
+    delta_t = r_t + gamma * V(s_{t+1}) - V(s_t) + F_t, i.e. potential-based reward shaping
+    (Ng et al., 1999) with potential alpha * CI, so GAE runs on rewards + F with the plain
+    critic V, which learns the plain return. (Training V toward return - alpha * CI instead
+    would make V + alpha * CI converge to the plain return and the term would fade.)
+
+    `content_integrity_after[b, t]` is CI(s_{t+1}), the CI of the prefix that ends with token
+    t; CI(s_0) of the empty response is 0. The state after the last real token is the whole
+    response, and its potential is that response's CI (not 0, which would charge the end
+    token -alpha * CI for finishing a good prompt). Padding positions get 0.
     """
-    return values + alpha * prefix_content_integrity
-
-
-def state_content_integrity(prefix_scores: list[float], length: int) -> list[float]:
-    """Return CI(s_t) for t = 0..length-1 from the CI of each prefix y_1..y_k (k = 1..n).
-
-    State s_t is the one in which token t is chosen, so its text is the prefix of the first t
-    tokens: CI(s_0) is the score of the empty response (0) and CI(s_t) = prefix_scores[t-1].
-    The result is padded with the last value (or cut) to `length`.
-    """
-    states = [0.0] + [float(score) for score in prefix_scores[:-1]] if prefix_scores else [0.0]
-    states = states[:length]
-    return states + [states[-1]] * (length - len(states))
+    before = torch.zeros_like(content_integrity_after)
+    before[:, 1:] = content_integrity_after[:, :-1]
+    return alpha * (gamma * content_integrity_after - before) * mask
 
 
 def generalized_advantages(
@@ -98,7 +96,7 @@ def generalized_advantages(
 
     delta_t = r_t + gamma * V(s_{t+1}) - V(s_t);  A_t = sum_l (gamma * lam)^l delta_{t+l}.
     The state after the last real token is terminal (V = 0); padding positions get 0.
-    `values` may be the VCI values V̂ of eq. 7.
+    VCI (eq. 7) enters through the rewards: see `content_integrity_shaping`.
     """
     batch, length = rewards.shape
     values = values * mask
@@ -112,6 +110,28 @@ def generalized_advantages(
         last_advantage = last_advantage * mask[:, t]
         advantages[:, t] = last_advantage
     return advantages
+
+
+def advantages_and_returns(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float,
+    lam: float,
+    shaping: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (advantages, returns) [B, T] of one batch, with optional VCI shaping.
+
+    advantages: GAE (eqs. 5-6) of rewards + `shaping` (`content_integrity_shaping`, eq. 7)
+    under the critic V; returns: the plain GAE return A + V without the shaping, which is the
+    value head's target, so V keeps estimating the return of the reward itself and the
+    shaping keeps moving the advantages once V has converged.
+    """
+    plain = generalized_advantages(rewards, values, mask, gamma, lam)
+    returns = plain + values
+    if shaping is None:
+        return plain, returns
+    return generalized_advantages(rewards + shaping, values, mask, gamma, lam), returns
 
 
 def clipped_policy_loss(
