@@ -1,8 +1,10 @@
 """DiffChat Studio: `python app.py` (or `make run`) starts the Gradio app.
 
-Binds 127.0.0.1 unless --host says otherwise. With no real weights in the Hugging Face
-cache it starts on the offline set and says so in a banner. Hugging Face Spaces runs this
-file as is (see docs/app.md).
+Binds 127.0.0.1 unless --host says otherwise. First it builds what is missing of the
+offline set and, when the hub is reachable, downloads the default image model (SD 1.5 on a
+GPU, the fastest few-step model on a CPU; `--no-download` skips this). With no real weights
+it starts on the offline set and says so in a banner. Hugging Face Spaces runs this file as
+is (README front matter; HF_HOME on /data when the Space has persistent storage).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="use the offline model set even when real weights are cached",
     )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        default=bool(os.environ.get("DIFFCHAT_NO_DOWNLOAD")),
+        help="never download the default image model at start-up (or DIFFCHAT_NO_DOWNLOAD=1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -61,6 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--concurrency must be at least 1")
     auth = parse_auth(args.auth)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from core.assets import startup
+
+    # Before anything imports huggingface_hub (it reads HF_HOME once).
+    startup.use_persistent_storage()
+    startup.build_offline_set()
+    if not (args.offline or args.no_download):
+        startup.download_default_model()
     if os.environ.get("SPACE_ID") and args.host == "127.0.0.1":
         args.host = "0.0.0.0"  # Spaces routes traffic to the container, not to localhost
 

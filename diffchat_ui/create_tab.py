@@ -8,18 +8,23 @@ turn its events into screen updates. Every error ends as a chat message; the ses
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError, GenerationCancelled
+from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.instructions import clarify, resolve_answer
+from core.registry import generation_defaults
 from core.session import random_seed
+from core.validation import MAX_INSTRUCTION_CHARS
 from diffchat_ui.context import AppContext
-from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words
+from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words, escape_markdown
+from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
-from diffchat_ui.turns import MODE_LABELS, run_turn, save_turn_image
+from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
 from diffchat_ui.worker import JobEvent
 
 log = logging.getLogger(__name__)
@@ -27,6 +32,35 @@ log = logging.getLogger(__name__)
 START_TEXT = "start from text"
 START_IMAGE = "start from my image"
 CUSTOM_MODEL = "custom path or id"
+# The instruction recorded for a turn whose prompt the user typed (AUTOMATIC1111 / Fooocus style).
+HAND_EDIT = "(edited by hand)"
+# The two ways on after a rewrite that changed nothing.
+TRY_AGAIN = "try again"
+EDIT_BY_HAND = "edit the prompt yourself"
+NO_OP_OPTIONS = [TRY_AGAIN, EDIT_BY_HAND]
+EDIT_BY_HAND_HELP = (
+    "Change the prompt in **Prompt (edit by hand)** beside the image, then press "
+    "**Render this prompt**: it becomes a new turn."
+)
+GUIDANCE_LABEL = "Guidance scale"
+MAX_VARIATIONS = 4
+NEW_SESSION_QUESTION = "Start a new session? This chat and its images will be closed."
+WELCOME = (
+    "**Describe the picture you want** to start, then tell me what to change, one edit at a "
+    "time. Or choose “start from my image” below."
+)
+EXAMPLE_FIRST_MESSAGES = [
+    "a red fox in a snowy forest, oil painting",
+    "a lighthouse on a cliff at sunset, watercolor",
+]
+# What the chat calls each edit mode (core.images EDIT_MODES).
+MODE_NAMES = {
+    "text": "text to image",
+    "upload": "your image",
+    "rewrite": "rewrite",
+    "keep": "keep composition",
+    "ip2p": "InstructPix2Pix",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,12 @@ class TurnSettings:
     seed: int
     num_inference_steps: int
     negative_prompt: str
+    size: str = ""  # a SIZE_PRESETS label; "" or "native" = the model's own size
+    variations: int = 1
+
+    def width_height(self) -> tuple[int | None, int | None]:
+        """Return (width, height) of the chosen size preset, (None, None) for native."""
+        return parse_size(self.size)
 
     def model_name(self) -> str:
         """Return the TIS model to use: the custom one when chosen in the dropdown."""
@@ -65,14 +105,92 @@ class TurnSettings:
 # ---------------------------------------------------------------- session helpers
 
 
+# Output sizes offered per model family (width x height, multiples of 64 near the native area).
+SIZE_NATIVE = "native size"
+SD_SIZES = ["512x512 square", "512x768 portrait", "768x512 landscape", "640x384 wide"]
+SDXL_SIZES = ["1024x1024 square", "832x1216 portrait", "1216x832 landscape", "1344x768 wide"]
+_SIZE = re.compile(r"^(\d+)x(\d+)")
+
+
+def size_presets(model: str) -> list[str]:
+    """Return the size choices for an image model: SDXL's 1024 presets or SD 1.5's 512 ones."""
+    from core.registry import MODELS
+
+    spec = MODELS.get(model)
+    return [SIZE_NATIVE] + (SDXL_SIZES if spec is not None and spec.kind == "sdxl" else SD_SIZES)
+
+
+def parse_size(label: str) -> tuple[int | None, int | None]:
+    """Return (width, height) of a size preset label, (None, None) for the native size."""
+    match = _SIZE.match(label or "")
+    return (int(match.group(1)), int(match.group(2))) if match else (None, None)
+
+
+def checked_instruction(text: str, is_edit: bool, rewriter: str):
+    """Return core.validation's CheckedInstruction for a chat message.
+
+    Refuses (InputError) what check_instruction refuses, and an edit instruction that does not
+    look like English for a local rewriter (trained on English only); a chat API rewriter
+    reads other languages, so there it is only a note.
+    """
+    from core.rewrite import is_network_rewriter
+    from core.validation import check_instruction
+
+    checked = check_instruction(text)
+    if is_edit and checked.warnings and not is_network_rewriter(rewriter):
+        raise InputError(
+            f"Only English is supported by the rewriter {rewriter} (it was trained on English "
+            "prompts). Your text is kept in the box: write it in English, or choose the openai "
+            "rewriter, which reads other languages."
+        )
+    return checked
+
+
+def refusal(text: str, state: ChatState | None, rewriter: str) -> str | None:
+    """Return why a chat message would be refused before anything runs, or None.
+
+    The Send handler keeps a refused text in the box (and the turn then says why)."""
+    if state is not None and (state.pending is not None or state.unchanged is not None):
+        return None  # an answer to a question: any text is fine
+    is_edit = state is not None and current_turn(state) is not None
+    try:
+        checked_instruction(text, is_edit, rewriter)
+    except InputError as error:
+        return str(error)
+    return None
+
+
+def _missing_image(state: ChatState, turn) -> str | None:
+    """Return the chat message for a current turn whose image file is gone, or None."""
+    if turn is None or not turn.image_path or Path(turn.image_path).is_file():
+        return None
+    parents = [t for t in state.session.path_to(turn.id)[:-1] if image_exists(t)]
+    if not Path(turn.image_path).parent.is_dir():
+        what = "this session's image folder is gone, and with it"
+    else:
+        what = "the file of"
+    message = f"⚠️ The image of turn #{turn.id} is gone ({what} its image)."
+    if parents:
+        state.pending = None
+        return (
+            message + f" Start a new branch from turn #{parents[-1].id}? Click it in the gallery."
+        )
+    return message + " Start a new session, or import a session file."
+
+
+def image_exists(turn) -> bool:
+    """Return True when a turn has an image and its file is still there."""
+    return bool(turn.image_path) and not turn.error and Path(turn.image_path).is_file()
+
+
 def current_turn(state: ChatState):
     """Return the session's current turn, or None before the first one."""
     return state.session.current
 
 
 def turns_with_images(state: ChatState) -> list:
-    """Return every turn of the tree that has an image, oldest first (the gallery)."""
-    return [turn for turn in state.session.turns.values() if turn.image_path and not turn.error]
+    """Return every turn of the tree whose image is there, oldest first (the gallery)."""
+    return [turn for turn in state.session.turns.values() if image_exists(turn)]
 
 
 # ---------------------------------------------------------------- views
@@ -84,8 +202,7 @@ def _view(state: ChatState | None, context: AppContext):
         return [], None, [], "", [], None
     turn = current_turn(state)
     gallery = [
-        (turn_.image_path, f"#{turn_.id}: {turn_.instruction[:40]}")
-        for turn_ in turns_with_images(state)
+        (turn_.image_path, gallery_caption(state, turn_)) for turn_ in turns_with_images(state)
     ]
     if turn is None:
         return state.messages, None, [], "", gallery, None
@@ -94,7 +211,39 @@ def _view(state: ChatState | None, context: AppContext):
     scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
     if scores and context.settings.offline:
         scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
-    return state.messages, turn.image_path, diff, scores, gallery, turn.image_path
+    image = turn.image_path if image_exists(turn) else None
+    return state.messages, image, diff, scores, gallery, image
+
+
+def gallery_caption(state: ChatState, turn) -> str:
+    """Return a gallery caption: ▶ on the current turn, the turn number, its parent and the
+    whole instruction ("▶ #3 (from #1): make it night")."""
+    marker = "▶ " if turn.id == state.session.current_id else ""
+    parent = f" (from #{turn.parent_id})" if turn.parent_id is not None else ""
+    return f"{marker}#{turn.id}{parent}: {turn.instruction}"
+
+
+def turn_tree(state: ChatState | None) -> str:
+    """Return the session's branches as an indented Markdown list, the current turn in bold."""
+    if state is None or not state.session.turns:
+        return "_No turns yet._"
+    lines = []
+
+    def walk(parent_id, depth):
+        for turn in state.session.children(parent_id):
+            how = MODE_NAMES.get(turn.mode, turn.mode)
+            label = f"#{turn.id} {how}: {escape_markdown(turn.instruction)}"
+            if turn.error:
+                label = f"~~{label}~~ (failed)"
+            elif not image_exists(turn):
+                label += " (image gone)"
+            if turn.id == state.session.current_id:
+                label = f"**{label}** ← current"
+            lines.append("  " * depth + "- " + label)
+            walk(turn.id, depth + 1)
+
+    walk(None, 0)
+    return "\n".join(lines)
 
 
 def _error(state: ChatState, message: str) -> None:
@@ -113,15 +262,25 @@ def send(
     settings: TurnSettings,
     session_key: str,
     progress,
+    hand_prompt: str | None = None,
 ):
-    """Handle one message; a generator of (state, *view) while the worker renders."""
+    """Handle one message (or, with `hand_prompt`, render that prompt as typed); a generator
+    of (state, *view): the message at once, then each finished image."""
     try:
         if state is None:
             state = ChatState.new(int(settings.seed))
         # The seed stays the session's until the user re-rolls or types another one.
         state.session.seed = int(settings.seed)
         yield from _send(
-            context, text, state, start_mode, start_image, settings, session_key, progress
+            context,
+            text,
+            state,
+            start_mode,
+            start_image,
+            settings,
+            session_key,
+            progress,
+            hand_prompt,
         )
     except Exception as error:  # the edge: a readable message, the session kept
         if isinstance(error, DiffChatError):
@@ -136,11 +295,18 @@ def send(
         yield (state, *_view(state, context))
 
 
-def _send(context, text, state, start_mode, start_image, settings, session_key, progress):
-    from core.validation import check_instruction
-
+def _send(
+    context, text, state, start_mode, start_image, settings, session_key, progress, hand_prompt
+):
     text = (text or "").strip()
     previous = current_turn(state)
+    missing = _missing_image(state, previous)
+    if missing:  # 0. a turn whose image is gone cannot be edited: say so, offer its parent
+        if text:
+            state.say("user", text)
+        state.say("assistant", missing)
+        yield (state, *_view(state, context))
+        return
 
     # 1. the first turn from the user's own image: the image is the root, its description
     #    (typed, or BLIP's caption when the captioner is available) the prompt to edit
@@ -148,13 +314,29 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
         yield from _start_from_image(context, text, state, start_image, settings)
         return
 
-    # 2. an answer to a pending clarifying question, or a new instruction
-    if state.pending is not None:
+    # 2. a prompt typed by hand, "try again" after a no-op, an answer to a clarifying
+    #    question, or a new instruction
+    sample_seed = None
+    if hand_prompt is not None:
+        target_prompt = hand_prompt.strip()
+        if not target_prompt:
+            raise InputError("Type the prompt to render in the prompt box first.")
+        instruction = HAND_EDIT if previous is not None else target_prompt
+        state.say("user", f"✏️ {target_prompt}")
+    elif state.unchanged is not None and text.lower() in (TRY_AGAIN, EDIT_BY_HAND):
+        state.say("user", text)
+        instruction, state.unchanged = state.unchanged, None
+        if text.lower() == EDIT_BY_HAND:
+            state.say("assistant", EDIT_BY_HAND_HELP)
+            yield (state, *_view(state, context))
+            return
+        sample_seed = random_seed()  # another sample of the rewriter, not the greedy answer
+    elif state.pending is not None:
         state.say("user", text or "(empty)")
         instruction = resolve_answer(state.pending, text)
         state.pending = None
     else:
-        checked = check_instruction(text)
+        checked = checked_instruction(text, previous is not None, settings.rewriter)
         instruction = checked.text
         state.say("user", instruction)
         for warning in checked.warnings:
@@ -165,43 +347,105 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
             state.say("assistant", question.as_markdown(), options=list(question.choices))
             yield (state, *_view(state, context))
             return
+    state.unchanged = None
+    yield (state, *_view(state, context))  # the message shows at once; the image follows
 
-    # 3. a rendering turn on the worker
+    # 3. rendering turns on the worker: one, or `variations` with seeds s, s+1, ...
     request, source_image = _request(state, instruction, previous, settings, context)
+    if hand_prompt is not None:
+        request = _with_prompt(request, target_prompt)
+    flag = context.cancel_flags.fresh(session_key)
+    added = []
+    for index in range(max(1, int(settings.variations))):
+        if index:
+            request = replace(request, seed=request.seed + 1)
+        final = _render(context, request, source_image, flag, progress, sample_seed)
+        if final.kind == "error":
+            if not final.cancelled and not added:  # kept in the tree (not current) for export
+                state.session.add_turn(
+                    instruction,
+                    previous.prompt if previous else "",
+                    error=final.message,
+                    mode=request.mode if previous is not None else "text",
+                )
+            state.say("assistant", ("⏹ " if final.cancelled else "⚠️ ") + final.message)
+            break
+        result = final.value
+        if result.unchanged:
+            state.unchanged = instruction
+            state.say("assistant", unchanged_message(result.prompt), options=NO_OP_OPTIONS)
+            break
+        if index == 0 and previous is not None and request.mode != "ip2p":
+            # later variations render the same prompt: the rewriter runs once
+            request = _with_prompt(request, result.prompt)
+        # every variation is a child of the turn it edits (siblings of each other)
+        state.session.current_id = previous.id if previous is not None else None
+        added.append(_add_turn(state, instruction, previous, request, result))
+        state.say("assistant", _turn_message(previous, added[-1], request))
+        state.say("assistant", {"path": added[-1].image_path})
+        for note in result.notes:
+            if note not in state.notes_shown:  # a missing scorer is said once, not every turn
+                state.notes_shown.add(note)
+                state.say("assistant", f"Note: {note}")
+        yield (state, *_view(state, context))
+    if len(added) > 1:
+        state.session.current_id = added[0].id
+        seeds = ", ".join(str(turn.seed) for turn in added)
+        state.say(
+            "assistant",
+            f"{len(added)} variations (seeds {seeds}). Continuing from turn #{added[0].id}; "
+            "click another one in the gallery to continue from it instead.",
+        )
+    yield (state, *_view(state, context))
+
+
+def _render(context: AppContext, request, source_image, flag, progress, sample_seed=None):
+    """Run one turn on the worker (the chat-API rewrite first, in this handler) and return
+    its final event, turning the worker's events into progress."""
     # Offline scorers are tiny random twins: scoring every chat turn with them costs time and
     # shows meaningless numbers, so the chat skips them. (Compare always scores.)
     score = not context.settings.offline
-    flag = context.cancel_flags.fresh(session_key)
     final = None
     if _rewrites_remotely(request):
         request, final = _rewrite_remotely(request, flag, progress)
-    if final is None:
-        job = context.worker.submit(
-            lambda p, c: run_turn(request, p, c, score, context.settings.offline, source_image),
-            "This turn",
-            flag,
-        )
-        for event in job.iter_events():
-            if event.kind == "progress" and event.total:
-                progress((event.step, event.total), desc=event.description)
-            elif event.kind == "queued" and context.worker.pending():
-                progress(0.0, desc="waiting for other people's images")
-            final = event
-    if final.kind == "error":
-        if not final.cancelled:  # a failed turn is kept in the tree (not current) for export
-            state.session.add_turn(
-                instruction,
-                previous.prompt if previous else "",
-                error=final.message,
-                mode=request.mode if previous is not None else "text",
+        if final is None and same_prompt(request.target_prompt, request.prompt):
+            return JobEvent(
+                "result", value=TurnResult(request.target_prompt, None, {}, unchanged=True)
             )
-        state.say("assistant", ("⏹ " if final.cancelled else "⚠️ ") + final.message)
-        yield (state, *_view(state, context))
-        return
-    result = final.value
+    if final is not None:
+        return final
+    job = context.worker.submit(
+        lambda p, c: run_turn(
+            request, p, c, score, context.settings.offline, source_image, sample_seed
+        ),
+        "This turn",
+        flag,
+    )
+    for event in job.iter_events():
+        if event.kind == "progress" and event.total:
+            progress((event.step, event.total), desc=event.description)
+        elif event.kind == "queued" and event.ahead:  # only when someone else is first
+            progress(0.0, desc=f"waiting for other people's images ({event.ahead} ahead)")
+        final = event
+    return final
+
+
+def _with_prompt(request, target_prompt: str):
+    """Return the request rendering `target_prompt` as given (no rewrite). InstructPix2Pix
+    ignores prompts, so a given prompt is rendered in rewrite mode instead."""
+    from core.images import EditRequest
+
+    if isinstance(request, EditRequest):
+        mode = "rewrite" if request.mode == "ip2p" else request.mode
+        return replace(request, mode=mode, target_prompt=target_prompt)
+    return replace(request, prompt=target_prompt)
+
+
+def _add_turn(state: ChatState, instruction: str, previous, request, result):
+    """Save a finished turn's image and add it to the session; return the new turn."""
     path = save_turn_image(result, state.folder, state.next_image_name())
     is_edit = previous is not None
-    state.session.add_turn(
+    return state.session.add_turn(
         instruction=instruction,
         prompt=result.prompt,
         negative_prompt=request.negative_prompt,
@@ -216,19 +460,38 @@ def _send(context, text, state, start_mode, start_image, settings, session_key, 
                 "strength",
                 "image_guidance_scale",
                 "rewriter",
+                "width",
+                "height",
             )
             if hasattr(request, key)
         },
         scores=result.scores,
         mode=request.mode if is_edit else "text",
     )
-    state.say("assistant", diff_markdown(previous.prompt if is_edit else "", result.prompt))
-    state.say("assistant", {"path": str(path)})
-    for note in result.notes:
-        if note not in state.notes_shown:  # a missing scorer is said once, not every turn
-            state.notes_shown.add(note)
-            state.say("assistant", f"Note: {note}")
-    yield (state, *_view(state, context))
+
+
+def _turn_message(previous, turn, request) -> str:
+    """Return the chat line of a finished turn: which edit ran, then the prompt diff."""
+    diff = diff_markdown(previous.prompt if previous is not None else "", turn.prompt)
+    if previous is None:
+        return f"_Turn #{turn.id} · text to image (seed {turn.seed})_\n\n{diff}"
+    if turn.mode == "ip2p":
+        return (
+            f"_Turn #{turn.id} · InstructPix2Pix: the image was edited directly and the "
+            f"prompt kept (seed {turn.seed})._\n\n{diff}"
+        )
+    how = MODE_NAMES[turn.mode]
+    by = "edited by hand" if turn.instruction == HAND_EDIT else f"rewriter {request.rewriter}"
+    return f"_Turn #{turn.id} · {how}, {by} (seed {turn.seed})_\n\n{diff}"
+
+
+def unchanged_message(prompt: str) -> str:
+    """Return the chat line for a rewrite that gave the prompt back unchanged."""
+    return (
+        f"The rewriter gave back the prompt unchanged (“{prompt}”), so nothing was rendered. "
+        f"Reply **{TRY_AGAIN}** for another sample of the rewriter, or **{EDIT_BY_HAND}** "
+        "to change the prompt in the prompt box and render it."
+    )
 
 
 def _rewrites_remotely(request) -> bool:
@@ -303,12 +566,15 @@ def _request(state, instruction, previous, settings: TurnSettings, context: AppC
     from core.images import EditRequest, GenerationRequest
     from core.validation import load_user_image
 
+    width, height = settings.width_height()
     common = dict(
         negative_prompt=settings.negative_prompt,
         model=settings.model_name(),
         seed=int(settings.seed),
         num_inference_steps=int(settings.num_inference_steps),
         guidance_scale=float(settings.guidance_scale),
+        width=width,
+        height=height,
     )
     if previous is None:
         return GenerationRequest(prompt=instruction, **common), None
@@ -369,7 +635,8 @@ def export_session(state: ChatState | None):
     """Return the path of a JSON export (images embedded) of the session, or None."""
     if state is None or current_turn(state) is None:
         raise gr.Error("Nothing to export yet.")
-    path = state.folder / "session.json"
+    # Not in the session's image folder: that one is served, an export is for its owner only.
+    path = Path(tempfile.mkdtemp(prefix="diffchat-export-")) / "session.json"
     state.session.export_json(path, embed_images=True)
     return str(path)
 
@@ -413,17 +680,41 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
 def build(context: AppContext) -> gr.Dropdown:
     """Lay out the Create tab, wire its events (inside a gr.Tab) and return its rewriter dropdown."""
     settings = context.settings
-    state = gr.State(None, delete_callback=delete_state_folder)
+    # The chat lives in context.sessions behind a secret only this browser (gr.BrowserState)
+    # or API client holds; `bind` adapts the handlers below (see diffchat_ui.sessions).
+    state = gr.BrowserState(
+        None, storage_key=BROWSER_STORAGE_KEY, secret=browser_storage_secret(context.key)
+    )
+
+    def bind(fn, position: int = 0, returns_state: bool = True, fresh: bool = False):
+        return session_handler(
+            context.sessions,
+            fn,
+            position=position,
+            returns_state=returns_state,
+            fresh=fresh,
+            on_cancel=context.cancel_flags.stop,
+        )
+
     with gr.Row():
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat", feedback_options=None)
+            chatbot = gr.Chatbot(
+                label="Chat",
+                height=480,
+                elem_id="chat",
+                feedback_options=None,
+                placeholder=WELCOME,
+                examples=[{"text": text} for text in EXAMPLE_FIRST_MESSAGES],
+            )
             start_mode = gr.Radio(
                 [START_TEXT, START_IMAGE], value=START_TEXT, label="Start", elem_id="start-mode"
             )
-            start_image = gr.Image(
+            # gr.File, not gr.Image: gr.Image opens and converts an upload before the app sees
+            # it (a 13000x13000 grayscale PNG cost about 0.5 GB; a corrupt file, a bare "Error").
+            # core.validation.load_user_image checks the header first and words the refusal.
+            start_image = gr.File(
                 type="filepath",
                 label="Your image (then describe it in a few words)",
-                sources=["upload", "clipboard"],
                 visible=False,
             )
             instruction = gr.Textbox(
@@ -431,11 +722,15 @@ def build(context: AppContext) -> gr.Dropdown:
                 placeholder="First a description (“a red fox in a snowy forest, oil painting”), "
                 "then edits (“make it night”).",
                 lines=1,
+                max_length=MAX_INSTRUCTION_CHARS,
                 elem_id="instruction",
             )
+            counter = gr.Markdown(f"0 / {MAX_INSTRUCTION_CHARS} characters", elem_id="counter")
+            # the message being sent: the box is cleared at once, the turn reads it from here
+            submitted = gr.Textbox(visible=False)
             with gr.Row():
                 send_button = gr.Button("Send", variant="primary", elem_id="send")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
             with gr.Row():
                 undo_button = gr.Button("Undo", size="sm")
                 forget_button = gr.Button("Forget last edit", size="sm")
@@ -456,38 +751,90 @@ def build(context: AppContext) -> gr.Dropdown:
                 combine_adjacent=False,
                 elem_id="prompt-diff",
             )
+            with gr.Row(equal_height=True):
+                hand_prompt = gr.Textbox(
+                    label="Prompt (edit by hand)",
+                    lines=2,
+                    scale=4,
+                    elem_id="hand-prompt",
+                    info="Change the prompt and render it as a new turn (“edited by hand”).",
+                )
+                render_button = gr.Button("Render this prompt", scale=1, elem_id="render-prompt")
+            token_count = gr.Markdown(elem_id="token-count")
             scores = gr.Markdown(elem_id="scores")
             download = gr.File(label="Download image (PNG with parameters)", interactive=False)
             gallery = gr.Gallery(
-                label="All turns (click one to branch from it)",
+                label="All turns (▶ current; click one to continue from it)",
                 columns=4,
                 height=220,
                 preview=False,
+                allow_preview=False,
                 fit_columns=False,
                 object_fit="cover",
                 elem_id="turns",
             )
+            with gr.Accordion("Branches", open=True):
+                tree = gr.Markdown(turn_tree(None), elem_id="turn-tree")
     with gr.Accordion("Settings", open=False):
         with gr.Row():
             model = gr.Dropdown(
-                settings.image_models() + [CUSTOM_MODEL],
+                settings.image_model_choices() + [(CUSTOM_MODEL, CUSTOM_MODEL)],
                 value=settings.text2image_model,
                 label="Image model",
+                elem_id="image-model",
             )
-            custom_model = gr.Textbox(label="Custom model (folder or id)", visible=True)
+            custom_model = gr.Textbox(label="Custom model (folder or id)", visible=False)
             rewriter = gr.Dropdown(
                 context.rewriter_choices(),
                 value=settings.rewriter,
                 label="Rewriter",
                 allow_custom_value=True,
             )
-        edit_mode = gr.Radio(list(MODE_LABELS), value="rewrite only", label="Edit mode")
+        model_note = gr.Markdown(elem_id="model-note")
+        edit_mode = gr.Radio(
+            list(MODE_LABELS), value="rewrite only", label="Edit mode", elem_id="edit-mode"
+        )
         with gr.Row():
             strength = gr.Slider(
-                0.05, 1.0, value=0.6, step=0.05, label="Keep composition: strength"
+                0.05,
+                1.0,
+                value=0.6,
+                step=0.05,
+                label="Keep composition: strength",
+                visible=False,
+                elem_id="strength",
             )
             image_guidance = gr.Slider(
-                0.0, 5.0, value=1.5, step=0.1, label="InstructPix2Pix image guidance s_I"
+                0.0,
+                5.0,
+                value=1.5,
+                step=0.1,
+                label="InstructPix2Pix image guidance s_I",
+                visible=False,
+                elem_id="s-i",
+            )
+            guidance = gr.Slider(
+                0.0,  # few-step models (SD-Turbo, SDXL-Lightning) run without guidance
+                20.0,
+                value=generation_defaults(settings.text2image_model)["guidance_scale"],
+                step=0.5,
+                label=GUIDANCE_LABEL,
+                elem_id="guidance",
+            )
+        with gr.Row():
+            size = gr.Dropdown(
+                size_presets(settings.text2image_model),
+                value=SIZE_NATIVE,
+                label="Output size",
+                elem_id="size",
+            )
+            variations = gr.Slider(
+                1,
+                MAX_VARIATIONS,
+                value=1,
+                step=1,
+                label="Variations (seeds s, s+1, …; click one to continue)",
+                elem_id="variations",
             )
         with gr.Row():
             seed = gr.Number(value=0, precision=0, label="Seed (same for the whole session)")
@@ -495,10 +842,13 @@ def build(context: AppContext) -> gr.Dropdown:
         with gr.Accordion("Advanced", open=False):
             with gr.Row():
                 steps = gr.Slider(
-                    1, 100, value=10 if settings.offline else 25, step=1, label="Steps"
-                )
-                guidance = gr.Slider(
-                    1.0, 20.0, value=7.5, step=0.5, label="Guidance (s_T for InstructPix2Pix)"
+                    1,
+                    100,
+                    value=10
+                    if settings.offline
+                    else generation_defaults(settings.text2image_model)["num_inference_steps"],
+                    step=1,
+                    label="Steps",
                 )
             negative = gr.Textbox(label="Negative prompt", value="")
     with gr.Accordion("Session file", open=False), gr.Row():
@@ -518,49 +868,140 @@ def build(context: AppContext) -> gr.Dropdown:
         seed,
         steps,
         negative,
+        size,
+        variations,
     ]
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters, so the
     # widgets are spelled out here and packed into TurnSettings at once.
-    def on_send(
-        text,
-        chat_state,
-        start,
-        start_img,
-        model_v,
-        custom_v,
-        rewriter_v,
-        mode_v,
-        strength_v,
-        s_i,
-        s_t,
-        seed_v,
-        steps_v,
-        negative_v,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
-    ):
-        turn_settings = TurnSettings(
-            model=model_v,
-            custom_model=custom_v or "",
-            rewriter=rewriter_v,
-            edit_mode=mode_v,
-            strength=strength_v,
-            image_guidance_scale=s_i,
-            guidance_scale=s_t,
-            seed=int(seed_v or 0),
-            num_inference_steps=int(steps_v),
-            negative_prompt=negative_v or "",
-        )
-        session_key = request.session_hash or "anonymous"
-        yield from send(
-            context, text, chat_state, start, start_img, turn_settings, session_key, progress
+    def handler(hand: bool):
+        """Return the Send handler (`hand`: the text is a prompt to render as typed)."""
+
+        def on_send(
+            text,
+            chat_state,
+            start,
+            start_img,
+            model_v,
+            custom_v,
+            rewriter_v,
+            mode_v,
+            strength_v,
+            s_i,
+            s_t,
+            seed_v,
+            steps_v,
+            negative_v,
+            size_v,
+            variations_v,
+            request: gr.Request,
+            progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
+        ):
+            turn_settings = TurnSettings(
+                model=model_v,
+                custom_model=custom_v or "",
+                rewriter=rewriter_v,
+                edit_mode=mode_v,
+                strength=strength_v,
+                image_guidance_scale=s_i,
+                guidance_scale=s_t,
+                seed=int(seed_v or 0),
+                num_inference_steps=int(steps_v),
+                negative_prompt=negative_v or "",
+                size=size_v or "",
+                variations=int(variations_v or 1),
+            )
+            # Stop is keyed by the stored session, not by the (public) Gradio session hash.
+            session_key = chat_state.session_id or request.session_hash or "anonymous"
+            yield from send(
+                context,
+                "" if hand else text,
+                chat_state,
+                start,
+                start_img,
+                turn_settings,
+                session_key,
+                progress,
+                hand_prompt=(text or "") if hand else None,
+            )
+
+        return on_send
+
+    on_send = handler(hand=False)
+    extras = [tree, hand_prompt, start_mode, start_image, stop_button, seed]
+
+    def refresh_extras(chat_state, start):
+        """The screen beyond the API view: tree, prompt box, start choice (only before the
+        first turn), Stop greyed out, the current turn's seed."""
+        turn = current_turn(chat_state) if chat_state is not None else None
+        started = chat_state is not None and bool(chat_state.session.turns)
+        return (
+            turn_tree(chat_state),
+            turn.prompt if turn is not None else "",
+            gr.update(visible=not started),
+            gr.update(visible=not started and start == START_IMAGE),
+            gr.update(interactive=False),
+            turn.seed if turn is not None else gr.update(),
         )
 
-    send_inputs = [instruction, state, start_mode, start_image, *setting_widgets]
-    send_event = dict(fn=on_send, inputs=send_inputs, outputs=[state, *view], concurrency_id="chat")
-    instruction.submit(**send_event, api_name="send").then(lambda: "", outputs=instruction)
-    send_button.click(**send_event, api_name=False).then(lambda: "", outputs=instruction)
+    bound_extras = bind(refresh_extras, 0, returns_state=False)
+
+    def accept(text, chat_state, rewriter_v):
+        # Clear the box at once unless the message will be refused (then it stays to fix).
+        refused = refusal(text or "", chat_state, rewriter_v)
+        return gr.update() if refused else "", text, gr.update(interactive=True)
+
+    send_inputs = [submitted, state, start_mode, start_image, *setting_widgets]
+    for trigger, api_name in ((instruction.submit, "send"), (send_button.click, False)):
+        trigger(
+            bind(accept, 1, returns_state=False),
+            [instruction, state, rewriter],
+            [instruction, submitted, stop_button],
+            queue=False,
+            api_name=False,
+            show_progress="hidden",
+        ).then(
+            bind(on_send, 1, fresh=True),
+            send_inputs,
+            view,
+            api_name=api_name,
+            concurrency_id="chat",
+            show_progress_on=[image],  # the chat, the prompt and the gallery stay readable
+        ).then(
+            bound_extras,
+            [state, start_mode],
+            extras,
+            api_name=False,
+            queue=False,
+            show_progress="hidden",
+        )
+    counter_js = f"(text) => `${{(text || '').length}} / {MAX_INSTRUCTION_CHARS} characters`"
+    instruction.input(None, instruction, counter, js=counter_js, api_name=False)
+    instruction.change(None, instruction, counter, js=counter_js, api_name=False)
+
+    render_prompt = handler(hand=True)
+    render_button.click(
+        lambda: gr.update(interactive=True), None, stop_button, queue=False, api_name=False
+    ).then(
+        bind(render_prompt, 1, fresh=True),
+        [hand_prompt, state, start_mode, start_image, *setting_widgets],
+        view,
+        api_name="render_prompt",
+        concurrency_id="chat",
+        show_progress_on=[image],
+    ).then(
+        bound_extras,
+        [state, start_mode],
+        extras,
+        api_name=False,
+        queue=False,
+        show_progress="hidden",
+    )
+
+    def on_token_count(text, model_v):
+        return token_count_text(text or "", model_v)
+
+    hand_prompt.change(on_token_count, [hand_prompt, model], token_count, api_name=False)
 
     def on_option(
         chat_state,
@@ -576,6 +1017,8 @@ def build(context: AppContext) -> gr.Dropdown:
         seed_v,
         steps_v,
         negative_v,
+        size_v,
+        variations_v,
         evt: gr.SelectData,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
@@ -595,60 +1038,171 @@ def build(context: AppContext) -> gr.Dropdown:
             seed_v,
             steps_v,
             negative_v,
+            size_v,
+            variations_v,
             request,
             progress,
         )
 
     chatbot.option_select(
-        on_option,
+        lambda: gr.update(interactive=True), None, stop_button, queue=False, api_name=False
+    ).then(
+        bind(on_option, 0, fresh=True),
         [state, start_mode, start_image, *setting_widgets],
-        [state, *view],
+        view,
         api_name=False,
+        show_progress_on=[image],
+    ).then(
+        bound_extras,
+        [state, start_mode],
+        extras,
+        api_name=False,
+        queue=False,
+        show_progress="hidden",
     )
 
-    def on_stop(request: gr.Request):
-        context.cancel_flags.stop(request.session_hash or "anonymous")
+    def on_example(evt: gr.SelectData):
+        return evt.value["text"]
 
-    stop_button.click(on_stop, None, None, api_name="stop", queue=False)
-    undo_button.click(
-        lambda s: _tree_action(context, s, "undo"), state, [state, *view], api_name="undo"
-    )
-    forget_button.click(
-        lambda s: _tree_action(context, s, "forget"), state, [state, *view], api_name="forget"
-    )
+    chatbot.example_select(on_example, None, instruction, api_name=False)
+
+    def on_stop(session_secret, request: gr.Request):
+        try:
+            context.cancel_flags.stop(context.sessions.cancel_key(session_secret, request.username))
+        except DiffChatError as error:
+            raise gr.Error(str(error)) from error
+
+    stop_button.click(on_stop, state, None, api_name="stop", queue=False)
+
+    def open_for_browser(session_secret, request: gr.Request):
+        return context.sessions.open(session_secret, request.username, browser=True)
+
+    def open_session(request: gr.Request) -> str:
+        """Return a new session secret; pass it as `session_secret` to every chat call."""
+        return context.sessions.open(None, request.username, browser=False)
+
+    # A browser gets (or keeps) its secret when the page loads; API clients ask for one.
+    gr.context.Context.root_block.load(open_for_browser, state, state, api_name=False)
+    gr.api(open_session, api_name="open_session")
+
+    def tree_event(listener, fn, inputs, api_name, **kwargs):
+        listener(bind(fn), inputs, view, api_name=api_name, **kwargs).then(
+            bound_extras,
+            [state, start_mode],
+            extras,
+            api_name=False,
+            queue=False,
+            show_progress="hidden",
+        )
+
+    tree_event(undo_button.click, lambda s: _tree_action(context, s, "undo"), state, "undo")
+    tree_event(forget_button.click, lambda s: _tree_action(context, s, "forget"), state, "forget")
 
     def on_branch(chat_state, turn_id):
         return _tree_action(context, chat_state, "branch", int(turn_id))
 
     # Hidden API twin of the gallery click, for scripted clients (gradio_client).
     branch_id = gr.Number(visible=False, precision=0)
-    branch_id.change(on_branch, [state, branch_id], [state, *view], api_name="branch")
+    tree_event(branch_id.change, on_branch, [state, branch_id], "branch")
 
     def on_gallery(chat_state, evt: gr.SelectData):
         return branch_from_gallery(context, chat_state, evt)
 
-    gallery.select(on_gallery, state, [state, *view], api_name=False)
+    tree_event(gallery.select, on_gallery, state, False)
 
-    def on_new(chat_state):
+    def on_new(chat_state, confirmed):
+        if confirmed is False:  # the person cancelled the confirmation dialog
+            return (chat_state, *_view(chat_state, context))
         delete_state_folder(chat_state)
         return (None, *_view(None, context))
 
-    new_button.click(on_new, state, [state, *view], api_name="new_session")
+    # Ask before throwing a session with turns away (the browser's own confirm dialog).
+    confirm_js = (
+        "(s, ok) => [s, document.querySelector('#turns img') === null || "
+        f"confirm({NEW_SESSION_QUESTION!r})]"
+    )
+    new_confirmed = gr.Checkbox(visible=False, value=True)
+    tree_event(new_button.click, on_new, [state, new_confirmed], "new_session", js=confirm_js)
 
     def on_reroll(chat_state):
         if chat_state is None:
             return random_seed()
         return chat_state.session.reroll_seed()
 
-    reroll.click(on_reroll, state, seed, api_name="reroll_seed")
+    reroll.click(bind(on_reroll, returns_state=False), state, seed, api_name="reroll_seed")
     start_mode.change(
         lambda mode: gr.update(visible=mode == START_IMAGE), start_mode, start_image, api_name=False
     )
-    export_button.click(export_session, state, export_file, api_name="export_session")
+    # Starting from a photo: keep its composition rather than throw it away with a re-render.
+    start_image.change(
+        lambda path: gr.update(value="keep composition") if path else gr.update(),
+        start_image,
+        edit_mode,
+        api_name=False,
+    )
+    edit_mode.change(mode_controls, edit_mode, [strength, image_guidance, guidance], api_name=False)
+
+    def on_model(model_v):
+        return (
+            gr.update(visible=model_v == CUSTOM_MODEL),
+            model_note_text(model_v),
+            gr.update(choices=size_presets(model_v), value=SIZE_NATIVE),
+        )
+
+    model.change(on_model, model, [custom_model, model_note, size], api_name=False)
+    export_button.click(
+        bind(export_session, returns_state=False), state, export_file, api_name="export_session"
+    )
     import_file.upload(
-        lambda f, s, sd: import_session(context, f, s, sd),
+        bind(lambda f, s, sd: import_session(context, f, s, sd), 1),
         [import_file, state, seed],
-        [state, *view],
+        view,
         api_name="import_session",
+    ).then(
+        bound_extras,
+        [state, start_mode],
+        extras,
+        api_name=False,
+        queue=False,
+        show_progress="hidden",
     )
     return rewriter
+
+
+def mode_controls(mode_label: str):
+    """Return updates for (strength, s_I, guidance): only the sliders the edit mode reads."""
+    mode = MODE_LABELS.get(mode_label, "rewrite")
+    return (
+        gr.update(visible=mode == "keep"),
+        gr.update(visible=mode == "ip2p"),
+        gr.update(label="InstructPix2Pix text guidance s_T" if mode == "ip2p" else GUIDANCE_LABEL),
+    )
+
+
+def model_note_text(model: str) -> str:
+    """Return the note under the model dropdown: why a picked model cannot run here."""
+    from diffchat_ui.settings import model_available, unavailable_reason
+
+    if model == CUSTOM_MODEL:
+        return "Type a local diffusers folder or a Hugging Face id below."
+    reason = unavailable_reason(model)
+    if reason:
+        return f"⚠️ {reason}"
+    if not model_available(model):
+        return f"{model} is not downloaded yet: the first turn downloads it (several GB)."
+    return ""
+
+
+def token_count_text(prompt: str, model: str) -> str:
+    """Return "N / 75 CLIP tokens" for the hand-edited prompt (longer prompts are chunked)."""
+    from core.images import CLIP_PROMPT_TOKEN_LIMIT, count_clip_tokens
+
+    if not prompt.strip():
+        return ""
+    count = count_clip_tokens(prompt, model)
+    note = (
+        " (longer prompts are encoded in 75-token chunks)"
+        if count > CLIP_PROMPT_TOKEN_LIMIT
+        else ""
+    )
+    return f"{count} / {CLIP_PROMPT_TOKEN_LIMIT} CLIP tokens{note}"
