@@ -116,6 +116,7 @@ def _candidates(
     step_progress,
     cancel_event,
     finished: list[int],
+    running: list[str],
 ) -> list[Candidate]:
     """Render every method for one TIS model into `folder`; return the candidates in order."""
     from core import images
@@ -126,6 +127,7 @@ def _candidates(
         # produce() -> (prompt, image, scores or None); a method's DiffChatError (no API
         # key, missing weights) is its row's message, while Stop ends the whole run.
         candidate = Candidate(method=method)
+        running[0] = method  # the progress bar names the method being run
         try:
             candidate.prompt, image, scores = produce()
             candidate.image = f"{len(candidates)}.png"
@@ -200,15 +202,18 @@ def run_comparison(
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
     total = len(plan.models) * (methods + 1)
     finished = [0]  # renders done so far; a list so the progress callback sees updates
+    running = ["raw image"]  # what is rendering now, for the progress text
     for model in plan.models:
         comparison_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         folder = out_root / comparison_id
         folder.mkdir(parents=True)
 
         def step_progress(step, steps, model=model):
-            progress(finished[0] * steps + step, total * steps, model)
+            what = f"{running[0]} on {model} ({finished[0] + 1} of {total})"
+            progress(finished[0] * steps + step, total * steps, what)
 
         # 1. the raw image
+        running[0] = "raw image"
         if plan.raw_image:
             raw_image = load_user_image(plan.raw_image)
         else:
@@ -219,7 +224,7 @@ def run_comparison(
         raw_image.save(folder / "raw.png")
         finished[0] += 1
         candidates = _candidates(
-            plan, model, folder, raw_image, step_progress, cancel_event, finished
+            plan, model, folder, raw_image, step_progress, cancel_event, finished, running
         )
         record = {
             "id": comparison_id,
@@ -236,6 +241,24 @@ def run_comparison(
         atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
         folders.append(folder)
     return folders
+
+
+# Each score's scale in a few characters, for the table header (the full wording is the
+# scorer's own `scale` attribute, core.scoring).
+SCORE_UNITS = {
+    "pickscore": "logit·cos, ~18-23",
+    "clip_score": "0-100",
+    "aesthetic": "~1-10",
+    "hps": "100·cos",
+    "directional_clip": "-100..100",
+    "content_integrity": "0-100",
+}
+
+
+def score_header(name: str) -> str:
+    """Return a score column header with its scale: "clip_score (0-100)"."""
+    unit = SCORE_UNITS.get(name)
+    return f"{name} ({unit})" if unit else name
 
 
 def load_comparison(folder: Path) -> dict:
@@ -292,11 +315,10 @@ def build(context: AppContext) -> gr.Dropdown:
                 lines=2,
                 placeholder="a majestic horse in a misty meadow at dawn, digital painting",
             )
-            raw_image = gr.Image(
-                type="filepath",
-                label="Or start from your image (optional)",
-                sources=["upload", "clipboard"],
-            )
+            # gr.File, not gr.Image: gr.Image opens and converts an upload before the app sees
+            # it (a 13000x13000 grayscale PNG cost about 0.5 GB; a corrupt file, a bare "Error").
+            # core.validation.load_user_image checks the header first and words the refusal.
+            raw_image = gr.File(type="filepath", label="Or start from your image (optional)")
             instruction = gr.Textbox(label="Instruction", placeholder="make it winter")
         with gr.Column():
             models = gr.Dropdown(
@@ -335,7 +357,13 @@ def build(context: AppContext) -> gr.Dropdown:
         stop_button = gr.Button("Stop", variant="stop")
     status = gr.Markdown()
     gallery = gr.Gallery(label="Side by side", columns=4, height=360)
-    table = gr.Dataframe(label="Prompts and scores", wrap=True, interactive=False)
+    table = gr.Dataframe(
+        label="Prompts and scores (higher is better; scales in the headers)",
+        wrap=True,
+        interactive=False,
+        max_height=420,
+        elem_id="compare-table",
+    )
 
     def on_compare(
         raw_prompt_v,
@@ -396,7 +424,7 @@ def build(context: AppContext) -> gr.Dropdown:
             if settings.offline and score_names
             else ""
         )
-        headers = ["method", "model", "prompt"] + score_names
+        headers = ["method", "model", "prompt"] + [score_header(name) for name in score_names]
         return (
             f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
             items,

@@ -39,10 +39,13 @@ class AppContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def rewriter_choices(self) -> list[str]:
-        """Return the rewriter dropdown: registry rewriters, then finished training runs."""
-        return list_models("rewriter") + [
-            str(path) for path in finished_rewriters(self.train_runs_dir())
+    def rewriter_choices(self) -> list[tuple[str, str]]:
+        """Return the rewriter dropdown as (label, value): registry rewriters, then finished
+        training runs labelled by their run name (the value is the run's folder)."""
+        runs = self.train_runs_dir()
+        return [(name, name) for name in list_models("rewriter")] + [
+            (f"{path.relative_to(runs).as_posix()} (trained here)", str(path))
+            for path in finished_rewriters(runs)
         ]
 
 

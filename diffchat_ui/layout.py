@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
@@ -13,6 +15,10 @@ CSS = """
 #offline-banner * { color: #5c4400 !important; }
 /* Small images (the offline set renders 64x64) fill the frame instead of a corner of it. */
 .fill-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+/* The chat's trash icon would clear the transcript but not the session: New session does that. */
+#chat button[aria-label="Clear"] { display: none; }
+/* Gallery captions are cut to one line; hovering shows the whole instruction. */
+#turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
 """
 TITLE = "DiffChat Studio"
 
@@ -28,12 +34,12 @@ def build_demo(context: AppContext) -> gr.Blocks:
         with gr.Tab("Compare", id="compare") as compare:
             compare_rewriter = compare_tab.build(context)
         with gr.Tab("Vote", id="vote") as vote:
-            refresh_votes, vote_outputs = vote_tab.build(context)
+            open_votes, vote_inputs, vote_outputs = vote_tab.build(context)
         with gr.Tab("Evaluate", id="evaluate"):
             evaluate_tab.build(context)
         with gr.Tab("Train", id="train"):
             train_tab.build(context)
-        vote.select(refresh_votes, None, vote_outputs, api_name=False)
+        vote.select(open_votes, vote_inputs, vote_outputs, api_name=False)
 
         # Finished training runs join the rewriter dropdowns when their tab is opened.
         def refresh_rewriters():

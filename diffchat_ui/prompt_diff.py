@@ -62,11 +62,16 @@ def diff_words(previous: str, current: str) -> list[tuple[str, str | None]]:
     ]
 
 
+def escape_markdown(text: str) -> str:
+    """Return `text` with Markdown's special characters backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def diff_markdown(previous: str, current: str) -> str:
     """Return `current` as Markdown with added words in bold and removed words struck out."""
     parts = []
     for text, label in diff_words(previous, current):
-        escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text.strip())
+        escaped = escape_markdown(text.strip())
         if label == ADDED:
             parts.append(f"**{escaped}**")
         elif label == REMOVED:

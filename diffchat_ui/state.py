@@ -32,6 +32,7 @@ class ChatState:
     folder: Path
     messages: list[dict] = field(default_factory=list)
     pending: Clarification | None = None
+    unchanged: str | None = None  # the instruction whose rewrite changed nothing (try again)
     turn_count: int = 0
     notes_shown: set[str] = field(default_factory=set)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,24 @@ class TurnResult:
     parameters: dict
     scores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # True when the rewriter gave back the prompt it was given: nothing was rendered.
+    unchanged: bool = False
+
+
+def same_prompt(first: str, second: str) -> bool:
+    """Return True when two prompts differ only in case and spacing (a no-op rewrite)."""
+    return " ".join(first.split()).lower() == " ".join(second.split()).lower()
+
+
+def rewrite_for_turn(request, sample_seed: int | None = None) -> str:
+    """Return the target prompt of an EditRequest: the rewriter's greedy answer, or with
+    `sample_seed` one sampled rewrite ("try again" after a no-op)."""
+    from core.rewrite import load_rewriter
+
+    rewriter = load_rewriter(request.rewriter)
+    if sample_seed is None:
+        return rewriter.rewrite(request.prompt, request.instruction)
+    return rewriter.sample(request.prompt, request.instruction, 1, seed=sample_seed)[0]
 
 
 def run_turn(
@@ -43,14 +61,18 @@ def run_turn(
     score: bool = True,
     tiny: bool = False,
     source_image=None,
+    sample_seed: int | None = None,
 ) -> TurnResult:
     """Run one turn and return its prompt, image and scores.
 
     A GenerationRequest renders the starting prompt; an EditRequest applies one DiffChat
     edit (rewrite y = LM(x, i) and render with the session seed, keep composition, or
     InstructPix2Pix). `source_image` is the image before the edit (for the edit scores);
-    `tiny` scores with the random-weight twins of the offline set. Raises the library's DiffChatError subclasses (GenerationCancelled on
-    Stop).
+    `tiny` scores with the random-weight twins of the offline set. A rewrite that gives back
+    the prompt unchanged renders nothing: the result has `unchanged` set and no image (a
+    prompt given as `target_prompt`, e.g. edited by hand, is always rendered). `sample_seed`
+    draws a sampled rewrite instead of the greedy one. Raises the library's DiffChatError
+    subclasses (GenerationCancelled on Stop).
     """
     from core import images
 
@@ -60,6 +82,10 @@ def run_turn(
     if isinstance(request, images.EditRequest):
         if request.mode != "ip2p" and request.target_prompt is None:
             progress(0, 1, f"rewriting the prompt with {request.rewriter}")
+            target_prompt = rewrite_for_turn(request, sample_seed)
+            if same_prompt(target_prompt, request.prompt):
+                return TurnResult(target_prompt, None, {}, unchanged=True)
+            request = replace(request, target_prompt=target_prompt)
         edited = images.edit(request, progress=step_progress, cancel_event=cancel_event)
         result = TurnResult(edited.target_prompt, edited.image, dict(edited.parameters))
     else:

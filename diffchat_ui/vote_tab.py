@@ -79,9 +79,27 @@ def choice_to_method(ballot: Ballot, choice: str) -> str:
     raise DiffChatError(f"Pick one of the candidates shown or “{TIE_LABEL}”.")
 
 
+TABLE_HEADERS = ["method", "opponent", "wins", "ties", "losses", "votes", "win rate (95% CI)"]
+
+
 def pair_table(records: list[PairRecord]) -> list[list]:
-    """Return rows (method, opponent, wins, ties, losses, votes) for the results table."""
-    return [[r.method, r.opponent, r.wins, r.ties, r.losses, r.total] for r in records]
+    """Return rows (method, opponent, wins, ties, losses, votes, win rate with its 95% Wilson
+    interval; a tie counts half) for the results table."""
+    rows = []
+    for r in records:
+        rate, low, high = r.win_rate()
+        rows.append(
+            [r.method, r.opponent, r.wins, r.ties, r.losses, r.total]
+            + [f"{rate:.0%} [{low:.0%}, {high:.0%}]"]
+        )
+    return rows
+
+
+def next_folder(folders: list[Path], seen: set[str], rng: random.Random) -> Path | None:
+    """Return a comparison folder the voter has not seen yet (random among them), or None
+    when every one has been seen."""
+    unseen = [folder for folder in folders if folder.name not in seen]
+    return rng.choice(unseen) if unseen else None
 
 
 def pair_chart(records: list[PairRecord]):
@@ -91,7 +109,7 @@ def pair_chart(records: list[PairRecord]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 0.6 + 0.5 * max(1, len(records))))
+    figure, axes = plt.subplots(figsize=(7, 1.2 + 0.5 * max(1, len(records))))
     if not records:
         axes.text(0.5, 0.5, "No votes yet", ha="center", va="center")
         axes.set_axis_off()
@@ -111,17 +129,20 @@ def pair_chart(records: list[PairRecord]):
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_xlabel("votes")
     axes.invert_yaxis()
-    axes.legend(loc="lower right", ncols=3)
+    # Above the plot, outside the axes: a legend inside would cover the bars' ends.
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
     figure.tight_layout()
     plt.close(figure)
     return figure
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Vote tab and wire its events (inside a gr.Tab)."""
+def build(context: AppContext):
+    """Lay out the Vote tab and wire its events (inside a gr.Tab); return (handler, inputs,
+    outputs) for the tab's select event, which shows a ballot and the results."""
     ballot_state = gr.State(None)
     if context.votes.recovery_note:
         gr.Markdown(f"⚠️ {context.votes.recovery_note}", elem_id="votes-recovered")
+    seen_state = gr.State(set())  # comparisons this browser session has been shown
     gr.Markdown(
         "Pick the image that best follows the instruction while keeping the rest, or “tie”. "
         "Candidates come from compare runs, in random order, without method names."
@@ -146,9 +167,7 @@ def build(context: AppContext) -> None:
     status = gr.Markdown()
     with gr.Accordion("Results", open=True):
         chart = gr.Plot(label="Win / tie / lose per pair")
-        table = gr.Dataframe(
-            headers=["method", "opponent", "wins", "ties", "losses", "votes"], interactive=False
-        )
+        table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False)
         with gr.Row():
             export_button = gr.Button("Export votes as CSV")
             export_file = gr.File(label="votes.csv", interactive=False)
@@ -209,14 +228,18 @@ def build(context: AppContext) -> None:
         folder = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
         return str(context.votes.export_csv(folder / "votes.csv"))
 
-    next_button.click(
-        on_next,
-        None,
-        [ballot_state, raw_image, instruction, candidates, choice, status],
-        api_name="next_ballot",
-    )
+    next_button.click(on_next, seen_state, ballot_outputs, api_name="next_ballot")
     vote_button.click(
-        on_vote, [ballot_state, choice], [ballot_state, status, chart, table], api_name="vote"
+        on_vote,
+        [ballot_state, seen_state, choice],
+        [*ballot_outputs, chart, table],
+        api_name="vote",
     )
     export_button.click(on_export, None, export_file, api_name="export_votes")
-    return results, [chart, table]
+
+    def on_open(ballot, seen, request: gr.Request):
+        # Opening the tab shows a ballot at once (the one on screen stays if not voted yet).
+        shown = on_next(seen, request) if ballot is None else (gr.update(),) * 7
+        return (*shown, *results())
+
+    return on_open, [ballot_state, seen_state], [*ballot_outputs, chart, table]

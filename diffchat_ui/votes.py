@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -63,6 +65,24 @@ class PairRecord:
     def total(self) -> int:
         """Return the votes that decided this pair: a win of either side or a tie."""
         return self.wins + self.ties + self.losses
+
+    def win_rate(self) -> tuple[float, float, float]:
+        """Return (rate, low, high): `method`'s win rate over `opponent` (a tie counts half)
+        with its 95% Wilson interval."""
+        return wilson_interval(self.wins + 0.5 * self.ties, self.total)
+
+
+def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float, float]:
+    """Return (rate, low, high): the share successes/trials with its Wilson score interval
+    (95% for z = 1.96); (nan, 0, 1) when there are no trials. Unlike rate ± z·se, the interval
+    stays inside [0, 1] and is not zero-width at 0 or 1 successes."""
+    if trials <= 0:
+        return math.nan, 0.0, 1.0
+    rate = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denominator
+    return rate, max(0.0, centre - half), min(1.0, centre + half)
 
 
 class VoteStore:
@@ -191,5 +211,12 @@ class VoteStore:
             writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for vote in self.rows():
-                writer.writerow({**vote, "methods_shown": json.dumps(vote["methods_shown"])})
+                created = datetime.fromtimestamp(vote["created_at"], UTC)
+                writer.writerow(
+                    {
+                        **vote,
+                        "created_at": created.isoformat(timespec="seconds"),
+                        "methods_shown": json.dumps(vote["methods_shown"]),
+                    }
+                )
         return path

@@ -36,6 +36,7 @@ class JobEvent:
     value: Any = None
     message: str = ""
     cancelled: bool = False
+    ahead: int = 0  # "queued": how many other jobs were waiting or running at submission
 
 
 @dataclass
@@ -75,13 +76,20 @@ class Worker:
 
     def __init__(self, name: str = "diffchat-worker"):
         self._jobs: queue.Queue[Job] = queue.Queue()
+        self._unfinished = 0  # submitted jobs not yet ended (waiting + running)
+        self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, task: Task, label: str, cancel_event: threading.Event | None = None) -> Job:
-        """Queue `task` and return its Job; events start with "queued"."""
+        """Queue `task` and return its Job; events start with "queued", whose `ahead` says
+        how many other jobs come first (0: it starts at once)."""
         job = Job(task, label, cancel_event or threading.Event())
-        job.events.put(JobEvent("queued", description=f"{label}: waiting for the worker"))
+        with self._count_lock:
+            ahead = self._unfinished
+            self._unfinished += 1
+        description = f"{label}: waiting for {ahead} other job(s)" if ahead else label
+        job.events.put(JobEvent("queued", description=description, ahead=ahead))
         self._jobs.put(job)
         return job
 
@@ -92,7 +100,11 @@ class Worker:
     def _loop(self) -> None:
         while True:
             job = self._jobs.get()
-            self._run(job)
+            try:
+                self._run(job)
+            finally:
+                with self._count_lock:
+                    self._unfinished -= 1
 
     def _run(self, job: Job) -> None:
         if job.cancel_event.is_set():

@@ -7,6 +7,7 @@ browser session. Turns use the "append" rewriter except one real SmolLM2 turn.
 from __future__ import annotations
 
 import csv
+import re
 import threading
 import time
 from pathlib import Path
@@ -48,13 +49,14 @@ def monkeypatch_module():
 def send(
     client: Client,
     text: str,
-    rewriter: str = "append",
     model: str = "tiny-sd",
     custom_model: str = "",
+    rewriter: str = "append",
     mode: str = "rewrite only",
     start_mode: str = "start from text",
     start_image=None,
     seed: int = 7,
+    variations: int = 1,
 ):
     """One chat message; returns (chat, image, prompt diff, scores, gallery, download)."""
     return client.predict(
@@ -71,6 +73,8 @@ def send(
         seed,
         2,
         "",
+        "native size",
+        variations,
         api_name=SEND,
     )
 
@@ -114,7 +118,7 @@ def test_three_turns_with_clarification_undo_and_branch(app_url):
     _, _, diff, *_ = client.predict(api_name="/undo")
     assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
     # Branch from the first turn: the next edit starts from its prompt; nothing is lost.
-    first_id = int(gallery[0]["caption"][1:].split(":")[0])
+    first_id = int(re.match(r"▶? ?#(\d+)", gallery[0]["caption"]).group(1))
     _, _, diff, *_ = client.predict(first_id, api_name="/branch")
     assert prompt_of(diff) == "a red fox in a snowy forest"
     _, _, diff, _, gallery, _ = send(client, "add a full moon")
@@ -165,6 +169,8 @@ def test_stop_cancels_the_turn_cleanly(app_url):
         7,
         100,
         "",
+        "native size",
+        1,
         api_name=SEND,
     )
     while not job.status().progress_data and not job.done():
@@ -204,24 +210,44 @@ def test_compare_then_vote_then_export(app_url, tmp_path):
     methods = [row[0] for row in table["data"]]
     assert methods == ["append", "best-of-2", "instructpix2pix"]
     assert len(gallery) == 4  # raw + three candidates
-    assert "content_integrity" in table["headers"]
+    assert "content_integrity (0-100)" in table["headers"]
 
-    raw_image, instruction, candidates, _, _ = client.predict(api_name="/next_ballot")
-    assert Path(raw_image).is_file() and "make it autumn" in instruction
+    status, *_ = client.predict(
+        "a cabin in the woods, watercolor",
+        None,
+        "make it winter",
+        ["tiny-sd"],
+        "append",
+        "(none)",
+        True,
+        5,
+        2,
+        2,
+        "clip_score=1",
+        api_name="/compare",
+    )
+    assert status.startswith("Done"), status
+
+    raw_image, instruction, candidates, _, status = client.predict(api_name="/next_ballot")
+    assert Path(raw_image).is_file() and "make it" in instruction and "1 more" in status
     assert [item["caption"] for item in candidates] == [f"Candidate {x}" for x in "ABC"]
     assert "append" not in str(candidates) and "instructpix2pix" not in str(candidates)  # blind
-    status, _, _ = client.predict("Candidate B", api_name="/vote")
-    assert "1 votes so far" in status
-    status, _, _ = client.predict("tie", api_name="/vote")  # the ballot is spent after a vote
+    # After a vote the other comparison loads by itself; none is shown twice.
+    _, second, candidates, _, status, _, _ = client.predict("Candidate B", api_name="/vote")
+    assert "1 votes so far" in status and "make it" in second and second != instruction
+    assert len(candidates) == 3
+    *_, status, _, pairs = client.predict("tie", api_name="/vote")
+    assert "2 votes so far" in status and "All done" in status
+    *_, status, _, _ = client.predict("tie", api_name="/vote")  # the ballot is spent
     assert "Load a comparison first" in status
-    client.predict(api_name="/next_ballot")
-    status, _, pairs = client.predict("tie", api_name="/vote")
-    assert "2 votes so far" in status
+    assert "All done" in client.predict(api_name="/next_ballot")[-1]
     ties = {(row[0], row[1]): row[3] for row in pairs["data"]}
     shown = sorted(["append", "best-of-2", "instructpix2pix"])
     assert ties == {(a, b): 1 for i, a in enumerate(shown) for b in shown[i + 1 :]}
+    assert pairs["headers"][-1] == "win rate (95% CI)"
     rows = list(csv.DictReader(open(client.predict(api_name="/export_votes"))))
     assert len(rows) == 2 and rows[1]["choice"] == "tie"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", rows[0]["created_at"])
 
 
 def test_eight_concurrent_clients_do_not_cross_talk(app_url):
@@ -335,12 +361,6 @@ def test_train_tab_refuses_output_outside_the_workspace(app_url, tmp_path):
     assert status.startswith("⚠️") and "workspace" in status
 
 
-@pytest.mark.slow  # a fresh process loads every model and scorer: over a minute here
-def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
-    from train_fixtures import tiny_triplets, write_triplets_jsonl
-
-    from core.paths import workspace_dir
-
 def test_train_tab_refuses_paths_outside_the_workspace_and_writes_nothing(app_url, tmp_path):
     outside = tmp_path / "outside.jsonl"
     client = Client(app_url, verbose=False)
@@ -399,6 +419,12 @@ def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app
     )
     assert status.startswith("⚠️") and "/etc is outside" in status and gallery == []
 
+
+@pytest.mark.slow  # a fresh process loads every model and scorer: over a minute here
+def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
+    from train_fixtures import tiny_triplets, write_triplets_jsonl
+
+    from core.paths import workspace_dir
 
     data = write_triplets_jsonl(workspace_dir() / "eval.jsonl", tiny_triplets(2))
     client = Client(app_url, verbose=False)

@@ -325,6 +325,8 @@ def test_tree_actions_turn_refusals_into_chat_messages(tmp_path):
 
     context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
     state = ChatState.new(seed=5)
+    for name in ("1.png", "2.png"):  # the view shows only images that are there
+        (tmp_path / name).write_bytes(b"png")
     root = state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "1.png"))
     child = state.session.add_turn(
         "make it night", "a cat, night", image_path=str(tmp_path / "2.png")

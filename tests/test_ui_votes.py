@@ -80,3 +80,29 @@ def test_concurrent_voters_lose_nothing(tmp_path):
     assert pair.total == voters * votes_each
     expected_a = sum((v + n) % 3 == 0 for v in range(voters) for n in range(votes_each))
     assert pair.wins == expected_a
+
+
+def test_win_rates_carry_95_percent_wilson_intervals():
+    from diffchat_ui.votes import wilson_interval
+
+    rate, low, high = wilson_interval(8, 10)
+    assert rate == 0.8 and round(low, 3) == 0.490 and round(high, 3) == 0.943
+    assert wilson_interval(0, 5)[1] == 0.0 and wilson_interval(0, 5)[2] > 0.4  # not zero-width
+    # a tie counts half: 1 win, 2 ties, 1 loss is an even 50%
+    assert PairRecord("a", "b", 1, 2, 1).win_rate()[0] == 0.5
+
+
+def test_ballots_skip_what_the_voter_has_seen_and_csv_times_are_iso(tmp_path):
+    import random
+    from pathlib import Path
+
+    from diffchat_ui.vote_tab import next_folder
+
+    folders = [Path("c1"), Path("c2")]
+    assert next_folder(folders, {"c1"}, random.Random(0)) == Path("c2")
+    assert next_folder(folders, {"c1", "c2"}, random.Random(0)) is None
+    store = VoteStore(tmp_path / "votes.sqlite")
+    store.record_vote("c1", "a cat", "make it night", ["a", "b"], "a", "voter-1")
+    assert store.voted_comparisons("voter-1") == {"c1"} and store.voted_comparisons("x") == set()
+    rows = list(csv.DictReader(open(store.export_csv(tmp_path / "votes.csv"))))
+    assert rows[0]["created_at"].endswith("+00:00") and "T" in rows[0]["created_at"]

@@ -1,0 +1,169 @@
+"""Create-tab logic without a browser: live queue messages, no-op rewrites, the controls that
+apply per edit mode, the branch tree, missing images, sizes and model availability."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.errors import InputError
+from core.rewrite import Rewriter
+from diffchat_ui.worker import Worker
+
+
+class EchoRewriter(Rewriter):
+    """A rewriter that gives the prompt back unchanged (what a weak model sometimes does)."""
+
+    name = "echo-test"
+
+    def rewrite_batch(self, pairs):
+        return [prompt for prompt, _ in pairs]
+
+    def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+        return [f"{prompt}, sample {seed}"] * num_candidates
+
+
+@pytest.fixture
+def echo_rewriter(monkeypatch):
+    import core.rewrite
+
+    monkeypatch.setitem(core.rewrite._cache, EchoRewriter.name, EchoRewriter())
+    return EchoRewriter.name
+
+
+def test_queued_event_says_how_many_jobs_are_ahead():
+    worker = Worker()
+    assert worker.submit(lambda p, c: 1, "alone").wait().value == 1
+    alone = worker.submit(lambda p, c: 2, "alone")
+    first_event = next(alone.iter_events())
+    assert first_event.kind == "queued" and first_event.ahead == 0  # nobody else: no "waiting"
+    alone.wait()
+    release = threading.Event()
+    running = worker.submit(lambda p, c: release.wait(5), "someone else")
+    mine = worker.submit(lambda p, c: "mine", "mine")
+    assert next(mine.iter_events()).ahead == 1
+    release.set()
+    assert running.wait().kind == "result" and mine.wait().value == "mine"
+
+
+def test_a_rewrite_that_changes_nothing_renders_nothing(echo_rewriter):
+    from core.images import EditRequest
+    from diffchat_ui.turns import run_turn, same_prompt
+
+    request = EditRequest(
+        image=None, instruction="make it night", prompt="a cat", rewriter=echo_rewriter
+    )
+    result = run_turn(request, lambda *a: None, threading.Event(), score=False)
+    assert result.unchanged and result.image is None and result.prompt == "a cat"
+    assert same_prompt("A  cat ", "a cat") and not same_prompt("a cat", "a cat, night")
+
+
+@pytest.mark.parametrize(
+    "mode, strength_visible, s_i_visible, guidance_label",
+    [
+        ("rewrite only", False, False, "Guidance scale"),
+        ("keep composition", True, False, "Guidance scale"),
+        ("InstructPix2Pix", False, True, "InstructPix2Pix text guidance s_T"),
+    ],
+)
+def test_only_the_sliders_of_the_edit_mode_are_shown(
+    mode, strength_visible, s_i_visible, guidance_label
+):
+    from diffchat_ui.create_tab import mode_controls
+
+    strength, s_i, guidance = mode_controls(mode)
+    assert strength["visible"] is strength_visible and s_i["visible"] is s_i_visible
+    assert guidance["label"] == guidance_label
+
+
+def _state_with_branches(tmp_path):
+    from diffchat_ui.state import ChatState
+
+    state = ChatState.new(seed=3)
+    for name in ("1", "2", "3"):
+        (tmp_path / f"{name}.png").write_bytes(b"png")
+    root = state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "1.png"))
+    night = state.session.add_turn(
+        "make it night", "a cat, night", image_path=str(tmp_path / "2.png"), mode="rewrite"
+    )
+    state.session.branch_from(root.id)
+    hat = state.session.add_turn(
+        "add a hat", "a cat, hat", image_path=str(tmp_path / "3.png"), mode="keep"
+    )
+    return state, root, night, hat
+
+
+def test_tree_and_captions_show_branches_and_the_current_turn(tmp_path):
+    from diffchat_ui.create_tab import gallery_caption, turn_tree
+
+    state, root, night, hat = _state_with_branches(tmp_path)
+    assert turn_tree(state).splitlines() == [
+        "- #1 text to image: a cat",
+        "  - #2 rewrite: make it night",
+        "  - **#3 keep composition: add a hat** ← current",
+    ]
+    assert gallery_caption(state, hat) == "▶ #3 (from #1): add a hat"
+    assert gallery_caption(state, night) == "#2 (from #1): make it night"
+
+
+def test_a_missing_image_is_said_with_the_turn_to_branch_from(tmp_path):
+    from diffchat_ui.create_tab import _missing_image, _view, turns_with_images
+
+    state, root, night, hat = _state_with_branches(tmp_path)
+    assert _missing_image(state, hat) is None
+    (tmp_path / "3.png").unlink()
+    message = _missing_image(state, hat)
+    assert "image of turn #3 is gone" in message and "branch from turn #1" in message
+    assert [turn.id for turn in turns_with_images(state)] == [1, 2]
+
+    class Context:
+        class settings:  # noqa: N801 — stands in for AppSettings
+            offline = True
+
+    _, image, *_ = _view(state, Context)
+    assert image is None  # no broken image on the page
+
+
+def test_non_english_edit_instructions_are_refused_with_a_reason():
+    from diffchat_ui.create_tab import checked_instruction
+
+    with pytest.raises(InputError, match="Only English is supported by the rewriter"):
+        checked_instruction("mach den Himmel bitte dunkelblau und voller Sterne", True, "append")
+    # a first prompt is only a note; a chat API rewriter reads other languages
+    assert checked_instruction("ein Hund im Schnee auf der Wiese", False, "append").warnings
+    assert checked_instruction("mach den Himmel bitte dunkelblau", True, "openai").warnings
+
+
+def test_size_presets_follow_the_model_family():
+    from diffchat_ui.create_tab import SIZE_NATIVE, parse_size, size_presets
+
+    assert size_presets("sd15")[1] == "512x512 square"
+    assert size_presets("sdxl")[1] == "1024x1024 square"
+    assert parse_size("832x1216 portrait") == (832, 1216)
+    assert parse_size(SIZE_NATIVE) == (None, None)
+
+
+def test_models_without_weights_are_marked_and_refused_offline(monkeypatch):
+    from huggingface_hub import constants
+
+    from diffchat_ui.create_tab import model_note_text
+    from diffchat_ui.settings import model_label
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
+    assert model_label("sd15") == "sd15 (not downloaded)"
+    assert "not downloaded and this app runs offline" in model_note_text("sd15")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert "the first turn downloads it" in model_note_text("sd15")
+
+
+def test_trained_rewriters_are_listed_by_run_name(tmp_path):
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import AppSettings
+
+    context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
+    final = context.train_runs_dir() / "sft-run" / "final"
+    final.mkdir(parents=True)
+    (final / "adapter_config.json").write_text("{}")
+    assert context.rewriter_choices()[-1] == ("sft-run/final (trained here)", str(final))
