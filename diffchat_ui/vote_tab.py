@@ -176,33 +176,41 @@ def build(context: AppContext):
         records = context.votes.pairwise()
         return pair_chart(records), pair_table(records)
 
-    def on_next():
+    def on_next(seen: set[str] | None, request: gr.Request, note: str = ""):
+        """Return the next unseen ballot (ballot, seen, raw, instruction, candidates, choice,
+        status), or an empty one saying why there is none."""
+        seen = set(seen or ()) | context.votes.voted_comparisons(request.session_hash or "")
         folders = votable_comparisons(context.comparisons_dir())
-        if not folders:
-            return (
-                None,
-                None,
-                "",
-                [],
-                gr.update(choices=[], value=None),
-                "No comparisons yet: run one in the Compare tab first.",
-            )
-        ballot, raw, instruction_text, gallery = draw_ballot(
-            random.choice(folders), random.Random()
-        )
+        folder = next_folder(folders, seen, random.Random())
+        if folder is None:
+            if folders:
+                message = (
+                    f"All done: you have seen all {len(folders)} comparisons. Thank you! "
+                    "New ones appear here after a Compare run."
+                )
+            else:
+                message = "No comparisons yet: run one in the Compare tab first."
+            empty = gr.update(choices=[], value=None)
+            return (None, seen, None, "", [], empty, f"{note} {message}".strip())
+        ballot, raw, instruction_text, gallery = draw_ballot(folder, random.Random())
         letters = [f"Candidate {LETTERS[i]}" for i in range(len(ballot.methods))]
+        left = len([f for f in folders if f.name not in seen]) - 1
         return (
             ballot,
+            seen | {folder.name},
             raw,
             f"**Instruction:** {instruction_text}\n\n**Raw prompt:** {ballot.raw_prompt}",
             gallery,
             gr.update(choices=letters + [TIE_LABEL], value=None),
-            "",
+            f"{note} {left} more after this one.".strip(),
         )
 
-    def on_vote(ballot: Ballot | None, choice_v: str | None, request: gr.Request):
+    ballot_outputs = [ballot_state, seen_state, raw_image, instruction, candidates, choice, status]
+
+    def on_vote(ballot: Ballot | None, seen, choice_v: str | None, request: gr.Request):
+        keep = (gr.update(),) * 5  # seen, raw image, instruction, candidates, choice unchanged
         if ballot is None:
-            return (ballot, "Load a comparison first.", *results())
+            return (ballot, *keep, "Load a comparison first.", *results())
         try:
             if not choice_v:
                 raise DiffChatError("Pick a candidate or “tie” first.")
@@ -216,13 +224,10 @@ def build(context: AppContext):
                 voter=request.session_hash or "",
             )
         except DiffChatError as error:
-            return (ballot, f"⚠️ {error}", *results())
-        # The ballot is spent: one vote per view, so a double click cannot count twice.
-        return (
-            None,
-            f"Thanks! {context.votes.count()} votes so far. Load the next comparison.",
-            *results(),
-        )
+            return (ballot, *keep, f"⚠️ {error}", *results())
+        # The ballot is spent (a double click cannot count twice) and the next one loads.
+        thanks = f"Thanks! {context.votes.count()} votes so far."
+        return (*on_next(seen, request, note=thanks), *results())
 
     def on_export():
         folder = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
