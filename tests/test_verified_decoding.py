@@ -177,3 +177,35 @@ def test_shipped_adapter_verified_rewrite(smollm2_ready):  # noqa: F811
         from core.instructions import check_edit
 
         assert check_edit(*pair, result.greedy).ok and result.prompt == result.greedy
+
+
+# --- python -m core rewrite --candidates K
+
+
+def test_cli_refuses_a_bad_candidate_count_and_a_second_decoding():
+    from tests.test_rewrite_command import _run
+
+    for candidates in ("0", "17"):
+        done = _run(
+            "--prompt", "a", "--instruction", "b", "--model", "append", "--candidates", candidates
+        )
+        assert done.returncode == 2 and "from 1 to 16" in done.stderr and done.stdout == ""
+    both = _run("--prompt", "a", "--instruction", "b", "--candidates", "2", "--typical-p", "0.9")
+    assert both.returncode == 2 and "give one of them" in both.stderr
+
+
+@pytest.mark.slow
+def test_cli_verified_batch_gives_one_line_per_input_line(tiny_models, tmp_path):  # noqa: F811
+    import json
+
+    from tests.test_rewrite_command import _run
+
+    base, _ = tiny_models
+    batch = tmp_path / "in.jsonl"
+    pairs = [("a red cat", "make the cat blue"), ("a house", "add snow")]
+    batch.write_text("".join(json.dumps({"prompt": p, "instruction": i}) + "\n" for p, i in pairs))
+    done = _run(
+        "--batch", str(batch), "--model", str(base), "--max-new-tokens", "6", "--candidates", "3"
+    )
+    assert done.returncode == 0, done.stderr
+    assert len([json.loads(line) for line in done.stdout.splitlines()]) == 2

@@ -3,6 +3,8 @@
 One request:  --prompt P --instruction I      prints the new prompt (or {"prompt": ...})
 Many:         --batch IN.jsonl                 one {"prompt", "instruction"} object a line in,
                                                one {"prompt": ...} line out per input line
+Verified decoding: --candidates K               check the greedy rewrite; when it fails, rerank
+                                               K beam candidates (core/rewrite.py)
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from pathlib import Path
 
 from core.errors import DataError, InputError
 from core.rewrite import (
+    DEFAULT_REWRITE_CANDIDATES,
     DEFAULT_REWRITER,
+    MAX_REWRITE_CANDIDATES,
     ChatAPIRewriter,
     LocalCausalLMRewriter,
     Rewriter,
+    check_rewrite_candidates,
     load_rewriter,
 )
 from core.validation import check_instruction
@@ -56,6 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for --typical-p sampling")
     parser.add_argument("--num-beams", type=int, default=1, help="beam search width (local)")
     parser.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_REWRITE_CANDIDATES,
+        metavar="K",
+        help="verified decoding: when the greedy rewrite fails the instruction check, draw K "
+        f"candidates (beam n-best locally) and keep the best (1-{MAX_REWRITE_CANDIDATES}; "
+        f"default {DEFAULT_REWRITE_CANDIDATES} = greedy only)",
+    )
+    parser.add_argument(
         "--max-new-tokens", type=int, default=96, help="longest rewrite in LM tokens (local)"
     )
 
@@ -73,7 +87,18 @@ def _load(args: argparse.Namespace) -> Rewriter:
     return rewriter
 
 
+def _check_decoding(args: argparse.Namespace) -> None:
+    check_rewrite_candidates(args.candidates)
+    if args.candidates != 1 and args.typical_p is not None:
+        raise InputError(
+            "--candidates (verified decoding) and --typical-p (one sampled rewrite) are two "
+            "ways to decode; give one of them."
+        )
+
+
 def _rewrite_all(rewriter: Rewriter, pairs: list[tuple[str, str]], args) -> list[str]:
+    if args.candidates != 1:
+        return [result.prompt for result in rewriter.rewrite_batch_verified(pairs, args.candidates)]
     if args.typical_p is None:
         return rewriter.rewrite_batch(pairs)
     return [
@@ -139,6 +164,7 @@ def _run_batch(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_decoding(args)
     if args.batch is not None:
         if args.prompt is not None or args.instruction is not None:
             raise InputError("Give either --batch or --prompt/--instruction, not both.")
