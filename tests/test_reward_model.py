@@ -115,3 +115,20 @@ def test_csv_labels_are_read(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("prompt,aesthetic,pickscore\na cat,5.5,20.1\na dog,4.0,19.0\n")
     assert read_labels(path, "pickscore") == (["a cat", "a dog"], [20.1, 19.0])
+
+
+@pytest.mark.parametrize(
+    "rows, micro, world, accumulation, plan",
+    [
+        (64, 4, 1, 4, (4, 16, 4)),  # divides evenly
+        (40, 4, 1, 4, (4, 8, 2)),  # 10 micro-batches: the last 2 are left out, not carried
+        (24, 4, 2, 2, (2, 2, 1)),  # 3 global micro-batches, 2 per step
+        (8, 4, 1, 16, (2, 2, 1)),  # smaller than one step: a step is the whole epoch
+    ],
+)
+def test_an_optimizer_step_never_spans_two_epochs(rows, micro, world, accumulation, plan):
+    from train.reward_model import epoch_plan
+
+    assert epoch_plan(rows, micro, world, accumulation) == plan
+    accumulation, micro_per_epoch, steps = plan
+    assert micro_per_epoch == steps * accumulation

@@ -259,6 +259,21 @@ def predict(
 # Training
 
 
+def epoch_plan(
+    rows: int, per_device_batch_size: int, world_size: int, accumulation: int
+) -> tuple[int, int, int]:
+    """Return (accumulation, micro-batches per epoch, optimizer steps per epoch).
+
+    An optimizer step never takes gradients from two epochs: the micro-batches of an epoch
+    that cannot fill a whole step are left out (they used to carry into the next epoch's first
+    step). With fewer micro-batches than one step needs, a step is the whole epoch.
+    """
+    micro_per_epoch = max(1, rows // (per_device_batch_size * world_size))
+    accumulation = min(accumulation, micro_per_epoch)
+    steps_per_epoch = micro_per_epoch // accumulation
+    return accumulation, steps_per_epoch * accumulation, steps_per_epoch
+
+
 def _epoch_order(count: int, seed: int, epoch: int) -> list[int]:
     order = list(range(count))
     random.Random(seed * 1000 + epoch).shuffle(order)
@@ -293,10 +308,13 @@ def train_reward_model(config: RewardModelConfig) -> Path:
 
     # 3. optimizer, schedule
     micro = config.per_device_batch_size
-    accumulation = accumulation_steps(config.batch_size, micro, accelerator.num_processes)
+    accumulation, micro_per_epoch, steps_per_epoch = epoch_plan(
+        len(prompts),
+        micro,
+        accelerator.num_processes,
+        accumulation_steps(config.batch_size, micro, accelerator.num_processes),
+    )
     global_batch = micro * accelerator.num_processes
-    micro_per_epoch = max(1, len(prompts) // global_batch)
-    steps_per_epoch = max(1, micro_per_epoch // accumulation)
     total_steps = (
         config.max_steps if config.max_steps > 0 else steps_per_epoch * config.num_train_epochs
     )
