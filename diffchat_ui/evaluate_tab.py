@@ -8,6 +8,7 @@ follows its progress bar, then shows summary.md (the paper-style table) and the 
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -83,12 +84,30 @@ def resolve_data_file(path: str) -> str:
     return str(resolved)
 
 
+# summary.md links its plots relatively (![name](name.png)); the page shows them below it.
+_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)")
+# The evaluation's own progress bar (core.evaluate); any other bar is loading models.
+EVALUATE_BAR = "evaluate"
+
+
 def results_view(out_dir: Path):
-    """Return (summary Markdown, plot paths) of a finished evaluation folder."""
+    """Return (summary Markdown, plot paths) of a finished evaluation folder.
+
+    The summary's relative image links would show as bare text on the page, so each becomes
+    a pointer to the plot gallery, which shows the same files."""
     summary = out_dir / "summary.md"
     text = summary.read_text() if summary.is_file() else "_No summary.md was written._"
+    text = _IMAGE_LINK.sub(lambda m: f"_(plot {m.group(2)}: shown under Plots below)_", text)
     plots = sorted(str(path) for path in out_dir.glob("*.png"))  # the plots, not images/
     return text, plots
+
+
+def progress_phase(log) -> str:
+    """Return the progress text for the evaluation's current bar: its rows, or model loading
+    (which has bars of its own, e.g. 272/272 weights, before the first row)."""
+    if log.bar_label == EVALUATE_BAR:
+        return "evaluating rows"
+    return f"loading models ({log.bar_label})" if log.bar_label else "loading models"
 
 
 def build(context: AppContext) -> None:
@@ -122,10 +141,13 @@ def build(context: AppContext) -> None:
     with gr.Row():
         run_button = gr.Button("Run evaluation", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
+        show_button = gr.Button("Show the results of the output folder")
     status = gr.Markdown()
-    log = gr.Textbox(label="Log", lines=8, max_lines=12, autoscroll=True)
+    log = gr.Textbox(
+        label="Log (library warnings left out)", lines=8, max_lines=12, autoscroll=True
+    )
     summary = gr.Markdown(elem_id="evaluation-summary")
-    plots = gr.Gallery(label="Plots", columns=3, height=300)
+    plots = gr.Gallery(label="Plots", columns=3, height=300, elem_id="evaluation-plots")
 
     def on_run(
         data_v,
@@ -163,7 +185,7 @@ def build(context: AppContext) -> None:
         # A stopped evaluation keeps every finished row; running it again resumes.
         for log, returncode, _ in follow(ChildProcess(command).start(), flag, stop_timeout=30):
             if log.done_total and log.done_total[1]:
-                progress(log.done_total, desc="evaluating")
+                progress(log.done_total, desc=progress_phase(log))
             if returncode is None:
                 yield f"Running… output folder: `{out_dir}`", log.text(), "", []
                 continue
@@ -184,6 +206,24 @@ def build(context: AppContext) -> None:
         [status, log, summary, plots],
         api_name="evaluate",
     )
+
+    def on_show(output_v):
+        """Show a finished (or stopped) evaluation folder without running anything."""
+        from core.validation import resolve_workspace_path
+
+        try:
+            if not (output_v or "").strip():
+                raise InputError("Give the output folder of an earlier evaluation.")
+            out_dir = resolve_workspace_path(output_v.strip())
+            if not (out_dir / "summary.md").is_file():
+                raise InputError(f"{out_dir} has no summary.md: run (or resume) it first.")
+        except DiffChatError as error:
+            return f"⚠️ {error}", "", []
+        table, plot_paths = results_view(out_dir)
+        plots_shown = plot_paths
+        return f"Results of `{out_dir}`", table, plots_shown
+
+    show_button.click(on_show, output, [status, summary, plots], api_name="evaluation_results")
 
     def on_stop(request: gr.Request):
         context.cancel_flags.stop(f"evaluate-{request.session_hash}")

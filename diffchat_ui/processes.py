@@ -9,6 +9,11 @@ import threading
 import time
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
+# tqdm's "desc: 45%|####      | 9/20 [...]": the label before the percentage.
+_BAR_LABEL = re.compile(r"^\s*(.*?):?\s*\d+%\|")
+# Library chatter the person running a job need not read: Python warnings (the line and the
+# source line under it), and the root logger's WARNING lines.
+_WARNING = re.compile(r"\b(Future|Deprecation|User|Runtime)Warning: |^WARNING:root:|^WARNING root")
 LOG_LINES = 200
 
 
@@ -23,13 +28,26 @@ class LogBuffer:
         self.keep = keep
         self.lines: list[str] = []
         self.done_total: tuple[int, int] | None = None
+        self.bar_label = ""  # the description of the progress bar last seen ("" if none)
+        self.hidden_warnings = 0
         self._bar_index: int | None = None
+        self._after_warning = False
 
     def add(self, line: str) -> None:
-        """Append one output line (a bar redraw replaces the previous bar)."""
+        """Append one output line (a bar redraw replaces the previous bar; library warnings
+        are counted, not kept)."""
+        if _WARNING.search(line):
+            self.hidden_warnings += 1
+            self._after_warning = True
+            return
+        if self._after_warning and line.startswith((" ", "\t")):
+            return  # the source line Python prints under a warning
+        self._after_warning = False
         match = _PROGRESS.search(line)
         if match and ("%|" in line or "it/s" in line or "s/it" in line):
             self.done_total = (int(match.group(1)), int(match.group(2)))
+            label = _BAR_LABEL.match(line)
+            self.bar_label = label.group(1).strip() if label else ""
             if self._bar_index is not None:
                 del self.lines[self._bar_index]
             self._bar_index = len(self.lines)

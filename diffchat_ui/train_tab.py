@@ -35,6 +35,67 @@ OWN_WIDGETS = ("model_name_or_path", *DATA_OPTION.values(), "output_dir", "resum
 REWRITER_STAGES = ("sft", "ppo")
 
 
+# A run that finishes on a small CPU, beside the paper defaults (hours here). Timing from
+# ../shared/FACTS.md: LoRA r16 on SmolLM2-135M, fp32, about 250 tokens/s on 2 cores, i.e.
+# about 4 s per step of 8 x 128 tokens, plus about 30 s to load the model.
+QUICK_RUNS = {
+    "sft": {
+        "options": {
+            "max_steps": "30",
+            "batch_size": "8",
+            "per_device_batch_size": "8",
+            "max_length": "128",
+            "use_lora": "True",
+            "save_steps": "10",
+            "logging_steps": "1",
+        },
+        "expected": "about 3 minutes on a 2-core CPU (30 LoRA steps of 8 x 128 tokens)",
+    },
+}
+
+
+def quick_options(stage: str) -> list[list]:
+    """Return the option rows of the stage's quick CPU run (the defaults with QUICK_RUNS'
+    changes); refuses (InputError) a stage without one."""
+    if stage not in QUICK_RUNS:
+        raise InputError(
+            f"There is a quick CPU preset for {', '.join(QUICK_RUNS)} only; for {stage}, "
+            "lower max_steps, batch_size and max_length in the table yourself."
+        )
+    changes = QUICK_RUNS[stage]["options"]
+    return [
+        [name, changes.get(name, value), help_] for name, value, help_ in default_options(stage)
+    ]
+
+
+def read_curves(output_dir: Path) -> list[dict]:
+    """Return the plot rows of every metrics row a run folder holds so far (all of
+    metrics.jsonl: after Resume the curve starts at step 1, not at the resumed step)."""
+    import json
+
+    from train.common import METRICS_JSONL
+
+    path = output_dir / METRICS_JSONL
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows += curve_rows(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a half-written last line
+    return rows
+
+
+def merge_curves(curves: list[dict], new_rows: list[dict]) -> list[dict]:
+    """Return `curves` extended by `new_rows`; rows of steps the new rows repeat (a resumed
+    run redoing steps after its checkpoint) are replaced, not drawn twice."""
+    if not new_rows:
+        return curves
+    first_new = min(row["step"] for row in new_rows)
+    return [row for row in curves if row["step"] < first_new] + new_rows
+
+
 def stage_config_class(stage: str):
     """Return the stage's config dataclass (what its `parse_config` returns), or None for a
     stage without one (data)."""
@@ -154,10 +215,16 @@ def build(context: AppContext) -> None:
             value=str(runs / "sft-run"), label="Output folder (inside the workspace)"
         )
         processes = gr.Number(value=1, precision=0, label="Processes / GPUs")
+    with gr.Row():
+        paper_button = gr.Button("Paper defaults (DiffChat Table 3; hours on a CPU)", size="sm")
+        quick_button = gr.Button(
+            f"Quick run on this CPU ({QUICK_RUNS['sft']['expected']})", size="sm"
+        )
     options = gr.Dataframe(
         value=default_options("sft"),
         headers=["option", "value", "help"],
         interactive=True,
+        static_columns=[0, 2],  # names and help are read-only; only values change
         label="Hyperparameters (paper defaults)",
         wrap=True,
     )
@@ -165,9 +232,20 @@ def build(context: AppContext) -> None:
         start_button = gr.Button("Start", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
         resume_button = gr.Button("Resume")
-    status = gr.Markdown()
-    log = gr.Textbox(label="Log", lines=10, max_lines=14, autoscroll=True)
-    curves = gr.LinePlot(x="step", y="value", color="metric", label="Loss / reward", height=260)
+    status = gr.Markdown(elem_id="train-status")
+    log = gr.Textbox(label="Log", lines=10, max_lines=14, autoscroll=True, elem_id="train-log")
+    curves = gr.LinePlot(
+        x="step",
+        y="value",
+        color="metric",
+        label="Loss / reward",
+        x_title="step",
+        y_title="value",
+        color_title="curve",
+        x_axis_format="d",  # steps are whole numbers
+        height=260,
+        elem_id="train-curves",
+    )
 
     stage.change(
         lambda s: (default_options(s), str(runs / f"{s}-run")),
@@ -197,12 +275,11 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
             return
-        curves: list[dict] = []
+        curves: list[dict] = read_curves(output_dir) if resume else []
         for log, returncode, new_metrics in follow(child, flag):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=stage_v)
-            for metrics in new_metrics:
-                curves += curve_rows(metrics)
+            curves = merge_curves(curves, [row for m in new_metrics for row in curve_rows(m)])
             plot = pd.DataFrame(curves) if curves else None
             if returncode is None:
                 yield f"Running {stage_v} → `{output_dir}`", log.text(), plot
@@ -245,6 +322,35 @@ def build(context: AppContext) -> None:
     def on_stop(request: gr.Request):
         context.cancel_flags.stop(f"train-{request.session_hash}")
 
-    start_button.click(runner(resume=False), inputs, [status, log, curves], api_name="train")
-    resume_button.click(runner(resume=True), inputs, [status, log, curves], api_name="train_resume")
+    # The progress bar sits on the status line: the log and the curve stay visible.
+    start_button.click(
+        runner(resume=False),
+        inputs,
+        [status, log, curves],
+        api_name="train",
+        show_progress_on=[status],
+    )
+    resume_button.click(
+        runner(resume=True),
+        inputs,
+        [status, log, curves],
+        api_name="train_resume",
+        show_progress_on=[status],
+    )
+
+    def on_quick(stage_v):
+        try:
+            rows = quick_options(stage_v)
+        except DiffChatError as error:
+            return gr.update(), gr.update(), f"⚠️ {error}"
+        expected = QUICK_RUNS[stage_v]["expected"]
+        return rows, str(runs / f"{stage_v}-quick"), f"Quick run preset: {expected}."
+
+    quick_button.click(on_quick, stage, [options, output, status], api_name=False)
+    paper_button.click(
+        lambda s: (default_options(s), "Paper defaults (DiffChat Table 3)."),
+        stage,
+        [options, status],
+        api_name=False,
+    )
     stop_button.click(on_stop, None, None, queue=False, api_name="train_stop")

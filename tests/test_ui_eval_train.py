@@ -1,0 +1,57 @@
+"""Evaluate and Train tab helpers: the log a person sees, progress phases, plot links, curves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import InputError
+from diffchat_ui.processes import LogBuffer
+
+
+def test_log_hides_library_warnings_and_names_the_bar():
+    log = LogBuffer()
+    for line in (
+        "loading models",
+        "/x/transformers/utils.py:12: FutureWarning: `foo` is deprecated",
+        "  warnings.warn(",
+        "WARNING:root:something about a tokenizer",
+        "Loading weights: 100%|##########| 272/272 [00:01<00:00, 200it/s]",
+    ):
+        log.add(line)
+    assert log.lines == ["loading models", log.lines[1]] and "272/272" in log.lines[1]
+    assert log.hidden_warnings == 2 and log.bar_label == "Loading weights"
+
+    from diffchat_ui.evaluate_tab import progress_phase
+
+    assert progress_phase(log) == "loading models (Loading weights)"
+    log.add("evaluate:  50%|#####     | 3/6 [00:10<00:10, 3.3s/row]")
+    assert progress_phase(log) == "evaluating rows" and log.done_total == (3, 6)
+
+
+def test_summary_plot_links_point_to_the_gallery(tmp_path):
+    from diffchat_ui.evaluate_tab import results_view
+
+    (tmp_path / "summary.md").write_text("| a | b |\n\n![distributions.png](distributions.png)\n")
+    (tmp_path / "distributions.png").write_bytes(b"png")
+    text, plots = results_view(tmp_path)
+    assert "![" not in text and "distributions.png: shown under Plots below" in text
+    assert plots == [str(tmp_path / "distributions.png")]
+
+
+def test_quick_cpu_preset_and_curves_across_resume(tmp_path):
+    from diffchat_ui.train_tab import merge_curves, quick_options, read_curves
+
+    quick = {name: value for name, value, _ in quick_options("sft")}
+    assert quick["max_steps"] == "30" and quick["use_lora"] == "True"
+    assert quick["learning_rate"] == "2e-05"  # the rest stays the paper's
+    with pytest.raises(InputError, match="quick CPU preset"):
+        quick_options("ppo")
+    rows = [{"step": step, "loss": 1.0 / step} for step in (1, 2, 3)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"st')
+    curves = read_curves(tmp_path)
+    assert [row["step"] for row in curves] == [1, 2, 3]  # the half-written line is skipped
+    # resumed from the checkpoint of step 2: step 3 is redone, not drawn twice
+    resumed = merge_curves(curves, [{"step": 3, "value": 0.2, "metric": "loss"}])
+    assert [(row["step"], row["value"]) for row in resumed] == [(1, 1.0), (2, 0.5), (3, 0.2)]
