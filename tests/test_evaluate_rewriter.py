@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.errors import DataError, InputError
-from core.rewrite import Rewriter
+from core.rewrite import Rewriter, VerifiedRewrite
 from tests.train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
 from train import evaluate_rewriter
 from train.evaluate_rewriter import (
@@ -54,15 +54,32 @@ class FakeRewriter(Rewriter):
 
 
 class FakeVerifyingRewriter(FakeRewriter):
-    """A FakeRewriter with verified decoding: records the candidate count of each call."""
+    """A FakeRewriter whose verified decoding answers `verified[(prompt, instruction)]` where
+    given (else its greedy answer); records the candidate count of each call."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, verified):
         super().__init__(answers)
+        self.verified = verified
         self.candidate_counts: list[int] = []
 
-    def rewrite(self, prompt, instruction, candidates=1):
+    def rewrite_batch_verified(self, pairs, candidates):
         self.candidate_counts.append(candidates)
-        return self.rewrite_batch([(prompt, instruction)])[0]
+        greedy = self.rewrite_batch(pairs)
+        return [
+            VerifiedRewrite(prompt=self.verified.get(pair, text), greedy=text)
+            for pair, text in zip(pairs, greedy, strict=True)
+        ]
+
+
+class GreedyOnlyRewriter:
+    """A rewriter object without verified decoding (not a core.rewrite.Rewriter)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def rewrite_batch(self, pairs):
+        self.calls += list(pairs)
+        return [prompt for prompt, _ in pairs]
 
 
 def _chain_row(turns=CHAIN_TURNS, **extra) -> dict:
@@ -240,7 +257,7 @@ def test_an_unknown_system_is_refused(systems, message):
 
 @pytest.mark.parametrize("candidates", [0, 17])
 def test_a_candidate_count_outside_1_to_16_is_refused(candidates):
-    with pytest.raises(InputError, match="between 1 and 16"):
+    with pytest.raises(InputError, match="from 1 to 16"):
         EvaluateRewriterConfig(candidates=candidates)
 
 
@@ -249,7 +266,7 @@ def test_verified_decoding_without_the_candidates_api_is_refused_before_generati
         tmp_path / "single.jsonl",
         [{"raw_prompt": RAW, "instruction": INSTRUCTION, "target_prompt": TARGET}],
     )
-    fake = FakeRewriter({})
+    fake = GreedyOnlyRewriter()
     config = _config(
         tmp_path, test_files=str(single), chain_files="", systems="adapter,adapter+verify"
     )
@@ -332,7 +349,10 @@ def _fake_answers() -> dict:
 def test_evaluate_reports_each_file_separately_with_hand_worked_numbers(tmp_path, monkeypatch):
     generated, heldout, chains = _fixture_files(tmp_path)
     monkeypatch.setattr(evaluate_rewriter, "load_edit_checker", lambda: None)
-    fake = FakeVerifyingRewriter(_fake_answers())
+    # Verified decoding fixes the one row the greedy fake copies.
+    fake = FakeVerifyingRewriter(
+        _fake_answers(), verified={(CHAIN_RAW, "winter, please"): CHAIN_TURNS[0][1]}
+    )
     config = _config(
         tmp_path,
         test_files=f"{generated},{heldout}",
@@ -368,15 +388,16 @@ def test_evaluate_reports_each_file_separately_with_hand_worked_numbers(tmp_path
     assert chain_section["results"]["append"]["chain_success"] == 0.0
     assert chain_section["results"]["append"]["conflict"] == 1.0
 
-    # The verified system gives the same fixed outputs, through rewrite(candidates=3):
-    # 3 single edits and 6 chain turns.
-    assert gen["results"]["adapter+verify"] == adapter
-    assert fake.candidate_counts == [3] * 9
+    # Verified decoding, in batches with candidates=3: one call per file and chain turn.
+    assert gen["results"]["adapter+verify"]["edit_success"] == 1.0
+    assert report["verify_replaced"]["adapter+verify"][str(generated)] == 0.5
+    assert report["verify_replaced"]["adapter+verify"][str(chains)] == 0.0
+    assert fake.candidate_counts == [3] * 5
 
     markdown = (tmp_path / "results.md").read_text()
     assert f"### Chains: `{chains}` (2 chains, 6 turns" in markdown
     assert "| recolour | 1 | 100.0% | 100.0% | 0.0% |" in markdown
-    assert "| season | 1 | 0.0% | 0.0% | 0.0% |" in markdown
+    assert "| season | 1 | 0.0% | 100.0% | 0.0% |" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["systems"] == [
         "adapter",
         "adapter+verify",
@@ -395,6 +416,58 @@ def test_reader_ok_column_appears_when_core_instructions_has_check_edit(tmp_path
     report = evaluate(config)
     assert report["reader"] == "core.instructions.check_edit"
     assert report["single"][str(generated)]["results"]["append"]["reader_ok"] == 1.0
+
+
+def test_a_chat_system_asks_the_named_model_and_needs_a_key(tmp_path, monkeypatch):
+    import httpx
+    from openai import OpenAI
+
+    from core.errors import ModelUnavailableError
+    from core.rewrite import ChatAPIRewriter
+
+    generated, _, _ = _fixture_files(tmp_path)
+    config = _config(tmp_path, test_files=str(generated), chain_files="", systems="chat:my-model")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ModelUnavailableError, match="OPENAI_API_KEY"):
+        evaluate(config)
+
+    models = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        models.append(body["model"])
+        prompt = body["messages"][1]["content"].splitlines()[0].removeprefix("Current prompt: ")
+        message = {
+            "role": "assistant",
+            "content": _fake_answers().get((prompt, INSTRUCTION), prompt),
+        }
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return httpx.Response(
+            200,
+            json={
+                "id": "1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [choice],
+            },
+        )
+
+    client = OpenAI(
+        api_key="sk-test",
+        base_url="http://chat.invalid/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    from_env = ChatAPIRewriter.from_env.__func__
+    monkeypatch.setattr(
+        ChatAPIRewriter,
+        "from_env",
+        classmethod(lambda cls, model=None: from_env(cls, model, client)),
+    )
+    report = evaluate(config)
+    assert models == ["my-model", "my-model"]
+    assert report["single"][str(generated)]["results"]["chat:my-model"]["edit_success"] == 0.5
 
 
 def test_saved_outputs_are_rescored_without_a_rewriter(tmp_path):

@@ -7,8 +7,10 @@ Systems (`--systems`, comma-separated):
     chat:MODEL      an OpenAI-compatible chat model through core.rewrite.ChatAPIRewriter (the
                     "openai" rewriter of the app; OPENAI_API_KEY / OPENAI_BASE_URL from the
                     environment), only when named
-    SYSTEM+verify   SYSTEM with verified decoding, `Rewriter.rewrite(x, i, candidates=K)`,
-                    K = `--candidates` (e.g. "adapter+verify")
+    SYSTEM+verify   SYSTEM with verified decoding, `Rewriter.rewrite(x, i, candidates=K)` in
+                    batches (`rewrite_batch_verified`), K = `--candidates` (e.g.
+                    "adapter+verify"); `verify_replaced` in the JSON: the share of rewrites
+                    where verification chose another candidate than the greedy one
 Every other system decodes greedily and keeps the first line (core.rewrite).
 
 Data, each file reported on its own:
@@ -63,7 +65,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import json
 import sys
 import time
@@ -73,13 +74,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from core.errors import DataError, DiffChatError, InputError
+from core.errors import DataError, InputError
+from core.rewrite import MAX_REWRITE_CANDIDATES, check_rewrite_candidates
 from train.common import check_causal_lm, config_to_dict, resolve_model_path
 
 SYSTEMS = ("adapter", "zero-shot", "append")
 CHAT_PREFIX = "chat:"
 VERIFY_SUFFIX = "+verify"
-MAX_CANDIDATES = 16
 
 
 @dataclass
@@ -113,7 +114,9 @@ class EvaluateRewriterConfig:
     )
     candidates: int = field(
         default=4,
-        metadata={"help": f"Candidates per rewrite of the +verify systems (1-{MAX_CANDIDATES})."},
+        metadata={
+            "help": f"Candidates per rewrite of the +verify systems (1-{MAX_REWRITE_CANDIDATES})."
+        },
     )
     limit: int = field(
         default=100, metadata={"help": "Evaluate the first N rows / chains of each file (0: all)."}
@@ -142,10 +145,7 @@ class EvaluateRewriterConfig:
     )
 
     def __post_init__(self):
-        if not 1 <= self.candidates <= MAX_CANDIDATES:
-            raise InputError(
-                f"candidates must be between 1 and {MAX_CANDIDATES}; got {self.candidates}."
-            )
+        check_rewrite_candidates(self.candidates)
         if not 0.0 < self.threshold <= 1.0:
             raise InputError(f"threshold must be in (0, 1]; got {self.threshold}.")
         if self.limit < 0 or self.max_failures < 0:
@@ -388,8 +388,9 @@ def build_rewriter(system: str, config: EvaluateRewriterConfig):
 
 
 def supports_candidates(rewriter) -> bool:
-    """Return True when `rewriter.rewrite` takes `candidates=` (verified decoding)."""
-    return "candidates" in inspect.signature(rewriter.rewrite).parameters
+    """Return True when the rewriter has verified decoding (core.rewrite.Rewriter's
+    `rewrite_batch_verified`, the batched form of `rewrite(..., candidates=K)`)."""
+    return callable(getattr(rewriter, "rewrite_batch_verified", None))
 
 
 def rewrite_all(
@@ -398,30 +399,29 @@ def rewrite_all(
     candidates: int | None,
     batch_size: int,
     on_done: Callable[[int], None],
+    replaced: list[bool] | None = None,
 ) -> list[str]:
-    """Return one output per (prompt, instruction): greedy batches, or one verified rewrite
-    per pair with `candidates` given. An empty output is "" (a failed row, not a failed run);
-    a pair whose prompt is empty is not sent (the Create tab cannot continue from nothing)."""
+    """Return one output per (prompt, instruction), in batches: greedy, or verified decoding
+    with `candidates` given (then `replaced` gets, per rewrite, whether verification chose
+    another rewrite than the greedy one). An empty output is "" (a failed row, not a failed
+    run); a pair whose prompt is empty is not sent (the Create tab cannot go on from nothing).
+    """
     outputs = [""] * len(pairs)
     todo = [k for k, (prompt, _) in enumerate(pairs) if prompt.strip()]
     on_done(len(pairs) - len(todo))
-    if candidates is None:
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            answers = rewriter.rewrite_batch([pairs[k] for k in chunk])
-            for k, output in zip(chunk, answers, strict=True):
-                outputs[k] = output
-            on_done(len(chunk))
-        return outputs
-    for k in todo:
-        try:
-            outputs[k] = rewriter.rewrite(*pairs[k], candidates=candidates)
-        except DiffChatError as error:
-            # Rewriter.rewrite raises the bare DiffChatError for an empty rewrite; every
-            # subclass (bad input, missing model, ...) is a real failure of the run.
-            if type(error) is not DiffChatError:
-                raise
-        on_done(1)
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        chunk_pairs = [pairs[k] for k in chunk]
+        if candidates is None:
+            answers = rewriter.rewrite_batch(chunk_pairs)
+        else:
+            verified = rewriter.rewrite_batch_verified(chunk_pairs, candidates)
+            answers = [v.prompt for v in verified]
+            if replaced is not None:
+                replaced += [v.prompt != v.greedy for v in verified]
+        for k, output in zip(chunk, answers, strict=True):
+            outputs[k] = output
+        on_done(len(chunk))
     return outputs
 
 
@@ -846,6 +846,7 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
             if found is not None:
                 outputs[kind, path][system] = found
     seconds: dict[str, dict[str, float]] = stored.get("seconds", {})
+    verify_replaced: dict[str, dict[str, float]] = stored.get("verify_replaced", {})
 
     # 2. systems still to generate
     needed = [s for s in systems if any(s not in outputs[key] for key in cases)]
@@ -856,9 +857,9 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
             loaded[base] = build_rewriter(base, config)
         if uses_verified_decoding(system) and not supports_candidates(loaded[base]):
             raise InputError(
-                f"{system} needs verified decoding, Rewriter.rewrite(prompt, instruction, "
-                f"candidates=K), which {type(loaded[base]).__name__} in this checkout of "
-                "core/rewrite.py does not have yet; leave it out of --systems."
+                f"{system} needs verified decoding (Rewriter.rewrite_batch_verified, "
+                f"core/rewrite.py), which {type(loaded[base]).__name__} does not have; leave "
+                "it out of --systems."
             )
 
     # 3b. generation
@@ -870,6 +871,7 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
                 continue
             total = sum(len(case.steps) for case in file_cases)
             started = time.time()
+            replaced: list[bool] = []
             with _progress_bar(total, f"{system} on {path}", config.progress) as bar:
                 rewrite_pairs = partial(
                     rewrite_all,
@@ -877,9 +879,12 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
                     candidates=candidates,
                     batch_size=config.batch_size,
                     on_done=bar.update,
+                    replaced=replaced,
                 )
                 outputs[kind, path][system] = generate_cases(rewrite_pairs, file_cases)
             seconds.setdefault(system, {})[path] = round(time.time() - started, 1)
+            if candidates is not None:
+                verify_replaced.setdefault(system, {})[path] = sum(replaced) / max(len(replaced), 1)
     if config.predictions_out:
         _write(
             config.predictions_out,
@@ -888,6 +893,7 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
                     "version": 2,
                     "device": _device(),
                     "seconds": seconds,
+                    "verify_replaced": verify_replaced,
                     "single": {
                         path: {s: [o[0] for o in out] for s, out in by_system.items()}
                         for (kind, path), by_system in outputs.items()
@@ -906,6 +912,7 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
         "config": config_to_dict(config),
         "systems": systems,
         "seconds": seconds,
+        "verify_replaced": verify_replaced,
         "reader": "core.instructions.check_edit" if check_edit else None,
     }
     if config.generate_only:
