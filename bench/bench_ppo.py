@@ -32,6 +32,7 @@ def main() -> None:
         ppo_update,
         prefix_content_integrity,
         rollout,
+        reward_terms,
         score_rollouts,
     )
 
@@ -52,6 +53,7 @@ def main() -> None:
     policy.to(device), reference.to(device)
     optimizer, scheduler = build_optimizer(policy, config, total_updates=STEPS)
     accelerator = Accelerator(cpu=device == "cpu")
+    terms, _ = reward_terms(config, device)
     sampler = NegativeSampler.from_target_prompts([t.target_prompt for t in triplets])
     timings: list[dict[str, float]] = []
     tokens = 0
@@ -62,7 +64,7 @@ def main() -> None:
         rollouts = rollout(policy, tokenizer, part, config, sampler, random.Random(step))
         phase["rollout (generate, typical_p)"] = time.perf_counter() - start
         start = time.perf_counter()
-        scores, _ = score_rollouts(rollouts, config, [])
+        scores, _ = score_rollouts(rollouts, terms)
         prefix_ci = prefix_content_integrity(rollouts, config.ci_threshold)
         phase["score + prefix CI"] = time.perf_counter() - start
         start = time.perf_counter()

@@ -58,7 +58,10 @@ def test_a_few_ppo_steps_run_without_nan_and_change_the_weights(tiny_setup):
     for row in rows:
         for key in ("loss/total", "loss/policy", "loss/value", "objective/kl", "val/mean"):
             assert torch.isfinite(torch.tensor(row[key])), key
-    assert {"objective/scores", "policy/clipfrac", "val/vci_mean"} <= set(rows[0])
+    assert {
+        "objective/scores", "policy/clipfrac", "val/vci_mean", "val/vci_advantage_shift",
+        "reward/ci", "reward/edit", "reward/total", "objective/ci_on_captions",
+    } <= set(rows[0])
     before = load_file(str(tiny_setup / "model" / "model.safetensors"))
     after = load_file(str(final / "model.safetensors"))
     layer = "model.layers.1.mlp.down_proj.weight"
@@ -262,12 +265,17 @@ def test_reward_models_enter_the_score_when_given(tiny_setup):
     )
     write_stage_tag(folder, "rm")
 
-    train_ppo(tiny_config(tiny_setup, "with-rm", aesthetic_rm_path=str(folder), max_steps=1))
-    (row,) = read_metrics(tiny_setup / "with-rm")
-    assert row["objective/aesthetic"] != 0.0
-    assert row["objective/scores"] == pytest.approx(
-        row["objective/ci"] + row["objective/aesthetic"], abs=1e-5
+    train_ppo(
+        tiny_config(
+            tiny_setup, "with-rm", aesthetic_rm_path=str(folder), edit_weight=0.5, max_steps=1
+        )
     )
+    (row,) = read_metrics(tiny_setup / "with-rm")
+    assert row["reward/aesthetic"] != 0.0
+    assert row["objective/scores"] == pytest.approx(
+        row["reward/ci"] + 0.5 * row["reward/edit"] + row["reward/aesthetic"], abs=1e-5
+    )
+    assert row["reward/total"] == pytest.approx(row["objective/scores"], abs=1e-6)
 
 
 def test_help_lists_every_option(capsys):
@@ -339,3 +347,66 @@ def test_bf16_is_refused_where_the_device_has_no_native_bf16(tiny_setup, monkeyp
     with pytest.raises(InputError, match="--bf16 True needs native bf16, but this CPU has no BF16"):
         ppo.train_ppo(config)
     assert not Path(config.output_dir).exists()
+
+
+def test_the_offline_reward_is_weighted_ci_plus_the_edit_check():
+    from types import SimpleNamespace
+
+    from core.content_integrity import content_integrity
+    from core.instructions import check_edit
+    from train.ppo import PPOStageConfig, reward_terms, score_rollouts
+
+    row = SimpleNamespace(
+        raw_prompt="a dog asleep on a porch, golden hour, 35mm photo",
+        instruction="make the dog a fox",
+        target_prompt="a fox asleep on a porch, golden hour, 35mm photo",
+    )
+    texts = [row.target_prompt, row.raw_prompt, "a fox, golden hour"]
+    rollouts = SimpleNamespace(triplets=[row] * 3, response_texts=texts)
+    terms, left_out = reward_terms(PPOStageConfig(ci_weight=0.5, edit_weight=2.0))
+    assert [t.name for t in terms] == ["ci", "edit"] and left_out == []
+    scores, parts = score_rollouts(rollouts, terms)
+    for index, text in enumerate(texts):
+        ci = content_integrity(row.raw_prompt, row.instruction, row.target_prompt, text).score
+        edit = check_edit(row.raw_prompt, row.instruction, text).score
+        assert (parts["ci"][index], parts["edit"][index]) == pytest.approx((ci, edit))
+        assert scores[index] == pytest.approx(0.5 * ci + 2.0 * edit)
+    assert scores[0] > scores[2] and scores[0] > scores[1]  # the edit done beats undone / lost
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ({"edit_weight": -1.0}, "reward weights must be >= 0: --edit_weight -1.0"),
+        (
+            {"ci_weight": 0.0, "edit_weight": 0.0, "aesthetic_weight": 0.0, "preference_weight": 0.0},
+            "every reward weight is 0",
+        ),
+    ],
+)
+def test_bad_reward_weights_are_refused(weights, message):
+    from core.errors import InputError
+    from train.ppo import PPOStageConfig
+
+    with pytest.raises(InputError, match=message):
+        PPOStageConfig(**weights)
+
+
+def test_an_absent_reward_model_is_named_and_the_rest_runs(tmp_path):
+    from core.errors import InputError
+    from train.ppo import PPOStageConfig, reward_terms
+
+    (tmp_path / "empty-rm").mkdir()
+    config = PPOStageConfig(
+        aesthetic_rm_path=str(tmp_path / "no-such-rm"),
+        preference_rm_path=str(tmp_path / "empty-rm"),
+    )
+    terms, left_out = reward_terms(config)
+    assert [t.name for t in terms] == ["ci", "edit"]
+    assert left_out[0].startswith("aesthetic: the reward model folder") and "does not exist" in left_out[0]
+    assert left_out[1].startswith("preference:") and "reward_head.json" in left_out[1]
+    alone = PPOStageConfig(
+        ci_weight=0.0, edit_weight=0.0, aesthetic_rm_path=str(tmp_path / "no-such-rm")
+    )
+    with pytest.raises(InputError, match="no reward term is left to run .aesthetic: the reward"):
+        reward_terms(alone)

@@ -32,6 +32,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,17 +167,31 @@ class PPOStageConfig:
     )
     # Reward
     ci_threshold: float = field(default=0.7, metadata={"help": "CI threshold (Listing 1: 0.7)."})
-    ci_weight: float = field(default=1.0, metadata={"help": "Weight of the thresholded CI score."})
+    ci_weight: float = field(
+        default=1.0, metadata={"help": "Weight of the thresholded CI score (Listing 1)."}
+    )
+    edit_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "Weight of the verifiable edit score (core.instructions.check_edit: gains, "
+            "losses, rest kept; not in paper). 0 gives the paper's reward."
+        },
+    )
     aesthetic_rm_path: str = field(
         default="",
         metadata={"help": "Aesthetic reward model folder (train.reward_model).", "path": "read"},
     )
-    aesthetic_weight: float = field(default=1.0, metadata={"help": "Weight of the aesthetic RM."})
+    aesthetic_weight: float = field(
+        default=1.0, metadata={"help": "Weight of the aesthetic RM (used when its folder is given)."}
+    )
     preference_rm_path: str = field(
         default="",
         metadata={"help": "PickScore reward model folder (train.reward_model).", "path": "read"},
     )
-    preference_weight: float = field(default=1.0, metadata={"help": "Weight of the preference RM."})
+    preference_weight: float = field(
+        default=1.0,
+        metadata={"help": "Weight of the preference RM (used when its folder is given)."},
+    )
     # Run control
     max_steps: int = field(
         default=-1, metadata={"help": "Stop after this many PPO steps (-1: epochs)."}
@@ -209,6 +224,21 @@ class PPOStageConfig:
             raise InputError("typical_p must be in (0, 1).")
         if self.max_new_tokens < 1 or self.max_length <= self.max_new_tokens:
             raise InputError("max_length must exceed max_new_tokens (>= 1).")
+        weights = self.reward_weights()
+        negative = [f"--{name}_weight {weight}" for name, weight in weights.items() if weight < 0]
+        if negative:
+            raise InputError(f"reward weights must be >= 0: {', '.join(negative)}.")
+        if not any(weights.values()):
+            raise InputError("every reward weight is 0: PPO would have nothing to learn from.")
+
+    def reward_weights(self) -> dict[str, float]:
+        """Return {term name: weight} of every reward term (see `reward_terms`)."""
+        return {
+            "ci": self.ci_weight,
+            "edit": self.edit_weight,
+            "aesthetic": self.aesthetic_weight,
+            "preference": self.preference_weight,
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,39 +328,100 @@ def load_policy(config: PPOStageConfig):
     return policy, reference, tokenizer
 
 
-def load_reward_scorers(
-    config: PPOStageConfig, device: Any = "cpu"
-) -> list[tuple[str, float, Any]]:
-    """Return [(name, weight, scorer)] for the reward models given in the config (may be empty).
+@dataclass(frozen=True)
+class RewardTerm:
+    """One named term of the PPO reward: `score(rollouts)` is a float tensor [B]."""
 
-    The reward models are the text regressors of `python -m train rm` (train/reward_model.py).
-    A scorer maps prompts to a float tensor of predictions in standard units (z-scores of the
-    reward model's training labels), so that the weights compare with CI's [0, 1]. Refuses
-    (TrainingError) a folder that is not a reward-model output.
+    name: str
+    weight: float
+    score: Callable[[Any], torch.Tensor]
+
+
+def reward_terms(config: PPOStageConfig, device: Any = "cpu") -> tuple[list[RewardTerm], list[str]]:
+    """Return (terms, left_out): the reward terms that run, and one sentence per term left out.
+
+    Terms: `ci` (thresholded CI against `ci_references`, Listing 1), `edit` (the instruction
+    reader's `check_edit` score of the rewrite of x), and the reward models `aesthetic` and
+    `preference` of `python -m train rm`, whose predictions are in standard units (z-scores
+    of their training labels) so that the weights compare with the [0, 1] scores. A term with
+    weight 0 is left out; so is a reward model whose folder or weights are missing (named in
+    `left_out`, the rest runs). Refuses (InputError) a reward with no term left, and
+    (TrainingError) a folder written by another stage.
     """
+    from core.content_integrity import content_integrity
+    from core.instructions import check_edit
+
+    weights = config.reward_weights()
+    terms, left_out = [], []
+
+    def ci_score(rollouts) -> torch.Tensor:
+        return torch.tensor(
+            [
+                content_integrity(*ci_references(t)[:3], text, threshold=config.ci_threshold).score
+                for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
+            ]
+        )
+
+    def edit_score(rollouts) -> torch.Tensor:
+        return torch.tensor(
+            [
+                check_edit(t.raw_prompt, t.instruction, text).score
+                for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
+            ]
+        )
+
+    for name, score in (("ci", ci_score), ("edit", edit_score)):
+        if weights[name] > 0:
+            terms.append(RewardTerm(name, weights[name], score))
+    for name, path in (
+        ("aesthetic", config.aesthetic_rm_path),
+        ("preference", config.preference_rm_path),
+    ):
+        if not path or weights[name] == 0:
+            continue
+        missing = _missing_reward_model(Path(path))
+        if missing:
+            left_out.append(f"{name}: {missing}; the reward runs without it")
+            continue
+        terms.append(RewardTerm(name, weights[name], _reward_model_score(path, config, device)))
+    if not terms:
+        raise InputError(
+            "no reward term is left to run"
+            + (f" ({'; '.join(left_out)})" if left_out else "")
+            + ": give a reward model folder that exists or a weight > 0 for ci or edit."
+        )
+    return terms, left_out
+
+
+def _missing_reward_model(folder: Path) -> str | None:
+    if not folder.is_dir():
+        return f"the reward model folder {folder} does not exist"
+    if not (folder / "reward_head.json").is_file():
+        return f"{folder} has no reward_head.json (not a finished `python -m train rm` output)"
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        return f"{folder} has no model weights"
+    return None
+
+
+def _reward_model_score(path: str, config: PPOStageConfig, device: Any):
     from train.reward_model import load_reward_model, predict
 
-    scorers = []
-    for name, path, weight in (
-        ("aesthetic", config.aesthetic_rm_path, config.aesthetic_weight),
-        ("preference", config.preference_rm_path, config.preference_weight),
-    ):
-        if not path:
-            continue
-        if not Path(path).is_dir():
-            raise InputError(f"reward model folder {path} does not exist.")
-        model, tokenizer, head = load_reward_model(path)
-        model.to(device)
+    model, tokenizer, head = load_reward_model(path)
+    model.to(device)
 
-        def score(prompts: list[str], model=model, tokenizer=tokenizer, head=head) -> torch.Tensor:
-            return torch.tensor(
-                predict(
-                    model, tokenizer, prompts, head, max_length=config.max_length, standardized=True
-                )
+    def score(rollouts) -> torch.Tensor:
+        return torch.tensor(
+            predict(
+                model,
+                tokenizer,
+                rollouts.response_texts,
+                head,
+                max_length=config.max_length,
+                standardized=True,
             )
+        )
 
-        scorers.append((name, weight, score))
-    return scorers
+    return score
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,25 +590,10 @@ def ci_references(triplet) -> tuple[str, str, str, bool]:
     return triplet.raw_prompt, triplet.instruction, triplet.target_prompt, False
 
 
-def score_rollouts(
-    rollouts: Rollouts, config: PPOStageConfig, reward_scorers
-) -> tuple[torch.Tensor, dict]:
-    """Return (scores [B], parts): w_ci * CI_thresholded + the weighted reward models."""
-    from core.content_integrity import content_integrity
-
-    ci = torch.tensor(
-        [
-            content_integrity(*ci_references(t)[:3], text, threshold=config.ci_threshold).score
-            for t, text in zip(rollouts.triplets, rollouts.response_texts, strict=True)
-        ],
-        dtype=torch.float32,
-    )
-    scores = config.ci_weight * ci
-    parts = {"ci": ci}
-    for name, weight, scorer in reward_scorers:
-        predicted = scorer(rollouts.response_texts)
-        parts[name] = predicted
-        scores = scores + weight * predicted
+def score_rollouts(rollouts: Rollouts, terms: list[RewardTerm]) -> tuple[torch.Tensor, dict]:
+    """Return (scores [B], parts): sum of weight * term over `terms`; parts[name] unweighted [B]."""
+    parts = {term.name: term.score(rollouts).float() for term in terms}
+    scores = sum(term.weight * parts[term.name] for term in terms)
     return scores, parts
 
 
@@ -784,7 +860,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
     torch.manual_seed(config.seed)
     triplets = load_ppo_triplets(config)
     policy, reference, tokenizer = load_policy(config)
-    reward_scorers = load_reward_scorers(config, accelerator.device)
+    terms, left_out = reward_terms(config, accelerator.device)
     negative_sampler = None
     if config.use_adm_negative and config.negative_rate > 0:
         negative_sampler = NegativeSampler.from_target_prompts(
@@ -827,14 +903,15 @@ def train_ppo(config: PPOStageConfig) -> Path:
         config.output_dir, STAGE, config, tensorboard=config.tensorboard, enabled=is_main
     )
     if is_main:
-        rewards = [name for name, _, _ in reward_scorers] or ["none"]
+        reward = " + ".join(f"{term.weight:g} * {term.name}" for term in terms)
         print(
             f"[ppo] {len(triplets)} triplets, {total_steps} steps of {config.batch_size} rollouts, "
-            f"{world} process(es); reward models: {', '.join(rewards)}"
-            + ("" if reward_scorers else " — the reward is the thresholded CI score only")
+            f"{world} process(es); reward = {reward}"
             + f"; ADM+ {config.use_adm_positive}, ADM- {config.use_adm_negative}, VCI {config.use_vci}",
             flush=True,
         )
+        for sentence in left_out:
+            print(f"[ppo] reward term left out: {sentence}", flush=True)
         captioned = sum(ci_references(t)[3] for t in triplets)
         print(
             f"[ppo] content integrity references: captions (x_o, i, y_o) for {captioned} of "
@@ -856,7 +933,7 @@ def train_ppo(config: PPOStageConfig) -> Path:
             # 1-2. rollout
             rollouts = rollout(unwrapped, tokenizer, part, config, negative_sampler, rng)
             # 3. scores, prefix CI
-            scores, parts = score_rollouts(rollouts, config, reward_scorers)
+            scores, parts = score_rollouts(rollouts, terms)
             prefix_ci = (
                 prefix_content_integrity(rollouts, config.ci_threshold)
                 if config.use_vci
@@ -880,13 +957,13 @@ def train_ppo(config: PPOStageConfig) -> Path:
                     policy, optimizer, scheduler, accelerator, batch, config, generator, step
                 )
             )
-            stats["objective/ci"] = parts["ci"].mean()
+            for name, values in parts.items():
+                stats[f"reward/{name}"] = values.mean()
+            stats["reward/total"] = scores.mean()
             stats["objective/ci_on_captions"] = sum(
                 ci_references(t)[3] for t in rollouts.triplets
             ) / len(rollouts.triplets)
             stats["objective/negative_share"] = sum(rollouts.negative) / len(rollouts.negative)
-            for name, _, _ in reward_scorers:
-                stats[f"objective/{name}"] = parts[name].mean()
             stats = _mean_over_processes(accelerator, stats)
             # 9. adaptive KL, logging, checkpoints
             stats["objective/kl_coef"] = kl_controller.value
