@@ -35,7 +35,7 @@ from core.assets import build_folder
 from core.paths import models_dir
 
 # Bump when a repository's contents change: the built hub is rebuilt.
-HUB_VERSION = 3
+HUB_VERSION = 4
 SEED = 0
 _LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx")
 
@@ -128,6 +128,22 @@ def _pndm():
                          skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1)  # fmt: skip
 
 
+def _slow_tokenizer_files(folder: Path) -> None:
+    """Give tokenizer folders the files the real repos have: vocab.json + merges.txt.
+
+    transformers 5 saves only tokenizer.json; the SD repos (uploaded with transformers 4)
+    ship the slow tokenizer's vocab.json, merges.txt and special_tokens_map.json instead.
+    """
+    from core.assets.clip_vocab import write_clip_tokenizer_files
+
+    for tokenizer in folder.glob("tokenizer*/tokenizer.json"):
+        write_clip_tokenizer_files(tokenizer.parent)
+        tokenizer.unlink()
+        special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+                   "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}  # fmt: skip
+        (tokenizer.parent / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
+
+
 def _save_pipeline(pipeline, folder: Path, fp16: bool, pickled: bool) -> None:
     import torch
 
@@ -135,6 +151,7 @@ def _save_pipeline(pipeline, folder: Path, fp16: bool, pickled: bool) -> None:
         pipeline.to(torch.float16).save_pretrained(folder, variant="fp16", safe_serialization=True)
         pipeline.to(torch.float32)
     pipeline.save_pretrained(folder, safe_serialization=True)
+    _slow_tokenizer_files(folder)
     if pickled:
         _write_pickled_twins(folder)
 
@@ -172,6 +189,7 @@ def _build_single_file_repo(
     if diffusers_folders:
         # Realistic Vision's diffusers folders: weights as pickled .bin only (see docs/models.md).
         pipeline.save_pretrained(folder, safe_serialization=True)
+        _slow_tokenizer_files(folder)
         _write_pickled_twins(folder)
         for path in folder.glob("*/*.safetensors"):
             path.unlink()
