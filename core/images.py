@@ -27,6 +27,7 @@ from PIL import Image
 from core import pipelines
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.png_metadata import PARAMETERS_KEY, format_parameters, save_png
+from core.rewrite import DEFAULT_REWRITE_CANDIDATES
 from core.validation import check_instruction
 
 # CLIP reads 77 tokens including its start and end markers.
@@ -95,6 +96,7 @@ class EditRequest:
     width: int | None = None
     height: int | None = None
     target_prompt: str | None = None
+    rewrite_candidates: int = DEFAULT_REWRITE_CANDIDATES  # verified decoding: core/rewrite.py
 
 
 @dataclass
@@ -508,7 +510,7 @@ def edit(
     # DiffChat section 3: the rewriter maps (raw prompt, instruction) to the target prompt,
     # rendered by the same TIS model with the same seed.
     target_prompt = request.target_prompt or load_rewriter(request.rewriter).rewrite(
-        request.prompt, request.instruction
+        request.prompt, request.instruction, candidates=request.rewrite_candidates
     )
     generation = GenerationRequest(
         prompt=target_prompt,

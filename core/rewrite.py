@@ -619,9 +619,14 @@ def is_network_rewriter(name: str | None) -> bool:
 
 
 def rewrite_cancellable(
-    rewriter: Rewriter, prompt: str, instruction: str, cancel_event: threading.Event
+    rewriter: Rewriter,
+    prompt: str,
+    instruction: str,
+    cancel_event: threading.Event,
+    candidates: int = DEFAULT_REWRITE_CANDIDATES,
 ) -> str:
-    """Return `rewriter.rewrite(prompt, instruction)`, or raise GenerationCancelled on Stop.
+    """Return `rewriter.rewrite(prompt, instruction, candidates)`, or raise
+    GenerationCancelled on Stop.
 
     The request runs in its own thread while this one watches `cancel_event`; a cancelled
     request is abandoned (it ends by itself within the chat timeout) and its answer dropped.
@@ -631,7 +636,7 @@ def rewrite_cancellable(
 
     def run() -> None:
         try:
-            outcome["value"] = rewriter.rewrite(prompt, instruction)
+            outcome["value"] = rewriter.rewrite(prompt, instruction, candidates=candidates)
         except BaseException as error:  # handed to the waiting thread below
             outcome["error"] = error
         finally:

@@ -18,6 +18,7 @@ import gradio as gr
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.instructions import clarify, resolve_answer
 from core.registry import generation_defaults
+from core.rewrite import DEFAULT_REWRITE_CANDIDATES, MAX_REWRITE_CANDIDATES
 from core.session import random_seed
 from core.validation import MAX_INSTRUCTION_CHARS
 from diffchat_ui.context import AppContext
@@ -79,6 +80,7 @@ class TurnSettings:
     negative_prompt: str
     size: str = ""  # a SIZE_PRESETS label; "" or "native" = the model's own size
     variations: int = 1
+    rewrite_candidates: int = DEFAULT_REWRITE_CANDIDATES
 
     def width_height(self) -> tuple[int | None, int | None]:
         """Return (width, height) of the chosen size preset, (None, None) for native."""
@@ -518,7 +520,7 @@ def _rewrite_remotely(request, cancel_event, progress):
     try:
         rewriter = load_rewriter(request.rewriter)
         target_prompt = rewrite_cancellable(
-            rewriter, request.prompt, request.instruction, cancel_event
+            rewriter, request.prompt, request.instruction, cancel_event, request.rewrite_candidates
         )
     except GenerationCancelled as error:
         return request, JobEvent("error", message=str(error), cancelled=True)
@@ -595,6 +597,7 @@ def _request(state, instruction, previous, settings: TurnSettings, context: AppC
         image_guidance_scale=float(settings.image_guidance_scale),
         rewriter=settings.rewriter_name(),
         ip2p_model=context.settings.ip2p_model,
+        rewrite_candidates=int(settings.rewrite_candidates),
         **common,
     )
     return request, current_image
@@ -851,6 +854,15 @@ def build(context: AppContext) -> gr.Dropdown:
                     label="Steps",
                 )
             negative = gr.Textbox(label="Negative prompt", value="")
+            rewrite_candidates = gr.Slider(
+                1,
+                MAX_REWRITE_CANDIDATES,
+                value=DEFAULT_REWRITE_CANDIDATES,
+                step=1,
+                label="Rewrite candidates (verified decoding: when the rewrite misses the "
+                "edit, try this many and keep the best; 1 = off, slower above 1)",
+                elem_id="rewrite-candidates",
+            )
     with gr.Accordion("Session file", open=False), gr.Row():
         export_button = gr.Button("Export session")
         export_file = gr.File(label="Session JSON", interactive=False)
@@ -870,6 +882,7 @@ def build(context: AppContext) -> gr.Dropdown:
         negative,
         size,
         variations,
+        rewrite_candidates,
     ]
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters, so the
@@ -894,6 +907,7 @@ def build(context: AppContext) -> gr.Dropdown:
             negative_v,
             size_v,
             variations_v,
+            candidates_v,
             request: gr.Request,
             progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
         ):
@@ -910,6 +924,7 @@ def build(context: AppContext) -> gr.Dropdown:
                 negative_prompt=negative_v or "",
                 size=size_v or "",
                 variations=int(variations_v or 1),
+                rewrite_candidates=int(candidates_v or DEFAULT_REWRITE_CANDIDATES),
             )
             # Stop is keyed by the stored session, not by the (public) Gradio session hash.
             session_key = chat_state.session_id or request.session_hash or "anonymous"
@@ -1019,6 +1034,7 @@ def build(context: AppContext) -> gr.Dropdown:
         negative_v,
         size_v,
         variations_v,
+        candidates_v,
         evt: gr.SelectData,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008
@@ -1040,6 +1056,7 @@ def build(context: AppContext) -> gr.Dropdown:
             negative_v,
             size_v,
             variations_v,
+            candidates_v,
             request,
             progress,
         )

@@ -50,7 +50,9 @@ def rewrite_for_turn(request, sample_seed: int | None = None) -> str:
 
     rewriter = load_rewriter(request.rewriter)
     if sample_seed is None:
-        return rewriter.rewrite(request.prompt, request.instruction)
+        return rewriter.rewrite(
+            request.prompt, request.instruction, candidates=request.rewrite_candidates
+        )
     return rewriter.sample(request.prompt, request.instruction, 1, seed=sample_seed)[0]
 
 

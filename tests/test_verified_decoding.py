@@ -209,3 +209,46 @@ def test_cli_verified_batch_gives_one_line_per_input_line(tiny_models, tmp_path)
     )
     assert done.returncode == 0, done.stderr
     assert len([json.loads(line) for line in done.stdout.splitlines()]) == 2
+
+
+# --- the Create tab: the advanced setting reaches the rewriter
+
+
+def test_create_tab_turn_passes_its_candidate_count_to_the_rewriter(monkeypatch):
+    import core.rewrite
+    from core.images import EditRequest
+    from diffchat_ui.create_tab import TurnSettings
+    from diffchat_ui.turns import rewrite_for_turn
+
+    fixed = FixedRewriter(BOTH_SEASONS, ["a cabin in a forest in winter, oil painting"])
+    monkeypatch.setattr(core.rewrite, "load_rewriter", lambda name=None: fixed)
+    request = EditRequest(image=None, instruction=INSTRUCTION, prompt=PROMPT, rewriter="fixed")
+    assert request.rewrite_candidates == DEFAULT_REWRITE_CANDIDATES
+    assert TurnSettings.__dataclass_fields__["rewrite_candidates"].default == 1
+    assert rewrite_for_turn(request) == BOTH_SEASONS
+    request.rewrite_candidates = 2
+    assert rewrite_for_turn(request) == "a cabin in a forest in winter, oil painting"
+    assert fixed.calls == ["greedy", "greedy", "draw 2"]
+
+
+def test_create_tab_send_api_has_the_candidates_setting(offline_assets, tmp_path, monkeypatch):
+    from gradio_client import Client
+
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo, launch_options, queue
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    context = AppContext(detect_settings(force_offline=True, concurrency=1))
+    demo = queue(build_demo(context), 1)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_options(context)
+    )
+    try:
+        api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+        parameters = api["named_endpoints"]["/send"]["parameters"]
+        candidates = [p for p in parameters if "Rewrite candidates" in (p.get("label") or "")]
+        assert len(candidates) == 1
+        assert candidates[0]["parameter_has_default"] and candidates[0]["parameter_default"] == 1
+    finally:
+        demo.close()
