@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import os
+
 import gradio as gr
 
 from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
@@ -50,13 +52,34 @@ def build_demo(context: AppContext) -> gr.Blocks:
     return demo
 
 
+MAX_UPLOAD_ENV = "DIFFCHAT_MAX_UPLOAD_MB"
+# Session exports embed every turn's image, so they are the largest uploads; 50 MB is also
+# core.validation's limit for one image file.
+DEFAULT_MAX_UPLOAD_MB = 50
+
+
+def max_upload_bytes() -> int:
+    """Return the largest upload the server accepts, in bytes: DIFFCHAT_MAX_UPLOAD_MB
+    (default 50). Refuses (SystemExit, at start-up) a value that is not a positive number."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip() or str(DEFAULT_MAX_UPLOAD_MB)
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = 0.0
+    if not megabytes > 0:
+        raise SystemExit(f"{MAX_UPLOAD_ENV} must be a positive number of megabytes; got {raw!r}")
+    return int(megabytes * 2**20)
+
+
 def launch_options(context: AppContext) -> dict:
-    """Return the launch() arguments every launcher uses: the CSS and the served folders.
+    """Return the launch() arguments every launcher uses: the CSS, the upload limit and the
+    served folders.
 
     Only the workspace is served besides Gradio's defaults (temp folder, working directory):
     compare runs and evaluation plots live there.
     """
-    return {"css": CSS, "allowed_paths": [str(context.settings.workspace)]}
+    upload = {"max_file_size": max_upload_bytes()}
+    return {"css": CSS, **upload, "allowed_paths": [str(context.settings.workspace)]}
 
 
 def queue(demo: gr.Blocks, concurrency: int) -> gr.Blocks:

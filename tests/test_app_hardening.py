@@ -35,16 +35,21 @@ def app_url(offline_assets, tmp_path_factory, silent_server):
         patch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{silent_server.port}/v1")
         # Long enough that only Stop can end user A's wait within the test.
         patch.setenv("DIFFCHAT_CHAT_TIMEOUT", "120")
+        patch.setenv("DIFFCHAT_MAX_UPLOAD_MB", "1")
         rewrite._cache.pop("openai", None)
         from diffchat_ui.context import AppContext
-        from diffchat_ui.layout import build_demo, queue
+        from diffchat_ui.layout import build_demo, max_upload_bytes, queue
         from diffchat_ui.settings import detect_settings
 
         settings = detect_settings(force_offline=True, concurrency=4)
         context = AppContext(settings)
         demo = queue(build_demo(context), settings.concurrency)
         _, url, _ = demo.launch(
-            prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=None,
+            quiet=True,
+            max_file_size=max_upload_bytes(),
         )
         yield url
         demo.close()
@@ -66,11 +71,30 @@ def send_args(text, rewriter="append", start_mode="start from text", start_image
         7,
         steps,
         "",
+        "native size",
+        1,
     )
 
 
-def send(client, *args, **kwargs):
-    return client.predict(*send_args(*args, **kwargs), api_name=SEND)
+class User:
+    """One API client with its own chat session (the secret from /open_session)."""
+
+    def __init__(self, url: str):
+        self.client = Client(url, verbose=False)
+        self.secret = self.client.predict(api_name="/open_session")
+
+    def call(self, api_name: str, *args, secret_at: int = 0):
+        args = list(args)
+        args.insert(secret_at, self.secret)
+        return self.client.predict(*args, api_name=api_name)
+
+    def send(self, *args, **kwargs):
+        return self.call(SEND, *send_args(*args, **kwargs), secret_at=1)
+
+    def submit_send(self, *args, **kwargs):
+        values = list(send_args(*args, **kwargs))
+        values.insert(1, self.secret)
+        return self.client.submit(*values, api_name=SEND)
 
 
 def prompt_of(diff) -> str:
@@ -88,20 +112,19 @@ def last_message(chat) -> str:
 
 
 def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_server):
-    user_a = Client(app_url, verbose=False)
-    user_b = Client(app_url, verbose=False)
-    send(user_a, "a windmill in a field")
-    job_a = user_a.submit(*send_args("make it night", rewriter="openai"), api_name=SEND)
+    user_a, user_b = User(app_url), User(app_url)
+    user_a.send("a windmill in a field")
+    job_a = user_a.submit_send("make it night", rewriter="openai")
     assert silent_server.connected.wait(30), "user A's turn never reached the chat API"
 
     # User B's two turns render while A still waits on the silent server.
-    send(user_b, "a red bicycle")
-    chat, _, diff, *_ = send(user_b, "make it blue")
+    user_b.send("a red bicycle")
+    chat, _, diff, *_ = user_b.send("make it blue")
     assert prompt_of(diff) == "a red bicycle, make it blue"
     assert not job_a.done(), "user A's turn ended before Stop: the test proves nothing"
 
     stopped_at = time.monotonic()
-    user_a.predict(api_name="/stop")
+    user_a.call("/stop")
     chat, _, diff, _, gallery, _ = job_a.result(timeout=30)
     assert time.monotonic() - stopped_at < 15
     assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
@@ -140,21 +163,69 @@ def _bad_session_files(folder: Path, good: dict) -> dict[str, Path]:
 def test_a_refused_import_keeps_the_chat_and_its_images(app_url, tmp_path):
     import json
 
-    client = Client(app_url, verbose=False)
-    send(client, "a castle on a hill")
-    send(client, "make it sunset")
-    good = json.loads(Path(client.predict(api_name="/export_session")).read_text())
+    user = User(app_url)
+    user.send("a castle on a hill")
+    user.send("make it sunset")
+    good = json.loads(Path(user.call("/export_session")).read_text())
     for what, path in _bad_session_files(tmp_path, good).items():
-        chat, image, diff, _, gallery, _ = client.predict(
-            handle_file(str(path)), 3, api_name="/import_session"
+        chat, image, diff, _, gallery, _ = user.call(
+            "/import_session", handle_file(str(path)), 3, secret_at=1
         )
         assert "not imported; your chat is unchanged" in last_message(chat), what
         assert prompt_of(diff) == "a castle on a hill, make it sunset", what
         assert len(gallery) == 2 and Path(image).is_file(), what
     # Export refuses a turn whose image file is gone: it still finds both.
-    again = json.loads(Path(client.predict(api_name="/export_session")).read_text())
+    again = json.loads(Path(user.call("/export_session")).read_text())
     assert [t["prompt"] for t in again["turns"]] == [t["prompt"] for t in good["turns"]]
     assert all(t["image_base64"] for t in again["turns"])
     # And the chat goes on from where it was.
-    _, _, diff, *_ = send(client, "add a dragon")
+    _, _, diff, *_ = user.send("add a dragon")
     assert prompt_of(diff) == "a castle on a hill, make it sunset, add a dragon"
+
+
+# ---------------------------------------------------------------- item 6: uploads
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch):
+    """Record the size of every image PIL decodes in this process (the app runs in it)."""
+    from PIL import ImageFile
+
+    sizes = []
+    original = ImageFile.ImageFile.load
+
+    def load(self):
+        sizes.append(self.size)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return sizes
+
+
+def test_hostile_uploads_are_refused_in_the_chat_before_decoding(app_url, tmp_path, decoded_sizes):
+    from image_fixtures import SVG, corrupt_png, grayscale_bomb_png, write
+
+    cases = {
+        "bomb.png": (grayscale_bomb_png(), "13000x13000 (169,000,000 pixels)"),
+        "corrupt.png": (corrupt_png(), "damaged or truncated"),
+        "drawing.svg": (SVG, "not an image file PIL can read"),
+        "notes.txt": ("not an image at all", "not an image file PIL can read"),
+        "notes.png": ("not an image at all", "not an image file PIL can read"),
+    }
+    for name, (data, message) in cases.items():
+        path = write(tmp_path, name, data)
+        chat, image, *_ = User(app_url).send(
+            "my picture", start_mode="start from my image", start_image=handle_file(path)
+        )
+        assert "⚠️" in last_message(chat) and message in last_message(chat), name
+        assert image is None, name
+    assert (13000, 13000) not in decoded_sizes  # refused from the header, never decoded
+
+
+def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (2 * 2**20))  # the fixture's limit is 1 MB
+    with pytest.raises(Exception, match="(?i)too large|exceeds|maximum|size"):
+        User(app_url).send(
+            "my picture", start_mode="start from my image", start_image=handle_file(big)
+        )
