@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import os
-
 import gradio as gr
 
 from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
