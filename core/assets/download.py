@@ -6,8 +6,10 @@ its `.safetensors` weights in the wanted variant (fp16 on GPU), never the pickle
 twins nor the multi-GB single-file checkpoints beside the diffusers folders. A single-file
 model gets its one file plus the config repo's configs; a LoRA model its LoRA file plus its
 base model. `download_model(name)` checks the disk space against the listed sizes first, then
-fetches file by file through `huggingface_hub` (which resumes a cut-off file from its
-`.incomplete` blob on the next try and only links a file into the snapshot once complete).
+fetches file by file through `huggingface_hub`, which resumes a cut-off file with HTTP Range
+requests (up to 5 tries while bytes keep coming) and only moves a file into the cache once it
+is complete. huggingface_hub 2.x deletes a partial file when it gives up, so a second run
+keeps the finished files and starts the unfinished one over.
 """
 
 from __future__ import annotations
@@ -235,8 +237,8 @@ def download_model(
 
     `variant` None means `wanted_variant()`; pass "" for the plain fp32 files. `progress(done,
     total)` is called as bytes arrive. Refuses (DownloadError) pickled-only repos and a disk
-    too small, before fetching anything; a connection cut mid-file raises DownloadError
-    saying how much arrived (run it again to resume; the partial file is never loaded).
+    too small, before fetching anything; a connection that stays dead mid-file raises
+    DownloadError saying how much arrived (run it again; nothing partial is left to load).
     """
     from huggingface_hub import constants, hf_hub_download
 
@@ -264,8 +266,8 @@ def download_model(
             raise DownloadError(
                 f"The download of {file.repo_id}/{file.path} stopped ({type(error).__name__}: "
                 f"{str(error).splitlines()[0][:200]}) after {done / 1e6:.1f} of {total / 1e6:.1f} "
-                "MB. Run it again to resume where it stopped; the unfinished file is kept aside "
-                "(.incomplete) and never loaded."
+                "MB. Run it again: the files already complete are kept, the unfinished one was "
+                "discarded (it is never loaded) and starts over."
             ) from error
     if progress is not None:
         progress(total, total)

@@ -473,12 +473,13 @@ class LocalHubServer:
 
     `requests` logs (method, path, Range header) of every request. `cut_download(path_part,
     after_bytes, times)` makes the next `times` GETs of a file whose path contains
-    `path_part` stop after `after_bytes` bytes and drop the connection.
+    `path_part` stop after `after_bytes` bytes and drop the connection; cuts queue up in the
+    order they were asked for.
     """
 
     root: Path = field(default_factory=hub_folder)
     requests: list = field(default_factory=list)
-    _cuts: dict = field(default_factory=dict)
+    _cuts: list = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -488,7 +489,7 @@ class LocalHubServer:
 
     def cut_download(self, path_part: str, after_bytes: int, times: int = 1) -> None:
         """Cut the next `times` downloads of files matching `path_part` after `after_bytes`."""
-        self._cuts[path_part] = [after_bytes, times]
+        self._cuts.append([path_part, after_bytes, times])
 
     def downloaded(self) -> list[str]:
         """Return the repo/file paths fetched with GET (file downloads only)."""
@@ -516,10 +517,10 @@ class LocalHubServer:
         self.stop()
 
     def _take_cut(self, path: str) -> int | None:
-        for part, cut in self._cuts.items():
-            if part in path and cut[1] > 0:
-                cut[1] -= 1
-                return cut[0]
+        for cut in self._cuts:
+            if cut[0] in path and cut[2] > 0:
+                cut[2] -= 1
+                return cut[1]
         return None
 
 
