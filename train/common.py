@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -235,6 +236,105 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Return True when a failed write was the disk filling up: an OSError with ENOSPC or
+    EDQUOT, or torch's zip writer's RuntimeError ("... inline_container.cc ... unexpected pos",
+    "file write failed"), which is what torch.save raises on a full disk."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(
+        sign in text for sign in ("unexpected pos", "file write failed", "No space left")
+    )
+
+
+@contextlib.contextmanager
+def reporting_full_disk(output_dir: str | Path):
+    """Inside the block, turn a full disk (see is_disk_full) into a TrainingError that says so
+    and names the checkpoint that stays the latest; other errors pass unchanged.
+
+    For stages whose checkpoints another library writes (the SFT Trainer): without this, a
+    full disk ends the run with torch's raw "inline_container.cc ... unexpected pos".
+    """
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        if not is_disk_full(error):
+            raise
+        complete = complete_checkpoints(output_dir)
+        kept = (
+            f"{complete[0].name} stays the latest complete checkpoint"
+            if complete
+            else "no checkpoint was completed"
+        )
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise TrainingError(
+            f"the disk is full: writing into {output_dir} failed ({detail}); {kept}. Free disk "
+            "space and resume with --resume_from_checkpoint latest."
+        ) from error
+
+
+def checkpoint_problem(folder: str | Path, stage: str | None = None) -> str | None:
+    """Return why a checkpoint folder cannot be resumed from, or None when it reads.
+
+    Checks what can be checked without loading weights: the stage tag parses (and is
+    `stage`'s), every .safetensors header fits its file, every torch .pt/.pth zip has its
+    directory, trainer_state.json parses. A save cut short (disk full, kill) fails one of these.
+    """
+    import zipfile
+
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    try:
+        read_stage_tag(folder, stage)
+    except TrainingError as error:
+        return str(error)
+    for file in sorted(folder.iterdir()):
+        try:
+            if file.suffix == ".safetensors":
+                with safe_open(str(file), framework="pt"):
+                    pass
+            elif file.suffix in (".pt", ".pth"):
+                zipfile.ZipFile(file).close()
+            elif file.name == "trainer_state.json":
+                json.loads(file.read_text())
+        except Exception as error:  # any reader's complaint means the file is damaged
+            return f"{file.name} is damaged ({type(error).__name__}: {error})"
+    return None
+
+
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Return OUTPUT_DIR/checkpoint-<step> folders that have a stage tag, newest first.
+
+    The tag is written last, so a folder without one is a save that never finished.
+    """
+    folders = [
+        path
+        for path in Path(output_dir).glob(f"{CHECKPOINT_PREFIX}*")
+        if path.name.removeprefix(CHECKPOINT_PREFIX).isdigit() and (path / STAGE_FILE).is_file()
+    ]
+    return sorted(folders, key=lambda p: int(p.name.removeprefix(CHECKPOINT_PREFIX)), reverse=True)
+
+
+def newest_resumable_checkpoint(output_dir: str | Path, stage: str | None = None) -> Path | None:
+    """Return the newest complete checkpoint that reads (see checkpoint_problem), or None.
+
+    A damaged newer one is skipped with a printed message naming it and the one used instead.
+    """
+    damaged = []
+    for folder in complete_checkpoints(output_dir):
+        problem = checkpoint_problem(folder, stage)
+        if problem is None:
+            for name, reason in damaged:
+                print(f"{name} is damaged ({reason}); falling back to {folder.name}.", flush=True)
+            return folder
+        damaged.append((folder.name, problem))
+    for name, reason in damaged:
+        print(f"{name} is damaged ({reason}); no earlier checkpoint to fall back to.", flush=True)
+    return None
+
+
 def checkpoint_to_resume(resume_from_checkpoint: str, output_dir: str | Path) -> Path | None:
     """Return the checkpoint a run resumes from: None for a fresh run, the folder OUTPUT_DIR/latest
     names for "latest", else the given folder. Refuses (TrainingError) "latest" with none saved,
@@ -243,7 +343,9 @@ def checkpoint_to_resume(resume_from_checkpoint: str, output_dir: str | Path) ->
     if not resume_from_checkpoint:
         return None
     if resume_from_checkpoint == "latest":
-        found = latest_checkpoint(output_dir)
+        # The newest checkpoint that reads: normally the one `latest` names, an earlier one
+        # when that one was damaged after its save (said on stdout).
+        found = newest_resumable_checkpoint(output_dir)
         if found is None:
             raise TrainingError(f"no checkpoint to resume from in {output_dir}.")
     else:
@@ -307,12 +409,16 @@ def save_checkpoint(
             shutil.rmtree(final)
         os.replace(temporary, final)
         atomic_write_text(output_dir / LATEST_FILE, name + "\n")
-    except OSError as error:
+    except (OSError, RuntimeError) as error:
         shutil.rmtree(temporary, ignore_errors=True)
+        # torch.save reports a full disk as a RuntimeError from its zip writer.
+        if isinstance(error, RuntimeError) and not is_disk_full(error):
+            raise
         previous = latest_checkpoint(output_dir)
         kept = f"'latest' still names {previous.name}" if previous else "no checkpoint was kept"
+        cause = "the disk is full" if is_disk_full(error) else getattr(error, "strerror", None)
         raise TrainingError(
-            f"could not save the checkpoint at step {step} in {output_dir} ({error.strerror or error}); "
+            f"could not save the checkpoint at step {step} in {output_dir} ({cause or error}); "
             f"{kept}. Free disk space and resume."
         ) from error
     if keep_last:

@@ -26,7 +26,6 @@ from typing import Any
 
 from core.errors import DataError, InputError
 from train.common import (
-    STAGE_FILE,
     RunLogger,
     StopOnInterrupt,
     TrainingError,
@@ -34,7 +33,9 @@ from train.common import (
     check_causal_lm,
     check_finite,
     config_to_dict,
+    newest_resumable_checkpoint,
     read_stage_tag,
+    reporting_full_disk,
     resolve_model_path,
     write_stage_tag,
 )
@@ -312,19 +313,12 @@ def resolve_resume(config: SFTStageConfig) -> str | None:
     if not config.resume_from_checkpoint:
         return None
     if config.resume_from_checkpoint == "latest":
-        # Newest checkpoint whose stage tag exists: the tag is written after the Trainer's
-        # save completed, so a save cut short (disk full, kill) is never picked.
-        complete = sorted(
-            (
-                p
-                for p in Path(config.output_dir).glob("checkpoint-*")
-                if p.name.removeprefix("checkpoint-").isdigit() and (p / STAGE_FILE).is_file()
-            ),
-            key=lambda p: int(p.name.removeprefix("checkpoint-")),
-        )
-        if not complete:
+        # The stage tag is written after the Trainer's save completed, so a save cut short
+        # (disk full, kill) is never picked; one damaged afterwards falls back to the one
+        # before, with a message.
+        folder = newest_resumable_checkpoint(config.output_dir)
+        if folder is None:
             raise TrainingError(f"no complete checkpoint to resume from in {config.output_dir}.")
-        folder = complete[-1]
     else:
         folder = config.resume_from_checkpoint
     read_stage_tag(folder, STAGE)
@@ -364,7 +358,7 @@ def train_sft(config: SFTStageConfig) -> Path:
     logger = RunLogger(
         config.output_dir, STAGE, config, tensorboard=config.tensorboard, enabled=is_main
     )
-    with StopOnInterrupt() as stop, logger:
+    with StopOnInterrupt() as stop, logger, reporting_full_disk(config.output_dir):
         trainer = SFTTrainer(
             model=model,
             args=args,
