@@ -398,6 +398,7 @@ def test_evaluate_reports_each_file_separately_with_hand_worked_numbers(tmp_path
     assert f"### Chains: `{chains}` (2 chains, 6 turns" in markdown
     assert "| recolour | 1 | 100.0% | 100.0% | 0.0% |" in markdown
     assert "| season | 1 | 0.0% | 100.0% | 0.0% |" in markdown
+    assert "adapter+verify chose another rewrite than the greedy one for 50.0%" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["systems"] == [
         "adapter",
         "adapter+verify",

@@ -709,6 +709,15 @@ def _ci_note(section: dict) -> str:
     return f"CI on captions for {counts['caption']}, on prompts for {counts['prompt']}"
 
 
+def _verify_note(report: dict, path: str) -> list[str]:
+    shares = [
+        f"{system} chose another rewrite than the greedy one for {_percent(by_file[path])}"
+        for system, by_file in report["verify_replaced"].items()
+        if path in by_file and system in report["systems"]
+    ]
+    return ["", "Verified decoding: " + "; ".join(shares) + " of the rewrites."] if shares else []
+
+
 def markdown_report(report: dict, config: EvaluateRewriterConfig) -> str:
     """Return the report as Markdown: a summary, then a table per file and a per-kind table."""
     systems = list(report["systems"])
@@ -747,6 +756,7 @@ def markdown_report(report: dict, config: EvaluateRewriterConfig) -> str:
                 f"{100 * m['ci']:.1f} | {100 * m['ci_raw']:.1f} | "
                 f"{report['seconds'].get(system, {}).get(path, 'n/a')} |"
             )
+        lines += _verify_note(report, path)
         lines += [
             "",
             f"Edit success per kind, `{path}`:",
@@ -774,6 +784,7 @@ def markdown_report(report: dict, config: EvaluateRewriterConfig) -> str:
                 f"| {_percent(m['conflict'])} | {100 * m['ci']:.1f} | {100 * m['ci_raw']:.1f} | "
                 f"{report['seconds'].get(system, {}).get(path, 'n/a')} |"
             )
+        lines += _verify_note(report, path)
     verify = [s for s in systems if uses_verified_decoding(s)]
     decoding = "greedy decoding" + (
         f"; {', '.join(verify)}: verified decoding with {config.candidates} candidates"
