@@ -19,6 +19,7 @@ import gradio as gr
 from core.errors import DataError, DiffChatError, GenerationCancelled, InputError
 from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
+from diffchat_ui.serving import page_gallery
 from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
 
@@ -427,7 +428,7 @@ def build(context: AppContext) -> gr.Dropdown:
         headers = ["method", "model", "prompt"] + [score_header(name) for name in score_names]
         return (
             f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
-            items,
+            page_gallery(items),  # decoded: the comparison folders are not served
             {"headers": headers, "data": rows},
         )
 

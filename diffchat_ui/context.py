@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.registry import list_models
+from diffchat_ui.sessions import SessionStore, keyed_hash, server_key
 from diffchat_ui.settings import AppSettings
 from diffchat_ui.votes import VoteStore
 from diffchat_ui.worker import CancelFlags, Worker
@@ -22,10 +23,23 @@ class AppContext:
     worker: Worker = field(default_factory=Worker)
     cancel_flags: CancelFlags = field(default_factory=CancelFlags)
     votes: VoteStore | None = None
+    sessions: SessionStore | None = None
 
     def __post_init__(self):
+        # The server key (WORKSPACE/server.key) keys session ids, voter hashes, browser storage.
+        self.key = server_key(self.settings.workspace)
+        if self.sessions is None:
+            self.sessions = SessionStore(self.settings.workspace, self.key)
         if self.votes is None:
             self.votes = VoteStore(self.settings.workspace / "votes.sqlite")
+        self.votes.hash_voters(lambda voter: keyed_hash(self.key, "voter", "", voter))
+
+    def voter_id(self, request) -> str:
+        """Return the one-way id a vote is stored under: a keyed hash of the logged-in user and
+        the Gradio session, never the session id itself (which would let a reader take it)."""
+        session_hash = getattr(request, "session_hash", None) or ""
+        user = getattr(request, "username", None) or ""
+        return keyed_hash(self.key, "voter", user, session_hash) if session_hash else ""
 
     def comparisons_dir(self) -> Path:
         """Return the workspace folder where compare runs are saved for voting."""

@@ -19,6 +19,7 @@ from core.errors import DiffChatError, InputError
 from core.paths import assets_dir
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
+from diffchat_ui.serving import page_image
 from train.runner import ChildProcess
 
 METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
@@ -198,7 +199,8 @@ def build(context: AppContext) -> None:
                 yield f"⚠️ The evaluation did not finish: {reason}", log.text(), "", []
                 return
             table, plot_paths = results_view(out_dir)
-            yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plot_paths)
+            plots = [page_image(path) for path in plot_paths]  # the evaluation is not served
+            yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plots)
 
     run_button.click(
         on_run,
@@ -220,7 +222,7 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             return f"⚠️ {error}", "", []
         table, plot_paths = results_view(out_dir)
-        plots_shown = plot_paths
+        plots_shown = [page_image(path) for path in plot_paths]  # the evaluation is not served
         return f"Results of `{out_dir}`", table, plots_shown
 
     show_button.click(on_show, output, [status, summary, plots], api_name="evaluation_results")

@@ -8,6 +8,7 @@ import gradio as gr
 
 from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
 from diffchat_ui.context import AppContext
+from diffchat_ui.serving import served_folders
 
 CSS = """
 #offline-banner { background: #fff3cd; border: 1px solid #e0b252; border-radius: 8px;
@@ -73,11 +74,11 @@ def launch_options(context: AppContext) -> dict:
     """Return the launch() arguments every launcher uses: the CSS, the upload limit and the
     served folders.
 
-    Only the workspace is served besides Gradio's defaults (temp folder, working directory):
-    compare runs and evaluation plots live there.
+    Of the workspace only WORKSPACE/public (chat sessions' turn images) is served; see
+    diffchat_ui.serving for what else a browser can fetch and why.
     """
     upload = {"max_file_size": max_upload_bytes()}
-    return {"css": CSS, **upload, "allowed_paths": [str(context.settings.workspace)]}
+    return {"css": CSS, **upload, "allowed_paths": served_folders(context.settings.workspace)}
 
 
 def queue(demo: gr.Blocks, concurrency: int) -> gr.Blocks:

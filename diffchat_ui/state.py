@@ -35,13 +35,16 @@ class ChatState:
     unchanged: str | None = None  # the instruction whose rewrite changed nothing (try again)
     turn_count: int = 0
     notes_shown: set[str] = field(default_factory=set)
+    # The id diffchat_ui.sessions files this chat under (keys its Stop flag); "" unfiled.
+    session_id: str = ""
 
     @classmethod
-    def new(cls, seed: int) -> ChatState:
-        """Return an empty chat with its own image folder and the given session seed."""
+    def new(cls, seed: int, folder: Path | None = None) -> ChatState:
+        """Return an empty chat with the given session seed and image folder (default: a new
+        private temporary one; diffchat_ui.sessions gives each stored chat its own)."""
         from core.session import Session
 
-        return cls(session=Session(seed=seed), folder=new_session_folder())
+        return cls(session=Session(seed=seed), folder=folder or new_session_folder())
 
     def say(self, role: str, content, options: list[str] | None = None) -> None:
         """Append a chat message (text, or {"path": ...} for an image) to the transcript."""

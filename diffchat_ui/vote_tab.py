@@ -18,6 +18,7 @@ import gradio as gr
 from core.errors import DataError, DiffChatError
 from diffchat_ui.compare_tab import COMPARISON_FILE, load_comparison
 from diffchat_ui.context import AppContext
+from diffchat_ui.serving import page_gallery, page_image
 from diffchat_ui.votes import TIE, PairRecord
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def build(context: AppContext):
     def on_next(seen: set[str] | None, request: gr.Request, note: str = ""):
         """Return the next unseen ballot (ballot, seen, raw, instruction, candidates, choice,
         status), or an empty one saying why there is none."""
-        seen = set(seen or ()) | context.votes.voted_comparisons(request.session_hash or "")
+        seen = set(seen or ()) | context.votes.voted_comparisons(context.voter_id(request))
         folders = votable_comparisons(context.comparisons_dir())
         folder = next_folder(folders, seen, random.Random())
         if folder is None:
@@ -198,9 +199,9 @@ def build(context: AppContext):
         return (
             ballot,
             seen | {folder.name},
-            raw,
+            page_image(raw),  # decoded: the comparison folder is not served
             f"**Instruction:** {instruction_text}\n\n**Raw prompt:** {ballot.raw_prompt}",
-            gallery,
+            page_gallery(gallery),
             gr.update(choices=letters + [TIE_LABEL], value=None),
             f"{note} {left} more after this one.".strip(),
         )
@@ -221,7 +222,7 @@ def build(context: AppContext):
                 ballot.instruction,
                 list(ballot.methods),
                 method,
-                voter=request.session_hash or "",
+                voter=context.voter_id(request),
             )
         except DiffChatError as error:
             return (ballot, *keep, f"⚠️ {error}", *results())

@@ -204,8 +204,33 @@ class VoteStore:
                 # A vote for a third method says nothing about this pair.
         return [PairRecord(a, b, *record) for (a, b), record in sorted(counts.items())]
 
+    def hash_voters(self, voter_hash) -> int:
+        """Replace every stored voter that is not yet a keyed hash (64 hex digits) by
+        `voter_hash(voter)`; return how many rows changed. Older databases stored Gradio
+        session ids, which let anyone who read them take over those sessions."""
+        with closing(self._connect()) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            rows = connection.execute("SELECT id, voter FROM votes WHERE voter != ''").fetchall()
+            changed = [
+                (voter_hash(voter), row_id)
+                for row_id, voter in rows
+                if not (len(voter) == 64 and all(c in "0123456789abcdef" for c in voter))
+            ]
+            connection.executemany("UPDATE votes SET voter = ? WHERE id = ?", changed)
+            connection.execute("COMMIT")
+        return len(changed)
+
+    def voted_comparisons(self, voter: str) -> set[str]:
+        """Return the ids of the comparisons `voter` has already voted on."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT comparison_id FROM votes WHERE voter = ?", (voter,)
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def export_csv(self, path: str | Path) -> Path:
-        """Write every vote to a CSV file (methods_shown as JSON) and return its path."""
+        """Write every vote to a CSV file (methods_shown as JSON, created_at as ISO 8601 UTC)
+        and return its path."""
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)

@@ -19,6 +19,7 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 
 SEND = "/send"
+APP: dict = {}  # the running app's AppContext, for tests that look behind the API
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +27,20 @@ def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
     workspace = tmp_path_factory.mktemp("workspace")
     monkeypatch_module.setenv("DIFFCHAT_WORKSPACE", str(workspace))
     from diffchat_ui.context import AppContext
-    from diffchat_ui.layout import build_demo, queue
+    from diffchat_ui.layout import build_demo, launch_options, queue
     from diffchat_ui.settings import detect_settings
 
     settings = detect_settings(force_offline=True, concurrency=4)
     assert settings.offline and settings.workspace == workspace.resolve()
     context = AppContext(settings)
+    APP["context"] = context
     demo = queue(build_demo(context), settings.concurrency)
     _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=None,
+        quiet=True,
+        **launch_options(context),
     )
     yield url
     demo.close()
@@ -44,6 +50,13 @@ def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+def secret_of(client: Client) -> str:
+    """The client's chat session secret (from /open_session, once): every chat call takes it."""
+    if not hasattr(client, "diffchat_secret"):
+        client.diffchat_secret = client.predict(api_name="/open_session")
+    return client.diffchat_secret
 
 
 def send(
@@ -61,6 +74,7 @@ def send(
     """One chat message; returns (chat, image, prompt diff, scores, gallery, download)."""
     return client.predict(
         text,
+        secret_of(client),
         start_mode,
         start_image,
         model,
@@ -115,16 +129,16 @@ def test_three_turns_with_clarification_undo_and_branch(app_url):
     )
     assert len(gallery) == 3
 
-    _, _, diff, *_ = client.predict(api_name="/undo")
+    _, _, diff, *_ = client.predict(secret_of(client), api_name="/undo")
     assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
     # Branch from the first turn: the next edit starts from its prompt; nothing is lost.
     first_id = int(re.match(r"▶? ?#(\d+)", gallery[0]["caption"]).group(1))
-    _, _, diff, *_ = client.predict(first_id, api_name="/branch")
+    _, _, diff, *_ = client.predict(secret_of(client), first_id, api_name="/branch")
     assert prompt_of(diff) == "a red fox in a snowy forest"
     _, _, diff, _, gallery, _ = send(client, "add a full moon")
     assert prompt_of(diff) == "a red fox in a snowy forest, add a full moon"
     assert len(gallery) == 4
-    _, _, diff, _, gallery, _ = client.predict(api_name="/forget")
+    _, _, diff, _, gallery, _ = client.predict(secret_of(client), api_name="/forget")
     assert prompt_of(diff) == "a red fox in a snowy forest" and len(gallery) == 3
 
 
@@ -134,10 +148,10 @@ def test_export_then_import_a_session(app_url):
     client = Client(app_url, verbose=False)
     send(client, "a castle on a hill")
     send(client, "make it sunset")
-    exported = client.predict(api_name="/export_session")
+    exported = client.predict(secret_of(client), api_name="/export_session")
     other = Client(app_url, verbose=False)
     chat, image, diff, _, gallery, _ = other.predict(
-        handle_file(exported), 3, api_name="/import_session"
+        handle_file(exported), secret_of(other), 3, api_name="/import_session"
     )
     assert "Imported a session with 2 turns" in str(chat[-1]["content"])
     assert prompt_of(diff) == "a castle on a hill, make it sunset"
@@ -157,6 +171,7 @@ def test_stop_cancels_the_turn_cleanly(app_url):
     send(client, "a quiet harbour at dawn")
     job = client.submit(
         "make it stormy",
+        secret_of(client),
         "start from text",
         None,
         "tiny-sd",
@@ -175,7 +190,7 @@ def test_stop_cancels_the_turn_cleanly(app_url):
     )
     while not job.status().progress_data and not job.done():
         time.sleep(0.05)  # wait until the diffusion steps are under way
-    client.predict(api_name="/stop")
+    client.predict(secret_of(client), api_name="/stop")
     chat, _, diff, _, gallery, _ = job.result()
     assert "⏹" in str(chat[-1]["content"]) and "Stopped" in str(chat[-1]["content"])
     assert prompt_of(diff) == "a quiet harbour at dawn" and len(gallery) == 1
@@ -434,3 +449,153 @@ def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
     assert status.startswith("Done"), f"{status}\n{log}"
     assert "append" in summary and "instructpix2pix" in summary
     assert plots and all(Path(item["image"]).is_file() for item in plots)
+
+
+def fetch_status(app_url: str, path) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(f"{app_url}gradio_api/file={path}").status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_only_session_images_are_served(app_url):
+    from core.paths import workspace_dir
+
+    client = Client(app_url, verbose=False)
+    _, image, *_ = send(client, "a lantern on a table")
+    send(client, "a lantern on a table")  # the vote database and a comparison exist by now
+    workspace = workspace_dir()
+    comparison = workspace / "comparisons" / "c1" / "comparison.json"
+    comparison.parent.mkdir(parents=True, exist_ok=True)
+    comparison.write_text("{}")
+    run_file = workspace / "train-runs" / "r1" / "metrics.jsonl"
+    run_file.parent.mkdir(parents=True, exist_ok=True)
+    run_file.write_text("{}")
+    for private in ("votes.sqlite", "server.key", comparison, run_file):
+        assert fetch_status(app_url, workspace / private) in (403, 404), private
+    assert fetch_status(app_url, image) == 200
+    stored = APP["context"].sessions.images_root
+    turn_images = list(stored.glob("*/*.png"))
+    assert turn_images and fetch_status(app_url, turn_images[0]) == 200
+    assert oct((workspace / "server.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_session_hash_does_not_open_another_clients_chat(app_url):
+    from gradio_client.exceptions import AppError
+
+    victim = Client(app_url, verbose=False)
+    send(victim, "a secret garden")
+    send(victim, "make it night")
+    intruder = Client(app_url, verbose=False)
+    intruder.session_hash = victim.session_hash  # known or guessed: it is not a secret
+    with pytest.raises(AppError, match="no valid session"):
+        intruder.predict(None, api_name="/export_session")
+    with pytest.raises(AppError, match="Nothing to export"):
+        intruder.predict(secret_of(intruder), api_name="/export_session")
+    _, _, diff, _, gallery, _ = intruder.predict(secret_of(intruder), api_name="/undo")
+    assert gallery == [] and diff == []
+    # The victim's chat is untouched.
+    _, _, diff, _, gallery, _ = victim.predict(secret_of(victim), api_name="/undo")
+    assert prompt_of(diff) == "a secret garden" and len(gallery) == 2
+
+
+def test_votes_store_a_keyed_hash_not_the_session_hash(app_url):
+    client = Client(app_url, verbose=False)
+    rows = APP["context"].votes.rows()
+    if not rows:
+        pytest.skip("no votes in this module run yet")
+    assert all(len(row["voter"]) == 64 for row in rows if row["voter"])
+    assert client.session_hash not in {row["voter"] for row in rows}
+
+
+def test_a_turn_cancelled_by_the_client_never_joins_the_session(app_url):
+    client = Client(app_url, verbose=False)
+    send(client, "a windmill in a field")
+    job = client.submit(
+        "make it foggy",
+        secret_of(client),
+        "start from text",
+        None,
+        "tiny-sd",
+        "",
+        "append",
+        "rewrite only",
+        0.6,
+        1.5,
+        7.5,
+        7,
+        60,
+        "",
+        "native size",
+        1,
+        api_name=SEND,
+    )
+    while not job.status().progress_data and not job.done():
+        time.sleep(0.05)
+    job.cancel()
+    worker = APP["context"].worker
+    deadline = time.time() + 60
+    while (worker.pending() or not worker._jobs.empty()) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the cancelled job ends at its next step
+    state = APP["context"].sessions.get(secret_of(client), None)
+    assert [turn.instruction for turn in state.session.turns.values()] == ["a windmill in a field"]
+
+
+def test_shutdown_removes_api_client_sessions(app_url):
+    context = APP["context"]
+    client = Client(app_url, verbose=False)
+    send(client, "a paper boat")
+    session_id = context.sessions.session_id(secret_of(client), None)
+    assert context.sessions.image_folder(session_id).is_dir()
+    assert session_id in context.sessions.close()
+    assert not context.sessions.image_folder(session_id).exists()
+    assert not context.sessions.record_folder(session_id).exists()
+
+
+def test_a_rewrite_that_changes_nothing_is_announced(app_url, monkeypatch):
+    from test_ui_create import EchoRewriter
+
+    import core.rewrite
+
+    monkeypatch.setitem(core.rewrite._cache, EchoRewriter.name, EchoRewriter())
+    client = Client(app_url, verbose=False)
+    send(client, "a quiet lake")
+    chat, _, diff, _, gallery, _ = send(client, "make it night", rewriter=EchoRewriter.name)
+    assert "gave back the prompt unchanged" in str(chat[-1]["content"])
+    assert "try again" in str(chat[-1]) and "edit the prompt yourself" in str(chat[-1])
+    assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1  # nothing rendered
+    # "try again" draws a sample of the rewriter instead of its greedy answer
+    chat, _, diff, _, gallery, _ = send(client, "try again", rewriter=EchoRewriter.name)
+    assert prompt_of(diff).startswith("a quiet lake, sample") and len(gallery) == 2
+    assert "rewrite, rewriter echo-test" in str(chat[-2]["content"])
+
+
+def test_a_hand_edited_prompt_renders_as_a_new_turn(app_url):
+    client = Client(app_url, verbose=False)
+    send(client, "a castle on a hill")
+    chat, image, diff, _, gallery, _ = client.predict(
+        "a castle on a hill at dawn, watercolor",
+        secret_of(client),
+        "start from text",
+        None,
+        "tiny-sd",
+        "",
+        "append",
+        "InstructPix2Pix",  # a prompt typed by hand is rendered, not an image edit
+        0.6,
+        1.5,
+        7.5,
+        7,
+        2,
+        "",
+        "native size",
+        1,
+        api_name="/render_prompt",
+    )
+    assert prompt_of(diff) == "a castle on a hill at dawn, watercolor"
+    assert "edited by hand" in str(chat[-2]["content"]) and Path(image).is_file()
+    assert len(gallery) == 2 and gallery[-1]["caption"].endswith(": (edited by hand)")

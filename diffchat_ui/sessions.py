@@ -1,0 +1,422 @@
+"""Chat sessions kept on the server, reachable only with the secret their client holds.
+
+A Gradio session hash is not a secret (the client picks it and anyone can set it), so the
+Create tab keeps no chat in gr.State. Instead each chat has an unguessable secret
+(`secrets.token_urlsafe`) that only its client knows: a browser keeps it in gr.BrowserState
+(localStorage, encrypted with a key derived from the server key), an API client gets it from
+the `/open_session` endpoint and passes it to every call. The store files a session under
+`session_id(secret, user)`, an HMAC of the secret and the logged-in user (with --auth), so one
+user's secret opens nothing for another and the secret itself is never stored or logged.
+
+Layout in the workspace:
+    server.key                      the HMAC key (32 random bytes, mode 0600, made on first start)
+    public/sessions/<id>/*.png      the session's turn images: the only workspace folder served
+    sessions/<id>/meta.json         private: who holds the secret (browser or API), last use
+
+Sessions whose secret was handed to a browser outlive a page reload; API-client sessions are
+removed on shutdown. Every session idle longer than DIFFCHAT_SESSION_TTL hours (default 24) is
+removed, folders included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InputError
+from diffchat_ui.saved_chats import CHAT_FILE, chat_title, load_chat, save_chat
+from diffchat_ui.state import ChatState
+
+log = logging.getLogger(__name__)
+
+SESSION_TTL_ENV = "DIFFCHAT_SESSION_TTL"
+DEFAULT_SESSION_TTL_HOURS = 24.0
+KEY_FILE = "server.key"
+PUBLIC_FOLDER = "public"  # everything under it may be fetched by a browser; nothing else is
+BROWSER_STORAGE_KEY = "diffchat-session"
+# A secret shorter than this was not made by `new_secret` (token_urlsafe(32) is 43 chars).
+MIN_SECRET_CHARS = 32
+SWEEP_INTERVAL_S = 60.0
+
+
+def session_ttl_seconds() -> float:
+    """Return how long an idle session is kept: DIFFCHAT_SESSION_TTL hours (default 24).
+
+    Refuses (InputError) a value that is not a positive number.
+    """
+    raw = os.environ.get(SESSION_TTL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SESSION_TTL_HOURS * 3600
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0.0
+    if not hours > 0:
+        raise InputError(f"{SESSION_TTL_ENV} must be a positive number of hours; got {raw!r}.")
+    return hours * 3600
+
+
+def server_key(workspace: Path) -> bytes:
+    """Return the server's HMAC key from WORKSPACE/server.key, creating it (mode 0600) once.
+
+    It keys session ids, voter hashes and the browser's session storage; it never leaves the
+    server (the workspace is not served).
+    """
+    path = Path(workspace) / KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        descriptor = None
+    if descriptor is None:
+        key = path.read_bytes()
+        if len(key) < 32:
+            raise InputError(f"{path} is damaged (under 32 bytes); delete it to make a new one.")
+        return key
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def keyed_hash(key: bytes, purpose: str, *parts: str) -> str:
+    """Return the hex HMAC-SHA256 of `parts` under `key`, separated by `purpose`: one-way, and
+    different for each purpose, so a voter hash never equals a session id."""
+    message = "\0".join((purpose, *parts)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def browser_storage_secret(key: bytes) -> str:
+    """Return the secret gr.BrowserState encrypts the browser's copy with: stable across
+    restarts (derived from the server key), so a stored session secret still opens."""
+    return keyed_hash(key, "browser-state")[:32]
+
+
+def new_secret() -> str:
+    """Return a fresh unguessable session secret (256 random bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class _Entry:
+    state: ChatState
+    last_used: float
+    browser: bool = False
+
+
+class SessionStore:
+    """The Create tab's chats, filed by `session_id(secret, user)`; thread-safe."""
+
+    def __init__(self, workspace: Path, key: bytes, ttl_seconds: float | None = None):
+        self.workspace = Path(workspace)
+        self.key = key
+        self.ttl_seconds = session_ttl_seconds() if ttl_seconds is None else ttl_seconds
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = 0.0
+        self.images_root.mkdir(parents=True, exist_ok=True)
+        self.records_root.mkdir(parents=True, exist_ok=True)
+        self.sweep()
+
+    # ------------------------------------------------------------ where things live
+
+    @property
+    def images_root(self) -> Path:
+        """Return WORKSPACE/public/sessions: the served folder of turn images."""
+        return self.workspace / PUBLIC_FOLDER / "sessions"
+
+    @property
+    def records_root(self) -> Path:
+        """Return WORKSPACE/sessions: private per-session records (never served)."""
+        return self.workspace / "sessions"
+
+    def session_id(self, secret: str, user: str | None = None) -> str:
+        """Return the id a secret opens for `user` (None without --auth): 32 hex characters.
+
+        Refuses (InputError) a missing or too short secret.
+        """
+        if not isinstance(secret, str) or len(secret) < MIN_SECRET_CHARS:
+            raise InputError(
+                "This chat has no valid session: reload the page (API clients: call "
+                "/open_session and pass its secret)."
+            )
+        return keyed_hash(self.key, "session", user or "", secret)[:32]
+
+    def image_folder(self, session_id: str) -> Path:
+        """Return the served folder for a session's turn images."""
+        return self.images_root / session_id
+
+    def record_folder(self, session_id: str) -> Path:
+        """Return the private folder for a session's records (meta.json; saved chats)."""
+        return self.records_root / session_id
+
+    # ------------------------------------------------------------ the API the tabs use
+
+    def open(self, secret: str | None, user: str | None, browser: bool) -> str:
+        """Return a usable secret: `secret` when it is one, else a new one.
+
+        `browser` says the secret is (or will be) kept by a browser: such a session outlives
+        shutdown; API-client sessions (browser False) do not.
+        """
+        if not isinstance(secret, str) or len(secret) < MIN_SECRET_CHARS:
+            secret = new_secret()
+        session_id = self.session_id(secret, user)
+        folder = self.record_folder(session_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta_path = folder / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {"created_at": time.time(), "browser": False}
+        meta["browser"] = bool(meta.get("browser")) or browser
+        meta_path.write_text(json.dumps(meta))
+        with self._lock:
+            entry = self._entries.get(session_id)
+            if entry is not None:
+                entry.browser = entry.browser or browser
+        self._maybe_sweep()
+        return secret
+
+    def get(self, secret: str, user: str | None) -> ChatState | None:
+        """Return the chat `secret` opens for `user`, or None before its first turn.
+
+        Refuses (InputError) a missing or malformed secret.
+        """
+        session_id = self.session_id(secret, user)
+        self._maybe_sweep()
+        with self._lock:
+            entry = self._entries.get(session_id)
+            if entry is not None:
+                entry.last_used = time.time()
+                return entry.state
+        # Not in memory (the server restarted): the chat saved after its last change.
+        state = load_chat(self.record_folder(session_id), self.image_folder(session_id))
+        if state is None:
+            return None
+        state.session_id = session_id
+        with self._lock:
+            entry = self._entries.setdefault(
+                session_id, _Entry(state, time.time(), self._meta_browser(session_id))
+            )
+            return entry.state
+
+    def new_state(self, secret: str, user: str | None, seed: int) -> ChatState:
+        """Return a fresh chat for `secret` (replacing any old one, whose files are removed)."""
+        session_id = self.session_id(secret, user)
+        folder = self.image_folder(session_id)
+        self.drop(secret, user)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = ChatState.new(seed, folder=folder)
+        self.put(secret, user, state)
+        return state
+
+    def put(self, secret: str, user: str | None, state: ChatState) -> None:
+        """File `state` under `secret` (an imported chat, for example)."""
+        session_id = self.session_id(secret, user)
+        self.record_folder(session_id).mkdir(parents=True, exist_ok=True)
+        state.session_id = session_id
+        with self._lock:
+            old = self._entries.get(session_id)
+            browser = old.browser if old is not None else self._meta_browser(session_id)
+            self._entries[session_id] = _Entry(state, time.time(), browser)
+            # saved on every change, so a reload or a restart finds the chat as it was
+            save_chat(state, self.record_folder(session_id))
+        if old is not None and old.state.folder != state.folder:
+            shutil.rmtree(old.state.folder, ignore_errors=True)
+
+    def title(self, secret: str, user: str | None) -> str | None:
+        """Return a one-line title of the chat `secret` opens (None: no saved chat)."""
+        return chat_title(self.record_folder(self.session_id(secret, user)))
+
+    def drop(self, secret: str, user: str | None) -> None:
+        """Forget the chat `secret` opens and remove its images (the secret stays usable)."""
+        session_id = self.session_id(secret, user)
+        with self._lock:
+            entry = self._entries.pop(session_id, None)
+        if entry is not None:
+            shutil.rmtree(entry.state.folder, ignore_errors=True)
+        shutil.rmtree(self.image_folder(session_id), ignore_errors=True)
+        (self.record_folder(session_id) / CHAT_FILE).unlink(missing_ok=True)
+
+    def cancel_key(self, secret: str, user: str | None) -> str:
+        """Return the key of this session's Stop flag (not the Gradio session hash): the
+        filed chat's `ChatState.session_id`."""
+        return self.session_id(secret, user)
+
+    # ------------------------------------------------------------ clean-up
+
+    def _meta_browser(self, session_id: str) -> bool:
+        try:
+            return bool(
+                json.loads((self.record_folder(session_id) / "meta.json").read_text())["browser"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def _remove(self, session_id: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(session_id, None)
+        if entry is not None:
+            shutil.rmtree(entry.state.folder, ignore_errors=True)
+        shutil.rmtree(self.image_folder(session_id), ignore_errors=True)
+        shutil.rmtree(self.record_folder(session_id), ignore_errors=True)
+
+    def _maybe_sweep(self) -> None:
+        if time.monotonic() - self._last_sweep > SWEEP_INTERVAL_S:
+            self.sweep()
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Remove every session idle longer than the TTL (in memory and on disk, also those
+        left by an earlier run); return the ids removed."""
+        now = time.time() if now is None else now
+        self._last_sweep = time.monotonic()
+        with self._lock:
+            in_memory = {sid: entry.last_used for sid, entry in self._entries.items()}
+        on_disk = {}
+        for root in (self.images_root, self.records_root):
+            for folder in root.iterdir() if root.is_dir() else ():
+                if folder.is_dir():
+                    used = folder.stat().st_mtime
+                    on_disk[folder.name] = max(on_disk.get(folder.name, 0.0), used)
+        removed = []
+        for session_id in set(in_memory) | set(on_disk):
+            last_used = in_memory.get(session_id, on_disk.get(session_id, 0.0))
+            if now - last_used > self.ttl_seconds:
+                self._remove(session_id)
+                removed.append(session_id)
+        if removed:
+            log.info(
+                "removed %d session(s) idle for over %.1f h", len(removed), self.ttl_seconds / 3600
+            )
+        return removed
+
+    def close(self) -> list[str]:
+        """On shutdown: remove every session no browser holds (API clients'); return their ids.
+
+        Browser-held sessions stay on disk for the next start (until idle past the TTL).
+        """
+        with self._lock:
+            ids = [sid for sid, entry in self._entries.items() if not entry.browser]
+        known = set(ids)
+        for root in (self.records_root, self.images_root):
+            for folder in root.iterdir() if root.is_dir() else ():
+                if folder.is_dir() and not self._meta_browser(folder.name):
+                    known.add(folder.name)
+        for session_id in known:
+            self._remove(session_id)
+        return sorted(known)
+
+
+# ---------------------------------------------------------------- wiring into Gradio
+
+
+def session_handler(
+    store: SessionStore,
+    fn,
+    *,
+    position: int,
+    returns_state: bool,
+    fresh: bool = False,
+    on_cancel=None,
+):
+    """Return a Gradio handler for `fn`, a Create-tab handler written for `chat_state` at
+    argument `position` (and, when `returns_state`, returning or yielding the chat first).
+
+    The event passes the session secret (gr.BrowserState) at `position` instead; the handler
+    gives `fn` the chat that secret opens for the logged-in user (a new one when `fresh` and
+    there is none, else None), files the chat `fn` returns under the secret (None: dropped)
+    and leaves it out of the outputs. A generator runs in a worker thread; when the client
+    cancels the event, `on_cancel(cancel_key)` stops the session's job, so a cancelled turn is
+    never added to the chat. Refuses (gr.Error) a call without a valid secret.
+    """
+    import inspect
+    import typing
+
+    import anyio
+    import gradio as gr
+
+    signature = inspect.signature(fn)
+    hints = typing.get_type_hints(fn)
+    parameters = [
+        parameter.replace(annotation=hints.get(name, inspect.Parameter.empty))
+        for name, parameter in signature.parameters.items()
+    ]
+    request_index = next((i for i, p in enumerate(parameters) if p.annotation is gr.Request), None)
+    parameters[position] = inspect.Parameter(
+        "session_secret", inspect.Parameter.POSITIONAL_OR_KEYWORD
+    )
+    added_request = request_index is None
+    if added_request:
+        request_index = len(parameters)
+        parameters.append(
+            inspect.Parameter(
+                "diffchat_request",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=None,
+                annotation=gr.Request,
+            )
+        )
+
+    def prepare(args: tuple):
+        args = list(args) + [None] * (len(parameters) - len(args))
+        secret, request = args[position], args[request_index]
+        user = getattr(request, "username", None)
+        try:
+            state = store.get(secret, user)
+            if state is None and fresh:
+                state = store.new_state(secret, user, seed=0)
+        except InputError as error:
+            raise gr.Error(str(error)) from error
+        args[position] = state
+        if added_request:
+            del args[request_index]
+        return secret, user, state, args
+
+    def file(secret: str, user: str | None, result):
+        if not returns_state:
+            return result
+        state, *outputs = result
+        if state is None:
+            store.drop(secret, user)
+        else:  # filed again even when it is the same chat: that saves its changes
+            store.put(secret, user, state)
+        return tuple(outputs)
+
+    if inspect.isgeneratorfunction(fn):
+
+        async def handler(*args):
+            secret, user, state, inner_args = prepare(args)
+            iterator = fn(*inner_args)
+            done = object()
+            try:
+                while True:
+                    item = await anyio.to_thread.run_sync(next, iterator, done)
+                    if item is done:
+                        return
+                    yield file(secret, user, item)
+            except (GeneratorExit, anyio.get_cancelled_exc_class()):  # the client cancelled
+                if on_cancel is not None:
+                    on_cancel(store.cancel_key(secret, user))
+                raise
+
+    else:
+
+        async def handler(*args):
+            secret, user, _, inner_args = prepare(args)
+            result = await anyio.to_thread.run_sync(lambda: fn(*inner_args))
+            return file(secret, user, result)
+
+    handler.__signature__ = inspect.Signature(parameters)
+    handler.__annotations__ = {
+        p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty
+    }
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    handler.__doc__ = fn.__doc__
+    return handler
