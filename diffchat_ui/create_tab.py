@@ -7,6 +7,7 @@ turn its events into screen updates. Every error ends as a chat message; the ses
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tempfile
@@ -23,6 +24,7 @@ from core.session import random_seed
 from core.validation import MAX_INSTRUCTION_CHARS
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words, escape_markdown
+from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
 from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
 from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
@@ -44,6 +46,8 @@ EDIT_BY_HAND_HELP = (
     "**Render this prompt**: it becomes a new turn."
 )
 GUIDANCE_LABEL = "Guidance scale"
+PAST_STORAGE_KEY = "diffchat-past-sessions"
+MAX_PAST_SESSIONS = 10
 MAX_VARIATIONS = 4
 NEW_SESSION_QUESTION = "Start a new session? This chat and its images will be closed."
 WELCOME = (
@@ -641,6 +645,10 @@ def export_session(state: ChatState | None):
     # Not in the session's image folder: that one is served, an export is for its owner only.
     path = Path(tempfile.mkdtemp(prefix="diffchat-export-")) / "session.json"
     state.session.export_json(path, embed_images=True)
+    # The chat transcript travels with the tree (core.session ignores the extra key).
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[TRANSCRIPT_KEY] = transcript_messages({TRANSCRIPT_KEY: state.messages})
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
     return str(path)
 
 
@@ -669,6 +677,10 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
         return (state, *_view(state, context))
     delete_state_folder(state)
     turn = current_turn(new_state)
+    try:  # the transcript of an export, when it has one (the file already passed import_json)
+        new_state.messages = transcript_messages(json.loads(Path(file_path).read_text("utf-8")))
+    except (OSError, ValueError):
+        new_state.messages = []
     new_state.say(
         "assistant",
         f"Imported a session with {len(new_state.session.turns)} turns"
@@ -687,6 +699,10 @@ def build(context: AppContext) -> gr.Dropdown:
     # or API client holds; `bind` adapts the handlers below (see diffchat_ui.sessions).
     state = gr.BrowserState(
         None, storage_key=BROWSER_STORAGE_KEY, secret=browser_storage_secret(context.key)
+    )
+    # The secrets of this browser's earlier chats, newest first (Past sessions).
+    past = gr.BrowserState(
+        [], storage_key=PAST_STORAGE_KEY, secret=browser_storage_secret(context.key)
     )
 
     def bind(fn, position: int = 0, returns_state: bool = True, fresh: bool = False):
@@ -863,6 +879,11 @@ def build(context: AppContext) -> gr.Dropdown:
                 "edit, try this many and keep the best; 1 = off, slower above 1)",
                 elem_id="rewrite-candidates",
             )
+    with gr.Accordion("Past sessions", open=False), gr.Row():
+        past_list = gr.Dropdown(
+            [], label="Your earlier chats in this browser", elem_id="past-sessions", scale=4
+        )
+        reopen_button = gr.Button("Reopen", scale=1, elem_id="reopen")
     with gr.Accordion("Session file", open=False), gr.Row():
         export_button = gr.Button("Export session")
         export_file = gr.File(label="Session JSON", interactive=False)
@@ -1099,7 +1120,6 @@ def build(context: AppContext) -> gr.Dropdown:
         return context.sessions.open(None, request.username, browser=False)
 
     # A browser gets (or keeps) its secret when the page loads; API clients ask for one.
-    gr.context.Context.root_block.load(open_for_browser, state, state, api_name=False)
     gr.api(open_session, api_name="open_session")
 
     def tree_event(listener, fn, inputs, api_name, **kwargs):
@@ -1127,11 +1147,57 @@ def build(context: AppContext) -> gr.Dropdown:
 
     tree_event(gallery.select, on_gallery, state, False)
 
-    def on_new(chat_state, confirmed):
+    def stored_chat(secret, user):
+        try:
+            return context.sessions.get(secret, user)
+        except DiffChatError:  # no valid secret yet: nothing stored
+            return None
+
+    def past_choices(past_secrets, request: gr.Request):
+        """The past-sessions dropdown: a title per earlier chat of this browser still kept."""
+        choices = []
+        for index, secret in enumerate(past_secrets or []):
+            try:
+                title = context.sessions.title(secret, request.username)
+            except DiffChatError:
+                title = None
+            if title:
+                choices.append((title, str(index)))
+        return gr.update(choices=choices, value=None)
+
+    def on_new(secret, past_secrets, confirmed, request: gr.Request):
+        """Start an empty chat; one with turns is kept under Past sessions (a new secret)."""
+        user = request.username
+        current = stored_chat(secret, user)
         if confirmed is False:  # the person cancelled the confirmation dialog
-            return (chat_state, *_view(chat_state, context))
-        delete_state_folder(chat_state)
-        return (None, *_view(None, context))
+            return (gr.update(), gr.update(), *_view(current, context), gr.update())
+        past_secrets = list(past_secrets or [])
+        if current is not None and current.session.turns:
+            past_secrets = [secret] + [old for old in past_secrets if old != secret]
+            past_secrets = past_secrets[:MAX_PAST_SESSIONS]
+            secret = context.sessions.open(None, user, browser=True)
+        elif current is not None:
+            context.sessions.drop(secret, user)
+        return (secret, past_secrets, *_view(None, context), past_choices(past_secrets, request))
+
+    def on_reopen(secret, past_secrets, choice, request: gr.Request):
+        """Swap the current chat for a past one (the current one joins the past sessions)."""
+        user = request.username
+        past_secrets = list(past_secrets or [])
+        current = stored_chat(secret, user)
+        try:
+            chosen = past_secrets[int(choice)]
+        except (TypeError, ValueError, IndexError):
+            return (gr.update(), gr.update(), *_view(current, context), gr.update())
+        reopened = stored_chat(chosen, user)
+        rest = [old for old in past_secrets if old != chosen]
+        if current is not None and current.session.turns:
+            rest = [secret] + rest
+        if reopened is None:  # removed meanwhile (idle past DIFFCHAT_SESSION_TTL)
+            return (secret, rest, *_view(current, context), past_choices(rest, request))
+        reopened.say("assistant", "Reopened this chat.")
+        context.sessions.put(chosen, user, reopened)
+        return (chosen, rest, *_view(reopened, context), past_choices(rest, request))
 
     # Ask before throwing a session with turns away (the browser's own confirm dialog).
     confirm_js = (
@@ -1139,7 +1205,37 @@ def build(context: AppContext) -> gr.Dropdown:
         f"confirm({NEW_SESSION_QUESTION!r})]"
     )
     new_confirmed = gr.Checkbox(visible=False, value=True)
-    tree_event(new_button.click, on_new, [state, new_confirmed], "new_session", js=confirm_js)
+    past_outputs = [state, past, *view, past_list]
+    for event in (
+        new_button.click(
+            on_new,
+            [state, past, new_confirmed],
+            past_outputs,
+            api_name="new_session",
+            js="(s, p, ok) => [s, p, " + confirm_js.split("[s, ", 1)[1],
+        ),
+        reopen_button.click(
+            on_reopen, [state, past, past_list], past_outputs, api_name="reopen_session"
+        ),
+    ):
+        event.then(
+            bound_extras,
+            [state, start_mode],
+            extras,
+            api_name=False,
+            queue=False,
+            show_progress="hidden",
+        )
+
+    # ...and then finds its chat as it left it: a reload, or a restart (diffchat_ui.saved_chats).
+    gr.context.Context.root_block.load(open_for_browser, state, state, api_name=False).then(
+        bind(lambda chat_state: (chat_state, *_view(chat_state, context))),
+        state,
+        view,
+        api_name=False,
+    ).then(bound_extras, [state, start_mode], extras, api_name=False).then(
+        past_choices, past, past_list, api_name=False
+    )
 
     def on_reroll(chat_state):
         if chat_state is None:

@@ -154,6 +154,7 @@ def test_export_then_import_a_session(app_url):
         handle_file(exported), secret_of(other), 3, api_name="/import_session"
     )
     assert "Imported a session with 2 turns" in str(chat[-1]["content"])
+    assert "a castle on a hill" in str(chat[0]["content"])  # the exported transcript came too
     assert prompt_of(diff) == "a castle on a hill, make it sunset"
     assert Path(image).is_file() and len(gallery) == 2
 

@@ -1,15 +1,23 @@
-"""A real browser (Debian's Chromium through Playwright) runs one chat turn in the app."""
+"""A real browser (Debian's Chromium through Playwright) drives the app on the offline set.
+
+One app and one browser for the whole module (each launch takes seconds); each test opens its
+own page, i.e. its own browser session. `DIFFCHAT_UPDATE_SCREENSHOT=1` refreshes the Create
+tab screenshots in docs/.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-create.png"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SCREENSHOT = DOCS / "screenshot-create.png"
+SCREENSHOT_MID_TURN = DOCS / "screenshot-create-mid-turn.png"
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,23 +28,32 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def app_url(offline_assets, tmp_path, monkeypatch):
-    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("workspace")
+        patch.setenv("DIFFCHAT_WORKSPACE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def app_url(offline_assets, workspace):
     from diffchat_ui.context import AppContext
-    from diffchat_ui.layout import CSS, build_demo, queue
+    from diffchat_ui.layout import build_demo, launch_options, queue
     from diffchat_ui.settings import detect_settings
 
-    demo = queue(build_demo(AppContext(detect_settings(force_offline=True))), 2)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, css=CSS)
+    context = AppContext(detect_settings(force_offline=True))
+    demo = queue(build_demo(context), 2)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(context))
     yield url
     demo.close()
 
 
-def test_one_chat_turn_in_chromium(app_url, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--headless",
@@ -46,18 +63,172 @@ def test_one_chat_turn_in_chromium(app_url, tmp_path):
                 "--disable-component-update",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url)
-        sync_api.expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
-        page.locator("#instruction textarea").fill("a red fox in a snowy forest, oil painting")
-        page.locator("#send").click()
-        image = page.locator("#current-image img")
-        sync_api.expect(image).to_be_visible(timeout=120_000)
-        sync_api.expect(page.locator("#prompt-diff")).to_contain_text("a red fox in a snowy forest")
-        sync_api.expect(page.locator("#chat")).to_contain_text("a red fox in a snowy forest")
-        assert image.evaluate("img => img.naturalWidth") > 0
-        page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
-        browser.close()
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    _wait_for_session_secret(page)
+    yield page
+    context.close()
+
+
+def _wait_for_session_secret(page):
+    # The page load hands this browser its session secret (gr.BrowserState, localStorage);
+    # a message sent before that is refused.
+    from diffchat_ui.sessions import BROWSER_STORAGE_KEY
+
+    page.wait_for_function(
+        f"() => window.localStorage.getItem({BROWSER_STORAGE_KEY!r}) !== null", timeout=30_000
+    )
+
+
+def _settings(page):
+    page.get_by_text("Settings", exact=True).first.click()
+
+
+def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#stop")).to_be_disabled()  # greyed out while idle
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
+    box = page.locator("#instruction textarea")
+    box.fill("a red fox in a snowy forest, oil painting")
+    expect(page.locator("#counter")).to_contain_text("41 / 1000")
+    page.locator("#send").click()
+    # at once: the message is in the chat, the box is empty, Stop can be pressed
+    expect(page.locator("#chat")).to_contain_text("a red fox in a snowy forest", timeout=5_000)
+    expect(box).to_have_value("")
+    expect(page.locator("#stop")).to_be_enabled()
+    page.screenshot(path=str(tmp_path / "mid-turn.png"), full_page=True)
+    image = page.locator("#current-image img")
+    expect(image).to_be_visible(timeout=120_000)
+    expect(page.locator("#prompt-diff")).to_contain_text("a red fox in a snowy forest")
+    expect(page.locator("#chat")).to_contain_text("text to image")
+    expect(page.locator("#turn-tree")).to_contain_text("← current")
+    expect(page.locator("#stop")).to_be_disabled()
+    # one user alone never waits for "other people's images"
+    assert "other people" not in page.locator("body").inner_text()
+    assert image.evaluate("img => img.naturalWidth") > 0
+
+    # a hand-edited prompt renders as a new turn
+    hand = page.locator("#hand-prompt textarea")
+    expect(hand).to_have_value("a red fox in a snowy forest, oil painting")
+    hand.fill("a red fox in a snowy forest at night, oil painting")
+    expect(page.locator("#token-count")).to_contain_text("/ 75 CLIP tokens")
+    page.locator("#render-prompt").click()
+    expect(page.locator("#chat")).to_contain_text("edited by hand", timeout=120_000)
+    expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
+    page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
     assert (tmp_path / "create.png").stat().st_size > 10_000
     if os.environ.get("DIFFCHAT_UPDATE_SCREENSHOT"):
         shutil.copy(tmp_path / "create.png", SCREENSHOT)
+        shutil.copy(tmp_path / "mid-turn.png", SCREENSHOT_MID_TURN)
+
+    # a reload finds the chat, the gallery and the tree as they were
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    expect(page.locator("#chat")).to_contain_text("edited by hand", timeout=30_000)
+    expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
+    expect(page.locator("#turn-tree")).to_contain_text("(edited by hand)")
+
+    # New session asks first, then keeps this chat under Past sessions, from where it reopens
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="New session").click()
+    expect(page.locator("#turns img")).to_have_count(0, timeout=30_000)
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
+    page.get_by_text("Past sessions", exact=True).click()
+    page.locator("#past-sessions input").click()
+    page.get_by_role("option", name="a red fox in a snowy forest").click()
+    page.locator("#reopen").click()
+    expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
+    expect(page.locator("#chat")).to_contain_text("Reopened this chat.")
+
+
+def test_only_the_sliders_of_the_edit_mode_are_visible(page):
+    from playwright.sync_api import expect
+
+    _settings(page)
+    strength, s_i = page.locator("#strength"), page.locator("#s-i")
+    custom = page.get_by_label("Custom model (folder or id)")
+    expect(page.locator("#guidance")).to_be_visible()
+    expect(strength).to_be_hidden()
+    expect(s_i).to_be_hidden()
+    expect(custom).to_be_hidden()
+    page.locator("#edit-mode").get_by_text("keep composition").click()
+    expect(strength).to_be_visible()
+    expect(s_i).to_be_hidden()
+    page.locator("#edit-mode").get_by_text("InstructPix2Pix").click()
+    expect(s_i).to_be_visible()
+    expect(strength).to_be_hidden()
+    expect(page.locator("#guidance")).to_contain_text("s_T")
+
+
+def test_evaluation_plots_render_as_images(page, workspace):
+    import matplotlib
+    from playwright.sync_api import expect
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = workspace / "evaluations" / "finished"
+    out.mkdir(parents=True)
+    figure, axes = plt.subplots(figsize=(3, 2))
+    axes.plot([1, 2, 3], [3, 1, 2])
+    figure.savefig(out / "distributions.png")
+    plt.close(figure)
+    (out / "summary.md").write_text(
+        "| method | CI |\n| --- | --- |\n| append | 85.0 |\n\n![distributions.png](distributions.png)\n"
+    )
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Output folder in the workspace").fill(str(out))
+    page.get_by_role("button", name="Show the results of the output folder").click()
+    expect(page.locator("#evaluation-summary")).to_contain_text("append")
+    expect(page.locator("#evaluation-summary")).not_to_contain_text("![")
+    plot = page.locator("#evaluation-plots img").first
+    expect(plot).to_be_visible(timeout=30_000)
+    deadline = time.time() + 10
+    while plot.evaluate("img => img.naturalWidth") == 0 and time.time() < deadline:
+        time.sleep(0.2)
+    assert plot.evaluate("img => img.naturalWidth") > 0
+
+
+@pytest.mark.slow  # a training child process: model load and steps, about a minute here
+def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
+    from playwright.sync_api import expect
+    from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+
+    base = save_tiny_llama(tmp_path / "tiny-llama")
+    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("Base model (registry name, folder or id)").fill(str(base))
+    page.get_by_label("Data file").fill(str(data))
+    page.get_by_label("Output folder (inside the workspace)").fill(
+        str(workspace / "train-runs" / "browser-sft")
+    )
+    page.get_by_role("button", name="Quick run on this CPU").click()
+    # a run long enough to watch: max_steps 30 -> 100000 in the table (Stop ends it)
+    cell = page.locator("#train-options").get_by_text("30", exact=True).first
+    cell.dblclick()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("100000")
+    page.keyboard.press("Enter")
+    expect(page.locator("#train-options")).to_contain_text("100000")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#train-status")).to_contain_text("Running", timeout=60_000)
+    # the curve draws while the run goes on, not hidden under a progress overlay
+    curve = page.locator("#train-curves canvas, #train-curves svg").first
+    expect(curve).to_be_visible(timeout=240_000)
+    expect(page.locator("#train-log textarea")).to_be_visible()
+    assert "Running" in page.locator("#train-status").inner_text()
+    page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
+    assert (tmp_path / "train.png").stat().st_size > 10_000
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)

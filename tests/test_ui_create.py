@@ -167,3 +167,66 @@ def test_trained_rewriters_are_listed_by_run_name(tmp_path):
     final.mkdir(parents=True)
     (final / "adapter_config.json").write_text("{}")
     assert context.rewriter_choices()[-1] == ("sft-run/final (trained here)", str(final))
+
+
+def test_a_saved_chat_comes_back_after_a_restart(tmp_path):
+    from diffchat_ui.saved_chats import chat_title, load_chat
+    from diffchat_ui.sessions import SessionStore, new_secret
+
+    key = b"k" * 32
+    store = SessionStore(tmp_path, key)
+    secret = new_secret()
+    state = store.new_state(secret, None, seed=4)
+    (state.folder / "turn-001.png").write_bytes(b"png")
+    state.session.add_turn("a cat", "a cat", image_path=str(state.folder / "turn-001.png"))
+    state.say("user", "a cat")
+    state.say("assistant", {"path": str(state.folder / "turn-001.png")})
+    store.put(secret, None, state)
+
+    restarted = SessionStore(tmp_path, key)  # a new process: nothing in memory
+    restored = restarted.get(secret, None)
+    assert restored is not state and restored.session.current.prompt == "a cat"
+    assert restored.messages == state.messages and restored.session.seed == 4
+    assert restored.session.add_turn("b", "a cat, b").id == 2  # ids go on where they were
+    assert chat_title(restarted.record_folder(restarted.session_id(secret))).startswith("a cat ·")
+
+    # a damaged file is no chat (a fresh one starts), and foreign image paths are dropped
+    record = restarted.record_folder(restarted.session_id(secret))
+    (record / "chat.json").write_text("{not json")
+    assert load_chat(record, state.folder) is None
+
+
+def test_saved_chats_keep_only_their_own_images(tmp_path):
+    from diffchat_ui.saved_chats import load_chat, save_chat
+    from diffchat_ui.state import ChatState
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    state = ChatState.new(1, folder=folder)
+    state.session.add_turn("x", "x", image_path="/etc/passwd")
+    state.say("assistant", {"path": "/etc/passwd"})
+    save_chat(state, tmp_path / "record")
+    restored = load_chat(tmp_path / "record", folder)
+    assert restored.session.current.image_path is None and restored.messages == []
+
+
+def test_an_export_carries_the_transcript(tmp_path):
+    import json
+
+    from diffchat_ui.create_tab import export_session
+    from diffchat_ui.saved_chats import transcript_messages
+    from diffchat_ui.state import ChatState
+
+    state = ChatState.new(2, folder=tmp_path)
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "1.png")
+    state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "1.png"))
+    state.say("user", "a cat")
+    state.say("assistant", {"path": str(tmp_path / "1.png")})
+    state.say("assistant", "_Turn #1 · text to image_")
+    data = json.loads(open(export_session(state)).read())
+    assert transcript_messages(data) == [
+        {"role": "user", "content": "a cat"},
+        {"role": "assistant", "content": "_Turn #1 · text to image_"},
+    ]
