@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--concurrency must be at least 1")
     auth = parse_auth(args.auth)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from core.errors import RedactingFilter
+
+    for handler in logging.getLogger().handlers:  # httpx logs request URLs, credentials included
+        handler.addFilter(RedactingFilter())
     from core.assets import startup
 
     # Before anything imports huggingface_hub (it reads HF_HOME once).

@@ -6,6 +6,43 @@ Library code raises these; the edges (CLI, UI callbacks) catch `DiffChatError` a
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+
+# user:password@ in any URL; bearer tokens; key-shaped tokens (sk-..., hf_...).
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@]+@")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}|\bhf_[A-Za-z0-9]{8,}")
+# Environment variables whose values must never appear in a message or a log line.
+SECRET_ENV = ("OPENAI_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "DIFFCHAT_AUTH")
+REDACTED = "***"
+
+
+def redact_secrets(text: str) -> str:
+    """Return `text` with credentials replaced by ***: user:password in URLs, bearer tokens,
+    key-shaped tokens and the values of SECRET_ENV. The one function every backend error
+    passes before it becomes a message, a log line or a saved record."""
+    text = str(text)
+    for name in SECRET_ENV:
+        value = os.environ.get(name, "")
+        if len(value) >= 6:
+            text = text.replace(value, REDACTED)
+    text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
+    text = _BEARER.sub(rf"\1{REDACTED}", text)
+    return _KEY_LIKE.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record's text through `redact_secrets`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
 
 class DiffChatError(Exception):
     """Base class: the message is shown to the user as it is."""

@@ -37,6 +37,7 @@ from core.errors import (
     InputError,
     ModelUnavailableError,
     UnknownModelError,
+    redact_secrets,
 )
 
 # DiffChat section 3.2, footnote 7: the template T used for SFT and generation.
@@ -717,9 +718,9 @@ class ChatAPIRewriter(Rewriter):
                 "The chat API refused the key in OPENAI_API_KEY (authentication failed)."
             ) from error
         except openai.APIError as error:
-            # The error text comes from the server; the client never echoes the key into it.
+            # The server's text may echo the key, and the URL may hold user:password.
             raise ModelUnavailableError(
-                f"The chat API at {self.client.base_url} failed: {error}"
+                redact_secrets(f"The chat API at {self.client.base_url} failed: {error}")
             ) from error
         return [first_line(choice.message.content or "") for choice in response.choices]
 

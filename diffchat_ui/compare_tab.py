@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DataError, DiffChatError, GenerationCancelled, InputError
+from core.errors import DataError, DiffChatError, GenerationCancelled, InputError, redact_secrets
 from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_gallery
@@ -139,7 +139,7 @@ def _candidates(
         except GenerationCancelled:
             raise
         except DiffChatError as error:
-            candidate.error = str(error)
+            candidate.error = redact_secrets(str(error))  # it is saved in comparison.json
         candidates.append(candidate)
         finished[0] += 1
 

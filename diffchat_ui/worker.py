@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import DiffChatError, GenerationCancelled
+from core.errors import DiffChatError, GenerationCancelled, redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ class Job:
 
 
 def readable_error(error: BaseException, label: str) -> str:
-    """Return a message for the chat: a DiffChatError as is, anything else named, no trace."""
+    """Return a message for the chat: a DiffChatError as is, anything else named, no trace;
+    credentials redacted (core.errors.redact_secrets) either way."""
     if isinstance(error, DiffChatError):
-        return str(error)
-    return f"{label} failed: {type(error).__name__}: {error}"
+        return redact_secrets(str(error))
+    return redact_secrets(f"{label} failed: {type(error).__name__}: {error}")
 
 
 class Worker:
