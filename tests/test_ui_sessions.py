@@ -1,0 +1,85 @@
+"""The session store: secrets, per-user keying, TTL and shutdown clean-up, the server key,
+and voter hashing (issue 11, items 2 and 10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InputError
+from diffchat_ui.sessions import (
+    SessionStore,
+    keyed_hash,
+    new_secret,
+    server_key,
+    session_ttl_seconds,
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return SessionStore(tmp_path, server_key(tmp_path), ttl_seconds=3600)
+
+
+def test_server_key_is_made_once_with_mode_600(tmp_path):
+    key = server_key(tmp_path)
+    assert len(key) == 32 and server_key(tmp_path) == key
+    assert (tmp_path / "server.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_secret_opens_its_chat_only_for_its_user(store):
+    secret = new_secret()
+    state = store.new_state(secret, None, seed=3)
+    assert store.get(secret, None) is state
+    assert store.get(secret, "mallory") is None  # the same secret, another logged-in user
+    assert store.get(new_secret(), None) is None
+    with pytest.raises(InputError, match="no valid session"):
+        store.get("short", None)
+    assert state.folder == store.image_folder(store.session_id(secret, None))
+    assert secret not in str(state.folder)  # folders are named by the keyed hash
+
+
+def test_idle_sessions_are_swept_after_the_ttl(store):
+    kept, idle = new_secret(), new_secret()
+    store.new_state(kept, None, 0)
+    idle_state = store.new_state(idle, None, 0)
+    (idle_state.folder / "turn-001.png").write_bytes(b"png")
+    store._entries[store.session_id(idle, None)].last_used -= 2 * 3600
+    removed = store.sweep()
+    assert removed == [store.session_id(idle, None)]
+    assert store.get(idle, None) is None and not idle_state.folder.exists()
+    assert store.get(kept, None) is not None
+
+
+def test_shutdown_keeps_browser_sessions_and_removes_api_ones(store, tmp_path):
+    browser = store.open(None, None, browser=True)
+    api = store.open(None, None, browser=False)
+    browser_state = store.new_state(browser, None, 0)
+    api_state = store.new_state(api, None, 0)
+    assert store.close() == [store.session_id(api, None)]
+    assert browser_state.folder.exists() and not api_state.folder.exists()
+    # After a restart the browser's secret still names the same folders.
+    again = SessionStore(tmp_path, server_key(tmp_path), ttl_seconds=3600)
+    assert again.image_folder(again.session_id(browser, None)) == browser_state.folder
+
+
+def test_session_ttl_setting(monkeypatch):
+    monkeypatch.delenv("DIFFCHAT_SESSION_TTL", raising=False)
+    assert session_ttl_seconds() == 24 * 3600
+    monkeypatch.setenv("DIFFCHAT_SESSION_TTL", "0.5")
+    assert session_ttl_seconds() == 1800
+    monkeypatch.setenv("DIFFCHAT_SESSION_TTL", "never")
+    with pytest.raises(InputError, match="DIFFCHAT_SESSION_TTL"):
+        session_ttl_seconds()
+
+
+def test_old_voter_ids_are_hashed_on_start(tmp_path):
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import AppSettings
+    from diffchat_ui.votes import VoteStore
+
+    votes = VoteStore(tmp_path / "votes.sqlite")
+    votes.record_vote("c1", "p", "i", ["a", "b"], "a", voter="abc123sessionhash")
+    context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
+    voters = [row["voter"] for row in context.votes.rows()]
+    assert voters == [keyed_hash(context.key, "voter", "", "abc123sessionhash")]
+    assert context.votes.hash_voters(lambda v: "x") == 0  # already hashed: left alone
