@@ -10,6 +10,7 @@ is (README front matter; HF_HOME on /data when the Space has persistent storage)
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         "model set: %s", "offline (tiny models)" if settings.offline else "real weights"
     )
     context = AppContext(settings)
+    # On shutdown the chats of API clients go; browser-held ones stay for the next start.
+    atexit.register(context.sessions.close)
     demo = queue(build_demo(context), args.concurrency)
     demo.launch(
         server_name=args.host,
