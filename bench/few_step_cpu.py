@@ -21,7 +21,7 @@ import platform
 import time
 from pathlib import Path
 
-SD15_UNET = {}  # diffusers' UNet2DConditionModel defaults are SD 1.x's UNet
+SD15_UNET = {"cross_attention_dim": 768}  # the rest of the defaults are SD 1.x's UNet
 SD21_UNET = {
     "attention_head_dim": (5, 10, 20, 20),
     "cross_attention_dim": 1024,

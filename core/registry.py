@@ -352,8 +352,9 @@ def draft_model_for(name: str) -> str:
 def relative_cost(name: str) -> float:
     """Return a rough cost of one image in SD 1.5 UNet evaluations (for picking the fastest).
 
-    steps x (2 with classifier-free guidance) x (about 3 for SDXL's UNet at 1024 px, measured
-    in bench/few_step_cpu.py); ties keep table order.
+    steps x (2 with classifier-free guidance) x (about 3 for SDXL's UNet at 1024 px: an
+    estimate from its size and latent area, bench/few_step_cpu.py measures it); ties keep
+    table order.
     """
     spec = get_model_spec(name)
     guidance = 2 if spec.guidance_scale > 1 else 1  # diffusers skips CFG at guidance <= 1
