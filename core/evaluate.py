@@ -129,29 +129,32 @@ class EvaluationConfig:
 def load_examples(
     path: str | Path, skip_bad_rows: bool = False, limit: int | None = None
 ) -> list[Example]:
-    """Return the examples of a JSONL file (one object per line with raw_prompt, instruction,
+    """Return the examples of a JSONL or CSV file (one row each with raw_prompt, instruction,
     target_prompt; optional id and raw_image path, relative to the file).
 
-    Refuses (DataError naming file and line) a malformed line or missing column, unless
-    `skip_bad_rows`, which reports the line on stderr and goes on. Refuses a file with no
-    usable row.
+    Refuses (DataError naming file and line) a row that is not UTF-8, not JSON, or has a
+    missing, empty or non-string column, unless `skip_bad_rows`, which reports the line on
+    stderr and goes on. Refuses a file with no usable row.
     """
+    from core.files import read_data_lines
+
     path = Path(path)
     if not path.is_file():
         raise DataError("data file not found", str(path))
     examples: list[Example] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                examples.append(_parse_row(text, path, line_number))
-            except DataError as error:
-                if not skip_bad_rows:
-                    raise
-                print(f"skipped: {error}", file=sys.stderr)
-            if limit is not None and len(examples) >= limit:
-                break
+    for line in read_data_lines(path):
+        if line.blank:
+            continue
+        try:
+            if line.record is None:
+                raise DataError(line.error, str(path), line.number)
+            examples.append(_parse_row(line.record, path, line.number))
+        except DataError as error:
+            if not skip_bad_rows:
+                raise
+            print(f"skipped: {error}", file=sys.stderr)
+        if limit is not None and len(examples) >= limit:
+            break
     if not examples:
         raise DataError("no usable rows", str(path))
     ids = [example.example_id for example in examples]
@@ -160,30 +163,27 @@ def load_examples(
     return examples
 
 
-def _parse_row(text: str, path: Path, line_number: int) -> Example:
+def _parse_row(row: dict, path: Path, line_number: int) -> Example:
+    from core.files import string_field
+
     try:
-        row = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataError(f"not valid JSON ({error.msg})", str(path), line_number) from None
-    if not isinstance(row, dict):
-        raise DataError("each line must be a JSON object", str(path), line_number)
-    missing = [
-        name
-        for name in REQUIRED_COLUMNS
-        if not isinstance(row.get(name), str) or not row[name].strip()
-    ]
-    if missing:
-        raise DataError(f"missing or empty column(s): {', '.join(missing)}", str(path), line_number)
-    raw_image = row.get("raw_image")
+        raw_prompt, instruction, target_prompt = (
+            string_field(row, name) for name in REQUIRED_COLUMNS
+        )
+    except ValueError as error:
+        raise DataError(str(error), str(path), line_number) from None
+    # A CSV has "" for an unset cell.
+    raw_image = row.get("raw_image") or None
+    identifier = row.get("id")
     if raw_image is not None:
         raw_image = str((path.parent / str(raw_image)).resolve())
         _check_image_decodes(raw_image, path, line_number)
     return Example(
-        example_id=str(row.get("id", line_number)),
+        example_id=str(line_number if identifier in (None, "") else identifier),
         line=line_number,
-        raw_prompt=row["raw_prompt"].strip(),
-        instruction=row["instruction"].strip(),
-        target_prompt=row["target_prompt"].strip(),
+        raw_prompt=raw_prompt,
+        instruction=instruction,
+        target_prompt=target_prompt,
         raw_image=raw_image,
     )
 

@@ -52,11 +52,11 @@ def test_json_list_file(tmp_path):
 @pytest.mark.parametrize(
     "bad_line, message",
     [
-        ("{not json", "malformed JSON"),
+        ("{not json", "not valid JSON"),
         (json.dumps({"raw_prompt": "a", "instruction": "b"}), "missing field 'target_prompt'"),
         (json.dumps({"x": "a", "i": "  ", "y": "c"}), "field 'i' is empty"),
         (json.dumps({"x": "a", "i": 3, "y": "c"}), "field 'i' must be a string"),
-        (json.dumps(["a", "b", "c"]), "expected an object"),
+        (json.dumps(["a", "b", "c"]), "not a JSON object"),
     ],
 )
 def test_bad_row_names_file_and_line(tmp_path, bad_line, message):

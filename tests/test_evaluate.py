@@ -76,7 +76,7 @@ def test_bad_rows_name_file_and_line(tmp_path, capsys):
         load_examples(data)
     examples = load_examples(data, skip_bad_rows=True)
     assert [e.line for e in examples] == [1, 4]
-    assert "d.jsonl:3: missing or empty column(s): target_prompt" in capsys.readouterr().err
+    assert "d.jsonl:3: column 'target_prompt' is missing" in capsys.readouterr().err
     assert len(load_examples(data, skip_bad_rows=True, limit=1)) == 1
 
 

@@ -93,12 +93,18 @@ def test_prompts_file_is_labelled_by_rendering_and_scoring_then_trained_on(tmp_p
     [
         (
             '{"prompt": "a cat", "aesthetic": 5}\n{"prompt": "", "aesthetic": 4}\n',
-            r"labels.jsonl:2: missing or empty 'prompt'",
+            r"labels.jsonl:2: column 'prompt' is empty",
         ),
         (
             '{"prompt": "a cat", "aesthetic": "high"}\n',
-            r"labels.jsonl:1: 'aesthetic' is missing or not a number",
+            r"labels.jsonl:1: column 'aesthetic' must be a number, not 'high'",
         ),
+        (
+            '{"prompt": ["a cat"], "aesthetic": 5}\n',
+            r"column 'prompt' must be a string, not a list",
+        ),
+        ('{"prompt": "a cat"}\n', r"labels.jsonl:1: column 'aesthetic' is missing"),
+        (b'{"prompt": "a \xff cat", "aesthetic": 5}\n', r"labels.jsonl:1: not valid UTF-8"),
         ('{"prompt": "a cat", "aesthetic": NaN}\n', r"labels.jsonl:1: 'aesthetic' is not finite"),
         ("{broken\n", r"labels.jsonl:1: not valid JSON"),
         ("\n", "the labels file is empty"),
@@ -106,7 +112,7 @@ def test_prompts_file_is_labelled_by_rendering_and_scoring_then_trained_on(tmp_p
 )
 def test_malformed_labels_name_the_file_and_line(tmp_path, text, message):
     path = tmp_path / "labels.jsonl"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(DataError, match=message):
         read_labels(path, "aesthetic")
 

@@ -52,7 +52,7 @@ def test_malformed_batch_line_names_file_and_line(tmp_path):
     batch.write_text('{"prompt": "a", "instruction": "b"}\n{"prompt": "a"}\nnot json\n')
     done = _run("--batch", str(batch), "--model", "append")
     assert done.returncode == 2
-    assert f"{batch}:2:" in done.stderr and "must both be strings" in done.stderr
+    assert f"{batch}:2:" in done.stderr and '"instruction" is missing' in done.stderr
     assert done.stdout == ""
 
     skipped = _run("--batch", str(batch), "--model", "append", "--skip-bad")

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.errors import DataError
+from core.files import read_csv, read_jsonl
 
 # Each field and the column names that mean it, in order of preference.
 COLUMN_ALIASES = {
@@ -108,15 +109,14 @@ def _read_file(path: Path) -> Iterator[tuple[int, object]]:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
-    # A bad JSON line is reported as a row problem (skippable), not as a whole-file failure.
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError as error:
-                yield line_number, _BadRow(f"malformed JSON ({error.msg})")
+    # A bad line (not UTF-8, not JSON) is a row problem (skippable), not a whole-file failure.
+    return _rows(read_jsonl(path))
+
+
+def _rows(lines) -> Iterator[tuple[int, object]]:
+    for line in lines:
+        if not line.blank:
+            yield line.number, line.record if line.record is not None else _BadRow(line.error)
 
 
 def _read_json_list(path: Path) -> Iterator[tuple[int, object]]:
@@ -131,18 +131,7 @@ def _read_json_list(path: Path) -> Iterator[tuple[int, object]]:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, object]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise DataError("the CSV file has no header row", str(path))
-        start = reader.line_num + 1
-        for row in reader:
-            # A row with more cells than the header puts the extras under the key None.
-            if None in row:
-                yield start, _BadRow("the row has more cells than the header")
-            else:
-                yield start, row
-            start = reader.line_num + 1
+    return _rows(read_csv(path))
 
 
 def _looks_like_hub_id(text: str) -> bool:

@@ -20,7 +20,6 @@ Steps of `train_reward_model`:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DataError, InputError
+from core.files import json_type_name, read_data_lines, string_field
 from train.common import (
     Progress,
     RunLogger,
@@ -130,30 +130,33 @@ def read_labels(path: str | Path, target: str) -> tuple[list[str], list[float]]:
     path = Path(path)
     if not path.is_file():
         raise DataError("no such labels file", str(path))
-    if path.suffix == ".csv":
-        with open(path, newline="") as handle:
-            rows = [(number + 2, row) for number, row in enumerate(csv.DictReader(handle))]
-    else:
-        rows = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise DataError(f"not valid JSON ({error.msg})", str(path), number) from None
     prompts, values = [], []
-    for number, row in rows:
-        prompt = row.get("prompt") if isinstance(row, dict) else None
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise DataError("missing or empty 'prompt'", str(path), number)
+    for line in read_data_lines(path):
+        if line.blank:
+            continue
+        number, row = line.number, line.record
+        if row is None:
+            raise DataError(line.error, str(path), number)
         try:
-            value = float(row.get(target))
+            prompt = string_field(row, "prompt")
+        except ValueError as error:
+            raise DataError(str(error), str(path), number) from None
+        if target not in row:
+            raise DataError(f"column {target!r} is missing", str(path), number)
+        try:
+            if isinstance(row[target], bool):
+                raise TypeError
+            value = float(row[target])
         except (TypeError, ValueError):
-            raise DataError(f"'{target}' is missing or not a number", str(path), number) from None
+            found = (
+                repr(row[target]) if isinstance(row[target], str) else json_type_name(row[target])
+            )
+            raise DataError(
+                f"column {target!r} must be a number, not {found}", str(path), number
+            ) from None
         if not math.isfinite(value):
             raise DataError(f"'{target}' is not finite", str(path), number)
-        prompts.append(prompt.strip())
+        prompts.append(prompt)
         values.append(value)
     if not prompts:
         raise DataError("the labels file is empty", str(path))

@@ -9,7 +9,7 @@ from core.best_of_n import DEFAULT_WEIGHTS, parse_weights
 from core.evaluate import METHODS, EvaluationConfig, run_evaluation
 from core.scoring import SCORE_NAMES
 
-HELP = "Render and score prompt-editing methods over a JSONL data set (DiffChat Table 1)."
+HELP = "Render and score prompt-editing methods over a JSONL or CSV data set (DiffChat Table 1)."
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -18,7 +18,10 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=Path, required=True, help="JSONL with raw_prompt, instruction, target_prompt"
+        "--data",
+        type=Path,
+        required=True,
+        help="JSONL or CSV with raw_prompt, instruction, target_prompt",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (rerun to resume)")
     parser.add_argument(

@@ -3,6 +3,8 @@
 One request:  --prompt P --instruction I      prints the new prompt (or {"prompt": ...})
 Many:         --batch IN.jsonl                 one {"prompt", "instruction"} object a line in,
                                                one {"prompt": ...} line out per input line
+                                               ({"prompt": null, "error": ...} for a blank or,
+                                               with --skip-bad, a bad one)
 Verified decoding: --candidates K               check the greedy rewrite; when it fails, rerank
                                                K beam candidates (core/rewrite.py)
 """
@@ -108,36 +110,38 @@ def _rewrite_all(rewriter: Rewriter, pairs: list[tuple[str, str]], args) -> list
 
 
 def read_batch(path: Path, skip_bad: bool) -> list[tuple[int, tuple[str, str] | str]]:
-    """Return (line number, (prompt, instruction) or error message) for each non-blank line.
+    """Return (line number, (prompt, instruction) or error message) for every line, blank ones
+    included, so the output keeps one line per input line.
 
-    Refuses (DataError naming file:line) a malformed line unless `skip_bad`, in which case
-    the line's error message takes the place of the pair.
+    Refuses (DataError naming file:line) a malformed line (not UTF-8, not JSON, a field that
+    is missing or not a string) unless `skip_bad`, in which case the line's error message
+    takes the place of the pair. A blank line always gets an error message, never a refusal.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot read: {error}", path=str(path)) from error
+    from core.files import json_type_name, read_jsonl
+
     rows: list[tuple[int, tuple[str, str] | str]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for line in read_jsonl(path):
         try:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"not valid JSON ({error.msg})") from error
-            if not isinstance(record, dict):
-                raise ValueError("the line is not a JSON object")
-            prompt, instruction = record.get("prompt"), record.get("instruction")
-            if not isinstance(prompt, str) or not isinstance(instruction, str):
-                raise ValueError('"prompt" and "instruction" must both be strings')
-            instruction = check_instruction(instruction).text
-            rows.append((number, (prompt, instruction)))
+            if line.blank:
+                rows.append((line.number, line.error))
+                continue
+            if line.record is None:
+                raise ValueError(line.error)
+            fields = []
+            for name in ("prompt", "instruction"):
+                value = line.record.get(name)
+                if not isinstance(value, str):
+                    wanted = "is missing" if name not in line.record else "must be a string"
+                    found = "" if name not in line.record else f", not {json_type_name(value)}"
+                    raise ValueError(f'"{name}" {wanted}{found}')
+                fields.append(value)
+            prompt, instruction = fields
+            rows.append((line.number, (prompt, check_instruction(instruction).text)))
         except (ValueError, InputError) as error:
             if not skip_bad:
-                raise DataError(str(error), path=str(path), line=number) from error
-            print(f"warning: {path}:{number}: skipped: {error}", file=sys.stderr)
-            rows.append((number, str(error)))
+                raise DataError(str(error), path=str(path), line=line.number) from error
+            print(f"warning: {path}:{line.number}: skipped: {error}", file=sys.stderr)
+            rows.append((line.number, str(error)))
     return rows
 
 
