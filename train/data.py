@@ -34,15 +34,16 @@ COLUMN_ALIASES = {
     "instruction": ("instruction", "i", "edit", "edit_prompt"),
     "target_prompt": ("target_prompt", "y", "output", "edited_prompt", "output_caption"),
 }
-OPTIONAL_FIELDS = ("category", "source")
+OPTIONAL_FIELDS = ("category", "source", "raw_caption", "target_caption")
 
 
 @dataclass(frozen=True)
 class Triplet:
     """One InstructPE example: edit `raw_prompt` by `instruction` into `target_prompt`.
 
-    `category` names the kind of edit (e.g. "colour", "weather"); `source` where the row came
-    from (e.g. "generated", "handwritten", a file name).
+    `category` names the kind of edit (e.g. "recolour", "weather"); `source` where the row came
+    from (e.g. "generated", "handwritten", "chain", a file name). `raw_caption` / `target_caption`
+    are the short plain captions x_o / y_o of InstructPE v2 (DiffChat section 3.1), when known.
     """
 
     raw_prompt: str
@@ -50,6 +51,8 @@ class Triplet:
     target_prompt: str
     category: str | None = None
     source: str | None = None
+    raw_caption: str | None = None
+    target_caption: str | None = None
 
     def to_dict(self) -> dict:
         """Return the row as a dict, without the optional fields that are unset."""

@@ -4,7 +4,7 @@ validate FILE [--skip-bad]            check every row, print counts per category
 split FILE --out DIR [--test-fraction 0.1] [--seed 0]
                                       dedupe, then split with no raw prompt on both sides
 sample [--seed 0] [--out assets/instructpe]
-                                      rebuild the authored sample (train.jsonl, test.jsonl)
+                                      rebuild InstructPE v2 (train.jsonl, test.jsonl, test_chains.jsonl)
 construct --input ip2p.jsonl --beautifier MODEL --chat-backend openai|local --out FILE
                                       DiffChat section 3.1 pipeline (see train/construct.py)
 """
@@ -45,18 +45,21 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from train.sample_generator import SampleConfig, build_sample
+    from train.sample_generator import SampleConfig, build_sample, save_chains
 
     config = SampleConfig(
         seed=args.seed,
-        num_generated=args.num_generated,
-        test_fraction=args.test_fraction,
+        train_rows=args.train_rows,
+        test_rows=args.test_rows,
+        test_chains=args.test_chains,
         handwritten=Path(args.handwritten) if args.handwritten else None,
     )
-    train, test = build_sample(config)
-    train_path = save_triplets(train, Path(args.out) / "train.jsonl")
-    test_path = save_triplets(test, Path(args.out) / "test.jsonl")
-    print(f"wrote {len(train)} train rows to {train_path} and {len(test)} test rows to {test_path}")
+    train, test, chains = build_sample(config)
+    out = Path(args.out)
+    save_triplets(train, out / "train.jsonl")
+    save_triplets(test, out / "test.jsonl")
+    save_chains(chains, out / "test_chains.jsonl")
+    print(f"wrote {len(train)} train rows, {len(test)} test rows and {len(chains)} test chains to {out}")
     return 0
 
 
@@ -90,13 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--skip-bad", action="store_true", help="leave out bad rows")
     split.set_defaults(handler=_split)
 
-    sample = commands.add_parser("sample", help="rebuild the authored InstructPE sample")
+    sample = commands.add_parser("sample", help="rebuild InstructPE v2 (train, test, test chains)")
     sample.add_argument("--seed", type=int, default=0, help="seed of generator and split")
     sample.add_argument("--out", default="assets/instructpe", help="output folder")
-    sample.add_argument(
-        "--num-generated", type=int, default=2500, help="generated rows (before dedupe)"
-    )
-    sample.add_argument("--test-fraction", type=float, default=0.1, help="share of rows in test")
+    sample.add_argument("--train-rows", type=int, default=30000, help="training rows")
+    sample.add_argument("--test-rows", type=int, default=1500, help="test rows")
+    sample.add_argument("--test-chains", type=int, default=300, help="test chains of three turns")
     sample.add_argument(
         "--handwritten",
         default=None,

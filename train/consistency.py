@@ -1,0 +1,115 @@
+"""The consistency rules of InstructPE v2 rows, checked with the instruction reader.
+
+A row (x, i, y) breaks a rule when its target prompt y:
+
+- `unchanged`: equals the raw prompt x (case, spaces and commas ignored);
+- `missing-new-word`: lacks a new content word of the instruction (core.instructions'
+  `gain`: "make the dog a fox" needs "fox"; WordNet synonyms count);
+- `kept-removed`: still holds what the instruction takes away (its `lose`: the object of
+  remove / without / no more, the X of replace X with Y, the old value of a replaced slot,
+  photo tags after a change to a painted medium);
+- `slot-conflict`: holds an old and a new value of one slot side by side ("in spring, in
+  winter", "watercolor ... 35mm photo", "red blue car"; core.instructions.slot_conflicts).
+
+Chains are checked turn by turn: turn k's raw prompt is turn k-1's target.
+`python -m train data validate FILE` prints FILE:LINE: RULE: detail for each violation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import DataError
+
+RULES = ("unchanged", "missing-new-word", "kept-removed", "slot-conflict")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (file, line, chain turn if any), which rule, and what."""
+
+    path: str
+    line: int
+    rule: str
+    detail: str
+    turn: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" + (f" turn {self.turn}" if self.turn else "")
+        return f"{where}: {self.rule}: {self.detail}"
+
+
+def check_row(raw_prompt: str, instruction: str, target_prompt: str) -> list[tuple[str, str]]:
+    """Return (rule, detail) for every consistency rule the row breaks (empty when none)."""
+    from core.instructions import check_edit, slot_conflicts
+
+    check = check_edit(raw_prompt, instruction, target_prompt)
+    broken = []
+    if check.unchanged:
+        broken.append(("unchanged", "the target equals the raw prompt"))
+    if check.missing:
+        broken.append(("missing-new-word", ", ".join(check.missing)))
+    if check.leftover:
+        broken.append(("kept-removed", ", ".join(check.leftover)))
+    for conflict in slot_conflicts(raw_prompt, target_prompt):
+        broken.append(("slot-conflict", conflict))
+    return broken
+
+
+def _records(path: Path):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read the file ({error})", path=str(path)) from error
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"not valid JSON ({error.msg})", path=str(path), line=number) from error
+        if not isinstance(record, dict):
+            raise DataError("expected a JSON object", path=str(path), line=number)
+        yield number, record
+
+
+def _field(record: dict, name: str, path: Path, number: int, turn: int | None = None) -> str:
+    value = record.get(name)
+    where = f"turn {turn}: " if turn else ""
+    if not isinstance(value, str) or not value.strip():
+        kind = "missing" if value is None else f"not a non-empty string ({type(value).__name__})"
+        raise DataError(f"{where}field '{name}' is {kind}", path=str(path), line=number)
+    return value
+
+
+def validate_file(path: str | Path) -> list[Violation]:
+    """Return the violations of a JSONL file of rows or of chains (records with "turns").
+
+    Refuses (DataError naming file and line) unreadable files, bad JSON and missing fields,
+    including a chain turn without its instruction or target.
+    """
+    path = Path(path)
+    violations: list[Violation] = []
+    for number, record in _records(path):
+        if "turns" in record:
+            turns = record["turns"]
+            if not isinstance(turns, list) or not turns:
+                raise DataError("'turns' must be a non-empty list", path=str(path), line=number)
+            prompt = _field(record, "raw_prompt", path, number)
+            for index, turn in enumerate(turns, start=1):
+                if not isinstance(turn, dict):
+                    raise DataError(f"turn {index}: expected an object", path=str(path), line=number)
+                instruction = _field(turn, "instruction", path, number, index)
+                target = _field(turn, "target_prompt", path, number, index)
+                for rule, detail in check_row(prompt, instruction, target):
+                    violations.append(Violation(str(path), number, rule, detail, index))
+                prompt = target
+            continue
+        raw = _field(record, "raw_prompt", path, number)
+        instruction = _field(record, "instruction", path, number)
+        target = _field(record, "target_prompt", path, number)
+        for rule, detail in check_row(raw, instruction, target):
+            violations.append(Violation(str(path), number, rule, detail))
+    return violations
