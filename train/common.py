@@ -31,6 +31,7 @@ rewritten (also atomically) only after that, so a failure (disk full) leaves the
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import errno
@@ -638,3 +639,26 @@ class StopOnInterrupt:
     def __exit__(self, *exc_info: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def parse_stage_config(config_class: type, argv: list[str] | None):
+    """Return `config_class` parsed from command-line options (HfArgumentParser).
+
+    Field metadata beyond argparse's own keys (the "path" kind that the UI's path confinement
+    reads) is kept out of argparse, which refuses unknown keywords.
+    """
+    import dataclasses
+    import types
+
+    from transformers import HfArgumentParser
+
+    class StageArgumentParser(HfArgumentParser):
+        @staticmethod
+        def _parse_dataclass_field(parser, field: dataclasses.Field):
+            field = copy.copy(field)
+            kept = {key: value for key, value in field.metadata.items() if key != "path"}
+            field.metadata = types.MappingProxyType(kept)
+            HfArgumentParser._parse_dataclass_field(parser, field)
+
+    (config,) = StageArgumentParser(config_class).parse_args_into_dataclasses(args=argv)
+    return config

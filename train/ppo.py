@@ -531,7 +531,8 @@ def rollout(
 ) -> Rollouts:
     """Sample one response per triplet (no grads); swap in ADM- negatives. Returns Rollouts.
 
-    Generation stops as inference does: at any special token or at the first newline.
+    A response ends where inference ends it: at its first special token or first newline
+    (`finish_responses`).
     """
     from core.nlp import extract_keywords
     from train.adm import sample_responses
@@ -550,7 +551,6 @@ def rollout(
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=stop_ids,
             typical_p=config.typical_p if config.use_adm_positive else None,
-            tokenizer=tokenizer,
         ).cpu()
     responses = [row.tolist() for row in sampled]
     negative = [False] * len(triplets)
@@ -1039,10 +1039,9 @@ def _mean_over_processes(accelerator, stats: dict) -> dict[str, float]:
 
 def parse_config(argv: list[str]) -> PPOStageConfig:
     """Parse command-line options into a PPOStageConfig (HfArgumentParser)."""
-    from transformers import HfArgumentParser
+    from train.common import parse_stage_config
 
-    (config,) = HfArgumentParser(PPOStageConfig).parse_args_into_dataclasses(args=argv)
-    return config
+    return parse_stage_config(PPOStageConfig, argv)
 
 
 def main(argv: list[str]) -> int:

@@ -422,10 +422,9 @@ def load_reward_model(folder: str | Path):
 
 def parse_config(argv: list[str]) -> RewardModelConfig:
     """Parse command-line options into a RewardModelConfig (HfArgumentParser)."""
-    from transformers import HfArgumentParser
+    from train.common import parse_stage_config
 
-    (config,) = HfArgumentParser(RewardModelConfig).parse_args_into_dataclasses(args=argv)
-    return config
+    return parse_stage_config(RewardModelConfig, argv)
 
 
 def main(argv: list[str]) -> int:

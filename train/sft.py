@@ -115,7 +115,14 @@ class SFTStageConfig:
         },
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, init and dropout."})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU)."})
+    bf16: bool = field(
+        default=False,
+        metadata={"help": "bf16 autocast, fp32 master weights (GPU, or a CPU with AVX-512 BF16)."},
+    )
+    length_bucketing: bool = field(
+        default=False,
+        metadata={"help": "Batch rows of similar length together (less padding; bench/)."},
+    )
     gguf_file: str = field(
         default="",
         metadata={
@@ -237,6 +244,7 @@ def trl_config(config: SFTStageConfig):
         seed=config.seed,
         data_seed=config.seed,
         bf16=config.bf16,
+        train_sampling_strategy="group_by_length" if config.length_bucketing else "random",
         # Without a GPU, say so: under torchrun this makes the Trainer use gloo (MULTI_CPU).
         use_cpu=not torch.cuda.is_available(),
         report_to="none",  # RunLogger writes JSONL/CSV/TensorBoard itself
@@ -390,10 +398,9 @@ def train_sft(config: SFTStageConfig) -> Path:
 
 def parse_config(argv: list[str]) -> SFTStageConfig:
     """Parse command-line options into an SFTStageConfig (HfArgumentParser)."""
-    from transformers import HfArgumentParser
+    from train.common import parse_stage_config
 
-    (config,) = HfArgumentParser(SFTStageConfig).parse_args_into_dataclasses(args=argv)
-    return config
+    return parse_stage_config(SFTStageConfig, argv)
 
 
 def main(argv: list[str]) -> int:
