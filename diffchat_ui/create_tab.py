@@ -245,7 +245,7 @@ def turn_tree(state: ChatState | None) -> str:
                 label += " (image gone)"
             if turn.id == state.session.current_id:
                 label = f"**{label}** ← current"
-            lines.append("  " * depth + "- " + label)
+            lines.append("    " * depth + "- " + label)  # 4 spaces: a nested list everywhere
             walk(turn.id, depth + 1)
 
     walk(None, 0)

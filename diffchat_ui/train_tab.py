@@ -227,6 +227,7 @@ def build(context: AppContext) -> None:
         static_columns=[0, 2],  # names and help are read-only; only values change
         label="Hyperparameters (paper defaults)",
         wrap=True,
+        elem_id="train-options",
     )
     with gr.Row():
         start_button = gr.Button("Start", variant="primary")

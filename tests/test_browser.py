@@ -205,8 +205,9 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     from playwright.sync_api import expect
     from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
 
-    base = save_tiny_llama(tmp_path / "tiny-llama")
-    data = write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(8))
+    # user-set paths must lie inside the workspace
+    base = save_tiny_llama(workspace / "tiny-llama")
+    data = write_triplets_jsonl(workspace / "train.jsonl", tiny_triplets(8))
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("Base model (registry name, folder or id)").fill(str(base))
     page.get_by_label("Data file").fill(str(data))
