@@ -56,14 +56,17 @@ _EDIT_VERBS = frozenset(
     """make turn change replace remove add swap switch exchange substitute delete erase
     eliminate ditch drop get rid put place give set paint dye colour color recolor recolour
     convert transform render show have use let keep move shift zoom pan tilt crop frame
-    include insert bring take lose want need like look seem appear feel become go try""".split()
+    include insert bring take lose want need like look seem appear feel become go try
+    age resize shrink grow push stop reframe recompose relight rebuild redo dress style
+    throw pile crank tone thin ease fill cut thicken deepen lighten arrange shoot""".split()
 )
 # Degree, quantity and politeness words, and nouns that only point at the image or name a slot.
 _FILTER_WORDS = frozenset(
     """please more less fewer bit little lot lots much many way kind sort one ones thing things
     instead rather same whole entire again now also too just maybe actually slightly somewhat
     very really quite image picture pic version scene season time weather colour color style
-    medium background setting tone look feel vibe mood atmosphere""".split()
+    medium background setting tone look feel vibe mood atmosphere camera composition lighting
+    framing face expression outfit clothes pls""".split()
 )
 _PRONOUNS = frozenset(
     """it its itself him his himself her hers herself them their theirs themselves he she they
@@ -927,3 +930,42 @@ def resolve_answer(pending: Clarification, answer: str) -> str:
     if pending.target:
         return f"{pending.instruction.strip(' .!?')} to {reply}"
     return f"make it {reply}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Slot conflicts (the data validator's "old and new value of one slot" rule)
+
+
+def slot_conflicts(prompt: str, target: str) -> list[str]:
+    """Return "old / new (slot)" for each slot value of `prompt` that `target` keeps beside a
+    new, contradicting value of the same slot: "spring / winter (season)", a photo tag beside
+    a new painting medium, or two colours on one object ("red / blue (colour)").
+
+    Scene slots (season, time of day, weather, medium) are compared across the whole prompt;
+    colours only when they stand together before one noun, since a prompt may hold a red car
+    and a blue sky.
+    """
+    old_words = _prompt_slot_words(prompt)
+    old_names = {word for word, _ in old_words}
+    new_words = [(w, v) for w, v in _prompt_slot_words(target) if w not in old_names]
+    target_words = _text_words(target)
+    conflicts = []
+    for old_word, old_value in old_words:
+        if old_value.slot not in SCENE_SLOTS or not _contains(target_words, old_word, None):
+            continue
+        for new_word, new_value in new_words:
+            if new_value.slot == old_value.slot and not _compatible(old_value, new_value):
+                conflicts.append(f"{old_word} / {new_word} ({old_value.slot})")
+    prompt_words = set(split_words(prompt))
+    run: list[str] = []
+    for word in [*split_words(target), ""]:
+        value = slot_of(word, "a") if word else None
+        if value is not None and value.slot == "colour":
+            run.append(word)
+            continue
+        kept = [w for w in run if w in prompt_words]
+        added = [w for w in run if w not in prompt_words]
+        if kept and added:
+            conflicts.append(f"{kept[0]} / {added[0]} (colour)")
+        run = []
+    return conflicts

@@ -1,6 +1,7 @@
 """`python -m train data validate|split|sample|construct`: InstructPE data commands.
 
-validate FILE [--skip-bad]            check every row, print counts per category
+validate FILE [--skip-bad] [--no-rules]
+                                      check every row (format, then the consistency rules), print counts
 split FILE --out DIR [--test-fraction 0.1] [--seed 0]
                                       dedupe, then split with no raw prompt on both sides
 sample [--seed 0] [--out assets/instructpe]
@@ -18,7 +19,35 @@ from pathlib import Path
 from train.data import deduplicate, load_triplets, save_triplets, split_train_test
 
 
+def _is_chain_file(path: str) -> bool:
+    first = next((line for line in _lines(path) if line.strip()), "")
+    return first.lstrip().startswith("{") and '"turns"' in first
+
+
+def _lines(path: str):
+    file = Path(path)
+    if file.suffix != ".jsonl" or not file.is_file():
+        return
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def _check_rules(path: str) -> int:
+    """Print every consistency violation of a JSONL file; return how many there were."""
+    from train.consistency import validate_file
+
+    violations = validate_file(path)
+    for violation in violations:
+        print(violation)
+    rules = Counter(violation.rule for violation in violations)
+    print(f"consistency rules: {len(violations)} violations {dict(rules)}")
+    return len(violations)
+
+
 def _validate(args: argparse.Namespace) -> int:
+    if _is_chain_file(args.file):
+        print(f"{args.file}: chains of turns")
+        return 1 if args.rules and _check_rules(args.file) else 0
     problems: list[str] = []
     triplets = load_triplets(args.file, skip_bad=args.skip_bad, problems=problems)
     for problem in problems:
@@ -31,7 +60,8 @@ def _validate(args: argparse.Namespace) -> int:
     categories = Counter(triplet.category or "(none)" for triplet in triplets)
     for category, count in sorted(categories.items()):
         print(f"  {category:16s} {count}")
-    return 1 if problems else 0
+    violations = _check_rules(args.file) if args.rules and Path(args.file).suffix == ".jsonl" else 0
+    return 1 if problems or violations else 0
 
 
 def _split(args: argparse.Namespace) -> int:
@@ -82,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="JSONL, JSON or CSV file, or a Hugging Face dataset id")
     validate.add_argument(
         "--skip-bad", action="store_true", help="list bad rows and go on instead of stopping"
+    )
+    validate.add_argument(
+        "--no-rules",
+        dest="rules",
+        action="store_false",
+        help="skip the consistency rules of train/consistency.py (slow: about 0.1-0.5 s a row)",
     )
     validate.set_defaults(handler=_validate)
 
