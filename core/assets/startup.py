@@ -63,8 +63,12 @@ def download_default_model(device: str | None = None) -> str | None:
     Returns the model name when it is now downloaded, None when it was not (offline, hub
     unreachable, refused or cut off: logged, the app then starts on what it has).
     """
-    from core.assets.download import default_image_model, download_model, hub_reachable
-    from core.assets.download import is_downloaded
+    from core.assets.download import (
+        default_image_model,
+        download_model,
+        hub_reachable,
+        is_downloaded,
+    )
 
     name = default_image_model(device)
     if is_downloaded(name):
