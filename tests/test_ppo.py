@@ -410,3 +410,69 @@ def test_an_absent_reward_model_is_named_and_the_rest_runs(tmp_path):
     )
     with pytest.raises(InputError, match="no reward term is left to run .aesthetic: the reward"):
         reward_terms(alone)
+
+
+def save_word_level_llama(folder: Path) -> Path:
+    """A 2-layer random Llama over a 30-word word-level vocabulary (each word one token).
+
+    The embeddings (also the output layer, tied) are drawn at std 0.2: PPO never trains them
+    (only the last blocks, Table 3), and at the usual 0.02 the frozen output layer cannot move
+    any logit by more than about 0.6.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = (
+        "a the on in of with castle red blue green cat dog tree house boat car photo painting "
+        "sketch detailed golden old small big make turn sunny night river hill"
+    ).split()
+    vocabulary = {word: index for index, word in enumerate(["<eos>", "<pad>", "<unk>", *words])}
+    backend = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
+    config = LlamaConfig(
+        vocab_size=len(vocabulary), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        eos_token_id=0, pad_token_id=1, bos_token_id=None, tie_word_embeddings=True,
+        initializer_range=0.2,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_ppo_raises_an_easy_reward_within_a_few_dozen_steps(tmp_path, monkeypatch):
+    # Unit-scale check of the whole loop: reward 1 when the response holds the word "castle"
+    # (no CI in this reward, so VCI is off; ADM- would feed in target prompts with "castle").
+    from train import ppo
+
+    model = save_word_level_llama(tmp_path / "model")
+    write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(32))
+
+    def castle_reward(config, device="cpu"):
+        def score(rollouts):
+            return torch.tensor([float("castle" in t.split()) for t in rollouts.response_texts])
+
+        return [ppo.RewardTerm("castle", 1.0, score)], []
+
+    monkeypatch.setattr(ppo, "reward_terms", castle_reward)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on a shared CPU runs ~10x faster on one thread
+    try:
+        ppo.train_ppo(
+            ppo.PPOStageConfig(
+                model_name_or_path=str(model), train_file=str(tmp_path / "train.jsonl"),
+                output_dir=str(tmp_path / "run"), batch_size=16, mini_batch_size=16,
+                micro_batch_size=16, max_new_tokens=8, max_length=96, max_steps=16,
+                save_steps=100, learning_rate=3e-3, use_adm_negative=False, use_vci=False,
+                tensorboard=False,
+            )
+        )
+    finally:
+        torch.set_num_threads(threads)
+    reward = [row["reward/castle"] for row in read_metrics(tmp_path / "run")]
+    first, last = sum(reward[:3]) / 3, sum(reward[-4:]) / 4
+    assert first < 0.2 and last > first + 0.4, reward

@@ -177,18 +177,16 @@ def sample_responses(
     pad_token_id: int,
     eos_token_id: int | list[int],
     typical_p: float | None,
-    tokenizer=None,
 ) -> torch.Tensor:
     """Return sampled response ids [B, N] (right-padded with pad_token_id) for left-padded queries.
 
     `typical_p` set: ADM+ locally typical sampling (DiffChat eq. 3); None: plain sampling from
     the full distribution (eq. 2, the ablation). top_k is switched off so that nothing but the
-    typical set narrows the action space. Generation stops at any id of `eos_token_id` and,
-    when `tokenizer` is given, at the first newline (generate's stop_strings, as inference).
+    typical set narrows the action space. Generation stops at any id of `eos_token_id`; the
+    caller cuts each response at its first newline (generate's stop_strings would do the same
+    sooner, but fails on tokenizers whose vocabulary it cannot map, e.g. word-level ones).
     """
     options = {"typical_p": typical_p} if typical_p is not None else {}
-    if tokenizer is not None:
-        options.update(stop_strings=["\n"], tokenizer=tokenizer)
     with torch.no_grad():
         output = language_model.generate(
             input_ids=query_ids,
