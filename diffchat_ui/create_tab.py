@@ -245,11 +245,12 @@ def turn_tree(state: ChatState | None) -> str:
                 label += " (image gone)"
             if turn.id == state.session.current_id:
                 label = f"**{label}** ← current"
-            lines.append("    " * depth + "- " + label)  # 4 spaces: a nested list everywhere
+            # Gradio's Markdown drops leading spaces, so nesting is drawn, not indented
+            lines.append("&emsp;" * depth + ("↳ " if depth else "") + label)
             walk(turn.id, depth + 1)
 
     walk(None, 0)
-    return "\n".join(lines)
+    return "  \n".join(lines)  # a hard line break per turn
 
 
 def _error(state: ChatState, message: str) -> None:
@@ -1039,56 +1040,23 @@ def build(context: AppContext) -> gr.Dropdown:
 
     hand_prompt.change(on_token_count, [hand_prompt, model], token_count, api_name=False)
 
-    def on_option(
-        chat_state,
-        start,
-        start_img,
-        model_v,
-        custom_v,
-        rewriter_v,
-        mode_v,
-        strength_v,
-        s_i,
-        s_t,
-        seed_v,
-        steps_v,
-        negative_v,
-        size_v,
-        variations_v,
-        candidates_v,
-        evt: gr.SelectData,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008
-    ):
-        yield from on_send(
-            evt.value,
-            chat_state,
-            start,
-            start_img,
-            model_v,
-            custom_v,
-            rewriter_v,
-            mode_v,
-            strength_v,
-            s_i,
-            s_t,
-            seed_v,
-            steps_v,
-            negative_v,
-            size_v,
-            variations_v,
-            candidates_v,
-            request,
-            progress,
-        )
+    # A clicked choice (a clarifying question's, or try again) is sent like a typed message.
+    def on_option(evt: gr.SelectData):
+        return evt.value, gr.update(interactive=True)
 
     chatbot.option_select(
-        lambda: gr.update(interactive=True), None, stop_button, queue=False, api_name=False
+        on_option,
+        None,
+        [submitted, stop_button],
+        queue=False,
+        api_name=False,
+        show_progress="hidden",
     ).then(
-        bind(on_option, 0, fresh=True),
-        [state, start_mode, start_image, *setting_widgets],
+        bind(on_send, 1, fresh=True),
+        send_inputs,
         view,
         api_name=False,
+        concurrency_id="chat",
         show_progress_on=[image],
     ).then(
         bound_extras,

@@ -98,10 +98,10 @@ def test_tree_and_captions_show_branches_and_the_current_turn(tmp_path):
     from diffchat_ui.create_tab import gallery_caption, turn_tree
 
     state, root, night, hat = _state_with_branches(tmp_path)
-    assert turn_tree(state).splitlines() == [
-        "- #1 text to image: a cat",
-        "    - #2 rewrite: make it night",
-        "    - **#3 keep composition: add a hat** ← current",
+    assert turn_tree(state).split("  \n") == [
+        "#1 text to image: a cat",
+        "&emsp;↳ #2 rewrite: make it night",
+        "&emsp;↳ **#3 keep composition: add a hat** ← current",
     ]
     assert gallery_caption(state, hat) == "▶ #3 (from #1): add a hat"
     assert gallery_caption(state, night) == "#2 (from #1): make it night"
