@@ -31,8 +31,8 @@ def main() -> None:
         make_batch,
         ppo_update,
         prefix_content_integrity,
-        rollout,
         reward_terms,
+        rollout,
         score_rollouts,
     )
 

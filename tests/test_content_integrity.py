@@ -103,10 +103,9 @@ def test_empty_instruction_highlights_nothing():
 
 
 def test_threshold_is_configurable():
-    assert (
-        content_integrity(RAW, INSTRUCTION, TARGET, "a zebra", threshold=0.5).score
-        == pytest.approx(2 / 3)
-    )
+    assert content_integrity(
+        RAW, INSTRUCTION, TARGET, "a zebra", threshold=0.5
+    ).score == pytest.approx(2 / 3)
 
 
 def test_prefix_scores_end_with_the_full_score_and_grow_with_the_text():

@@ -59,8 +59,14 @@ def test_a_few_ppo_steps_run_without_nan_and_change_the_weights(tiny_setup):
         for key in ("loss/total", "loss/policy", "loss/value", "objective/kl", "val/mean"):
             assert torch.isfinite(torch.tensor(row[key])), key
     assert {
-        "objective/scores", "policy/clipfrac", "val/vci_mean", "val/vci_advantage_shift",
-        "reward/ci", "reward/edit", "reward/total", "objective/ci_on_captions",
+        "objective/scores",
+        "policy/clipfrac",
+        "val/vci_mean",
+        "val/vci_advantage_shift",
+        "reward/ci",
+        "reward/edit",
+        "reward/total",
+        "objective/ci_on_captions",
     } <= set(rows[0])
     before = load_file(str(tiny_setup / "model" / "model.safetensors"))
     after = load_file(str(final / "model.safetensors"))
@@ -120,8 +126,13 @@ def test_responses_stop_at_any_special_token_or_the_first_newline():
     from train.ppo import response_lengths
 
     ids = [[5, 6, 2, 2], [7, 8, 9, 3], [5, 6, 7, 8], [2, 5, 6, 7], [5, 6, 7, 8]]
-    texts = [["a", " cat", "", ""], ["a", " b", " c", ""], ["a", " cat", ".\n", "x"],
-             ["", "a", "b", "c"], ["a", "b", "c", "d"]]
+    texts = [
+        ["a", " cat", "", ""],
+        ["a", " b", " c", ""],
+        ["a", " cat", ".\n", "x"],
+        ["", "a", "b", "c"],
+        ["a", "b", "c", "d"],
+    ]
     # 2 is EOS and 3 another special token; row 2 ends with the token holding the newline.
     assert response_lengths(ids, texts, stop_ids=[2, 3]) == [3, 4, 3, 1, 4]
 
@@ -132,8 +143,11 @@ def sentencepiece_tokenizer():
     from transformers import PreTrainedTokenizerFast
 
     sentences = [
-        "a zebra standing in a field", "a horse in a field at night",
-        "turn the horse into a zebra", "a red car on a road", "a cat\nmore text",
+        "a zebra standing in a field",
+        "a horse in a field at night",
+        "turn the horse into a zebra",
+        "a red car on a road",
+        "a cat\nmore text",
     ] * 4
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -155,7 +169,8 @@ def test_prefix_ci_with_a_sentencepiece_tokenizer_is_not_zero():
 
     tokenizer = sentencepiece_tokenizer()
     triplet = SimpleNamespace(
-        raw_prompt="a horse in a field", instruction="turn the horse into a zebra",
+        raw_prompt="a horse in a field",
+        instruction="turn the horse into a zebra",
         target_prompt="a zebra in a field",
     )
     ids = tokenizer(" a zebra standing in a field\nmore text", add_special_tokens=False).input_ids
@@ -174,9 +189,9 @@ def test_prefix_ci_with_a_sentencepiece_tokenizer_is_not_zero():
     real = int(mask[0].sum())
     assert ci[0, real - 1] == content_integrity(*vars(triplet).values(), texts[0]).score == 1.0
     assert ci[0, 0] == 0.0 and ci[0].max() == 1.0
-    assert ci[1, int(mask[1].sum()) - 1] == content_integrity(
-        *vars(triplet).values(), texts[1]
-    ).score
+    assert (
+        ci[1, int(mask[1].sum()) - 1] == content_integrity(*vars(triplet).values(), texts[1]).score
+    )
 
 
 @pytest.mark.slow
@@ -318,8 +333,14 @@ def test_ten_adamw_steps_at_5e_6_change_nearly_every_trainable_weight(tiny_setup
     from train.ppo import build_optimizer, load_policy, make_batch, ppo_update, rollout
 
     config = tiny_config(
-        tiny_setup, "bf16", bf16=bf16, learning_rate=5e-6, ppo_epochs=1, mini_batch_size=8,
-        micro_batch_size=8, use_vci=False,
+        tiny_setup,
+        "bf16",
+        bf16=bf16,
+        learning_rate=5e-6,
+        ppo_epochs=1,
+        mini_batch_size=8,
+        micro_batch_size=8,
+        use_vci=False,
     )
     policy, reference, tokenizer = load_policy(config)
     trainable = {n: p for n, p in policy.named_parameters() if p.requires_grad}
@@ -332,7 +353,9 @@ def test_ten_adamw_steps_at_5e_6_change_nearly_every_trainable_weight(tiny_setup
     before = {n: p.detach().clone() for n, p in trainable.items()}
     for step in range(10):
         generator = torch.Generator().manual_seed(step)
-        ppo_update(policy, optimizer, scheduler, Accelerator(cpu=True), batch, config, generator, step)
+        ppo_update(
+            policy, optimizer, scheduler, Accelerator(cpu=True), batch, config, generator, step
+        )
     changed = sum(int((before[n] != p).sum()) for n, p in trainable.items())
     total = sum(p.numel() for p in trainable.values())
     assert changed / total > 0.99, f"{changed} of {total} weights changed"
@@ -379,7 +402,12 @@ def test_the_offline_reward_is_weighted_ci_plus_the_edit_check():
     [
         ({"edit_weight": -1.0}, "reward weights must be >= 0: --edit_weight -1.0"),
         (
-            {"ci_weight": 0.0, "edit_weight": 0.0, "aesthetic_weight": 0.0, "preference_weight": 0.0},
+            {
+                "ci_weight": 0.0,
+                "edit_weight": 0.0,
+                "aesthetic_weight": 0.0,
+                "preference_weight": 0.0,
+            },
             "every reward weight is 0",
         ),
     ],
@@ -403,7 +431,10 @@ def test_an_absent_reward_model_is_named_and_the_rest_runs(tmp_path):
     )
     terms, left_out = reward_terms(config)
     assert [t.name for t in terms] == ["ci", "edit"]
-    assert left_out[0].startswith("aesthetic: the reward model folder") and "does not exist" in left_out[0]
+    assert (
+        left_out[0].startswith("aesthetic: the reward model folder")
+        and "does not exist" in left_out[0]
+    )
     assert left_out[1].startswith("preference:") and "reward_head.json" in left_out[1]
     alone = PPOStageConfig(
         ci_weight=0.0, edit_weight=0.0, aesthetic_rm_path=str(tmp_path / "no-such-rm")
@@ -433,9 +464,17 @@ def save_word_level_llama(folder: Path) -> Path:
         tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
     )
     config = LlamaConfig(
-        vocab_size=len(vocabulary), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        eos_token_id=0, pad_token_id=1, bos_token_id=None, tie_word_embeddings=True,
+        vocab_size=len(vocabulary),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=0,
+        pad_token_id=1,
+        bos_token_id=None,
+        tie_word_embeddings=True,
         initializer_range=0.2,
     )
     torch.manual_seed(0)
@@ -464,10 +503,19 @@ def test_ppo_raises_an_easy_reward_within_a_few_dozen_steps(tmp_path, monkeypatc
     try:
         ppo.train_ppo(
             ppo.PPOStageConfig(
-                model_name_or_path=str(model), train_file=str(tmp_path / "train.jsonl"),
-                output_dir=str(tmp_path / "run"), batch_size=16, mini_batch_size=16,
-                micro_batch_size=16, max_new_tokens=8, max_length=96, max_steps=16,
-                save_steps=100, learning_rate=3e-3, use_adm_negative=False, use_vci=False,
+                model_name_or_path=str(model),
+                train_file=str(tmp_path / "train.jsonl"),
+                output_dir=str(tmp_path / "run"),
+                batch_size=16,
+                mini_batch_size=16,
+                micro_batch_size=16,
+                max_new_tokens=8,
+                max_length=96,
+                max_steps=16,
+                save_steps=100,
+                learning_rate=3e-3,
+                use_adm_negative=False,
+                use_vci=False,
                 tensorboard=False,
             )
         )

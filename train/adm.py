@@ -50,9 +50,7 @@ def keyword_spans(text: str, keyword: str) -> list[tuple[int, int]]:
 
     return [
         (start, end)
-        for (start, end, _), (lemma, _) in zip(
-            word_spans(text), tagged_lemmas(text), strict=True
-        )
+        for (start, end, _), (lemma, _) in zip(word_spans(text), tagged_lemmas(text), strict=True)
         if lemma == keyword
     ]
 

@@ -182,7 +182,8 @@ class PPOStageConfig:
         metadata={"help": "Aesthetic reward model folder (train.reward_model).", "path": "read"},
     )
     aesthetic_weight: float = field(
-        default=1.0, metadata={"help": "Weight of the aesthetic RM (used when its folder is given)."}
+        default=1.0,
+        metadata={"help": "Weight of the aesthetic RM (used when its folder is given)."},
     )
     preference_rm_path: str = field(
         default="",
@@ -436,7 +437,7 @@ class Rollouts:
     query_ids: torch.Tensor  # [B, Lq]
     query_mask: torch.Tensor  # [B, Lq]
     response_ids: torch.Tensor  # [B, T]
-    response_mask: torch.Tensor  # [B, T] float, 1 up to and including the stop (see finish_responses)
+    response_mask: torch.Tensor  # [B, T] float, 1 up to and including the stop
     negative: list[bool]  # ADM- rollouts (perturbed target prompts)
     response_texts: list[str]  # the first line of each response: what is scored
     token_texts: list[list[str]]  # the first-line text each real token adds (prefix CI)
