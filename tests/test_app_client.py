@@ -254,8 +254,6 @@ def test_compare_then_vote_then_export(app_url, tmp_path):
     assert len(candidates) == 3
     *_, status, _, pairs = client.predict("tie", api_name="/vote")
     assert "2 votes so far" in status and "All done" in status
-    *_, status, _, _ = client.predict("tie", api_name="/vote")  # the ballot is spent
-    assert "Load a comparison first" in status
     assert "All done" in client.predict(api_name="/next_ballot")[-1]
     ties = {(row[0], row[1]): row[3] for row in pairs["data"]}
     shown = sorted(["append", "best-of-2", "instructpix2pix"])
