@@ -524,3 +524,12 @@ def test_ppo_raises_an_easy_reward_within_a_few_dozen_steps(tmp_path, monkeypatc
     reward = [row["reward/castle"] for row in read_metrics(tmp_path / "run")]
     first, last = sum(reward[:3]) / 3, sum(reward[-4:]) / 4
     assert first < 0.2 and last > first + 0.4, reward
+
+
+def test_newline_tokens_are_found_in_the_vocabulary():
+    from train.ppo import newline_token_ids
+
+    tokenizer = sentencepiece_tokenizer()
+    ids = newline_token_ids(tokenizer)
+    assert ids and all("\n" in tokenizer.decode([index]) for index in ids)
+    assert tokenizer.convert_tokens_to_ids("▁zebra") not in ids

@@ -180,9 +180,9 @@ def sample_responses(
 
     `typical_p` set: ADM+ locally typical sampling (DiffChat eq. 3); None: plain sampling from
     the full distribution (eq. 2, the ablation). top_k is switched off so that nothing but the
-    typical set narrows the action space. Generation stops at any id of `eos_token_id`; the
-    caller cuts each response at its first newline (generate's stop_strings would do the same
-    sooner, but fails on tokenizers whose vocabulary it cannot map, e.g. word-level ones).
+    typical set narrows the action space. Generation stops at any id of `eos_token_id` (the
+    PPO rollout passes the special and newline tokens: generate's stop_strings fails on
+    tokenizers whose vocabulary it cannot map, e.g. word-level ones).
     """
     options = {"typical_p": typical_p} if typical_p is not None else {}
     with torch.no_grad():

@@ -474,6 +474,12 @@ def stop_token_ids(tokenizer, language_model) -> list[int]:
     return sorted(ids)
 
 
+def newline_token_ids(tokenizer) -> set[int]:
+    """Return the ids of the tokens whose text holds a newline (generation may stop at them)."""
+    texts = tokenizer.batch_decode([[index] for index in range(len(tokenizer))])
+    return {index for index, text in enumerate(texts) if "\n" in text}
+
+
 def response_lengths(
     token_ids: list[list[int]], token_texts: list[list[str]], stop_ids: list[int]
 ) -> list[int]:
@@ -543,6 +549,8 @@ def rollout(
         tokenizer, triplets, config.max_length - config.max_new_tokens
     )
     stop_ids = stop_token_ids(tokenizer, policy.language_model)
+    # Rows also stop at a newline token, as inference does: later tokens would be cut anyway.
+    generation_stops = sorted(set(stop_ids) | newline_token_ids(tokenizer))
     with autocast(config, device):
         sampled = sample_responses(
             policy.language_model,
@@ -550,7 +558,7 @@ def rollout(
             query_mask.to(device),
             max_new_tokens=config.max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=stop_ids,
+            eos_token_id=generation_stops,
             typical_p=config.typical_p if config.use_adm_positive else None,
         ).cpu()
     responses = [row.tolist() for row in sampled]
