@@ -14,7 +14,12 @@ from train.consistency import check_row, validate_file
     ("raw", "instruction", "target", "rule"),
     [
         ("a dog asleep on a porch", "make the dog a fox", "a dog asleep on a porch", "unchanged"),
-        ("a dog asleep on a porch", "make the dog a fox", "a cat asleep on a porch", "missing-new-word"),
+        (
+            "a dog asleep on a porch",
+            "make the dog a fox",
+            "a cat asleep on a porch",
+            "missing-new-word",
+        ),
         (
             "a dog on a beach, a kite in the sky",
             "remove the kite",
@@ -54,8 +59,16 @@ def test_a_consistent_row_passes(raw, instruction, target):
 def test_validate_file_reports_file_line_and_rule(tmp_path):
     path = tmp_path / "rows.jsonl"
     rows = [
-        {"raw_prompt": "a cabin, in spring", "instruction": "make it winter", "target_prompt": "a cabin, in winter"},
-        {"raw_prompt": "a cabin, in spring", "instruction": "make it winter", "target_prompt": "a cabin, in spring"},
+        {
+            "raw_prompt": "a cabin, in spring",
+            "instruction": "make it winter",
+            "target_prompt": "a cabin, in winter",
+        },
+        {
+            "raw_prompt": "a cabin, in spring",
+            "instruction": "make it winter",
+            "target_prompt": "a cabin, in spring",
+        },
     ]
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     violations = validate_file(path)
@@ -81,7 +94,9 @@ def test_a_chain_turn_without_its_target_is_refused_with_file_and_line(tmp_path)
     path = tmp_path / "chains.jsonl"
     chain = {"raw_prompt": "a cabin", "turns": [{"instruction": "make it winter"}]}
     path.write_text("\n" + json.dumps(chain) + "\n")
-    with pytest.raises(DataError, match=r"chains.jsonl:2: turn 1: field 'target_prompt' is missing"):
+    with pytest.raises(
+        DataError, match=r"chains.jsonl:2: turn 1: field 'target_prompt' is missing"
+    ):
         validate_file(path)
 
 
@@ -89,7 +104,11 @@ def test_data_validate_command_prints_each_violation_and_fails(tmp_path, capsys)
     from train.data_cli import main
 
     path = tmp_path / "rows.jsonl"
-    row = {"raw_prompt": "a cabin, in spring", "instruction": "make it winter", "target_prompt": "a cabin, in spring"}
+    row = {
+        "raw_prompt": "a cabin, in spring",
+        "instruction": "make it winter",
+        "target_prompt": "a cabin, in spring",
+    }
     path.write_text(json.dumps(row) + "\n")
     assert main(["validate", str(path)]) == 1
     assert f"{path}:1: unchanged" in capsys.readouterr().out

@@ -647,7 +647,6 @@ def parse_stage_config(config_class: type, argv: list[str] | None):
     Field metadata beyond argparse's own keys (the "path" kind that the UI's path confinement
     reads) is kept out of argparse, which refuses unknown keywords.
     """
-    import dataclasses
     import types
 
     from transformers import HfArgumentParser

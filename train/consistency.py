@@ -100,7 +100,9 @@ def validate_file(path: str | Path) -> list[Violation]:
             prompt = _field(record, "raw_prompt", path, number)
             for index, turn in enumerate(turns, start=1):
                 if not isinstance(turn, dict):
-                    raise DataError(f"turn {index}: expected an object", path=str(path), line=number)
+                    raise DataError(
+                        f"turn {index}: expected an object", path=str(path), line=number
+                    )
                 instruction = _field(turn, "instruction", path, number, index)
                 target = _field(turn, "target_prompt", path, number, index)
                 for rule, detail in check_row(prompt, instruction, target):

@@ -89,7 +89,9 @@ def _sample(args: argparse.Namespace) -> int:
     save_triplets(train, out / "train.jsonl")
     save_triplets(test, out / "test.jsonl")
     save_chains(chains, out / "test_chains.jsonl")
-    print(f"wrote {len(train)} train rows, {len(test)} test rows and {len(chains)} test chains to {out}")
+    print(
+        f"wrote {len(train)} train rows, {len(test)} test rows and {len(chains)} test chains to {out}"
+    )
     return 0
 
 

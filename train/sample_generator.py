@@ -196,7 +196,9 @@ def random_scene(rng: random.Random) -> Scene:
     if kind == "person":
         scene.expression = _pick(rng, LOOKS["expression"], 0.25)
         if rng.random() < rich * 0.6:
-            scene.hair = f"{rng.choice(LOOKS['hair']['length'])} {rng.choice(LOOKS['hair']['colour'])}"
+            scene.hair = (
+                f"{rng.choice(LOOKS['hair']['length'])} {rng.choice(LOOKS['hair']['colour'])}"
+            )
         scene.clothing = _pick(rng, LOOKS["clothing"], rich * 0.7)
     if kind in applies["colour"]:
         scene.colour = _pick(rng, LOOKS["colour"], 0.35)
@@ -209,7 +211,9 @@ def random_scene(rng: random.Random) -> Scene:
         scene.extras = rng.sample(extras, rng.choice([0, 0, 1, 1, 2]))
         scene.time = _pick(rng, list(ATMOSPHERE["time"].values()), rich)
         scene.season = _pick(rng, ATMOSPHERE["season"], rich * 0.6)
-        scene.weather = _pick(rng, [w["phrase"] for w in ATMOSPHERE["weather"].values()], rich * 0.6)
+        scene.weather = _pick(
+            rng, [w["phrase"] for w in ATMOSPHERE["weather"].values()], rich * 0.6
+        )
         scene.lighting = _fitting_lighting(rng, scene, rich * 0.8)
         scene.mood = _pick(rng, ATMOSPHERE["mood"], rich * 0.5)
         scene.composition = _pick(rng, MEDIA["composition"], rich * 0.3)
@@ -250,7 +254,9 @@ def _time_key(scene: Scene) -> str | None:
 
 def _fitting_lighting(rng: random.Random, scene: Scene, chance: float) -> str | None:
     time = _time_key(scene)
-    fits = [e["phrase"] for e in ATMOSPHERE["lighting"] if not time or time in e.get("times", [time])]
+    fits = [
+        e["phrase"] for e in ATMOSPHERE["lighting"] if not time or time in e.get("times", [time])
+    ]
     return _pick(rng, fits, chance)
 
 
@@ -287,7 +293,9 @@ def edit_replace(scene: Scene, rng: random.Random, kind: str = "replace") -> Edi
     if scene.extras and rng.random() < 0.3 and kind == "replace":
         index = rng.randrange(len(scene.extras))
         present = {noun for noun, _ in scene.extras} | {scene.noun}
-        new = _other(rng, [_split(e) for e in SCENES["extras"] if _split(e)[0] not in present], None)
+        new = _other(
+            rng, [_split(e) for e in SCENES["extras"] if _split(e)[0] not in present], None
+        )
         edited = copy.deepcopy(scene)
         old = edited.extras[index]
         edited.extras[index] = new
@@ -361,7 +369,9 @@ def edit_clothing(scene: Scene, rng: random.Random, phrasing: str = "clothing") 
         return None
     edited = copy.deepcopy(scene)
     edited.clothing = _other(rng, LOOKS["clothing"], scene.clothing)
-    return edited, _phrase(rng, phrasing, new=edited.clothing, noun=_display(scene), **_pronouns(scene))
+    return edited, _phrase(
+        rng, phrasing, new=edited.clothing, noun=_display(scene), **_pronouns(scene)
+    )
 
 
 def _pronouns(scene: Scene) -> dict[str, str]:
@@ -430,7 +440,9 @@ def edit_season(scene: Scene, rng: random.Random, phrasing: str = "season") -> E
     return edited, _phrase(rng, phrasing, new=new, old=scene.season or "")
 
 
-def edit_time_of_day(scene: Scene, rng: random.Random, phrasing: str = "time_of_day") -> Edit | None:
+def edit_time_of_day(
+    scene: Scene, rng: random.Random, phrasing: str = "time_of_day"
+) -> Edit | None:
     new = _other(rng, list(ATMOSPHERE["time"]), _time_key(scene))
     edited = copy.deepcopy(scene)
     edited.time = ATMOSPHERE["time"][new]
@@ -651,8 +663,13 @@ def chain_rows(record: dict) -> list[Triplet]:
     for index, turn in enumerate(record["turns"]):
         rows.append(
             Triplet(
-                prompt, turn["instruction"], turn["target_prompt"], turn["category"],
-                "generated" if index == 0 else "chain", caption, turn["target_caption"],
+                prompt,
+                turn["instruction"],
+                turn["target_prompt"],
+                turn["category"],
+                "generated" if index == 0 else "chain",
+                caption,
+                turn["target_caption"],
             )  # fmt: skip
         )
         caption, prompt = turn["target_caption"], turn["target_prompt"]
@@ -678,7 +695,9 @@ class SampleConfig:
     """Sizes of InstructPE v2; defaults give 30,000 train rows, 1,500 test rows, 300 test chains."""
 
     seed: int = field(default=0, metadata={"help": "seed of the generator"})
-    train_rows: int = field(default=30000, metadata={"help": "training rows (single + chain turns)"})
+    train_rows: int = field(
+        default=30000, metadata={"help": "training rows (single + chain turns)"}
+    )
     train_chains: int = field(default=2000, metadata={"help": "training chains (3 rows each)"})
     test_rows: int = field(default=1500, metadata={"help": "test rows"})
     test_chains: int = field(default=300, metadata={"help": "test chains of three turns"})
@@ -704,7 +723,9 @@ def build_sample(config: SampleConfig) -> tuple[list[Triplet], list[Triplet], li
     if Path(handwritten).is_file():
         for row in load_triplets(handwritten):
             kind = V1_CATEGORIES.get(row.category, row.category)
-            train.append(Triplet(row.raw_prompt, row.instruction, row.target_prompt, kind, row.source))
+            train.append(
+                Triplet(row.raw_prompt, row.instruction, row.target_prompt, kind, row.source)
+            )
     for record in generate_chains(config.train_chains, train_rng, "train"):
         train += chain_rows(record)
     while len(train) < config.train_rows:
