@@ -17,7 +17,6 @@ Chains are checked turn by turn: turn k's raw prompt is turn k-1's target.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,60 +57,63 @@ def check_row(raw_prompt: str, instruction: str, target_prompt: str) -> list[tup
     return broken
 
 
-def _records(path: Path):
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot read the file ({error})", path=str(path)) from error
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg})", path=str(path), line=number) from error
-        if not isinstance(record, dict):
-            raise DataError("expected a JSON object", path=str(path), line=number)
-        yield number, record
-
-
-def _field(record: dict, name: str, path: Path, number: int, turn: int | None = None) -> str:
+def _field(record: dict, name: str, path: Path, number: int, turn: int) -> str:
     value = record.get(name)
-    where = f"turn {turn}: " if turn else ""
     if not isinstance(value, str) or not value.strip():
         kind = "missing" if value is None else f"not a non-empty string ({type(value).__name__})"
-        raise DataError(f"{where}field '{name}' is {kind}", path=str(path), line=number)
+        raise DataError(f"turn {turn}: field '{name}' is {kind}", path=str(path), line=number)
     return value
 
 
-def validate_file(path: str | Path) -> list[Violation]:
+def _chain_violations(record: dict, path: Path, number: int) -> list[Violation]:
+    turns = record["turns"]
+    if not isinstance(turns, list) or not turns:
+        raise DataError("'turns' must be a non-empty list", path=str(path), line=number)
+    prompt = record.get("raw_prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DataError("field 'raw_prompt' is missing or empty", path=str(path), line=number)
+    violations = []
+    for index, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict):
+            raise DataError(f"turn {index}: expected an object", path=str(path), line=number)
+        instruction = _field(turn, "instruction", path, number, index)
+        target = _field(turn, "target_prompt", path, number, index)
+        for rule, detail in check_row(prompt, instruction, target):
+            violations.append(Violation(str(path), number, rule, detail, index))
+        prompt = target
+    return violations
+
+
+def validate_file(path: str | Path, *, skip_bad: bool = False) -> list[Violation]:
     """Return the violations of a JSONL file of rows or of chains (records with "turns").
 
-    Refuses (DataError naming file and line) unreadable files, bad JSON and missing fields,
-    including a chain turn without its instruction or target.
+    Rows accept the column names of train.data (x / i / y, ...). Refuses (DataError naming
+    file and line) an unreadable file, bad JSON and missing fields, including a chain turn
+    without its instruction or target; with `skip_bad` such rows are passed over instead
+    (train.data.load_triplets reports them).
     """
+    from core.files import read_jsonl
+    from train.data import row_to_triplet
+
     path = Path(path)
     violations: list[Violation] = []
-    for number, record in _records(path):
-        if "turns" in record:
-            turns = record["turns"]
-            if not isinstance(turns, list) or not turns:
-                raise DataError("'turns' must be a non-empty list", path=str(path), line=number)
-            prompt = _field(record, "raw_prompt", path, number)
-            for index, turn in enumerate(turns, start=1):
-                if not isinstance(turn, dict):
-                    raise DataError(
-                        f"turn {index}: expected an object", path=str(path), line=number
-                    )
-                instruction = _field(turn, "instruction", path, number, index)
-                target = _field(turn, "target_prompt", path, number, index)
-                for rule, detail in check_row(prompt, instruction, target):
-                    violations.append(Violation(str(path), number, rule, detail, index))
-                prompt = target
+    for line in read_jsonl(path):
+        if line.blank:
             continue
-        raw = _field(record, "raw_prompt", path, number)
-        instruction = _field(record, "instruction", path, number)
-        target = _field(record, "target_prompt", path, number)
-        for rule, detail in check_row(raw, instruction, target):
-            violations.append(Violation(str(path), number, rule, detail))
+        try:
+            if line.record is None:
+                raise DataError(line.error, path=str(path), line=line.number)
+            if "turns" in line.record:
+                violations += _chain_violations(line.record, path, line.number)
+                continue
+            try:
+                row = row_to_triplet(line.record)
+            except ValueError as error:
+                raise DataError(str(error), path=str(path), line=line.number) from error
+        except DataError:
+            if skip_bad:
+                continue
+            raise
+        for rule, detail in check_row(row.raw_prompt, row.instruction, row.target_prompt):
+            violations.append(Violation(str(path), line.number, rule, detail))
     return violations

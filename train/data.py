@@ -91,7 +91,7 @@ def load_triplets(
     triplets: list[Triplet] = []
     for line, row in rows:
         try:
-            triplets.append(_row_to_triplet(row))
+            triplets.append(row_to_triplet(row))
         except ValueError as error:
             if not skip_bad:
                 raise DataError(str(error), source, line) from None
@@ -166,7 +166,9 @@ class _BadRow:
         self.reason = reason
 
 
-def _row_to_triplet(row: object) -> Triplet:
+def row_to_triplet(row: object) -> Triplet:
+    """Return the Triplet of one parsed row (any of COLUMN_ALIASES' names); raises ValueError
+    naming the field that is missing, empty or of the wrong type."""
     if isinstance(row, _BadRow):
         raise ValueError(row.reason)
     if not isinstance(row, dict):

@@ -32,11 +32,11 @@ def _lines(path: str):
         yield from handle
 
 
-def _check_rules(path: str) -> int:
+def _check_rules(path: str, skip_bad: bool = False) -> int:
     """Print every consistency violation of a JSONL file; return how many there were."""
     from train.consistency import validate_file
 
-    violations = validate_file(path)
+    violations = validate_file(path, skip_bad=skip_bad)
     for violation in violations:
         print(violation)
     rules = Counter(violation.rule for violation in violations)
@@ -60,7 +60,8 @@ def _validate(args: argparse.Namespace) -> int:
     categories = Counter(triplet.category or "(none)" for triplet in triplets)
     for category, count in sorted(categories.items()):
         print(f"  {category:16s} {count}")
-    violations = _check_rules(args.file) if args.rules and Path(args.file).suffix == ".jsonl" else 0
+    jsonl = Path(args.file).suffix == ".jsonl"
+    violations = _check_rules(args.file, args.skip_bad) if args.rules and jsonl else 0
     return 1 if problems or violations else 0
 
 
