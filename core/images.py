@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core import pipelines
+from core import fast_path, pipelines
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.png_metadata import PARAMETERS_KEY, format_parameters, save_png
 from core.rewrite import DEFAULT_REWRITE_CANDIDATES
@@ -285,8 +285,19 @@ def _run(pipeline, progress, cancel_event, **arguments) -> Image.Image:
     if cancel_event is not None and cancel_event.is_set():
         raise GenerationCancelled("Stopped before the image was started; nothing was changed.")
     arguments["callback_on_step_end"] = _step_callback(progress, cancel_event)
+    generator = arguments["generator"]
+    seed_state = generator.get_state()
+
+    def attempt():
+        generator.set_state(seed_state)  # a retried attempt starts from the same noise
+        return pipeline(**arguments)
+
+    def render() -> Image.Image:
+        # fast_path.call: a compiled model that fails to compile renders eagerly instead.
+        return fast_path.call(attempt, pipeline).images[0]
+
     try:
-        return pipeline(**arguments).images[0]
+        return render()
     except torch.cuda.OutOfMemoryError:
         pass
     # Freed outside the except block, so the traceback's references to GPU tensors are gone.
@@ -294,7 +305,7 @@ def _run(pipeline, progress, cancel_event, **arguments) -> Image.Image:
     torch.cuda.empty_cache()
     if pipelines.switch_to_cpu_offload():
         try:
-            return pipeline(**arguments).images[0]
+            return render()
         except torch.cuda.OutOfMemoryError:
             pass
         gc.collect()

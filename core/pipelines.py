@@ -12,18 +12,25 @@ Settings (also readable from the environment, for the app and the CLI):
 - dtype: DIFFCHAT_DTYPE ("float16", "bfloat16", "float32"); default float16 on GPU, float32 on CPU.
 - CPU offload: DIFFCHAT_CPU_OFFLOAD=1 forces it; by default it is turned on for GPUs with
   less memory than the model needs (see `_OFFLOAD_BELOW_GIB`).
+- fast path: DIFFCHAT_COMPILE=1 (and DIFFCHAT_COMPILE_MODE), off by default: compiled UNet
+  and VAE decoder, fused QKV, channels_last on CUDA (core/fast_path.py); compiled at load,
+  with a warm-up image at the model's native size. Not combined with CPU offload.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import fast_path
 from core.errors import InputError, ModelUnavailableError
 from core.registry import ModelSpec, get_model_spec
+
+log = logging.getLogger(__name__)
 
 # Below this much GPU memory, model CPU offload is switched on by default (fp16 weights plus
 # activations at the model's native size; SD 1.5 needs about 3 GiB, SDXL about 9 GiB).
@@ -45,6 +52,10 @@ class RuntimeSettings:
     device: str | None = None
     dtype: str | None = None
     cpu_offload: bool | None = None
+    fast_path: fast_path.FastPathSettings | None = None
+
+    def resolved_fast_path(self) -> fast_path.FastPathSettings:
+        return self.fast_path or fast_path.FastPathSettings.from_environment()
 
     def resolved_device(self) -> str:
         import torch
@@ -238,9 +249,10 @@ def load_pipeline(model: str, settings: RuntimeSettings | None = None):
     device = settings.resolved_device()
     dtype = settings.resolved_dtype()
     offload = settings.resolved_cpu_offload(spec.kind)
+    fast = settings.resolved_fast_path()
     # Offload is not part of the key: once switched on (asked for, or after an out-of-memory
     # error) it stays on for that pipeline, which is what a short-of-memory GPU needs.
-    key = (spec.name, device, str(dtype))
+    key = (spec.name, device, str(dtype), fast)
     with _lock:
         if _current is not None and _current.key == key:
             if offload and not _current.cpu_offload:
@@ -262,6 +274,13 @@ def load_pipeline(model: str, settings: RuntimeSettings | None = None):
         else:
             pipeline.to(device)
         _current = _Loaded(key, spec, pipeline, device, offload)
+        if fast.enabled and offload:
+            # Offload hooks move weights inside forward; compiled graphs would not see that.
+            log.info("fast path off: the model runs with CPU offload")
+        elif fast.enabled:
+            fast_path.apply(pipeline, fast, device, spec.kind, _hub_is_offline())
+            if spec.kind in ("text2image", "sdxl"):  # InstructPix2Pix compiles at its first edit
+                fast_path.warm_up(pipeline, spec.guidance_scale)
         return pipeline
 
 
@@ -303,6 +322,7 @@ def switch_to_cpu_offload() -> bool:
         loaded = _current
         if loaded is None or loaded.cpu_offload or not loaded.device.startswith("cuda"):
             return False
+        fast_path.eager(loaded.pipeline)  # compiled graphs do not follow offload's weight moves
         loaded.pipeline.to("cpu")
         gc.collect()
         torch.cuda.empty_cache()
