@@ -48,10 +48,15 @@ def test_offline_when_sd15_is_not_cached(tmp_path, monkeypatch):
 def test_real_weights_when_cached(tmp_path, monkeypatch):
     import diffchat_ui.settings as settings_module
 
+    import core.assets.download as download
+
     monkeypatch.setattr(settings_module, "real_weights_available", lambda repo_id: True)
+    monkeypatch.setattr(download, "is_downloaded", lambda name: True)
     settings = detect_settings()
     assert not settings.offline and settings.banner == ""
-    assert (settings.text2image_model, settings.ip2p_model) == ("sd15", "instruct-pix2pix")
+    # SD 1.5 on a GPU, the fastest few-step model on a CPU (this machine).
+    expected = download.default_image_model(None)
+    assert (settings.text2image_model, settings.ip2p_model) == (expected, "instruct-pix2pix")
     assert detect_settings(force_offline=True).offline
 
 
