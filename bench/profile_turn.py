@@ -110,7 +110,9 @@ class PhaseTimer:
         from core import images
 
         self.wrap(pipeline, "encode_prompt", "text encoding")
-        self.wrap(pipeline.unet, "forward", "UNet")
+        # A fast-path UNet runs its compiled-call slot (core/fast_path.py), not `forward`.
+        compiled = getattr(pipeline.unet, "_compiled_call_impl", None) is not None
+        self.wrap(pipeline.unet, "_compiled_call_impl" if compiled else "forward", "UNet")
         self.wrap(pipeline.scheduler, "scale_model_input", "scheduler")
         self.wrap(pipeline.scheduler, "step", "scheduler")
         self.wrap(pipeline.vae, "decode", "VAE decode")

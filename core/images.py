@@ -285,11 +285,12 @@ def _run(pipeline, progress, cancel_event, **arguments) -> Image.Image:
     if cancel_event is not None and cancel_event.is_set():
         raise GenerationCancelled("Stopped before the image was started; nothing was changed.")
     arguments["callback_on_step_end"] = _step_callback(progress, cancel_event)
-    generator = arguments["generator"]
-    seed_state = generator.get_state()
+    generator = arguments.get("generator")
+    seed_state = generator.get_state() if generator is not None else None
 
     def attempt():
-        generator.set_state(seed_state)  # a retried attempt starts from the same noise
+        if generator is not None:
+            generator.set_state(seed_state)  # a retried attempt starts from the same noise
         return pipeline(**arguments)
 
     def render() -> Image.Image:
