@@ -178,3 +178,14 @@ def test_a_malformed_training_file_names_the_line(tiny_model, tmp_path):
     )
     with pytest.raises(DataError, match=r"bad.jsonl:2"):
         train_sft(_config(tiny_model, bad, tmp_path / "out"))
+
+
+def test_bf16_is_refused_where_the_device_has_no_native_bf16(monkeypatch, tmp_path):
+    import train.sft as sft
+    from core.errors import InputError
+
+    monkeypatch.setattr(sft, "bf16_unsupported_reason", lambda device: "this CPU has no BF16")
+    config = sft.SFTStageConfig(output_dir=str(tmp_path / "run"), bf16=True)
+    with pytest.raises(InputError, match="needs native bf16, but this CPU has no BF16"):
+        sft.train_sft(config)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

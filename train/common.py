@@ -661,3 +661,27 @@ def parse_stage_config(config_class: type, argv: list[str] | None):
 
     (config,) = StageArgumentParser(config_class).parse_args_into_dataclasses(args=argv)
     return config
+
+
+def bf16_unsupported_reason(device) -> str | None:
+    """Return None when `device` runs bf16 natively, else a sentence saying why it does not.
+
+    CUDA: the GPU must report bf16 support (Ampere or newer). CPU: the flags must show
+    AVX-512 BF16 or AMX (elsewhere autocast would emulate bf16 at a fraction of fp32's speed).
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return None
+        return f"the GPU {torch.cuda.get_device_name(device)} has no bf16 support"
+    if device.type == "cpu":
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            flags = ""
+        if "avx512_bf16" in flags or "amx_bf16" in flags:
+            return None
+        return "this CPU has neither AVX-512 BF16 nor AMX"
+    return f"bf16 autocast is not set up for {device.type} devices here"

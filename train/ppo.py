@@ -46,6 +46,7 @@ from train.common import (
     Progress,
     RunLogger,
     StopOnInterrupt,
+    bf16_unsupported_reason,
     check_causal_lm,
     check_finite,
     checkpoint_to_resume,
@@ -244,27 +245,6 @@ class PPOStageConfig:
 
 # ---------------------------------------------------------------------------------------------
 # Precision
-
-
-def bf16_unsupported_reason(device: torch.device) -> str | None:
-    """Return None when `device` runs bf16 natively, else a sentence saying why it does not.
-
-    CUDA: the GPU must report bf16 support (Ampere or newer). CPU: the flags must show
-    AVX-512 BF16 or AMX (elsewhere autocast would emulate bf16 at a fraction of fp32's speed).
-    """
-    if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return None
-        return f"the GPU {torch.cuda.get_device_name(device)} has no bf16 support"
-    if device.type == "cpu":
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            flags = ""
-        if "avx512_bf16" in flags or "amx_bf16" in flags:
-            return None
-        return "this CPU has neither AVX-512 BF16 nor AMX"
-    return f"bf16 autocast is not set up for {device.type} devices here"
 
 
 def check_bf16(config: PPOStageConfig, device: torch.device) -> None:

@@ -30,6 +30,7 @@ from train.common import (
     StopOnInterrupt,
     TrainingError,
     accumulation_steps,
+    bf16_unsupported_reason,
     check_causal_lm,
     check_finite,
     config_to_dict,
@@ -346,6 +347,12 @@ def train_sft(config: SFTStageConfig) -> Path:
     from trl import SFTTrainer
 
     # 1. model, data
+    if config.bf16:
+        import torch
+
+        reason = bf16_unsupported_reason("cuda" if torch.cuda.is_available() else "cpu")
+        if reason is not None:
+            raise InputError(f"--bf16 True needs native bf16, but {reason}; run without --bf16.")
     resume = resolve_resume(config)
     set_seed(config.seed)
     model, tokenizer = load_model_and_tokenizer(config)
