@@ -26,7 +26,12 @@ Where the knowledge comes from:
   cloud.n.01: fog, mist); a colour a hyponym of color.n.01; a medium a hyponym of
   graphic_art / painting / drawing / artwork (art family) or photograph / photography
   (photo family). Adjectives and verbs reach those nouns through WordNet's derivational
-  links ("snowy" -> snow, "wintry" -> winter, "photographic" -> photograph).
+  links ("misty" -> mist, "wintry" -> winter, "photographic" -> photograph); adverbs reach
+  none. A word read in passing in a prompt fills a scene slot only through its first, most
+  frequent sense ("high contrast", "oil on canvas", "a quiet street" fill none); an
+  instruction's new value may use a rarer sense where the first fills no slot.
+- Weather has layers that stand side by side (wind; precipitation beside clouds and mist);
+  other weather values exclude each other (see `_compatible`).
 - WordNet lacks a few prompt tags: `_FALLBACK_SLOTS` lists them (35mm, dslr, bokeh,
   anime, pixel art, golden hour, sunny...), each with its slot.
 - "Present in a text" is synonym-aware: a lemma is present when the text holds it, a word
@@ -46,7 +51,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.nlp import lemmatize, split_words, synonyms, tagged_lemmas
+from core.nlp import lemmatize, split_words, synonyms, tagged_lemmas, word_spans
 
 # ---------------------------------------------------------------------------------------------
 # Grammar words (the instruction's syntax; no image content)
@@ -58,7 +63,8 @@ _EDIT_VERBS = frozenset(
     convert transform render show have use let keep move shift zoom pan tilt crop frame
     include insert bring take lose want need like look seem appear feel become go try
     age resize shrink grow push stop reframe recompose relight rebuild redo dress style
-    throw pile crank tone thin ease fill cut thicken deepen lighten arrange shoot""".split()
+    throw pile crank tone thin ease fill cut thicken deepen lighten arrange shoot relocate
+    start begin continue""".split()
 )
 # Degree, quantity and politeness words, and nouns that only point at the image or name a slot.
 _FILTER_WORDS = frozenset(
@@ -80,14 +86,15 @@ _PREPOSITIONS = frozenset(
 _POLITE_PREFIX = re.compile(
     r"^(?:(?:please|pls|ok|okay|now|then|also|and|so|hey|can you|could you|would you|will you|"
     r"i want you to|i want to|i'd like to|i would like to|i'd like|i want|let's|lets|try to|"
-    r"go ahead and|just)\s+)+"
+    r"i'd rather|i would rather|go ahead and|just)\s+)+"
 )
 _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
     r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
 )
 _NEGATION = re.compile(
-    r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no)\s+(?P<old>.+)$"
+    r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no|minus|"
+    r"(?:don't|do not) want(?: any)?)\s+(?P<old>.+)$"
 )
 # (pattern, which group is the old value, which is the new one)
 _REPLACEMENTS = (
@@ -104,7 +111,18 @@ _REPLACEMENTS = (
     re.compile(
         r"^(?:instead of|rather than)\s+(?P<old>.+?),?\s+(?P<new>(?:a|an|the|make|use|have|put)\s.+)$"
     ),
+    re.compile(r"^(?:have|use)\s+(?P<new>.+?)\s+than\s+(?P<old>.+)$"),  # (i'd rather) have Y than X
+    re.compile(r"^(?P<new>.+?),\s+not\s+(?P<old>.+)$"),  # "a cat there, not a dog"
+    re.compile(
+        r"^(?P<old>.+?)\s+(?:should|must|could) be\s+(?P<new>.+)$"
+    ),  # "the sky should be red"
+    re.compile(
+        r"^(?P<old>(?:the|his|her|their|its)\s.+?)\s+to be\s+(?P<new>.+)$"
+    ),  # (i want) X to be Y
 )
+# The replacement patterns above whose new side is what the old thing turns into (so a bare
+# material, "switch the train to paper", is an attribute), not a substitute for it.
+_BECOMES = re.compile(r"\b(?:to|into|in to|should be|must be|could be|to be)$")
 # "make the dog a fox": make + a named thing + an indefinite noun phrase.
 _MAKE_INTO = re.compile(
     r"^(?:make|turn)\s+(?P<old>(?:the|his|her|their|its|that|this)\s+.+?)\s+(?:an?|some)\s+"
@@ -133,6 +151,8 @@ _SLOT_ANCHORS = {
     "colour": ("color.n.01",),
     "count": ("integer.n.01",),  # "two cats" -> "three cats"
 }
+# Weather layers that may stand side by side (see _compatible).
+_WIND, _PRECIPITATION, _CLOUD = "wind.n.01", "precipitation.n.03", "cloud.n.01"
 _MEDIUM_ANCHORS = {
     "photo": ("photograph.n.01", "photography.n.01", "photography.n.02", "photography.n.03"),
     "art": ("graphic_art.n.01", "painting.n.01", "drawing.n.01", "drawing.n.02", "artwork.n.01"),
@@ -157,6 +177,8 @@ _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
     "blue hour": ("time_of_day", None),
     "sunny": ("weather", None),
 }
+# A picture cannot show a 24-hour day: "on a sunny day" means the daytime part of it.
+_WHOLE_DAY = {"day.n.01": "day.n.04"}
 _MAX_PHRASE = 2  # multiword tags looked up: "oil painting", "pixel art", "golden hour"
 
 
@@ -186,26 +208,43 @@ def _time_of_day_parts() -> frozenset[str]:
 
 
 @lru_cache(maxsize=50_000)
-def _noun_senses(lemma: str, pos: str | None = None) -> tuple:
-    """Return the noun synsets a word stands for: its own first senses (and any sense it heads),
-    and the nouns its adjective and verb senses derive from ("snowy" -> snow). A word used as
-    a verb (`pos` "v") stands only for the nouns its verb senses derive from ("to snow" ->
-    snow, but "falling" is not the season fall)."""
+def _noun_senses(lemma: str, pos: str | None = None, strict: bool = False) -> tuple:
+    """Return the noun synsets a word stands for, as its part of speech `pos` allows.
+
+    A noun (`pos` "n") stands for its own noun senses: all of its first three and any it
+    heads, or with `strict` only its first, most frequent one (WordNet orders senses by
+    frequency), so that "high", "quiet" or "canvas" read in passing are not a high-pressure
+    area, a lull or an oil painting. An adjective stands for the nouns its first senses
+    derive from ("misty" -> mist); a verb only for the nouns its senses derive from ("to
+    snow" -> snow). With `strict`, a derived noun counts only where it is that noun's first
+    sense: "frozen" is not a frost, "a calm sea" not calm weather. An adverb stands for nothing ("bright even light" has no evening). A word tagged
+    as an adjective or adverb that WordNet knows only as a noun ("a watercolor painting") is
+    a noun modifier and read as a noun. `pos` None reads every part of speech, loosely.
+    """
     wordnet = _wordnet()
     key = lemma.replace(" ", "_")
+    if pos in ("a", "r") and not wordnet.synsets(key, pos=pos) and wordnet.synsets(key, pos="n"):
+        pos = "n"
     senses = []
-    for index, synset in enumerate(wordnet.synsets(key, pos="n") if pos != "v" else ()):
+    for index, synset in enumerate(wordnet.synsets(key, pos="n") if pos in (None, "n") else ()):
         # A rare sense counts only where the word heads it: "day" heads the daytime sense,
         # "light" does not head "daylight", "dark" does not head "night".
-        if index < 3 or synset.lemma_names()[0].lower() == key:
+        if index == 0 or (not strict and (index < 3 or synset.lemma_names()[0].lower() == key)):
             senses.append(synset)
-    for other_pos in ("v",) if pos == "v" else ("a", "s", "v"):
+    derived_from = {None: ("a", "s", "v"), "a": ("a", "s"), "v": ("v",)}.get(pos, ())
+    for other_pos in derived_from:
         for synset in wordnet.synsets(key, pos=other_pos)[:3]:
             for lemma_object in synset.lemmas():
                 if lemma_object.name().lower() != key:
                     continue
                 related = lemma_object.derivationally_related_forms() + lemma_object.pertainyms()
-                senses += [other.synset() for other in related if other.synset().pos() == "n"]
+                for other in related:
+                    noun = other.synset()
+                    if noun.pos() != "n":
+                        continue
+                    if strict and wordnet.synsets(other.name(), "n")[:1] != [noun]:
+                        continue
+                    senses.append(noun)
     return tuple(dict.fromkeys(senses))
 
 
@@ -225,9 +264,18 @@ class SlotValue:
 
 
 @lru_cache(maxsize=50_000)
-def slot_of(lemma: str, pos: str | None = None) -> SlotValue | None:
+def slot_of(lemma: str, pos: str | None = None, strict: bool = False) -> SlotValue | None:
     """Return the slot a lemma fills (season, time_of_day, weather, medium, colour, count) or
-    None. `pos` is its part of speech where known (a verb stands only for its derived nouns).
+    None. `pos` is its part of speech where known (see `_noun_senses`: an adjective stands for
+    the nouns it derives from, a verb only for its derived nouns, an adverb for nothing).
+
+    Scene slots (season, time of day, weather, medium) follow `pos`: "bright even light" has
+    no evening, "turn the violin miniature" no miniature painting. `strict` is for words read
+    in passing in a prompt: a scene slot then needs the word's first noun sense ("oil on
+    canvas" is not a medium, "high contrast" not a weather). An instruction names its new
+    value on purpose, so where the first sense fills no slot its rarer ones may ("make it a
+    woodblock print": print.n.02). Colours are read only before the noun they
+    describe, from any reading of the word but a verb's.
 
     Membership is read from WordNet hypernyms (see the module docstring); `_FALLBACK_SLOTS`
     covers prompt tags WordNet lacks. Time of day is tried before weather ("sunset" is an
@@ -238,18 +286,32 @@ def slot_of(lemma: str, pos: str | None = None) -> SlotValue | None:
         return SlotValue(slot, family, frozenset())
     if lemma in _PRONOUNS or len(lemma) < 3:
         return None
-    senses = _noun_senses(lemma, pos)
+    # The most frequent sense decides ("clouds" are clouds, not a cloud of dust); a noun's
+    # rarer senses only where it fills no slot and is not read in passing ("a woodblock
+    # print"). An adjective keeps to its first derived senses: "a calm sea" has no weather.
+    value = _slot_from_senses(lemma, pos, strict=True)
+    if value is not None or strict or pos not in (None, "n"):
+        return value
+    return _slot_from_senses(lemma, pos, strict=False)
+
+
+def _slot_from_senses(lemma: str, pos: str | None, strict: bool) -> SlotValue | None:
+    # Colour words are nouns and adjectives alike ("blonde", "silver"): any reading but a verb's.
+    attribute = _noun_senses(lemma, "v" if pos == "v" else None)
+    scene = _noun_senses(lemma, pos, strict=strict)
     parts = _time_of_day_parts()
     for slot in ("season", "time_of_day", "medium", "weather", "colour", "count"):
         matched = set()
         family = None
-        for synset in senses:
+        for synset in scene if slot in SCENE_SLOTS else attribute:
             closure = _closure(synset.name())
             if slot == "medium":
                 for name, anchors in _MEDIUM_ANCHORS.items():
                     if closure & set(anchors):
                         matched.add(synset.name())
                         family = family or name
+            elif slot == "time_of_day" and synset.name() in _WHOLE_DAY:
+                matched.add(_WHOLE_DAY[synset.name()])
             elif closure & set(_SLOT_ANCHORS[slot]) or (
                 slot == "time_of_day" and synset.name() in parts
             ):
@@ -265,6 +327,13 @@ def _compatible(old: SlotValue, new: SlotValue) -> bool:
         return False
     if old.slot == "medium" and old.family == "photo":
         return True  # a 35mm photo is still a photo: photo tags never contradict each other
+    if old.slot == "weather":
+        # Wind blows under any sky (a windy hill may get a cloudy sky), and rain or snow falls
+        # from clouds and through mist: those layers of the weather stand side by side. (A
+        # foggy or cloudy *condition*, weather.n.01, is not a layer: it is the weather.)
+        layers = {_layer(old), _layer(new)}
+        if ("wind" in layers and len(layers) == 2) or layers == {"precipitation", "cloud"}:
+            return True
     if old.slot in ("season", "time_of_day", "count"):
         # Only the same value: evening is a kind of daytime, yet "make it evening" ends "day".
         return bool(old.senses & new.senses)
@@ -276,6 +345,19 @@ def _compatible(old: SlotValue, new: SlotValue) -> bool:
     )
 
 
+def _layer(value: SlotValue) -> str | None:
+    """Return a weather value's layer: "wind" where any sense is a wind ("windy" is wind and
+    windiness), "precipitation" or "cloud" (fog and mist are clouds) where all its senses
+    are, else None (sunny, stormy, and "foggy", whose senses include a foggy condition)."""
+    senses = value.senses
+    if any(_WIND in _closure(sense) for sense in senses):
+        return "wind"
+    for layer, anchor in (("precipitation", _PRECIPITATION), ("cloud", _CLOUD)):
+        if senses and all(anchor in _closure(sense) for sense in senses):
+            return layer
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Words of a text, for synonym-aware presence tests
 
@@ -284,6 +366,7 @@ def _compatible(old: SlotValue, new: SlotValue) -> bool:
 class _TextWords:
     forms: frozenset[str]  # every word, its tagged lemma and its noun/verb/adjective lemmas
     tagged: frozenset[tuple[str, str | None]]
+    tagged_order: tuple[tuple[str, str | None], ...]  # (lemma, POS) in text order
     lemma_text: str  # " lemma lemma ... " for multiword look-ups
     word_text: str  # " word word ... "
 
@@ -299,6 +382,7 @@ def _text_words(text: str) -> _TextWords:
     return _TextWords(
         forms=frozenset(forms),
         tagged=frozenset(tagged),
+        tagged_order=tuple(tagged),
         lemma_text=" " + " ".join(lemma for lemma, _ in tagged) + " ",
         word_text=" " + " ".join(words) + " ",
     )
@@ -321,12 +405,21 @@ def _family(lemma: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _contains(words: _TextWords, lemma: str, pos: str | None) -> bool:
+def _contains(
+    words: _TextWords, lemma: str, pos: str | None, senses: frozenset[str] | None = None
+) -> bool:
+    """Whether `words` hold `lemma`, a word derived from it, or a synonym: of `pos` (n/v/a,
+    else any), and where `senses` (synset names) is given, only a synonym in those senses:
+    the season "spring" is not present in "a fountain" (spring.n.03)."""
     if " " in lemma:
         return f" {lemma} " in words.lemma_text or f" {lemma} " in words.word_text
     if _family(lemma) & words.forms:
         return True
-    for synonym in synonyms(lemma, pos if pos in ("n", "v", "a") else None) - {lemma}:
+    if senses is not None:
+        candidates = _sense_names(senses) - {lemma}
+    else:
+        candidates = synonyms(lemma, pos if pos in ("n", "v", "a") else None) - {lemma}
+    for synonym in candidates:
         if " " in synonym:
             if f" {synonym} " in words.lemma_text or f" {synonym} " in words.word_text:
                 return True
@@ -336,6 +429,16 @@ def _contains(words: _TextWords, lemma: str, pos: str | None) -> bool:
         ):
             return True
     return False
+
+
+@lru_cache(maxsize=50_000)
+def _sense_names(senses: frozenset[str]) -> frozenset[str]:
+    wordnet = _wordnet()
+    return frozenset(
+        name.lower().replace("_", " ")
+        for sense in senses
+        for name in wordnet.synset(sense).lemma_names()
+    )
 
 
 def is_present(lemma: str, text: str, pos: str | None = None) -> bool:
@@ -386,15 +489,22 @@ def split_compound(instruction: str) -> list[str]:
     "no", "without", "more"...); "a cat and a dog" stays one part.
     """
     text = _normalize(instruction)
-    pieces = _COMPOUND_SPLIT.split(text)
+    # Odd items are the separators, kept to glue back pieces that start no new edit: the
+    # comma of "stronger wind, a fierce gale" marks a restatement (see _read_part).
+    pieces = re.split(f"({_COMPOUND_SPLIT.pattern})", text)
     parts: list[str] = []
-    for piece in pieces:
+    separator = ""
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            separator = piece.strip()
+            continue
         piece = piece.strip()
         if not piece:
             continue
         first = _strip_polite(piece).split(" ", 1)[0]
         if parts and first not in _PART_STARTS:
-            parts[-1] = f"{parts[-1]} and {piece}"
+            glue = f"{separator} " if separator in (",", ";") else f" {separator or 'and'} "
+            parts[-1] = f"{parts[-1]}{glue}{piece}"
         else:
             parts.append(piece)
     return parts or [text]
@@ -404,18 +514,29 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
     """Return (lemma, coarse POS, word) for the content words of an instruction fragment."""
     words = split_words(text)
     result = []
-    previous = ""
+    previous, previous_pos = "", None
     for word, (lemma, pos) in zip(words, tagged_lemmas(text) if words else (), strict=False):
+        # An editing verb used as a noun inside a noun phrase is content: "a blue dress".
+        in_noun_phrase = previous in ("the", "a", "an") or previous_pos == "a"
         if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
             pos, lemma = "n", lemmatize(word, "n")
+        elif (
+            pos == "n"
+            and _is_comparative(word, lemmatize(word, "a"), "a")
+            and not _wordnet().synsets(word, pos="n")
+        ):  # "make the sky cloudier": the tagger's noun is a comparative adjective
+            pos, lemma = "a", lemmatize(word, "a")
         elif pos is None and _is_numeral(word):
             pos = "a"
-        previous = word
+        previous, previous_pos = word, pos
         if (
             pos in ("n", "v", "a")
             and word not in _PRONOUNS
-            and lemma not in _EDIT_VERBS
-            and word not in _EDIT_VERBS
+            and (
+                pos == "n"
+                and in_noun_phrase
+                or (lemma not in _EDIT_VERBS and word not in _EDIT_VERBS)
+            )
             and lemma not in _FILTER_WORDS
             and word not in _FILTER_WORDS
             and lemma not in {"be", "do", "get", "let", "rid", "have"}
@@ -434,11 +555,19 @@ def _is_numeral(word: str) -> bool:
 
 def _phrase_lemmas(text: str) -> list[tuple[str, str | None]]:
     """Content lemmas of a fragment with multiword WordNet/fallback terms joined ("oil painting")."""
-    items = [(lemma, pos) for lemma, pos, _ in _content(text)]
+    content = _content(text)
+    words = split_words(text)
+    positions, cursor = [], 0  # where each content word stands in the fragment
+    for _, _, word in content:
+        cursor = words.index(word, cursor)
+        positions.append(cursor)
+        cursor += 1
+    items = [(lemma, pos) for lemma, pos, _ in content]
     joined: list[tuple[str, str | None]] = []
     index = 0
     while index < len(items):
-        if index + 1 < len(items):
+        # Only neighbours join: "the church should be a tower" holds no "church tower".
+        if index + 1 < len(items) and positions[index + 1] == positions[index] + 1:
             pair = f"{items[index][0]} {items[index + 1][0]}"
             if pair in _FALLBACK_SLOTS or _wordnet().synsets(pair.replace(" ", "_")):
                 joined.append((pair, "n"))
@@ -449,42 +578,111 @@ def _phrase_lemmas(text: str) -> list[tuple[str, str | None]]:
     return joined
 
 
-def _head_nouns(phrase: str) -> list[str]:
-    """Return the head noun lemma of each noun phrase in `phrase` ("the red hat" -> hat).
+def _noun_phrases(phrase: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Return (head lemma, modifier lemmas) for each noun phrase in `phrase` ("the lemon tree"
+    -> tree, (lemon,)).
 
     The phrase is cut at its first preposition ("the hat on his head" -> the hat) and split at
-    "and"; the head is the last noun of each piece, or its last content word if none is a noun.
+    "and", "or" and commas. A possessor is not the head ("the monk's hair" -> hair). The head
+    is the last noun of each piece, or its last content word if none is a noun. A piece whose
+    last word only names a slot or a kind of attribute ("the lighting", "the king's clothes",
+    "the businessman's expression") names no thing.
     """
-    heads = []
+    result = []
     words = phrase.split()
     for index, word in enumerate(words):
         if word in _PREPOSITIONS and index > 0:
             phrase = " ".join(words[:index])
             break
     for piece in re.split(r"\band\b|,|\bor\b", phrase):
+        tokens = piece.split()
+        for index, token in enumerate(tokens[:-1]):
+            if token.endswith(("'s", "s'")):
+                piece = " ".join(tokens[index + 1 :])
+        last = split_words(piece)[-1:]
+        if not last or last[0] in _FILTER_WORDS or lemmatize(last[0], "n") in _FILTER_WORDS:
+            continue
         content = _content(piece)
-        nouns = [lemma for lemma, pos, _ in content if pos == "n"]
-        if nouns:
-            heads.append(nouns[-1])
-        elif content:
-            heads.append(content[-1][0])
-    return heads
+        nouns = [index for index, (_, pos, _) in enumerate(content) if pos == "n"]
+        head = nouns[-1] if nouns else len(content) - 1
+        if head >= 0:
+            modifiers = tuple(lemma for lemma, pos, _ in content[:head] if pos in ("n", "a"))
+            result.append((content[head][0], modifiers))
+    return result
 
 
-def _is_attribute(phrase: str) -> bool:
+def _head_nouns(phrase: str) -> list[str]:
+    """Return the head noun lemma of each noun phrase in `phrase` ("the red hat" -> hat)."""
+    return [head for head, _ in _noun_phrases(phrase)]
+
+
+def _names_a_thing(phrase: str) -> bool:
+    """Whether `phrase` can be the object of replace / turn X into / make X a Y: a noun phrase
+    or a pronoun, not "to backlit" (a preposition), "the wizards wear" (a clause: make them do
+    something) nor "the mist thicker" (a relative edit)."""
+    words = split_words(phrase)
+    if not words or words[0] in _PREPOSITIONS:
+        return False
+    if _is_pronoun_phrase(phrase):
+        return True
+    tagged = [
+        (word, lemma, pos)
+        for word, (lemma, pos) in zip(words, tagged_lemmas(phrase), strict=False)
+        if pos is not None
+    ]
+    if not tagged:
+        return False
+    word, lemma, pos = tagged[-1]
+    return pos != "v" and not _is_comparative(word, lemma, pos)
+
+
+def _is_attribute(phrase: str, becomes: bool = False) -> bool:
     """Whether a replacement's new side names an attribute of the object, not a new object.
 
-    "red", "to orange": an adjective, or a bare singular noun with an object-slot sense.
-    "oranges", "an orange": a new object.
+    "red", "to orange", "to wavy red", "to worried": adjectives, participles and bare
+    singular nouns with an object-slot sense; "to be tiny": a predicate; "into a brass one":
+    "one" stands for the object itself. Where the object `becomes` the new side ("switch the
+    train to paper", "change the globe to ice"), any bare singular noun is a material: a
+    count noun would need an article ("change the dog to a fox"). "oranges", "an orange":
+    a new object.
     """
-    content = _content(phrase)
-    if not content or re.search(r"\b(?:a|an|the|some)\b", phrase):
+    words = split_words(phrase)
+    if words[-1:] in (["one"], ["ones"]):
+        return len(words) > 1
+    if re.search(r"\b(?:a|an|the|some)\b", phrase):
         return False
-    for lemma, pos, word in content:
+    if words[:1] == ["be"]:
+        return len(words) > 1
+    content = _content(phrase)
+    if not content:
+        return False
+    for index, (lemma, pos, word) in enumerate(content):
+        if pos == "a" or (pos == "v" and word != lemma and word.endswith(("ed", "en"))):
+            continue
+        if becomes and pos == "n" and word == lemma and index == len(content) - 1:
+            continue
         value = slot_of(lemma)
         if value is None or value.slot not in OBJECT_SLOTS or (pos == "n" and word != lemma):
             return False
     return True
+
+
+def _is_relative(phrase: str) -> bool:
+    """Whether `phrase` asks for more or less of something ("rougher", "more clouds")."""
+    if any(word in {"more", "less", "fewer"} for word in split_words(phrase)):
+        return True
+    return any(_is_comparative(word, lemma, pos) for lemma, pos, word in _content(phrase))
+
+
+def _leading_verb(text: str) -> str | None:
+    """Return the lemma of the verb an imperative part starts with, when that verb says how to
+    edit ("light it with harsh sun", "relocate it in a field", "cover the ground in snow"):
+    a word WordNet knows as a verb, followed by a pronoun or a determiner."""
+    words = split_words(text)
+    if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in ("a", "an", "the")):
+        return None
+    lemma = lemmatize(words[0], "v")
+    return lemma if _wordnet().synsets(lemma, pos="v") else None
 
 
 def _names_person_pronoun(prompt: str, text: str) -> bool:
@@ -516,33 +714,67 @@ def _is_comparative(word: str, lemma: str, pos: str | None) -> bool:
     return pos in ("a", "r") and word != lemma and word.endswith(("er", "ier"))
 
 
-def _prompt_slot_words(prompt: str) -> list[tuple[str, SlotValue]]:
-    """Return (lemma or two-word phrase, slot value) for every slot word of the prompt."""
-    words = split_words(prompt)
-    tagged = tagged_lemmas(prompt) if words else ()
+@lru_cache(maxsize=4096)
+def _prompt_slot_words(prompt: str) -> tuple[tuple[str, SlotValue, str | None], ...]:
+    """Return (lemma or two-word phrase, slot value, POS) for every slot word of the prompt.
+
+    Words are read in passing (`slot_of(..., strict=True)`), with their part of speech; a
+    gerund the tagger takes for a verb where it heads a noun phrase ("a charcoal drawing of")
+    is read as a noun. Words that only name a slot ("in windy weather", "tense atmosphere")
+    are not its values.
+    """
+    spans = word_spans(prompt)
+    words = [word for _, _, word in spans]
+    tagged = list(tagged_lemmas(prompt)) if words else []
+    # Where a clause ends after a word: a comma, a full stop or the end of the prompt.
+    ends = {
+        index
+        for index, (_, end, _) in enumerate(spans)
+        if index + 1 == len(spans) or re.search(r"[,;.:]", prompt[end : spans[index + 1][0]])
+    }
+    for index, (word, (_, pos)) in enumerate(zip(words, tagged, strict=False)):
+        if pos == "v" and _is_gerund_noun(words, tagged, index, index in ends):
+            tagged[index] = (lemmatize(word, "n"), "n")
     lemmas = [lemma for lemma, _ in tagged]
-    found: list[tuple[str, SlotValue]] = []
+    found: list[tuple[str, SlotValue, str | None]] = []
     used: set[int] = set()
     for size in range(_MAX_PHRASE, 0, -1):
         for start in range(len(words) - size + 1):
             span = range(start, start + size)
             if used & set(span):
                 continue
-            candidates = {
-                " ".join(words[start : start + size]),
-                " ".join(lemmas[start : start + size]),
-            }
+            if size == 1 and (words[start] in _FILTER_WORDS or lemmas[start] in _FILTER_WORDS):
+                continue
+            candidates = dict.fromkeys(
+                (" ".join(lemmas[start : start + size]), " ".join(words[start : start + size]))
+            )
+            pos = tagged[start][1] if size == 1 else "n"
             for candidate in candidates:
                 if size > 1 and not (
                     candidate in _FALLBACK_SLOTS or _wordnet().synsets(candidate.replace(" ", "_"))
                 ):
                     continue
-                value = slot_of(candidate, tagged[start][1] if size == 1 else "n")
+                value = slot_of(candidate, pos, strict=True)
                 if value is not None:
-                    found.append((candidate, value))
+                    found.append((candidate, value, pos))
                     used.update(span)
                     break
-    return found
+    return tuple(found)
+
+
+def _is_gerund_noun(words: list[str], tagged: list, index: int, clause_end: bool) -> bool:
+    """Whether an -ing word tagged as a verb heads a noun phrase: after a determiner or a
+    determiner's noun/adjective modifier, and before "of", a comma or the end ("a charcoal
+    drawing of a tower", "an oil painting"), not "a woman drawing a map"."""
+    if not words[index].endswith("ing"):
+        return False
+    before = words[index - 1] if index else ""
+    two_before = words[index - 2] if index > 1 else ""
+    after = words[index + 1] if index + 1 < len(words) else ""
+    after_det = before in ("a", "an", "the") or (
+        tagged[index - 1][1] in ("n", "a") and two_before in ("a", "an", "the")
+    )
+    return after_det and (clause_end or after in ("of", "in", "on", "with", "and", "by"))
 
 
 def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
@@ -575,16 +807,26 @@ def _read_part(prompt: str, text: str) -> EditReading:
     kind = "other"
     # The prompt's nouns whose attribute the instruction sets ("car" in "make the car blue").
     objects: list[str] = []
+    link = ""  # the words between the old and the new side of a replacement
+    becomes = False  # the old thing turns into the new side (see _is_attribute)
+    relative, comma, restatement = text.partition(", ")
 
     if match := _REMOVE.match(text):
         kind, old_phrase, new_phrase = "remove", match["old"], ""
     elif match := _NEGATION.search(text):
         kind, old_phrase = "negation", match["old"]
         new_phrase = text[: match.start()]
+    elif comma and _content(restatement) and _is_relative(relative):
+        # "stronger wind, a fierce gale", "more waves, rough sea": the restatement says how
+        # the new prompt shows the change, so its words are the ones to gain.
+        kind, new_phrase = "relative", restatement
     else:
         for pattern in _REPLACEMENTS:
-            if match := pattern.match(text):
+            match = pattern.match(text)
+            if match and _names_a_thing(match["old"]):
                 old_phrase, new_phrase = match["old"], match["new"]
+                link = text[match.end("old") : match.start("new")].strip()
+                becomes = bool(_BECOMES.search(link))
                 kind = (
                     "instead"
                     if pattern.pattern.find("instead") >= 0 and "instead" in text
@@ -592,38 +834,46 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 )
                 break
         else:
-            if (match := _MAKE_INTO.match(text)) and not _is_pronoun_phrase(match["old"]):
+            match = _MAKE_INTO.match(text)
+            if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
                 old_phrase, new_phrase, kind = match["old"], match["new"], "replace"
             elif match := _SET_ATTRIBUTE.match(text):
                 objects = _head_nouns(match["object"])
                 new_phrase, kind = match["new"], "set"
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
-    new_slots = [(lemma, slot_of(lemma, pos)) for lemma, pos in new_items]
+    # A slot's new value is a word the prompt lacks: "the mushroom made of stone" names the
+    # prompt's mushroom, not a mushroom cloud for the weather.
+    new_slots = [
+        (lemma, slot_of(lemma, pos))
+        for lemma, pos in new_items
+        if not is_present(lemma, prompt, pos)
+    ]
     new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
 
-    # "change the car to red", "make the dog a golden one": an attribute, not a replacement.
+    # "change the car to red", "change the tram to be tiny", "change the monk's hair to wavy
+    # red": an attribute, not a replacement; the object (the hair) stays.
     if (
         kind == "replace"
         and old_phrase is not None
         and not _is_pronoun_phrase(old_phrase)
-        and _is_attribute(new_phrase)
+        and _is_attribute(f"be {new_phrase}" if link.endswith("be") else new_phrase, becomes)
     ):
         objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
 
     lose: list[str] = []
     if old_phrase is not None and not _is_pronoun_phrase(old_phrase):
-        lose += _head_nouns(old_phrase)
+        for head, modifiers in _noun_phrases(old_phrase):
+            if not is_present(head, new_phrase):
+                lose.append(head)
+            else:  # "swap the lemon tree for an orange tree": the tree stays, the lemon goes
+                lose += [modifier for modifier in modifiers if not is_present(modifier, new_phrase)]
     pronoun = _names_person_pronoun(prompt, text)
     if kind == "other":
         first = split_words(text)[:1]
         if first and first[0] in {"add", "put", "place", "include", "insert", "give", "bring"}:
             kind = "add"
-    content_words = _content(new_phrase) if new_phrase else []
-    if any(word in {"more", "less", "fewer"} for word in split_words(new_phrase)) or any(
-        _is_comparative(word, lemma, pos) for lemma, pos, word in content_words
-    ):
-        if kind in ("other", "set"):
-            kind = "relative"
+    if kind in ("other", "set") and new_phrase and _is_relative(new_phrase):
+        kind = "relative"
 
     # Gain: the new phrase's content words the prompt lacks.
     gain = []
@@ -632,6 +882,13 @@ def _read_part(prompt: str, text: str) -> EditReading:
             continue
         if not is_present(lemma, prompt, pos):
             gain.append(lemma)
+    # A verb that says how to edit is the means, not the content, where the part also names
+    # what to show ("light it with harsh midday sun"); alone it is the edit ("blur the sky").
+    if new_phrase == text and (verb := _leading_verb(text)):
+        first = split_words(text)[0]
+        means = {verb, first, lemmatize(first, "n")}
+        if any(lemma not in means for lemma in gain):
+            gain = [lemma for lemma in gain if lemma not in means]
 
     # Lose the old value of each slot the instruction sets.
     slots: list[str] = []
@@ -649,7 +906,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
             if value.slot in SCENE_SLOTS or objects:
                 slots.append(value.slot)
             if value.slot in SCENE_SLOTS:
-                for old_lemma, old_value in prompt_slots:
+                for old_lemma, old_value, _ in prompt_slots:
                     if (
                         old_value.slot == value.slot
                         and old_lemma != lemma
@@ -744,7 +1001,19 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
     reading = read_instruction(prompt, instruction)
     words = _text_words(candidate)
     missing = tuple(lemma for lemma in reading.gain if not _contains(words, lemma, None))
-    leftover = tuple(lemma for lemma in reading.lose if _contains(words, lemma, None))
+    # What goes is what the prompt held, in the part of speech it held it: "in spring" is a
+    # season, and a crow "jumping" in the candidate is not a spring left over.
+    # A slot value is looked for in its slot's senses only: "a fountain" holds no spring.
+    prompt_pos = dict(reversed(_text_words(prompt).tagged_order))
+    slot_senses = {}
+    for word, value, pos in _prompt_slot_words(prompt):
+        prompt_pos[word] = pos
+        slot_senses[word] = value.senses
+    leftover = tuple(
+        lemma
+        for lemma in reading.lose
+        if _contains(words, lemma, prompt_pos.get(lemma), slot_senses.get(lemma))
+    )
     unchanged = _same_text(prompt, candidate)
     lose = set(reading.lose)
     others = [
@@ -946,20 +1215,28 @@ def slot_conflicts(prompt: str, target: str) -> list[str]:
     and a blue sky.
     """
     old_words = _prompt_slot_words(prompt)
-    old_names = {word for word, _ in old_words}
-    new_words = [(w, v) for w, v in _prompt_slot_words(target) if w not in old_names]
+    old_names = {word for word, _, _ in old_words}
+    new_words = [(w, v) for w, v, _ in _prompt_slot_words(target) if w not in old_names]
     target_words = _text_words(target)
     conflicts = []
-    for old_word, old_value in old_words:
-        if old_value.slot not in SCENE_SLOTS or not _contains(target_words, old_word, None):
+    for old_word, old_value, pos in old_words:
+        kept = _contains(target_words, old_word, pos, old_value.senses)
+        if old_value.slot not in SCENE_SLOTS or not kept:
             continue
         for new_word, new_value in new_words:
-            if new_value.slot == old_value.slot and not _compatible(old_value, new_value):
+            if (
+                new_value.slot == old_value.slot
+                and not is_present(old_word, new_word, pos)  # sunrise is a morning
+                and not _compatible(old_value, new_value)
+            ):
                 conflicts.append(f"{old_word} / {new_word} ({old_value.slot})")
     prompt_words = set(split_words(prompt))
     run: list[str] = []
-    for word in [*split_words(target), ""]:
-        value = slot_of(word, "a") if word else None
+    tags = [pos for _, pos in tagged_lemmas(target)] if split_words(target) else []
+    for index, word in enumerate([*split_words(target), ""]):
+        # A colour word describes a noun after it: in "a red rose" the rose is the noun.
+        modifier = word and (tags[index] == "a" or tags[index + 1 : index + 2] in (["n"], ["a"]))
+        value = slot_of(word, "a") if modifier else None
         if value is not None and value.slot == "colour":
             run.append(word)
             continue

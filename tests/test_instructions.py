@@ -14,6 +14,7 @@ from core.instructions import (
     is_present,
     is_vague,
     read_instruction,
+    slot_conflicts,
     slot_of,
     split_compound,
 )
@@ -115,6 +116,108 @@ def test_reading_gains_and_loses(kind, prompt, instruction, gain, lose):
     reading = read_instruction(prompt, instruction)
     assert list(reading.gain) == gain
     assert sorted(reading.lose) == sorted(lose)
+
+
+# Readings that once had false positives (issue 9): (prompt x, instruction i, gain, lose).
+# fmt: off
+NOT_LOST = [
+    # An attribute change keeps its object: "change X to ADJ", "X to be ADJ", "turn X ADJ".
+    ("a monk with short black hair by a lake", "Change the monk's hair to wavy red", ["wavy", "red"], ["black"]),
+    ("a grandmother with long brown hair", "Switch the grandmother's hair to short silver", ["short", "silver"], ["brown"]),
+    ("a businessman in a suit, smiling", "change the businessman's expression to worried", ["worry"], []),
+    ("a photo of a tram on a rooftop", "change the tram to be tiny", ["tiny"], []),
+    ("a sandwich on a sand dune", "change the sandwich to be giant", ["giant"], []),
+    ("a brass violin in a vineyard, acrylic on canvas", "Turn the violin miniature", ["miniature"], []),
+    ("a chef by a waterfall", "I'd like the chef to be smiling", ["smile"], []),
+    # A bare material, or "a brass one", is what the object becomes, not a new object.
+    ("a turquoise train in a bamboo grove", "switch the train to paper", ["paper"], []),
+    ("a jeep at a harbor", "turn the jeep into a brass one", ["brass"], []),
+    # A possessor or a slot name is not the thing replaced.
+    ("four girls in a lavender field", "change the girls' outfit to a blue dress", ["blue", "dress"], []),
+    ("a king with curly hair", "Swap the king's clothes for a cape", ["cape"], []),
+    ("a reading nook, soft lamplight", "change the lighting to dappled sunlight", ["dappled", "sunlight"], []),
+    # Never lose what the new value holds; the modifier that differs goes.
+    ("a gardener pruning a lemon tree", "swap the lemon tree for an orange tree", ["orange tree"], ["lemon"]),
+    # "make X wear Y" is a clause, not "make X a Y"; "switch to Y" replaces nothing.
+    ("three wizards in a snowy field", "Make the wizards wear a top hat.", ["wear", "top hat"], []),
+    ("a cartoon of airships in a street", "switch to backlit and drizzle please", ["backlit", "drizzle"], []),
+    # A relative edit keeps its noun; a restatement after the comma is what to gain.
+    ("a clock in a misty valley, in misty weather", "make the mist thicker, a thick fog", ["thick", "fog"], []),
+    ("a barn by a waterfall, in windy weather", "stronger wind, a fierce gale", ["fierce", "gale"], []),
+    ("a houseboat beside a calm sea", "more waves, rough sea", ["rough"], []),
+    ("a kite on a windy hill", "make the sky cloudier", ["cloudy"], []),
+    # The verb that says how to edit is the means where the part names what to show.
+    ("a violinist in a greenhouse", "light it with harsh midday sun", ["harsh", "midday", "sun"], []),
+    ("a train station in a canyon", "relocate it in a flower field", ["flower", "field"], []),
+    ("a lamp in a room, dramatic lighting", "push the drama of the light to extremely dramatic", [], []),
+    # Grammar of negation and preference.
+    ("a helicopter in sunny weather", "I don't want any sunshine.", [], ["sunshine"]),
+    ("a swan in a snowy field, in winter", "i'd rather have summer instead", ["summer"], ["winter"]),
+    # Words read in passing are not slot values: "high contrast", "bright even light", "quiet".
+    ("a market at night, street photography, high contrast", "make it snow", ["snow"], []),
+    ("a lake at midnight, bright even light", "dawn time", ["dawn"], ["midnight"]),
+    ("a quiet street in paris, sunny afternoon", "make it rain", ["rain"], ["sunny"]),
+    ("a greenhouse on a cliff, soft overcast light, quiet", "make it sunny", ["sunny"], ["overcast"]),
+    ("a charcoal drawing of a tower, leading lines", "make this look like a woodblock print", ["woodblock", "print"], ["drawing"]),
+    ("a mushroom on a windowsill, in windy weather", "i want the mushroom made of stone", ["stone"], []),
+    # Wind blows under any sky; snow falls from clouds; a prompt's "day" is daytime.
+    ("a dock, clouds drifting by, in windy weather", "let it snow", ["snow"], []),
+    ("a lighthouse on a sunny day", "make it night", ["night"], ["day"]),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("prompt", "instruction", "gain", "lose"), NOT_LOST)
+def test_reading_without_false_positives(prompt, instruction, gain, lose):
+    reading = read_instruction(prompt, instruction)
+    assert list(reading.gain) == gain
+    assert sorted(reading.lose) == sorted(lose)
+
+
+@pytest.mark.parametrize(
+    ("lemma", "pos", "strict", "slot"),
+    [
+        ("high", "a", True, None),  # high.n.02 is a high-pressure area, but this is an adjective
+        ("even", "r", True, None),  # even.n.01 is the evening
+        ("quiet", "a", True, None),  # quiet's first noun sense is a lull in the weather
+        ("calm", "a", True, None),  # "a calm sea": calm weather is not calm's first sense
+        ("canvas", "n", True, None),  # canvas.n.02 is an oil painting; canvas.n.01 is fabric
+        ("mushroom", "n", True, None),  # mushroom.n.04 is a mushroom cloud
+        ("greenhouse", "n", True, None),  # the adjective leads to the greenhouse effect
+        ("freeze", "v", True, None),  # "a frozen lake": freeze.n.02 (frost) is not freeze's first
+        ("miniature", "a", False, None),  # "turn the violin miniature": a size
+        ("day", "n", True, "time_of_day"),  # a 24-hour day, in a picture, is daytime
+        ("foggy", "a", True, "weather"),
+        ("misty", "a", True, "weather"),
+        ("drawing", "n", True, "medium"),
+        ("print", "n", True, None),  # in passing, print.n.01 is printed text...
+        ("print", "n", False, "medium"),  # ...named by an instruction, print.n.02 is a picture
+    ],
+)
+def test_slot_senses_follow_pos_and_frequency(lemma, pos, strict, slot):
+    value = slot_of(lemma, pos, strict=strict)
+    assert (value.slot if value else None) == slot
+
+
+def test_weather_layers_that_coexist():
+    # Wind blows under any sky, snow falls from clouds; sun and rain exclude each other.
+    assert slot_conflicts("a windy hill", "a windy hill, cloudy sky") == []
+    assert slot_conflicts("a dock, clouds drifting by", "a dock, clouds drifting by, snow") == []
+    assert slot_conflicts("a sunny beach", "a sunny beach, in the rain") == [
+        "sunny / rain (weather)"
+    ]
+    # A sunrise is a morning: keeping "morning" beside it is no conflict.
+    assert slot_conflicts("a roof in the morning", "a roof at sunrise") == []
+    # A foggy condition is the weather itself: rain gives way to it (see READINGS).
+    assert read_instruction("a rainy street", "make it foggy").lose == ("rainy",)
+
+
+def test_split_compound_keeps_the_comma_of_a_restatement():
+    assert split_compound("stronger wind, a fierce gale") == ["stronger wind, a fierce gale"]
+    assert split_compound("make it pour, then relocate it by a lake") == [
+        "make it pour",
+        "relocate it by a lake",
+    ]
 
 
 @pytest.mark.parametrize(
