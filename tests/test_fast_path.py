@@ -2,8 +2,8 @@
 
 Tolerance for "the same image": the fast path's PNG pixels differ from eager's by at most
 MAX_PIXEL_DIFF levels (of 255) per channel. Fused QKV and inductor kernels reorder float
-sums, so bit-equality is not expected; measured on tiny-sd (fp32, CPU, 4 steps): the
-largest difference was 1 level with torch.compile and fused QKV (see the slow test).
+sums, so bit-equality is not expected; 2 levels is well below what a viewer sees and well
+above fp32 reordering noise. The slow test prints the measured difference.
 """
 
 from __future__ import annotations
