@@ -27,22 +27,26 @@ def _parse(argv):
 
 
 def test_json_output_through_the_real_command_line():
-    # keywords(y_o) = [zebra, field]; the output keeps only field: raw 1/2, below 0.7.
+    # keywords(y_o) = [zebra, field], zebra highlighted (counted twice): reachable 3; the
+    # output keeps only field: raw 1/3, below 0.7.
     completed = subprocess.run(
         [sys.executable, "-m", "core", "ci", *ARGS, "--json"], capture_output=True, text=True
     )
     assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout) == {"ci": 0.0, "ci_raw": 0.5}
+    assert json.loads(completed.stdout) == {"ci": 0.0, "ci_raw": pytest.approx(1 / 3)}
 
 
 def test_threshold_option(capsys):
-    assert ci.run(_parse([*ARGS, "--threshold", "0.5", "--json"])) == 0
-    assert json.loads(capsys.readouterr().out) == {"ci": 0.5, "ci_raw": 0.5}
+    assert ci.run(_parse([*ARGS, "--threshold", "0.3", "--json"])) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ci": pytest.approx(1 / 3),
+        "ci_raw": pytest.approx(1 / 3),
+    }
 
 
 def test_readable_line_without_json(capsys):
     assert ci.run(_parse(ARGS)) == 0
-    assert capsys.readouterr().out.strip() == "CI 0.000 (before threshold 0.500, threshold 0.7)"
+    assert capsys.readouterr().out.strip() == "CI 0.000 (before threshold 0.333, threshold 0.7)"
 
 
 def test_missing_output_is_refused():
