@@ -252,7 +252,7 @@ def chat_turn_rows(report, budget, sd15_folder, steps, mode, rewriter, tiny, rep
     from core.errors import DiffChatError
     from diffchat_ui import turns
 
-    report.add("", f"### A whole chat turn: rewrite ({'tiny LM' if tiny else 'SmolLM2-135M'}) + SD 1.5 render + scores", "", "| render | turn s | rewrite s | render s | scores s | scores shown |", "| --- | ---: | ---: | ---: | ---: | --- |")  # fmt: skip
+    report.add("", f"### A whole chat turn: rewrite ({'tiny LM' if tiny else 'SmolLM2-135M'}) + SD 1.5 render + scores", "", "| render | turn s (median) | one more turn, phased: total s | rewrite s | render s | scores s | scores shown |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |")  # fmt: skip
     source = images.generate(images.GenerationRequest(PROMPT, model=sd15_folder, num_inference_steps=steps, seed=0))  # fmt: skip
     request = images.EditRequest(
         source.image, INSTRUCTION, prompt=PROMPT, model=sd15_folder, seed=0,
@@ -261,7 +261,7 @@ def chat_turn_rows(report, budget, sd15_folder, steps, mode, rewriter, tiny, rep
     runs = [("eager", None)] + ([(f"fast path {mode}", mode)] if mode else [])
     for label, turn_mode in runs:
         if budget.left() < min_left:
-            report.add(f"| {label} | skipped: time budget spent | | | | |")
+            report.add(f"| {label} | skipped: time budget spent | | | | | |")
             continue
         core_render(sd15_folder, None, steps, turn_mode)  # load (and compile) outside the turn
 
@@ -275,16 +275,18 @@ def chat_turn_rows(report, budget, sd15_folder, steps, mode, rewriter, tiny, rep
                 timer.wrap(turns, "rewrite_for_turn", "rewrite")
                 timer.wrap(images, "edit", "render")
                 timer.wrap(turns, "score_images", "scores")
+                start = time.perf_counter()
                 result = turn()
+                phased_seconds = time.perf_counter() - start
         except DiffChatError as error:  # e.g. a random-weight rewrite that came out empty
-            report.add(f"| {label} | failed: {error} | | | | |")
+            report.add(f"| {label} | failed: {error} | | | | | |")
             continue
         phase = {name: values[0] for name, values in timer.seconds.items()}
         shown = ", ".join(sorted(result.scores)) or "none"
         if result.notes:
             shown += "; " + "; ".join(result.notes)
         report.add(
-            f"| {label} | {seconds:.3f} | {phase.get('rewrite', 0):.3f} | "
+            f"| {label} | {seconds:.3f} | {phased_seconds:.3f} | {phase.get('rewrite', 0):.3f} | "
             f"{phase.get('render', 0):.3f} | {phase.get('scores', 0):.3f} | {shown} |"
         )
 
@@ -354,6 +356,8 @@ def main() -> None:
         prepare_scorers(folder / "scorers", device, args.tiny)
         turn_mode = sd15_modes[0] if sd15_modes else None
         chat_turn_rows(report, budget, sd15, steps[0], turn_mode, rewriter, args.tiny, max(1, args.repeats // 2), min_left)  # fmt: skip
+    else:
+        report.add("", "### A whole chat turn", "", "skipped: time budget spent")
     title = "SDXL base, {0}x{0}, {1} steps (Euler), batch 1"
     model_rows(report, budget, title.format(sizes[1], steps[1]), sdxl, sizes[1], steps[1], sdxl_modes, args.repeats, device, min_left)  # fmt: skip
     if sdxl_modes:
