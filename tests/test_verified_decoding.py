@@ -49,11 +49,11 @@ class FixedRewriter(Rewriter):
         raise AssertionError("verified decoding draws through draw_candidates")
 
 
-def test_one_candidate_is_greedy_and_the_default_verifies():
+def test_the_default_is_greedy():
+    assert DEFAULT_REWRITE_CANDIDATES == 1
     rewriter = FixedRewriter(BOTH_SEASONS, ["a cabin in a forest in winter, oil painting"])
-    assert rewriter.rewrite(PROMPT, INSTRUCTION, candidates=1) == BOTH_SEASONS
+    assert rewriter.rewrite(PROMPT, INSTRUCTION) == BOTH_SEASONS
     assert rewriter.calls == ["greedy"]
-    assert DEFAULT_REWRITE_CANDIDATES > 1  # on: it helped on the held-out edits (docs/training.md)
 
 
 def test_the_reranker_picks_the_candidate_that_gains_winter_and_drops_spring():
@@ -224,9 +224,7 @@ def test_create_tab_turn_passes_its_candidate_count_to_the_rewriter(monkeypatch)
     monkeypatch.setattr(core.rewrite, "load_rewriter", lambda name=None: fixed)
     request = EditRequest(image=None, instruction=INSTRUCTION, prompt=PROMPT, rewriter="fixed")
     assert request.rewrite_candidates == DEFAULT_REWRITE_CANDIDATES
-    default = TurnSettings.__dataclass_fields__["rewrite_candidates"].default
-    assert default == DEFAULT_REWRITE_CANDIDATES
-    request.rewrite_candidates = 1
+    assert TurnSettings.__dataclass_fields__["rewrite_candidates"].default == 1
     assert rewrite_for_turn(request) == BOTH_SEASONS
     request.rewrite_candidates = 2
     assert rewrite_for_turn(request) == "a cabin in a forest in winter, oil painting"
@@ -251,7 +249,6 @@ def test_create_tab_send_api_has_the_candidates_setting(offline_assets, tmp_path
         parameters = api["named_endpoints"]["/send"]["parameters"]
         candidates = [p for p in parameters if "Rewrite candidates" in (p.get("label") or "")]
         assert len(candidates) == 1
-        assert candidates[0]["parameter_has_default"]
-        assert candidates[0]["parameter_default"] == DEFAULT_REWRITE_CANDIDATES
+        assert candidates[0]["parameter_has_default"] and candidates[0]["parameter_default"] == 1
     finally:
         demo.close()

@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="verified decoding: when the greedy rewrite fails the instruction check, draw K "
         f"candidates (beam n-best locally) and keep the best (1-{MAX_REWRITE_CANDIDATES}; "
-        f"default {DEFAULT_REWRITE_CANDIDATES}; 1 = greedy only)",
+        f"default {DEFAULT_REWRITE_CANDIDATES} = greedy only)",
     )
     parser.add_argument(
         "--max-new-tokens", type=int, default=96, help="longest rewrite in LM tokens (local)"
