@@ -27,9 +27,11 @@ Where the knowledge comes from:
   graphic_art / painting / drawing / artwork (art family) or photograph / photography
   (photo family). Adjectives and verbs reach those nouns through WordNet's derivational
   links ("misty" -> mist, "wintry" -> winter, "photographic" -> photograph); adverbs reach
-  none. A word read in passing in a prompt fills a scene slot only through its first, most
-  frequent sense ("high contrast", "oil on canvas", "a quiet street" fill none); an
-  instruction's new value may use a rarer sense where the first fills no slot.
+  none. A word read in passing in a prompt fills a season, time of day or weather only
+  through its first, most frequent sense ("high contrast", "a mushroom", "a quiet street"
+  fill none); media are named by the artist's material ("charcoal", "gouache", "canvas"),
+  so a noun's medium senses read loosely; an instruction's new value may use a rarer sense
+  where the first fills no slot.
 - Weather has layers that stand side by side (wind; precipitation beside clouds and mist);
   other weather values exclude each other (see `_compatible`).
 - WordNet lacks a few prompt tags: `_FALLBACK_SLOTS` lists them (35mm, dslr, bokeh,
@@ -213,11 +215,12 @@ def _noun_senses(lemma: str, pos: str | None = None, strict: bool = False) -> tu
 
     A noun (`pos` "n") stands for its own noun senses: all of its first three and any it
     heads, or with `strict` only its first, most frequent one (WordNet orders senses by
-    frequency), so that "high", "quiet" or "canvas" read in passing are not a high-pressure
-    area, a lull or an oil painting. An adjective stands for the nouns its first senses
-    derive from ("misty" -> mist); a verb only for the nouns its senses derive from ("to
-    snow" -> snow). With `strict`, a derived noun counts only where it is that noun's first
-    sense: "frozen" is not a frost, "a calm sea" not calm weather. An adverb stands for nothing ("bright even light" has no evening). A word tagged
+    frequency), so that "mushroom" or "greenhouse" read in passing are not a mushroom cloud
+    or the greenhouse effect. An adjective stands for the nouns its first senses derive from
+    ("misty" -> mist); a verb only for the nouns its senses derive from ("to snow" -> snow).
+    With `strict`, a derived noun counts only where it is that noun's first sense: "frozen"
+    is not a frost, "a calm sea" not calm weather. An adverb stands for nothing ("bright even
+    light" has no evening). A word tagged
     as an adjective or adverb that WordNet knows only as a noun ("a watercolor painting") is
     a noun modifier and read as a noun. `pos` None reads every part of speech, loosely.
     """
@@ -271,8 +274,9 @@ def slot_of(lemma: str, pos: str | None = None, strict: bool = False) -> SlotVal
 
     Scene slots (season, time of day, weather, medium) follow `pos`: "bright even light" has
     no evening, "turn the violin miniature" no miniature painting. `strict` is for words read
-    in passing in a prompt: a scene slot then needs the word's first noun sense ("oil on
-    canvas" is not a medium, "high contrast" not a weather). An instruction names its new
+    in passing in a prompt: a season, time of day or weather then needs the word's first
+    noun sense ("a mushroom" is no mushroom cloud); a noun's medium senses still read loosely
+    (see `_slot_from_senses`: "charcoal on paper"). An instruction names its new
     value on purpose, so where the first sense fills no slot its rarer ones may ("make it a
     woodblock print": print.n.02). Colours are read only before the noun they
     describe, from any reading of the word but a verb's.
@@ -299,11 +303,16 @@ def _slot_from_senses(lemma: str, pos: str | None, strict: bool) -> SlotValue | 
     # Colour words are nouns and adjectives alike ("blonde", "silver"): any reading but a verb's.
     attribute = _noun_senses(lemma, "v" if pos == "v" else None)
     scene = _noun_senses(lemma, pos, strict=strict)
+    # A prompt names its medium by the artist's material ("a gouache painting", "charcoal on
+    # paper", "3d render"), whose first sense is the material itself: a noun's medium senses
+    # read loosely; adjectives and verbs keep the strict rule ("a woman drawing a map").
+    media = _noun_senses(lemma, pos, strict=strict and pos not in (None, "n"))
     parts = _time_of_day_parts()
     for slot in ("season", "time_of_day", "medium", "weather", "colour", "count"):
         matched = set()
         family = None
-        for synset in scene if slot in SCENE_SLOTS else attribute:
+        senses = attribute if slot in OBJECT_SLOTS else media if slot == "medium" else scene
+        for synset in senses:
             closure = _closure(synset.name())
             if slot == "medium":
                 for name, anchors in _MEDIUM_ANCHORS.items():
@@ -321,18 +330,24 @@ def _slot_from_senses(lemma: str, pos: str | None, strict: bool) -> SlotValue | 
     return None
 
 
-def _compatible(old: SlotValue, new: SlotValue) -> bool:
-    """Whether an old slot value may stay beside the new one ("painting" beside "watercolor")."""
+def _compatible(old: SlotValue, new: SlotValue, layered: bool = True) -> bool:
+    """Whether an old slot value may stay beside the new one ("painting" beside "watercolor").
+
+    `layered` False: the old value states the slot itself ("in misty weather"), so rain may
+    not fall beside it ("make it rain" ends the misty weather, not a misty valley)."""
     if old.slot == "medium" and old.family != new.family:
         return False
     if old.slot == "medium" and old.family == "photo":
         return True  # a 35mm photo is still a photo: photo tags never contradict each other
     if old.slot == "weather":
         # Wind blows under any sky (a windy hill may get a cloudy sky), and rain or snow falls
-        # from clouds and through mist: those layers of the weather stand side by side. (A
-        # foggy or cloudy *condition*, weather.n.01, is not a layer: it is the weather.)
+        # from clouds and through mist ("clouds drifting by", "a misty valley"), unless the
+        # mist is the stated weather ("in misty weather"). A foggy or cloudy *condition*
+        # (weather.n.01) is no layer: it is the weather.
         layers = {_layer(old), _layer(new)}
-        if ("wind" in layers and len(layers) == 2) or layers == {"precipitation", "cloud"}:
+        if "wind" in layers and len(layers) == 2:
+            return True
+        if layered and layers == {"precipitation", "cloud"}:
             return True
     if old.slot in ("season", "time_of_day", "count"):
         # Only the same value: evening is a kind of daytime, yet "make it evening" ends "day".
@@ -441,6 +456,14 @@ def _sense_names(senses: frozenset[str]) -> frozenset[str]:
     )
 
 
+def _holds_word(text: str, lemma: str) -> bool:
+    """Whether `text` holds `lemma` itself or a word derived from it (no synonyms)."""
+    words = _text_words(text)
+    if " " in lemma:
+        return f" {lemma} " in words.lemma_text or f" {lemma} " in words.word_text
+    return bool(_family(lemma) & words.forms)
+
+
 def is_present(lemma: str, text: str, pos: str | None = None) -> bool:
     """Return True when `text` holds `lemma`, a word derived from it, or a same-POS synonym."""
     return _contains(_text_words(text), lemma, pos)
@@ -515,7 +538,7 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
     words = split_words(text)
     result = []
     previous, previous_pos = "", None
-    for word, (lemma, pos) in zip(words, tagged_lemmas(text) if words else (), strict=False):
+    for word, (lemma, pos) in zip(words, _tagged_nouns_read(text) if words else (), strict=False):
         # An editing verb used as a noun inside a noun phrase is content: "a blue dress".
         in_noun_phrase = previous in ("the", "a", "an") or previous_pos == "a"
         if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
@@ -625,14 +648,11 @@ def _names_a_thing(phrase: str) -> bool:
         return False
     if _is_pronoun_phrase(phrase):
         return True
-    tagged = [
-        (word, lemma, pos)
-        for word, (lemma, pos) in zip(words, tagged_lemmas(phrase), strict=False)
-        if pos is not None
-    ]
-    if not tagged:
+    content = _content(phrase)
+    if not content:
         return False
-    word, lemma, pos = tagged[-1]
+    lemma, pos, word = content[-1]
+    # _content reads "the rose", "the bear" as nouns, where the tagger saw verbs (rise, bear).
     return pos != "v" and not _is_comparative(word, lemma, pos)
 
 
@@ -715,28 +735,19 @@ def _is_comparative(word: str, lemma: str, pos: str | None) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _prompt_slot_words(prompt: str) -> tuple[tuple[str, SlotValue, str | None], ...]:
-    """Return (lemma or two-word phrase, slot value, POS) for every slot word of the prompt.
+def _prompt_slot_words(prompt: str) -> tuple[tuple[str, SlotValue, str | None, bool], ...]:
+    """Return (lemma or two-word phrase, slot value, POS, states the slot) for every slot word
+    of the prompt; "states the slot" where a word naming the slot follows ("misty weather").
 
     Words are read in passing (`slot_of(..., strict=True)`), with their part of speech; a
     gerund the tagger takes for a verb where it heads a noun phrase ("a charcoal drawing of")
     is read as a noun. Words that only name a slot ("in windy weather", "tense atmosphere")
     are not its values.
     """
-    spans = word_spans(prompt)
-    words = [word for _, _, word in spans]
-    tagged = list(tagged_lemmas(prompt)) if words else []
-    # Where a clause ends after a word: a comma, a full stop or the end of the prompt.
-    ends = {
-        index
-        for index, (_, end, _) in enumerate(spans)
-        if index + 1 == len(spans) or re.search(r"[,;.:]", prompt[end : spans[index + 1][0]])
-    }
-    for index, (word, (_, pos)) in enumerate(zip(words, tagged, strict=False)):
-        if pos == "v" and _is_gerund_noun(words, tagged, index, index in ends):
-            tagged[index] = (lemmatize(word, "n"), "n")
+    words = split_words(prompt)
+    tagged = _tagged_nouns_read(prompt)
     lemmas = [lemma for lemma, _ in tagged]
-    found: list[tuple[str, SlotValue, str | None]] = []
+    found: list[tuple[str, SlotValue, str | None, bool]] = []
     used: set[int] = set()
     for size in range(_MAX_PHRASE, 0, -1):
         for start in range(len(words) - size + 1):
@@ -756,25 +767,44 @@ def _prompt_slot_words(prompt: str) -> tuple[tuple[str, SlotValue, str | None], 
                     continue
                 value = slot_of(candidate, pos, strict=True)
                 if value is not None:
-                    found.append((candidate, value, pos))
+                    after = words[start + size] if start + size < len(words) else ""
+                    found.append((candidate, value, pos, after in _FILTER_WORDS))
                     used.update(span)
                     break
     return tuple(found)
 
 
-def _is_gerund_noun(words: list[str], tagged: list, index: int, clause_end: bool) -> bool:
-    """Whether an -ing word tagged as a verb heads a noun phrase: after a determiner or a
-    determiner's noun/adjective modifier, and before "of", a comma or the end ("a charcoal
-    drawing of a tower", "an oil painting"), not "a woman drawing a map"."""
-    if not words[index].endswith("ing"):
-        return False
-    before = words[index - 1] if index else ""
-    two_before = words[index - 2] if index > 1 else ""
-    after = words[index + 1] if index + 1 < len(words) else ""
-    after_det = before in ("a", "an", "the") or (
-        tagged[index - 1][1] in ("n", "a") and two_before in ("a", "an", "the")
-    )
-    return after_det and (clause_end or after in ("of", "in", "on", "with", "and", "by"))
+@lru_cache(maxsize=4096)
+def _tagged_nouns_read(text: str) -> tuple[tuple[str, str | None], ...]:
+    """Return `tagged_lemmas(text)` with each gerund that heads a noun phrase read as the
+    noun: "a charcoal drawing of a tower", "ink drawing, pen and ink", "make it an ink
+    drawing"; not "a woman drawing a map". The tagger takes those for verbs."""
+    spans = word_spans(text)
+    words = [word for _, _, word in spans]
+    tagged = list(tagged_lemmas(text)) if words else []
+    # Where a clause ends after a word: a comma, a full stop or the end of the text.
+    ends = {
+        index
+        for index, (_, end, _) in enumerate(spans)
+        if index + 1 == len(spans) or re.search(r"[,;.:]", text[end : spans[index + 1][0]])
+    }
+    determiners = ("a", "an", "the", "his", "her", "their", "its", "my", "your", "our")
+    for index, (word, (_, pos)) in enumerate(zip(words, tagged, strict=False)):
+        if pos != "v" or not word.endswith("ing"):
+            continue
+        before = words[index - 1] if index else ""
+        modifier_starts = index > 0 and (
+            index == 1 or index - 2 in ends or words[index - 2] in determiners
+        )
+        opens_noun_phrase = before in determiners or (
+            tagged[index - 1][1] in ("n", "a") and modifier_starts
+        )
+        after = words[index + 1] if index + 1 < len(words) else ""
+        if opens_noun_phrase and (
+            index in ends or after in ("of", "in", "on", "with", "and", "by")
+        ):
+            tagged[index] = (lemmatize(word, "n"), "n")
+    return tuple(tagged)
 
 
 def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
@@ -841,12 +871,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 objects = _head_nouns(match["object"])
                 new_phrase, kind = match["new"], "set"
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
-    # A slot's new value is a word the prompt lacks: "the mushroom made of stone" names the
-    # prompt's mushroom, not a mushroom cloud for the weather.
+    # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
+    # names the prompt's mushroom, not a mushroom cloud for the weather.
     new_slots = [
-        (lemma, slot_of(lemma, pos))
-        for lemma, pos in new_items
-        if not is_present(lemma, prompt, pos)
+        (lemma, slot_of(lemma, pos, strict=_holds_word(prompt, lemma))) for lemma, pos in new_items
     ]
     new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
 
@@ -906,13 +934,13 @@ def _read_part(prompt: str, text: str) -> EditReading:
             if value.slot in SCENE_SLOTS or objects:
                 slots.append(value.slot)
             if value.slot in SCENE_SLOTS:
-                for old_lemma, old_value, _ in prompt_slots:
+                for old_lemma, old_value, _, states_slot in prompt_slots:
                     if (
                         old_value.slot == value.slot
                         and old_lemma != lemma
                         and old_lemma not in instruction_forms
                         and not is_present(old_lemma, lemma)
-                        and not _compatible(old_value, value)
+                        and not _compatible(old_value, value, layered=not states_slot)
                     ):
                         lose.append(old_lemma)
             elif objects:
@@ -1006,7 +1034,7 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
     # A slot value is looked for in its slot's senses only: "a fountain" holds no spring.
     prompt_pos = dict(reversed(_text_words(prompt).tagged_order))
     slot_senses = {}
-    for word, value, pos in _prompt_slot_words(prompt):
+    for word, value, pos, _ in _prompt_slot_words(prompt):
         prompt_pos[word] = pos
         slot_senses[word] = value.senses
     leftover = tuple(
@@ -1215,11 +1243,11 @@ def slot_conflicts(prompt: str, target: str) -> list[str]:
     and a blue sky.
     """
     old_words = _prompt_slot_words(prompt)
-    old_names = {word for word, _, _ in old_words}
-    new_words = [(w, v) for w, v, _ in _prompt_slot_words(target) if w not in old_names]
+    old_names = {word for word, _, _, _ in old_words}
+    new_words = [(w, v) for w, v, _, _ in _prompt_slot_words(target) if w not in old_names]
     target_words = _text_words(target)
     conflicts = []
-    for old_word, old_value, pos in old_words:
+    for old_word, old_value, pos, states_slot in old_words:
         kept = _contains(target_words, old_word, pos, old_value.senses)
         if old_value.slot not in SCENE_SLOTS or not kept:
             continue
@@ -1227,7 +1255,7 @@ def slot_conflicts(prompt: str, target: str) -> list[str]:
             if (
                 new_value.slot == old_value.slot
                 and not is_present(old_word, new_word, pos)  # sunrise is a morning
-                and not _compatible(old_value, new_value)
+                and not _compatible(old_value, new_value, layered=not states_slot)
             ):
                 conflicts.append(f"{old_word} / {new_word} ({old_value.slot})")
     prompt_words = set(split_words(prompt))

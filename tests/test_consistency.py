@@ -117,7 +117,7 @@ READER_CASES = [
         'kept-removed',
     ),
     (
-        "'acrylic on canvas' is not a second medium, 'turn X miniature' sets a size",
+        "'turn X miniature' sets a size, not a miniature painting beside the acrylic",
         'a brass violin in a vineyard, acrylic painting, acrylic on canvas, bold brush strokes',
         'Turn the violin miniature',
         'a miniature brass violin in a vineyard, acrylic painting, acrylic on canvas, bold brush strokes',

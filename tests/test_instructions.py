@@ -158,7 +158,7 @@ NOT_LOST = [
     ("a lake at midnight, bright even light", "dawn time", ["dawn"], ["midnight"]),
     ("a quiet street in paris, sunny afternoon", "make it rain", ["rain"], ["sunny"]),
     ("a greenhouse on a cliff, soft overcast light, quiet", "make it sunny", ["sunny"], ["overcast"]),
-    ("a charcoal drawing of a tower, leading lines", "make this look like a woodblock print", ["woodblock", "print"], ["drawing"]),
+    ("a charcoal drawing of a tower, leading lines", "make this look like a woodblock print", ["woodblock", "print"], ["charcoal", "drawing"]),
     ("a mushroom on a windowsill, in windy weather", "i want the mushroom made of stone", ["stone"], []),
     # Wind blows under any sky; snow falls from clouds; a prompt's "day" is daytime.
     ("a dock, clouds drifting by, in windy weather", "let it snow", ["snow"], []),
@@ -181,7 +181,8 @@ def test_reading_without_false_positives(prompt, instruction, gain, lose):
         ("even", "r", True, None),  # even.n.01 is the evening
         ("quiet", "a", True, None),  # quiet's first noun sense is a lull in the weather
         ("calm", "a", True, None),  # "a calm sea": calm weather is not calm's first sense
-        ("canvas", "n", True, None),  # canvas.n.02 is an oil painting; canvas.n.01 is fabric
+        ("canvas", "n", True, "medium"),  # media read loosely: canvas.n.02 is an oil painting
+        ("charcoal", "n", True, "medium"),  # charcoal.n.02, the drawing stick (fusain)
         ("mushroom", "n", True, None),  # mushroom.n.04 is a mushroom cloud
         ("greenhouse", "n", True, None),  # the adjective leads to the greenhouse effect
         ("freeze", "v", True, None),  # "a frozen lake": freeze.n.02 (frost) is not freeze's first
@@ -190,8 +191,8 @@ def test_reading_without_false_positives(prompt, instruction, gain, lose):
         ("foggy", "a", True, "weather"),
         ("misty", "a", True, "weather"),
         ("drawing", "n", True, "medium"),
-        ("print", "n", True, None),  # in passing, print.n.01 is printed text...
-        ("print", "n", False, "medium"),  # ...named by an instruction, print.n.02 is a picture
+        ("drawing", "v", True, None),  # "a woman drawing a map"
+        ("print", "n", True, "medium"),  # print.n.02, a picture printed from an engraving
     ],
 )
 def test_slot_senses_follow_pos_and_frequency(lemma, pos, strict, slot):
