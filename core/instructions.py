@@ -190,6 +190,13 @@ def _wordnet():
     return load()
 
 
+@lru_cache(maxsize=100_000)
+def _in_wordnet(term: str, pos: str | None = None) -> bool:
+    """Whether WordNet has `term` (words joined by spaces), as `pos` where given. Cached:
+    the prompt's every word pair is looked up, and WordNet's lookup runs its morphology."""
+    return bool(_wordnet().synsets(term.replace(" ", "_"), pos=pos))
+
+
 @lru_cache(maxsize=1)
 def _time_of_day_parts() -> frozenset[str]:
     """Return every synset that is (transitively) a part of a day: morning, night, noon..."""
@@ -546,7 +553,7 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
         elif (
             pos == "n"
             and _is_comparative(word, lemmatize(word, "a"), "a")
-            and not _wordnet().synsets(word, pos="n")
+            and not _in_wordnet(word, "n")
         ):  # "make the sky cloudier": the tagger's noun is a comparative adjective
             pos, lemma = "a", lemmatize(word, "a")
         elif pos is None and _is_numeral(word):
@@ -592,7 +599,7 @@ def _phrase_lemmas(text: str) -> list[tuple[str, str | None]]:
         # Only neighbours join: "the church should be a tower" holds no "church tower".
         if index + 1 < len(items) and positions[index + 1] == positions[index] + 1:
             pair = f"{items[index][0]} {items[index + 1][0]}"
-            if pair in _FALLBACK_SLOTS or _wordnet().synsets(pair.replace(" ", "_")):
+            if pair in _FALLBACK_SLOTS or _in_wordnet(pair):
                 joined.append((pair, "n"))
                 index += 2
                 continue
@@ -702,7 +709,7 @@ def _leading_verb(text: str) -> str | None:
     if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in ("a", "an", "the")):
         return None
     lemma = lemmatize(words[0], "v")
-    return lemma if _wordnet().synsets(lemma, pos="v") else None
+    return lemma if _in_wordnet(lemma, "v") else None
 
 
 def _names_person_pronoun(prompt: str, text: str) -> bool:
@@ -761,9 +768,7 @@ def _prompt_slot_words(prompt: str) -> tuple[tuple[str, SlotValue, str | None, b
             )
             pos = tagged[start][1] if size == 1 else "n"
             for candidate in candidates:
-                if size > 1 and not (
-                    candidate in _FALLBACK_SLOTS or _wordnet().synsets(candidate.replace(" ", "_"))
-                ):
+                if size > 1 and not (candidate in _FALLBACK_SLOTS or _in_wordnet(candidate)):
                     continue
                 value = slot_of(candidate, pos, strict=True)
                 if value is not None:
