@@ -3,7 +3,8 @@
 Tolerance for "the same image": the fast path's PNG pixels differ from eager's by at most
 MAX_PIXEL_DIFF levels (of 255) per channel. Fused QKV and inductor kernels reorder float
 sums, so bit-equality is not expected; 2 levels is well below what a viewer sees and well
-above fp32 reordering noise. The slow test prints the measured difference.
+above fp32 reordering noise. Measured by the slow test (inductor on the CPU, fp32, fused
+QKV, 4 steps): tiny-sd 0 levels at 64x64 and 1 level at 48x80 (a recompiled size).
 """
 
 from __future__ import annotations
