@@ -340,11 +340,12 @@ def test_chains_are_checked_turn_by_turn(tmp_path):
 
 def test_a_chain_turn_without_its_target_is_refused_with_file_and_line(tmp_path):
     path = tmp_path / "chains.jsonl"
-    chain = {"raw_prompt": "a cabin", "turns": [{"instruction": "make it winter"}]}
-    path.write_text("\n" + json.dumps(chain) + "\n")
-    with pytest.raises(
-        DataError, match=r"chains.jsonl:2: turn 1: field 'target_prompt' is missing"
-    ):
+    turns = [
+        {"instruction": "make it winter", "target_prompt": "a cabin, in winter"},
+        {"instruction": "add a moon"},
+    ]
+    path.write_text("\n" + json.dumps({"raw_prompt": "a cabin", "turns": turns}) + "\n")
+    with pytest.raises(DataError, match=r"chains.jsonl:2: turn 2: missing field 'target_prompt'"):
         validate_file(path)
 
 

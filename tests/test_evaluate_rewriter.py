@@ -13,15 +13,8 @@ from core.errors import DataError, InputError
 from core.rewrite import Rewriter, VerifiedRewrite
 from tests.train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
 from train import evaluate_rewriter
-from train.evaluate_rewriter import (
-    EditCase,
-    EditStep,
-    EvaluateRewriterConfig,
-    evaluate,
-    judge_edits,
-    load_cases,
-    score_case,
-)
+from train.data import EditCase, EditStep, load_cases
+from train.evaluate_rewriter import EvaluateRewriterConfig, evaluate, judge_edits, score_case
 
 RAW = "an oil painting of a red car parked on a quiet street, at midday, highly detailed"
 INSTRUCTION = "make the car blue"
@@ -226,7 +219,7 @@ def _load_error(tmp_path, rows, chains=True) -> str:
         (_chain_row(num_turns=4), "bad.jsonl:2: num_turns says 4 but the chain has 3 turns"),
         (_chain_row(CHAIN_TURNS[:1]), "bad.jsonl:2: 'turns' must be a list of at least two"),
         (_chain_row(raw_caption="a dog on a porch"), "bad.jsonl:2: turn 1: missing target_caption"),
-        ('{"raw_prompt": "a dog", ', "bad.jsonl:2: malformed JSON"),
+        ('{"raw_prompt": "a dog", ', "bad.jsonl:2: not valid JSON"),
     ],
 )
 def test_a_bad_chain_is_refused_with_file_and_line(tmp_path, row, message):

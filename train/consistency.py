@@ -57,39 +57,29 @@ def check_row(raw_prompt: str, instruction: str, target_prompt: str) -> list[tup
     return broken
 
 
-def _field(record: dict, name: str, path: Path, number: int, turn: int) -> str:
-    value = record.get(name)
-    if not isinstance(value, str) or not value.strip():
-        kind = "missing" if value is None else f"not a non-empty string ({type(value).__name__})"
-        raise DataError(f"turn {turn}: field '{name}' is {kind}", path=str(path), line=number)
-    return value
-
-
 def _chain_violations(record: dict, path: Path, number: int) -> list[Violation]:
-    turns = record["turns"]
-    if not isinstance(turns, list) or not turns:
-        raise DataError("'turns' must be a non-empty list", path=str(path), line=number)
-    prompt = record.get("raw_prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise DataError("field 'raw_prompt' is missing or empty", path=str(path), line=number)
+    from train.data import chain_case
+
+    try:
+        case = chain_case(record, number)
+    except ValueError as error:
+        raise DataError(str(error), path=str(path), line=number) from error
     violations = []
-    for index, turn in enumerate(turns, start=1):
-        if not isinstance(turn, dict):
-            raise DataError(f"turn {index}: expected an object", path=str(path), line=number)
-        instruction = _field(turn, "instruction", path, number, index)
-        target = _field(turn, "target_prompt", path, number, index)
-        for rule, detail in check_row(prompt, instruction, target):
+    prompt = case.raw_prompt
+    for index, step in enumerate(case.steps, start=1):
+        for rule, detail in check_row(prompt, step.instruction, step.target_prompt):
             violations.append(Violation(str(path), number, rule, detail, index))
-        prompt = target
+        prompt = step.target_prompt
     return violations
 
 
 def validate_file(path: str | Path, *, skip_bad: bool = False) -> list[Violation]:
     """Return the violations of a JSONL file of rows or of chains (records with "turns").
 
-    Rows accept the column names of train.data (x / i / y, ...). Refuses (DataError naming
-    file and line) an unreadable file, bad JSON and missing fields, including a chain turn
-    without its instruction or target; with `skip_bad` such rows are passed over instead
+    Rows accept the column names of train.data (x / i / y, ...); chains are read as the
+    evaluation reads them (train.data.chain_case). Refuses (DataError naming file and line) an
+    unreadable file, bad JSON and missing fields, including a chain turn without its
+    instruction or target; with `skip_bad` such rows are passed over instead
     (train.data.load_triplets reports them).
     """
     from core.files import read_jsonl

@@ -1,7 +1,9 @@
 """InstructPE triplets (raw prompt x, instruction i, target prompt y): load, validate, split.
 
 DiffChat section 3.1 builds the InstructPE dataset of (x, i, y) triplets; every training stage
-(SFT, reward models, PPO) and the evaluation read them through `load_triplets`.
+(SFT, reward models, PPO) reads them through `load_triplets`. The rewriter evaluation and the
+consistency rules read single edits and three-turn chains as `EditCase`s (`load_cases`,
+`chain_case`).
 
 Accepted sources:
 
@@ -12,7 +14,8 @@ Accepted sources:
 
 Column names: `raw_prompt / instruction / target_prompt` (ours), the short `x / i / y`, and
 InstructPix2Pix's `input / edit / output` (and its hub dataset's
-`original_prompt / edit_prompt / edited_prompt`). Optional `category` and `source`.
+`original_prompt / edit_prompt / edited_prompt`). Optional `category`, `source` and the v2
+captions `raw_caption` / `target_caption`.
 """
 
 from __future__ import annotations
@@ -192,6 +195,162 @@ def row_to_triplet(row: object) -> Triplet:
             raise ValueError(f"field '{field_name}' must be a string, got {type(value).__name__}")
         values[field_name] = value.strip()
     return Triplet(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Edit cases: single edits and chains, both as EditCase (a raw prompt and its reference
+# steps), read by the rewriter evaluation and the consistency rules
+
+
+@dataclass(frozen=True)
+class EditStep:
+    """One reference edit: `instruction` turns the previous prompt into `target_prompt`."""
+
+    instruction: str
+    target_prompt: str
+    target_caption: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class EditCase:
+    """A raw prompt and the reference edits applied to it in order (one for a single edit).
+
+    `raw_caption` is set only when every step has a `target_caption` too (then CI runs on the
+    captions); `line` is the 1-based line of the file it came from.
+    """
+
+    raw_prompt: str
+    steps: tuple[EditStep, ...]
+    raw_caption: str = ""
+    line: int = 0
+    id: str = ""
+
+    @property
+    def uses_captions(self) -> bool:
+        """True when CI runs on the captions (x_o, i, y_o), False when on the prompts."""
+        return bool(self.raw_caption)
+
+
+def _json_objects(path: str) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; DataError names file:line."""
+    if not Path(path).is_file():
+        raise DataError(
+            "no such file (leave it out of --test_files / --chain_files, or pass '' for none)",
+            path,
+        )
+    for line in read_jsonl(path):
+        if line.blank:
+            continue
+        if line.record is None:
+            raise DataError(line.error, path, line.number)
+        yield line.number, line.record
+
+
+def _text(row: dict, key: str, where: str, required: bool = True) -> str:
+    """Return row[key] stripped; ValueError when required and missing/empty, or not a string."""
+    value = row.get(key)
+    if value is None:
+        if required:
+            raise ValueError(f"{where}missing field '{key}'")
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}field '{key}' must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise ValueError(f"{where}field '{key}' is empty")
+    return value.strip()
+
+
+def _captions(raw_caption: str, target_captions: list[str], where: list[str]) -> str:
+    """Return the raw caption when every step has a target caption, "" when none has one."""
+    if not raw_caption and not any(target_captions):
+        return ""
+    for caption, place in zip(target_captions, where, strict=True):
+        if not caption:
+            raise ValueError(
+                f"{place}missing target_caption (captions are all or nothing: the raw_caption "
+                "and every target_caption, or none of them)"
+            )
+    if not raw_caption:
+        raise ValueError("missing raw_caption (the target captions need the raw caption)")
+    return raw_caption
+
+
+def _single_case(row: dict, line: int) -> EditCase:
+    step = EditStep(
+        instruction=_text(row, "instruction", ""),
+        target_prompt=_text(row, "target_prompt", ""),
+        target_caption=_text(row, "target_caption", "", required=False),
+        category=_text(row, "category", "", required=False),
+    )
+    raw_caption = _text(row, "raw_caption", "", required=False)
+    return EditCase(
+        raw_prompt=_text(row, "raw_prompt", ""),
+        steps=(step,),
+        raw_caption=_captions(raw_caption, [step.target_caption], [""]),
+        line=line,
+    )
+
+
+def chain_case(row: dict, line: int) -> EditCase:
+    """Return the EditCase of one chain record (raw prompt, its turns in order); raises
+    ValueError naming the turn and field that is missing, empty or of the wrong type."""
+    turns = row.get("turns")
+    if not isinstance(turns, list) or len(turns) < 2:
+        raise ValueError("'turns' must be a list of at least two turns")
+    stated = row.get("num_turns")
+    if stated is not None and stated != len(turns):
+        raise ValueError(f"num_turns says {stated} but the chain has {len(turns)} turns")
+    steps = []
+    for number, turn in enumerate(turns, start=1):
+        where = f"turn {number}: "
+        if not isinstance(turn, dict) or not turn:
+            raise ValueError(f"{where}the turn is empty or not an object")
+        category = _text(turn, "category", where, required=False)
+        if "category" in turn and not category:
+            raise ValueError(f"{where}field 'category' is empty")
+        steps.append(
+            EditStep(
+                instruction=_text(turn, "instruction", where),
+                target_prompt=_text(turn, "target_prompt", where),
+                target_caption=_text(turn, "target_caption", where, required=False),
+                category=category,
+            )
+        )
+    raw_caption = _text(row, "raw_caption", "", required=False)
+    chain_id = row.get("id", "")
+    return EditCase(
+        raw_prompt=_text(row, "raw_prompt", ""),
+        steps=tuple(steps),
+        raw_caption=_captions(
+            raw_caption,
+            [s.target_caption for s in steps],
+            [f"turn {n}: " for n in range(1, len(steps) + 1)],
+        ),
+        line=line,
+        id=chain_id if isinstance(chain_id, str) else str(chain_id),
+    )
+
+
+def load_cases(path: str, chains: bool, limit: int = 0) -> list[EditCase]:
+    """Return the first `limit` (0: all) single edits or chains of a JSONL file.
+
+    Raises DataError naming file:line for malformed JSON, a missing or empty field, a chain
+    with fewer than two turns, an empty turn, a turn count other than the chain's `num_turns`,
+    or captions on some steps only; and for a file with no rows.
+    """
+    parse = chain_case if chains else _single_case
+    cases = []
+    for line, row in _json_objects(path):
+        try:
+            cases.append(parse(row, line))
+        except ValueError as error:
+            raise DataError(str(error), path, line) from None
+        if limit and len(cases) == limit:
+            break
+    if not cases:
+        raise DataError("the file holds no rows", path)
+    return cases
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,16 +20,13 @@ from train.data import deduplicate, load_triplets, save_triplets, split_train_te
 
 
 def _is_chain_file(path: str) -> bool:
-    first = next((line for line in _lines(path) if line.strip()), "")
-    return first.lstrip().startswith("{") and '"turns"' in first
+    """True when the first record of a JSONL file is a chain (has "turns")."""
+    from core.files import read_jsonl
 
-
-def _lines(path: str):
-    file = Path(path)
-    if file.suffix != ".jsonl" or not file.is_file():
-        return
-    with open(file, encoding="utf-8", errors="replace") as handle:
-        yield from handle
+    if Path(path).suffix != ".jsonl" or not Path(path).is_file():
+        return False
+    first = next((line for line in read_jsonl(path) if not line.blank), None)
+    return first is not None and first.record is not None and "turns" in first.record
 
 
 def _check_rules(path: str, skip_bad: bool = False) -> int:

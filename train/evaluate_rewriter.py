@@ -68,15 +68,16 @@ import importlib.util
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from core.errors import DataError, InputError
+from core.errors import InputError
 from core.rewrite import MAX_REWRITE_CANDIDATES, check_rewrite_candidates
 from train.common import check_causal_lm, config_to_dict, resolve_model_path
+from train.data import EditCase, load_cases
 
 SYSTEMS = ("adapter", "zero-shot", "append")
 CHAT_PREFIX = "chat:"
@@ -195,167 +196,6 @@ def base_system(name: str) -> str:
 def uses_verified_decoding(name: str) -> bool:
     """Return True for the +verify systems."""
     return name.endswith(VERIFY_SUFFIX)
-
-
-# ---------------------------------------------------------------------------------------------
-# 1. Data: single edits and chains, both as EditCase (a raw prompt and its reference steps)
-
-
-@dataclass(frozen=True)
-class EditStep:
-    """One reference edit: `instruction` turns the previous prompt into `target_prompt`."""
-
-    instruction: str
-    target_prompt: str
-    target_caption: str = ""
-    category: str = ""
-
-
-@dataclass(frozen=True)
-class EditCase:
-    """A raw prompt and the reference edits applied to it in order (one for a single edit).
-
-    `raw_caption` is set only when every step has a `target_caption` too (then CI runs on the
-    captions); `line` is the 1-based line of the file it came from.
-    """
-
-    raw_prompt: str
-    steps: tuple[EditStep, ...]
-    raw_caption: str = ""
-    line: int = 0
-    id: str = ""
-
-    @property
-    def uses_captions(self) -> bool:
-        """True when CI runs on the captions (x_o, i, y_o), False when on the prompts."""
-        return bool(self.raw_caption)
-
-
-def _json_objects(path: str) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; DataError names file:line."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(
-            "no such file (leave it out of --test_files / --chain_files, or pass '' for none)",
-            path,
-        )
-    with open(file, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"malformed JSON ({error.msg})", path, line_number) from None
-            if not isinstance(row, dict):
-                raise DataError(
-                    f"expected a JSON object, got {type(row).__name__}", path, line_number
-                )
-            yield line_number, row
-
-
-def _text(row: dict, key: str, where: str, required: bool = True) -> str:
-    """Return row[key] stripped; ValueError when required and missing/empty, or not a string."""
-    value = row.get(key)
-    if value is None:
-        if required:
-            raise ValueError(f"{where}missing field '{key}'")
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{where}field '{key}' must be a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise ValueError(f"{where}field '{key}' is empty")
-    return value.strip()
-
-
-def _captions(raw_caption: str, target_captions: list[str], where: list[str]) -> str:
-    """Return the raw caption when every step has a target caption, "" when none has one."""
-    if not raw_caption and not any(target_captions):
-        return ""
-    for caption, place in zip(target_captions, where, strict=True):
-        if not caption:
-            raise ValueError(
-                f"{place}missing target_caption (captions are all or nothing: the raw_caption "
-                "and every target_caption, or none of them)"
-            )
-    if not raw_caption:
-        raise ValueError("missing raw_caption (the target captions need the raw caption)")
-    return raw_caption
-
-
-def _single_case(row: dict, line: int) -> EditCase:
-    step = EditStep(
-        instruction=_text(row, "instruction", ""),
-        target_prompt=_text(row, "target_prompt", ""),
-        target_caption=_text(row, "target_caption", "", required=False),
-        category=_text(row, "category", "", required=False),
-    )
-    raw_caption = _text(row, "raw_caption", "", required=False)
-    return EditCase(
-        raw_prompt=_text(row, "raw_prompt", ""),
-        steps=(step,),
-        raw_caption=_captions(raw_caption, [step.target_caption], [""]),
-        line=line,
-    )
-
-
-def _chain_case(row: dict, line: int) -> EditCase:
-    turns = row.get("turns")
-    if not isinstance(turns, list) or len(turns) < 2:
-        raise ValueError("'turns' must be a list of at least two turns")
-    stated = row.get("num_turns")
-    if stated is not None and stated != len(turns):
-        raise ValueError(f"num_turns says {stated} but the chain has {len(turns)} turns")
-    steps = []
-    for number, turn in enumerate(turns, start=1):
-        where = f"turn {number}: "
-        if not isinstance(turn, dict) or not turn:
-            raise ValueError(f"{where}the turn is empty or not an object")
-        category = _text(turn, "category", where, required=False)
-        if "category" in turn and not category:
-            raise ValueError(f"{where}field 'category' is empty")
-        steps.append(
-            EditStep(
-                instruction=_text(turn, "instruction", where),
-                target_prompt=_text(turn, "target_prompt", where),
-                target_caption=_text(turn, "target_caption", where, required=False),
-                category=category,
-            )
-        )
-    raw_caption = _text(row, "raw_caption", "", required=False)
-    chain_id = row.get("id", "")
-    return EditCase(
-        raw_prompt=_text(row, "raw_prompt", ""),
-        steps=tuple(steps),
-        raw_caption=_captions(
-            raw_caption,
-            [s.target_caption for s in steps],
-            [f"turn {n}: " for n in range(1, len(steps) + 1)],
-        ),
-        line=line,
-        id=chain_id if isinstance(chain_id, str) else str(chain_id),
-    )
-
-
-def load_cases(path: str, chains: bool, limit: int = 0) -> list[EditCase]:
-    """Return the first `limit` (0: all) single edits or chains of a JSONL file.
-
-    Raises DataError naming file:line for malformed JSON, a missing or empty field, a chain
-    with fewer than two turns, an empty turn, a turn count other than the chain's `num_turns`,
-    or captions on some steps only; and for a file with no rows.
-    """
-    parse = _chain_case if chains else _single_case
-    cases = []
-    for line, row in _json_objects(path):
-        try:
-            cases.append(parse(row, line))
-        except ValueError as error:
-            raise DataError(str(error), path, line) from None
-        if limit and len(cases) == limit:
-            break
-    if not cases:
-        raise DataError("the file holds no rows", path)
-    return cases
 
 
 # ---------------------------------------------------------------------------------------------
