@@ -104,27 +104,26 @@ def test_generated_rows_rotate_through_the_edit_kinds():
     assert [row.category for row in rows] == list(EDIT_KINDS) * 2
 
 
-@pytest.mark.parametrize(
-    ("kind", "raw", "instruction", "target"),
-    [
-        # Hand-worked: the edit replaces the slot's value in place, nothing else moves.
-        ("season", "a fox in a forest, in spring", "winter", "a fox in a forest, in winter"),
-        ("remove", "a fox in a forest, a kite in the sky", "remove the kite", "a fox in a forest"),
-    ],
-)
-def test_edits_replace_values_in_place(kind, raw, instruction, target):
+def test_a_season_edit_replaces_the_season_in_place():
     from train.sample_generator import Scene
 
     scene = Scene(kind="animal", noun="fox", plural="foxes", location="in a forest")
-    if kind == "season":
-        scene.season = "spring"
-        scene.season = "winter"
-        assert scene.prompt() == target
-    else:
-        scene.extras = [("kite", "a kite in the sky")]
-        assert scene.prompt() == raw
-        edited = EDITS["remove"](scene, random.Random(0))[0]
-        assert edited.prompt() == target
+    scene.season = "spring"
+    assert scene.prompt() == "a fox in a forest, in spring"
+    edited, instruction = EDITS["season"](scene, random.Random(0))
+    assert edited.season != "spring" and edited.season in instruction
+    assert edited.prompt() == f"a fox in a forest, in {edited.season}"  # no "in spring" left
+
+
+def test_a_remove_edit_deletes_the_whole_clause():
+    from train.sample_generator import Scene
+
+    scene = Scene(kind="animal", noun="fox", plural="foxes", location="in a forest")
+    scene.extras = [("kite", "a kite in the sky")]
+    assert scene.prompt() == "a fox in a forest, a kite in the sky"
+    edited, instruction = EDITS["remove"](scene, random.Random(0))
+    assert "kite" in instruction
+    assert edited.prompt() == "a fox in a forest"
 
 
 @pytest.mark.parametrize("kind", EDIT_KINDS)

@@ -165,6 +165,9 @@ def _split(entry: str) -> tuple[str, str]:
     return singular, plural
 
 
+EXTRAS = [_split(entry) for entry in SCENES["extras"]]  # (noun, clause) of each extra object
+
+
 def random_subject(rng: random.Random, kind: str | None = None) -> tuple[str, str, str, tuple]:
     """Return (kind, noun, plural, pronoun pair) of a random subject."""
     kind = kind or rng.choice(["person", "person", "animal", "animal", "vehicle", "object", "building"])  # fmt: skip
@@ -207,7 +210,7 @@ def random_scene(rng: random.Random) -> Scene:
     scene.action = _pick(rng, [_split(a) for a in SCENES["actions"][kind]], 0.2 if short else 0.6)
     scene.location = _pick(rng, SCENES["locations"], 0.6 if short else 0.85)
     if not short:
-        extras = [_split(e) for e in SCENES["extras"] if not e.startswith(noun + "|")]
+        extras = [extra for extra in EXTRAS if extra[0] != noun]
         scene.extras = rng.sample(extras, rng.choice([0, 0, 1, 1, 2]))
         scene.time = _pick(rng, list(ATMOSPHERE["time"].values()), rich)
         scene.season = _pick(rng, ATMOSPHERE["season"], rich * 0.6)
@@ -235,7 +238,7 @@ def random_scene(rng: random.Random) -> Scene:
 
 def _fill_every_slot(rng: random.Random, scene: Scene) -> None:
     """Make a long prompt (50-70 words): every slot set, three extras, many tags."""
-    extras = [_split(e) for e in SCENES["extras"] if not e.startswith(scene.noun + "|")]
+    extras = [extra for extra in EXTRAS if extra[0] != scene.noun]
     scene.extras = rng.sample(extras, 3)
     scene.time = scene.time or rng.choice(list(ATMOSPHERE["time"].values()))
     scene.season = scene.season or rng.choice(ATMOSPHERE["season"])
@@ -252,12 +255,15 @@ def _time_key(scene: Scene) -> str | None:
     return next((k for k, v in ATMOSPHERE["time"].items() if v == scene.time), None)
 
 
-def _fitting_lighting(rng: random.Random, scene: Scene, chance: float) -> str | None:
-    time = _time_key(scene)
-    fits = [
+def _lightings_for(time: str | None) -> list[str]:
+    """Return the lighting phrases that fit a time of day (all of them for no time)."""
+    return [
         e["phrase"] for e in ATMOSPHERE["lighting"] if not time or time in e.get("times", [time])
     ]
-    return _pick(rng, fits, chance)
+
+
+def _fitting_lighting(rng: random.Random, scene: Scene, chance: float) -> str | None:
+    return _pick(rng, _lightings_for(_time_key(scene)), chance)
 
 
 def _fitting_cameras(scene: Scene) -> list[str]:
@@ -293,9 +299,7 @@ def edit_replace(scene: Scene, rng: random.Random, kind: str = "replace") -> Edi
     if scene.extras and rng.random() < 0.3 and kind == "replace":
         index = rng.randrange(len(scene.extras))
         present = {noun for noun, _ in scene.extras} | {scene.noun}
-        new = _other(
-            rng, [_split(e) for e in SCENES["extras"] if _split(e)[0] not in present], None
-        )
+        new = _other(rng, [extra for extra in EXTRAS if extra[0] not in present], None)
         edited = copy.deepcopy(scene)
         old = edited.extras[index]
         edited.extras[index] = new
@@ -381,7 +385,7 @@ def _pronouns(scene: Scene) -> dict[str, str]:
 
 def edit_add(scene: Scene, rng: random.Random) -> Edit | None:
     present = {noun for noun, _ in scene.extras} | {scene.noun}
-    choices = [_split(e) for e in SCENES["extras"] if _split(e)[0] not in present]
+    choices = [extra for extra in EXTRAS if extra[0] not in present]
     if len(scene.extras) >= 3 or not choices:
         return None
     new = rng.choice(choices)
@@ -446,10 +450,8 @@ def edit_time_of_day(
     new = _other(rng, list(ATMOSPHERE["time"]), _time_key(scene))
     edited = copy.deepcopy(scene)
     edited.time = ATMOSPHERE["time"][new]
-    if scene.lighting:
-        edited.lighting = _fitting_lighting(rng, edited, 1.0) if scene.lighting not in [
-            e["phrase"] for e in ATMOSPHERE["lighting"] if new in e.get("times", [new])
-        ] else scene.lighting  # fmt: skip
+    if scene.lighting and scene.lighting not in _lightings_for(new):
+        edited.lighting = _fitting_lighting(rng, edited, 1.0)  # moonlight at midday: swap it
     instruction = _phrase(
         rng, phrasing, new=new, new_phrase=edited.time, old=_time_key(scene) or ""
     )
@@ -459,9 +461,7 @@ def edit_time_of_day(
 def edit_lighting(scene: Scene, rng: random.Random) -> Edit | None:
     edited = copy.deepcopy(scene)
     edited.lighting = _other(rng, [e["phrase"] for e in ATMOSPHERE["lighting"]], scene.lighting)
-    if _time_key(scene) and edited.lighting not in [
-        e["phrase"] for e in ATMOSPHERE["lighting"] if _time_key(scene) in e.get("times", [_time_key(scene)])
-    ]:  # fmt: skip
+    if edited.lighting not in _lightings_for(_time_key(scene)):
         return None
     return edited, _phrase(rng, "lighting", new=edited.lighting)
 
