@@ -598,16 +598,9 @@ def chat_timeout() -> float:
 
     Refuses (InputError) a value that is not a positive number.
     """
-    raw = os.environ.get(CHAT_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_CHAT_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise InputError(f"{CHAT_TIMEOUT_ENV} must be a positive number of seconds; got {raw!r}.")
-    return seconds
+    from core.validation import positive_number_setting
+
+    return positive_number_setting(CHAT_TIMEOUT_ENV, DEFAULT_CHAT_TIMEOUT, "seconds")
 
 
 def is_network_rewriter(name: str | None) -> bool:

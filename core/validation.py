@@ -8,6 +8,7 @@ show. The English check only warns: DiffChat's rewriter was trained on English p
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,3 +262,18 @@ def check_path_option(kind: str, value: str, name: str = "") -> str:
     except InputError as error:
         raise InputError(f"{label}{error}") from error
     raise ValueError(f"unknown path kind {kind!r}; expected one of {PATH_KINDS}")
+
+
+def positive_number_setting(name: str, default: float, unit: str) -> float:
+    """Return the environment variable `name` as a positive number; `default` when it is unset
+    or blank. Refuses (InputError naming the variable and `unit`) any other value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise InputError(f"{name} must be a positive number of {unit}; got {raw!r}.")
+    return value

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import gradio as gr
 
 from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
@@ -60,13 +58,13 @@ DEFAULT_MAX_UPLOAD_MB = 50
 def max_upload_bytes() -> int:
     """Return the largest upload the server accepts, in bytes: DIFFCHAT_MAX_UPLOAD_MB
     (default 50). Refuses (SystemExit, at start-up) a value that is not a positive number."""
-    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip() or str(DEFAULT_MAX_UPLOAD_MB)
+    from core.errors import InputError
+    from core.validation import positive_number_setting
+
     try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = 0.0
-    if not megabytes > 0:
-        raise SystemExit(f"{MAX_UPLOAD_ENV} must be a positive number of megabytes; got {raw!r}")
+        megabytes = positive_number_setting(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB, "megabytes")
+    except InputError as error:
+        raise SystemExit(str(error)) from None
     return int(megabytes * 2**20)
 
 

@@ -53,16 +53,9 @@ def session_ttl_seconds() -> float:
 
     Refuses (InputError) a value that is not a positive number.
     """
-    raw = os.environ.get(SESSION_TTL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_SESSION_TTL_HOURS * 3600
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = 0.0
-    if not hours > 0:
-        raise InputError(f"{SESSION_TTL_ENV} must be a positive number of hours; got {raw!r}.")
-    return hours * 3600
+    from core.validation import positive_number_setting
+
+    return positive_number_setting(SESSION_TTL_ENV, DEFAULT_SESSION_TTL_HOURS, "hours") * 3600
 
 
 def server_key(workspace: Path) -> bytes:
