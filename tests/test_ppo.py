@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+from tests.train_fixtures import (
+    save_tiny_llama,
+    tiny_llama_config,
+    tiny_triplets,
+    write_triplets_jsonl,
+)
 from train.common import read_metrics
 
 
@@ -451,7 +456,7 @@ def save_word_level_llama(folder: Path) -> Path:
     any logit by more than about 0.6.
     """
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
     words = (
         "a the on in of with castle red blue green cat dog tree house boat car photo painting "
@@ -463,20 +468,7 @@ def save_word_level_llama(folder: Path) -> Path:
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
     )
-    config = LlamaConfig(
-        vocab_size=len(vocabulary),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=0,
-        pad_token_id=1,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-        initializer_range=0.2,
-    )
+    config = tiny_llama_config(tokenizer, initializer_range=0.2)
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -75,13 +75,11 @@ def build_tiny_tokenizer():
     )
 
 
-def save_tiny_llama(folder: Path, seed: int = 0) -> Path:
-    """Save a 2-layer, hidden-32 random LlamaForCausalLM + tiny tokenizer into `folder`."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_llama_config(tokenizer, **overrides):
+    """Return the LlamaConfig of the tiny test models (2 layers, hidden 32) for `tokenizer`."""
+    from transformers import LlamaConfig
 
-    tokenizer = build_tiny_tokenizer()
-    config = LlamaConfig(
+    settings = dict(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -94,6 +92,16 @@ def save_tiny_llama(folder: Path, seed: int = 0) -> Path:
         bos_token_id=None,
         tie_word_embeddings=True,
     )
+    return LlamaConfig(**(settings | overrides))
+
+
+def save_tiny_llama(folder: Path, seed: int = 0) -> Path:
+    """Save a 2-layer, hidden-32 random LlamaForCausalLM + tiny tokenizer into `folder`."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = build_tiny_tokenizer()
+    config = tiny_llama_config(tokenizer)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder)
