@@ -59,7 +59,7 @@ def secret_of(client: Client) -> str:
     return client.diffchat_secret
 
 
-def send(
+def send_inputs(
     client: Client,
     text: str,
     model: str = "tiny-sd",
@@ -70,9 +70,10 @@ def send(
     start_image=None,
     seed: int = 7,
     variations: int = 1,
-):
-    """One chat message; returns (chat, image, prompt diff, scores, gallery, download)."""
-    return client.predict(
+    steps: int = 2,
+) -> tuple:
+    """The inputs of one /send call, in the endpoint's order."""
+    return (
         text,
         secret_of(client),
         start_mode,
@@ -85,12 +86,16 @@ def send(
         1.5,
         7.5,
         seed,
-        2,
+        steps,
         "",
         "native size",
         variations,
-        api_name=SEND,
     )
+
+
+def send(client: Client, text: str, **inputs):
+    """One chat message; returns (chat, image, prompt diff, scores, gallery, download)."""
+    return client.predict(*send_inputs(client, text, **inputs), api_name=SEND)
 
 
 def prompt_of(diff) -> str:
@@ -170,25 +175,7 @@ def test_real_smollm2_turn(app_url):
 def test_stop_cancels_the_turn_cleanly(app_url):
     client = Client(app_url, verbose=False)
     send(client, "a quiet harbour at dawn")
-    job = client.submit(
-        "make it stormy",
-        secret_of(client),
-        "start from text",
-        None,
-        "tiny-sd",
-        "",
-        "append",
-        "rewrite only",
-        0.6,
-        1.5,
-        7.5,
-        7,
-        100,
-        "",
-        "native size",
-        1,
-        api_name=SEND,
-    )
+    job = client.submit(*send_inputs(client, "make it stormy", steps=100), api_name=SEND)
     while not job.status().progress_data and not job.done():
         time.sleep(0.05)  # wait until the diffusion steps are under way
     client.predict(secret_of(client), api_name="/stop")
@@ -513,25 +500,7 @@ def test_votes_store_a_keyed_hash_not_the_session_hash(app_url):
 def test_a_turn_cancelled_by_the_client_never_joins_the_session(app_url):
     client = Client(app_url, verbose=False)
     send(client, "a windmill in a field")
-    job = client.submit(
-        "make it foggy",
-        secret_of(client),
-        "start from text",
-        None,
-        "tiny-sd",
-        "",
-        "append",
-        "rewrite only",
-        0.6,
-        1.5,
-        7.5,
-        7,
-        60,
-        "",
-        "native size",
-        1,
-        api_name=SEND,
-    )
+    job = client.submit(*send_inputs(client, "make it foggy", steps=60), api_name=SEND)
     while not job.status().progress_data and not job.done():
         time.sleep(0.05)
     job.cancel()
