@@ -181,6 +181,7 @@ _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
 }
 # A picture cannot show a 24-hour day: "on a sunny day" means the daytime part of it.
 _WHOLE_DAY = {"day.n.01": "day.n.04"}
+_FOCAL_LENGTH = re.compile(r"\d{2,3}mm")
 _MAX_PHRASE = 2  # multiword tags looked up: "oil painting", "pixel art", "golden hour"
 
 
@@ -295,6 +296,8 @@ def slot_of(lemma: str, pos: str | None = None, strict: bool = False) -> SlotVal
     if lemma in _FALLBACK_SLOTS:
         slot, family = _FALLBACK_SLOTS[lemma]
         return SlotValue(slot, family, frozenset())
+    if _FOCAL_LENGTH.fullmatch(lemma):  # "85mm", "28mm": a lens, so a photograph
+        return SlotValue("medium", "photo", frozenset())
     if lemma in _PRONOUNS or len(lemma) < 3:
         return None
     # The most frequent sense decides ("clouds" are clouds, not a cloud of dust); a noun's
@@ -488,7 +491,10 @@ class EditReading:
     "set" (a new slot value or attribute), "relative" ("rougher", "more clouds"), "add",
     "other", or "compound" (then `parts` holds one reading per part). `slots`: the slots it
     sets (season, time_of_day, weather, medium, colour). `pronoun`: the edit's object is a
-    person pronoun ("make him older"). `vague`: see `clarify`.
+    person pronoun ("make him older"). `vague`: see `clarify`. `old_phrase` / `new_phrase`:
+    the instruction's words for what goes and what comes ("the bike" / "a horse" in "swap the
+    bike for a horse"; "" / "add a canoe" where the instruction names no old thing), as
+    core.literal_edit uses them.
     """
 
     instruction: str
@@ -499,6 +505,8 @@ class EditReading:
     pronoun: bool = False
     vague: bool = False
     parts: tuple[EditReading, ...] = ()
+    old_phrase: str = ""
+    new_phrase: str = ""
 
 
 def _normalize(text: str) -> str:
@@ -963,6 +971,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
         slots=tuple(dict.fromkeys(slots)),
         pronoun=pronoun,
         vague=is_vague(original),
+        old_phrase=old_phrase or "",
+        new_phrase=new_phrase,
     )
 
 

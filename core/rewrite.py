@@ -12,6 +12,8 @@ Verified decoding (issue 9, section 3; beyond the paper): `rewrite(prompt, instr
 candidates=K)` checks the greedy rewrite with core.instructions.check_edit and, when it fails,
 draws K candidates (`draw_candidates`), scores each with the instruction reader plus the
 content-integrity score, and returns the best, the greedy rewrite when none scores higher.
+Before it draws, it tries the instruction reader's own literal edit (core.literal_edit),
+which costs no model call.
 
 Backends:
 - `LocalCausalLMRewriter`: any local causal LM folder or Hugging Face id, a PEFT LoRA adapter
@@ -81,6 +83,14 @@ def first_line(text: str) -> str:
     return ""
 
 
+def without_repeated_clauses(text: str) -> str:
+    """Return `text` with each comma clause kept once: a small model sometimes loops
+    ("a nook with a cat, in the distance, in the distance, in the distance, ...")."""
+    clauses = [clause.strip() for clause in text.split(",")]
+    kept = list(dict.fromkeys(clause for clause in clauses if clause))
+    return text if len(kept) == len(clauses) else ", ".join(kept)
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """How a local rewriter decodes. Greedy by default (deterministic rewrites)."""
@@ -141,9 +151,12 @@ class Rewriter(ABC):
         2. A greedy rewrite that passes core.instructions.check_edit (gains what the
            instruction adds, loses what it removes, is not a copy of the prompt) is kept: it
            costs nothing more.
-        3. For the others, `candidates` rewrites are drawn (`draw_candidates`) and each,
-           the greedy one included, gets `rerank_score`; the highest wins, the greedy rewrite
-           on ties. `candidates` = 1 is plain greedy decoding.
+        3. For the others, the reader's literal edit (core.literal_edit) is tried: where it
+           passes the check, it and the greedy rewrite are ranked by `rerank_score` (the
+           greedy one wins ties) and no model call is made.
+        4. For the rest, `candidates` rewrites are drawn (`draw_candidates`) and each, the
+           greedy one and the literal edit included, gets `rerank_score`; the highest wins,
+           the greedy rewrite on ties. `candidates` = 1 is plain greedy decoding.
         Refuses (InputError) `candidates` outside 1..MAX_REWRITE_CANDIDATES.
         """
         check_rewrite_candidates(candidates)
@@ -154,16 +167,31 @@ class Rewriter(ABC):
             return results
         from core.instructions import check_edit
 
+        from core.literal_edit import literal_edit
+
         failed = [
             index
             for index, ((prompt, instruction), text) in enumerate(zip(checked, greedy, strict=True))
             if not text or not check_edit(prompt, instruction, text).ok
         ]
-        if not failed:
-            return results
-        drawn = self.draw_candidates([checked[index] for index in failed], candidates)
-        for index, options in zip(failed, drawn, strict=True):
+        # The reader's literal edit costs no model call: where it passes the check, no
+        # candidates are drawn.
+        literal = {index: literal_edit(*checked[index]) for index in failed}
+        search = []
+        for index in failed:
             prompt, instruction = checked[index]
+            if literal[index] and check_edit(prompt, instruction, literal[index]).ok:
+                results[index] = choose_candidate(
+                    prompt, instruction, greedy[index], [literal[index]]
+                )
+            else:
+                search.append(index)
+        if not search:
+            return results
+        drawn = self.draw_candidates([checked[index] for index in search], candidates)
+        for index, options in zip(search, drawn, strict=True):
+            prompt, instruction = checked[index]
+            options = [*options, literal[index]] if literal[index] else options
             results[index] = choose_candidate(prompt, instruction, greedy[index], options)
         return results
 
@@ -549,7 +577,7 @@ class LocalCausalLMRewriter(Rewriter):
         for start in range(0, len(checked), self.settings.batch_size):
             chunk = checked[start : start + self.settings.batch_size]
             results += self._generate([format_rewrite_prompt(p, i) for p, i in chunk])
-        return results
+        return [without_repeated_clauses(text) for text in results]
 
     def draw_candidates(self, pairs, num_candidates):
         """Return beam search's n-best list per pair: `num_beams` = `num_return_sequences` =

@@ -19,6 +19,7 @@ from core.rewrite import (
     load_rewriter,
     rerank_score,
 )
+from core.literal_edit import literal_edit
 from tests.test_rewrite import smollm2_ready, tiny_models  # noqa: F401 (fixtures)
 
 PROMPT = "a cabin in a forest in spring, oil painting"
@@ -49,6 +50,14 @@ class FixedRewriter(Rewriter):
         raise AssertionError("verified decoding draws through draw_candidates")
 
 
+@pytest.fixture
+def no_literal_edit(monkeypatch):
+    """Verified decoding without the reader's literal edit: the tests of drawing and ranking."""
+    import core.literal_edit
+
+    monkeypatch.setattr(core.literal_edit, "literal_edit", lambda prompt, instruction: None)
+
+
 def test_the_default_is_greedy():
     assert DEFAULT_REWRITE_CANDIDATES == 1
     rewriter = FixedRewriter(BOTH_SEASONS, ["a cabin in a forest in winter, oil painting"])
@@ -56,7 +65,7 @@ def test_the_default_is_greedy():
     assert rewriter.calls == ["greedy"]
 
 
-def test_the_reranker_picks_the_candidate_that_gains_winter_and_drops_spring():
+def test_the_reranker_picks_the_candidate_that_gains_winter_and_drops_spring(no_literal_edit):
     rewriter = FixedRewriter(
         BOTH_SEASONS,
         [
@@ -78,7 +87,7 @@ def test_the_reranker_picks_the_candidate_that_gains_winter_and_drops_spring():
     assert max(result.scores) == result.scores[1]
 
 
-def test_greedy_is_kept_on_ties_and_when_nothing_scores_higher():
+def test_greedy_is_kept_on_ties_and_when_nothing_scores_higher(no_literal_edit):
     # Same words as the greedy rewrite in another case: the same score, greedy stays.
     tie = BOTH_SEASONS.upper()
     rewriter = FixedRewriter(BOTH_SEASONS, [tie, PROMPT])
@@ -97,7 +106,7 @@ def test_a_greedy_rewrite_that_passes_its_check_draws_nothing():
     ]
 
 
-def test_batch_draws_only_for_the_pairs_that_failed():
+def test_batch_draws_only_for_the_pairs_that_failed(no_literal_edit):
     class PerPair(FixedRewriter):
         def rewrite_batch(self, pairs):
             return ["a man riding a horse" if "bike" in p else p for p, _ in pairs]
@@ -109,6 +118,26 @@ def test_batch_draws_only_for_the_pairs_that_failed():
     assert rewriter.calls == ["draw 4"]
     assert [r.searched for r in results] == [False, True]
     assert results[1].prompt == "a cabin in a forest in winter, oil painting"
+
+
+def test_a_literal_edit_that_passes_its_check_is_taken_without_drawing():
+    rewriter = FixedRewriter(BOTH_SEASONS, ["a cabin in winter"])
+    result = rewriter.rewrite_batch_verified([(PROMPT, INSTRUCTION)], 4)[0]
+    # core.literal_edit puts winter where spring stood; check_edit passes it (score 1.0 + CI
+    # 1.0), above the greedy rewrite that keeps spring (2/3 + 1.0).
+    assert result.prompt == "a cabin in a forest in winter, oil painting"
+    assert result.candidates == (result.prompt,) and result.scores == (pytest.approx(2.0),)
+    assert rewriter.calls == ["greedy"]
+
+
+def test_candidates_are_drawn_where_there_is_no_literal_edit():
+    # The deer is the clause's subject: the literal edit declines, candidates are drawn.
+    prompt, instruction = "a deer in a forest clearing, photo", "remove the deer"
+    drawn = [prompt, "a forest clearing, photo"]
+    rewriter = FixedRewriter(prompt, drawn)
+    result = rewriter.rewrite_batch_verified([(prompt, instruction)], 2)[0]
+    assert rewriter.calls == ["greedy", "draw 2"]
+    assert result.searched and result.prompt == "a forest clearing, photo"
 
 
 @pytest.mark.parametrize("candidates", [0, -1, MAX_REWRITE_CANDIDATES + 1, 2.5, True, "4"])
@@ -152,9 +181,9 @@ def test_local_draw_candidates_is_beam_n_best(tiny_models):  # noqa: F811
     assert rewriter.draw_candidates(pairs[:1], 3) == drawn[:1]
     verified = rewriter.rewrite_batch_verified(pairs, 3)
     greedy = rewriter.rewrite_batch(pairs)
-    for result, greedy_text, options in zip(verified, greedy, drawn, strict=True):
+    for pair, result, greedy_text, options in zip(pairs, verified, greedy, drawn, strict=True):
         assert result.greedy == greedy_text
-        assert result.prompt in (greedy_text, *options)
+        assert result.prompt in (greedy_text, *options, literal_edit(*pair))
 
 
 # --- the shipped adapter (real SmolLM2-135M weights): few generations
@@ -214,7 +243,7 @@ def test_cli_verified_batch_gives_one_line_per_input_line(tiny_models, tmp_path)
 # --- the Create tab: the advanced setting reaches the rewriter
 
 
-def test_create_tab_turn_passes_its_candidate_count_to_the_rewriter(monkeypatch):
+def test_create_tab_turn_passes_its_candidate_count_to_the_rewriter(monkeypatch, no_literal_edit):
     import core.rewrite
     from core.images import EditRequest
     from diffchat_ui.create_tab import TurnSettings

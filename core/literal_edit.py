@@ -1,0 +1,265 @@
+"""Literal edits: the instruction reader's own rewrite of a prompt.
+
+`literal_edit(prompt, instruction)` carries out what core.instructions.read_instruction read,
+word for word, on the prompt's own text:
+
+- replace / instead ("swap the bike for a horse"): the old words give way to the new ones
+  where they stand ("a kid riding a horse down ...");
+- a new slot value ("make it winter", "make the door blue", "make it a watercolor"): the new
+  value takes the place of the old one and the old slot's other words go ("35mm photo,
+  bokeh" -> "watercolor"); with no old value the new one is added;
+- remove / negation ("remove the crane", "without the hat"): the comma clause that holds the
+  thing goes, or, inside the first clause, the words from the link before it ("with", "and",
+  "wearing") to the thing;
+- add and everything else the reader gains words for: the instruction's phrase, without
+  its editing verb, after the prompt's first clause (media at the end, where style tags go).
+
+It knows only what the reader knows, so it is no language model: its prompts are plain and
+it fails where the reading is wrong. Verified decoding (core.rewrite) offers it as one more
+candidate when the model's greedy rewrite fails the reader's check, and check_edit decides.
+Returns None when the reading gives it nothing to do (a vague or relative instruction with
+nothing to gain, a thing to remove that the prompt does not hold as a separable phrase).
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.instructions import (
+    _EDIT_VERBS,
+    _PRONOUNS,
+    EditReading,
+    _family,
+    _same_text,
+    read_instruction,
+)
+from core.nlp import lemmatize, synonyms, tagged_lemmas, word_spans
+
+# Words that may stand between an edit verb and its content: "make it a", "turn them into".
+_LEAD_WORDS = frozenset({"to", "into", "be", "look", "like", "out", "of", "with"})
+_ARTICLES = frozenset({"a", "an", "the", "some"})
+# Words that link a thing to the rest of its clause ("a street with a man on a scooter").
+_LINK_WORDS = frozenset({"with", "and", "beside", "near", "by", "plus", "holding", "wearing"})
+_FUNCTION_WORDS = _ARTICLES | _LINK_WORDS | frozenset(
+    {"of", "in", "on", "at", "under", "over", "from", "for", "its", "his", "her", "their"}
+)
+_SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
+_TRAILING = re.compile(r"\s*\b(?:instead|too|as well|please|pls|thanks)\s*$")
+
+
+def literal_edit(prompt: str, instruction: str) -> str | None:
+    """Return the prompt with the instruction's reading carried out literally, or None when
+    there is nothing the reading can do (see the module docstring)."""
+    reading = read_instruction(prompt, instruction)
+    if reading.vague:
+        return None
+    text = prompt
+    for part in reading.parts or (reading,):
+        edited = _apply(text, part)
+        if edited is None:
+            return None
+        text = edited
+    text = _tidy(text)
+    return None if not text or _same_text(text, prompt) else text
+
+
+def _apply(text: str, reading: EditReading) -> str | None:
+    if reading.kind in ("remove", "negation"):
+        if not reading.lose:
+            return None
+        for lemma in reading.lose:
+            removed = _remove_thing(text, lemma, reading.old_phrase)
+            if removed is None:
+                return None
+            text = removed
+        return text
+    new = _content_phrase(reading.new_phrase)
+    if not new or not reading.gain:
+        return None
+    old_words = set(_words(reading.old_phrase)) - _ARTICLES
+    spans = sorted(span for lemma in reading.lose for span in _find(text, lemma))
+    if not spans:
+        return _insert(text, new, "medium" in reading.slots)
+    start, end = spans[0]
+    # The old phrase's modifiers go with its head: "a coffee mug" -> "a bouquet of daisies";
+    # so do the adjectives of an old scene value: "heavy rain" -> "clear and sunny".
+    start = _extend_left(text, start, old_words)
+    if set(reading.slots) & _SCENE_SLOTS:
+        start = _extend_left(text, start, _adjectives(text[:start]))
+    text = _put(text, start, end, new)
+    # The other old words (the old medium's tags: "35mm photo, bokeh") go.
+    for lemma in reading.lose:
+        while spans := _find(text, lemma):
+            first_start, first_end = spans[0]
+            if first_start >= start and first_end <= start + len(_bare(new)):
+                break  # the new value itself ("watercolor" in a "watercolor" edit)
+            text = _delete(text, first_start, first_end)
+    return text
+
+
+def _content_phrase(phrase: str) -> str:
+    """Return the instruction phrase without its editing verb, pronoun and link words:
+    "add a canoe" -> "a canoe", "make it a watercolor" -> "a watercolor", "make him laugh"
+    -> "laughing", "give her a hat" -> "with a hat"."""
+    words = phrase.strip(" ,.!?").split()
+    leading_verb = ""
+    while words and (
+        words[0] in _EDIT_VERBS or words[0] in _PRONOUNS or words[0] in _LEAD_WORDS
+    ):
+        if words[0] in _EDIT_VERBS and not leading_verb:
+            leading_verb = words[0]
+        words = words[1:]
+    text = _TRAILING.sub("", " ".join(words)).strip(" ,")
+    if not text:
+        return ""
+    if leading_verb == "give" and text.split()[0] in _ARTICLES:
+        return f"with {text}"
+    first, *rest = text.split()
+    tagged = tagged_lemmas(first)
+    if tagged and tagged[0][1] == "v" and first == tagged[0][0] and first not in _ARTICLES:
+        return " ".join([_gerund(first), *rest])  # "make him laugh" -> "laughing"
+    return text
+
+
+def _gerund(verb: str) -> str:
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    return verb + "ing"
+
+
+def _bare(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[0] in _ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def _words(text: str) -> list[str]:
+    return [word for _, _, word in word_spans(text)]
+
+
+def _find(text: str, lemma: str) -> list[tuple[int, int]]:
+    """Return the character spans of `text` whose words are `lemma` (a form, a derived word
+    or a same-part-of-speech synonym; a multiword lemma word for word)."""
+    spans = word_spans(text)
+    tagged = tagged_lemmas(text) if spans else ()
+    parts = lemma.split()
+    found = []
+    for index in range(len(spans) - len(parts) + 1):
+        window = range(index, index + len(parts))
+        if len(parts) > 1:
+            if all(
+                spans[j][2] == part or tagged[j][0] == part
+                for j, part in zip(window, parts, strict=True)
+            ):
+                found.append((spans[index][0], spans[index + len(parts) - 1][1]))
+            continue
+        word = spans[index][2]
+        tag_lemma, pos = tagged[index]
+        forms = {word, tag_lemma} | {lemmatize(word, p) for p in ("n", "v", "a")}
+        if lemma in forms or forms & _family(lemma) or (
+            pos in ("n", "a") and tag_lemma in synonyms(lemma, pos)
+        ):
+            found.append((spans[index][0], spans[index][1]))
+    return found
+
+
+def _extend_left(text: str, start: int, words: set[str]) -> int:
+    """Move `start` left over the words just before it that are in `words`."""
+    for begin, end, word in reversed(word_spans(text[:start])):
+        if word not in words or text[end:start].strip():
+            break
+        start = begin
+    return start
+
+
+def _adjectives(text: str) -> set[str]:
+    spans = word_spans(text)
+    tagged = tagged_lemmas(text) if spans else ()
+    return {word for (_, _, word), (_, pos) in zip(spans, tagged, strict=True) if pos == "a"}
+
+
+def _put(text: str, start: int, end: int, new: str) -> str:
+    """Replace text[start:end] with `new`, keeping one article ("a horse", not "a a horse")."""
+    before = text[:start]
+    article = re.search(r"\b(a|an|the|some)\s+$", before, re.IGNORECASE)
+    value = _bare(new) if article else new
+    if article and article.group(1).lower() in ("a", "an"):
+        if value.split()[0].endswith("s") and len(value.split()) == 1:
+            before = before[: article.start()]  # "a tulip" -> "sunflowers"
+        else:
+            fixed = "an" if value[:1].lower() in "aeiou" else "a"
+            before = before[: article.start()] + fixed + " "
+    return before + value + text[end:]
+
+
+def _delete(text: str, start: int, end: int) -> str:
+    """Delete the words text[start:end]; a clause left with nothing but function words goes."""
+    text = text[:start] + text[end:]
+    clauses = text.split(",")
+    kept = [
+        clause
+        for clause in clauses
+        if any(word not in _FUNCTION_WORDS for word in _words(clause))
+    ]
+    return ",".join(kept)
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of each comma clause of `text`."""
+    bounds, start = [], 0
+    for match in re.finditer(",", text):
+        bounds.append((start, match.start()))
+        start = match.end()
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
+    """Return `text` without the thing `lemma` names (`old_phrase`: the instruction's words
+    for it), or None where it is the clause's subject."""
+    spans = _find(text, lemma)
+    if not spans:
+        return None
+    start, end = spans[0]
+    clauses = _clauses(text)
+    index = next(n for n, (begin, finish) in enumerate(clauses) if begin <= start <= finish)
+    begin, finish = clauses[index]
+    if index > 0:
+        return text[: clauses[index - 1][1]] + text[finish:]
+    # Inside the first clause: from the link word before the thing to the end of its phrase
+    # (the next link word or the clause's end).
+    before = word_spans(text[begin:start])
+    link = next(
+        (begin + s for s, _, word in reversed(before) if word in _LINK_WORDS),
+        None,
+    )
+    if link is None:
+        return None  # the clause's subject: the instruction asks for a different picture
+    # The words after it that the instruction named too go with it ("the man on the
+    # scooter"); the rest of the clause stays ("a cat on a sofa" without the cat: "on a sofa").
+    named = set(_words(old_phrase)) - _ARTICLES
+    stop = end
+    for begin_word, end_word, word in word_spans(text[end:finish]):
+        if word not in named and word not in _ARTICLES:
+            break
+        if word in named:
+            stop = end + end_word
+    return text[:link].rstrip() + " " + text[stop:].lstrip()
+
+
+def _insert(text: str, phrase: str, at_end: bool) -> str:
+    """Add `phrase` as a clause after the first one (at the end for a medium)."""
+    clauses = _clauses(text)
+    if at_end or len(clauses) == 1:
+        return f"{text.rstrip(' ,')}, {phrase}"
+    first_end = clauses[0][1]
+    return f"{text[:first_end]}, {phrase}{text[first_end:]}"
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s*,\s*(?:,\s*)*", ", ", text)
+    return text.strip(" ,")

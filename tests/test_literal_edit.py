@@ -1,0 +1,84 @@
+"""The instruction reader's literal edit (core.literal_edit), on hand-worked instructions."""
+
+import pytest
+
+from core.instructions import check_edit
+from core.literal_edit import literal_edit
+
+EDITS = [
+    # replace: the new thing stands where the old one stood, with the article fixed
+    ("a red fox in snow, photo", "make the fox a wolf", "a red wolf in snow, photo"),
+    (
+        "a kid riding a bike down a country road, 35mm photo",
+        "swap the bike for an old horse",
+        "a kid riding an old horse down a country road, 35mm photo",
+    ),
+    (
+        "an astronaut holding a coffee mug, 8k",
+        "replace the coffee mug with a bouquet of daisies",
+        "an astronaut holding a bouquet of daisies, 8k",
+    ),
+    # a new slot value replaces the old one, and the old value's adjectives go with it
+    ("a park bench in spring, watercolor", "make it winter", "a park bench in winter, watercolor"),
+    ("a red door in a white wall", "make the door blue", "a blue door in a white wall"),
+    (
+        "a girl on a bridge, heavy rain, anime",
+        "make it sunny",
+        "a girl on a bridge, sunny, anime",
+    ),
+    # a medium change drops the other medium's tags
+    (
+        "a red fox in a snowy field, 35mm photo, bokeh",
+        "make it a watercolor",
+        "a red fox in a snowy field, a watercolor",
+    ),
+    # remove: a clause of its own, or the linked phrase inside the first clause
+    (
+        "a street market, colorful spices, a man on a scooter, golden hour",
+        "lose the man on the scooter",
+        "a street market, colorful spices, golden hour",
+    ),
+    (
+        "a cowboy wearing a hat leaning on a fence, sunset",
+        "without the hat",
+        "a cowboy leaning on a fence, sunset",
+    ),
+    ("a dog and a cat on a sofa", "remove the cat", "a dog on a sofa"),
+    # add: after the first clause; "give" reads as "with"
+    (
+        "a quiet mountain lake at sunrise, oil painting",
+        "add a canoe",
+        "a quiet mountain lake at sunrise, a canoe, oil painting",
+    ),
+    (
+        "a king on his throne, renaissance painting",
+        "give him a crown",
+        "a king on his throne, with a crown, renaissance painting",
+    ),
+    # compound: each part in turn
+    (
+        "a lighthouse on a cliff, sunny day, oil painting",
+        "add a moon and make it night",
+        "a lighthouse on a cliff, a moon, night, oil painting",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prompt", "instruction", "expected"), EDITS)
+def test_literal_edit_carries_out_the_reading(prompt, instruction, expected):
+    edited = literal_edit(prompt, instruction)
+    assert edited == expected
+    assert check_edit(prompt, instruction, edited).ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction"),
+    [
+        ("a castle on a hill, oil painting", "make it better"),  # vague: nothing to gain
+        ("a deer in a forest clearing, photo", "remove the deer"),  # the subject itself
+        ("a castle on a hill, oil painting", "remove the dragon"),  # nothing to remove
+        ("a fishing boat on a rough sea", "make the sea rougher"),  # relative, no new word
+    ],
+)
+def test_literal_edit_declines_what_it_cannot_do(prompt, instruction):
+    assert literal_edit(prompt, instruction) is None
