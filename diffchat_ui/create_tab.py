@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError, GenerationCancelled, InputError
+from core.errors import DiffChatError, GenerationCancelled, InputError, ModelUnavailableError
 from core.instructions import clarify, resolve_answer
 from core.registry import generation_defaults
 from core.rewrite import DEFAULT_REWRITE_CANDIDATES, MAX_REWRITE_CANDIDATES
@@ -152,10 +152,38 @@ def checked_instruction(text: str, is_edit: bool, rewriter: str):
     return checked
 
 
-def refusal(text: str, state: ChatState | None, rewriter: str) -> str | None:
+def model_refusal(
+    state: ChatState | None,
+    start_mode: str,
+    model: str,
+    custom_model: str,
+    edit_mode: str,
+    ip2p_model: str,
+    hand: bool = False,
+) -> str | None:
+    """Return why the image model the next turn would render with cannot run here, or None.
+
+    Asked before anything else runs, so an offline app never rewrites (or asks a question)
+    only to fail at the render. The first turn from an upload renders nothing; an
+    InstructPix2Pix edit renders with `ip2p_model`; a prompt typed by hand renders with the
+    image model in any mode. A custom folder or id is checked when it loads."""
+    from diffchat_ui.settings import unavailable_reason
+
+    is_edit = state is not None and current_turn(state) is not None
+    if not is_edit and not hand and start_mode == START_IMAGE:
+        return None
+    if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
+        return unavailable_reason(ip2p_model)
+    return unavailable_reason(custom_model.strip() if model == CUSTOM_MODEL else model)
+
+
+def refusal(text: str, state: ChatState | None, rewriter: str, model_problem: str | None = None):
     """Return why a chat message would be refused before anything runs, or None.
 
-    The Send handler keeps a refused text in the box (and the turn then says why)."""
+    `model_problem` is model_refusal's answer for the settings the message is sent with. The
+    Send handler keeps a refused text in the box (and the turn then says why)."""
+    if model_problem:
+        return model_problem
     if state is not None and (state.pending is not None or state.unchanged is not None):
         return None  # an answer to a question: any text is fine
     is_edit = state is not None and current_turn(state) is not None
@@ -314,6 +342,17 @@ def _send(
         state.say("assistant", missing)
         yield (state, *_view(state, context))
         return
+    problem = model_refusal(
+        state,
+        start_mode,
+        settings.model,
+        settings.custom_model,
+        settings.edit_mode,
+        context.settings.ip2p_model,
+        hand=hand_prompt is not None,
+    )
+    if problem:  # before any rewrite runs: the render could only fail after it
+        raise ModelUnavailableError(problem)
 
     # 1. the first turn from the user's own image: the image is the root, its description
     #    (typed, or BLIP's caption when the captioner is available) the prompt to edit
@@ -983,16 +1022,19 @@ def build(context: AppContext) -> gr.Dropdown:
 
     bound_extras = bind(refresh_extras, 0, returns_state=False)
 
-    def accept(text, chat_state, rewriter_v):
+    def accept(text, chat_state, rewriter_v, start, model_v, custom_v, mode_v):
         # Clear the box at once unless the message will be refused (then it stays to fix).
-        refused = refusal(text or "", chat_state, rewriter_v)
+        problem = model_refusal(
+            chat_state, start, model_v, custom_v or "", mode_v, settings.ip2p_model
+        )
+        refused = refusal(text or "", chat_state, rewriter_v, problem)
         return gr.update() if refused else "", text, gr.update(interactive=True)
 
     send_inputs = [submitted, state, start_mode, start_image, *setting_widgets]
     for trigger, api_name in ((instruction.submit, "send"), (send_button.click, False)):
         trigger(
             bind(accept, 1, returns_state=False),
-            [instruction, state, rewriter],
+            [instruction, state, rewriter, start_mode, model, custom_model, edit_mode],
             [instruction, submitted, stop_button],
             queue=False,
             api_name=False,

@@ -74,6 +74,11 @@ def unavailable_reason(name: str) -> str | None:
     when it can, or when it can still be downloaded because the hub is reachable)."""
     if model_available(name):
         return None
+    if MODELS[name].repo_id is None:  # an offline-set folder: nothing on the hub to fetch
+        return (
+            f"The image model {name} is not installed in {MODELS[name].source}: run "
+            "`python -m core.assets fetch`, or choose another model."
+        )
     from huggingface_hub import constants
 
     if not constants.HF_HUB_OFFLINE:

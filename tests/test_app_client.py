@@ -542,6 +542,41 @@ def test_a_rewrite_that_changes_nothing_is_announced(app_url, monkeypatch):
     assert "rewrite, rewriter echo-test" in str(chat[-2]["content"])
 
 
+def test_an_image_model_that_cannot_run_offline_is_refused_before_any_rewrite(app_url, monkeypatch):
+    import core.rewrite
+    from core.rewrite import Rewriter
+
+    rewrites = []
+
+    class CountingRewriter(Rewriter):
+        name = "counting-test"
+
+        def rewrite_batch(self, pairs):
+            rewrites.extend(pairs)
+            return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
+
+        def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+            rewrites.append((prompt, instruction))
+            return [f"{prompt}, {instruction}"] * num_candidates
+
+    monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
+    # HF_HUB_OFFLINE is set (conftest) and no sd15 file is in the cache
+    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
+    client = Client(app_url, verbose=False)
+    send(client, "a quiet lake")
+    for instruction in ("make it night", "make it better"):  # an edit, a vague one (a question)
+        chat, _, diff, _, gallery, _ = send(
+            client, instruction, model="sd15", rewriter=CountingRewriter.name
+        )
+        assert "sd15 is not downloaded and this app runs offline" in str(chat[-1]["content"])
+        assert instruction not in str(chat)  # not taken: the text stays in the box to resend
+        assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1
+    assert rewrites == []  # the rewriter never ran
+    # the same edit with a model that is here runs as usual
+    _, _, diff, _, gallery, _ = send(client, "make it night", rewriter=CountingRewriter.name)
+    assert prompt_of(diff) == "a quiet lake, make it night" and len(rewrites) == 1
+
+
 def test_a_hand_edited_prompt_renders_as_a_new_turn(app_url):
     client = Client(app_url, verbose=False)
     send(client, "a castle on a hill")

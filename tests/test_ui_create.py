@@ -158,6 +158,55 @@ def test_models_without_weights_are_marked_and_refused_offline(monkeypatch):
     assert "the first turn downloads it" in model_note_text("sd15")
 
 
+def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from diffchat_ui.create_tab import (
+        CUSTOM_MODEL,
+        START_IMAGE,
+        START_TEXT,
+        model_refusal,
+        refusal,
+    )
+    from diffchat_ui.state import ChatState
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
+    fresh = ChatState.new(seed=1, folder=tmp_path)
+    offline = "not downloaded and this app runs offline"
+    assert offline in model_refusal(None, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p")
+    assert model_refusal(fresh, START_TEXT, "tiny-sd", "", "rewrite only", "tiny-ip2p") is None
+    # the first turn from an upload renders nothing; a custom "sd15" is still sd15
+    assert model_refusal(fresh, START_IMAGE, "sd15", "", "rewrite only", "tiny-ip2p") is None
+    assert offline in model_refusal(fresh, START_TEXT, CUSTOM_MODEL, " sd15 ", "", "tiny-ip2p")
+    edited = ChatState.new(seed=1, folder=tmp_path)
+    edited.session.add_turn("a cat", "a cat")
+    # InstructPix2Pix edits with the ip2p model; a prompt typed by hand renders with sd15
+    assert model_refusal(edited, START_TEXT, "sd15", "", "InstructPix2Pix", "tiny-ip2p") is None
+    assert offline in model_refusal(
+        edited, START_TEXT, "tiny-sd", "", "InstructPix2Pix", "instruct-pix2pix"
+    )
+    assert offline in model_refusal(
+        edited, START_TEXT, "sd15", "", "InstructPix2Pix", "tiny-ip2p", hand=True
+    )
+    # the message is refused (kept in the box) even as the answer to a question
+    edited.unchanged = "make it night"
+    assert refusal("try again", edited, "append") is None
+    assert offline in refusal(
+        "try again",
+        edited,
+        "append",
+        model_refusal(edited, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p"),
+    )
+
+
+def test_a_missing_offline_set_model_says_how_to_install_it(monkeypatch, tmp_path):
+    from diffchat_ui.settings import unavailable_reason
+
+    monkeypatch.setenv("DIFFCHAT_HOME", str(tmp_path))
+    assert "python -m core.assets fetch" in unavailable_reason("tiny-sd")
+
+
 def test_trained_rewriters_are_listed_by_run_name(tmp_path):
     from diffchat_ui.context import AppContext
     from diffchat_ui.settings import AppSettings
