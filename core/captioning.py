@@ -18,7 +18,7 @@ def _load_captioner(name: str):
     import torch
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
-    spec = get_model_spec(name)
+    spec = get_model_spec(name, "captioner")
     if spec.kind != "captioner":
         raise ModelUnavailableError(f"{name!r} is a {spec.kind} model, not an image captioner.")
     try:

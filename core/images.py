@@ -27,6 +27,7 @@ from PIL import Image
 from core import fast_path, pipelines
 from core.errors import DiffChatError, GenerationCancelled, InputError
 from core.png_metadata import PARAMETERS_KEY, format_parameters, save_png
+from core.registry import IMAGE_KINDS
 from core.rewrite import DEFAULT_REWRITE_CANDIDATES
 from core.validation import check_instruction
 
@@ -358,7 +359,7 @@ def generate(
     are not here, GenerationCancelled when `cancel_event` is set.
     """
     _check_generation_request(request)
-    pipeline = pipelines.load_pipeline(request.model)
+    pipeline = pipelines.load_pipeline(request.model, kinds=IMAGE_KINDS)
     spec = pipelines.current_spec()
     if spec.kind == "instruct_pix2pix":
         raise InputError(
@@ -443,7 +444,7 @@ def edit_with_instruct_pix2pix(
         raise InputError(f"Steps must be between 1 and 500, not {num_inference_steps}.")
     if not isinstance(image, Image.Image):
         raise InputError("No image was given to edit.")
-    pipeline = pipelines.load_pipeline(model)
+    pipeline = pipelines.load_pipeline(model, kinds=("instruct_pix2pix",))
     spec = pipelines.current_spec()
     if spec.kind != "instruct_pix2pix":
         raise InputError(

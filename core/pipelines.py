@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core import fast_path
 from core.errors import InputError, ModelUnavailableError
-from core.registry import ModelSpec, get_model_spec
+from core.registry import IMAGE_KINDS, ModelSpec, get_model_spec
 
 log = logging.getLogger(__name__)
 
@@ -234,16 +234,19 @@ def unload() -> None:
             torch.cuda.empty_cache()
 
 
-def load_pipeline(model: str, settings: RuntimeSettings | None = None):
+def load_pipeline(
+    model: str, settings: RuntimeSettings | None = None, kinds: tuple[str, ...] | None = None
+):
     """Return the diffusers pipeline for registry name or local folder `model`, loading it if needed.
 
     The pipeline stays cached until another model (or other settings) is asked for. Raises
-    UnknownModelError for names not in the registry, InputError for a model that is not an
-    image model, ModelUnavailableError when its weights are neither cached nor reachable.
+    UnknownModelError for names not in the registry (listing the models of `kinds`, the kinds
+    the caller renders with; every pipeline kind when None), InputError for a model that is
+    not an image model, ModelUnavailableError when its weights are neither cached nor reachable.
     """
     global _current
     settings = settings or RuntimeSettings()
-    spec = get_model_spec(model)
+    spec = get_model_spec(model, kinds or tuple(_PIPELINE_CLASS_NAMES))
     if spec.kind not in _PIPELINE_CLASS_NAMES:
         raise InputError(f"Model {spec.name!r} is a {spec.kind}, not an image model.")
     device = settings.resolved_device()
@@ -296,7 +299,7 @@ def load_img2img_pipeline(model: str, settings: RuntimeSettings | None = None):
     """
     from diffusers import AutoPipelineForImage2Image
 
-    pipeline = load_pipeline(model, settings)
+    pipeline = load_pipeline(model, settings, IMAGE_KINDS)
     with _lock:
         loaded = _current
         if loaded.spec.kind == "instruct_pix2pix":

@@ -269,16 +269,40 @@ def _kind_of_local_folder(folder: Path) -> str | None:
     return "text2image"
 
 
-def get_model_spec(name: str) -> ModelSpec:
+# What the refusal of an unknown name calls the models of the kinds that were asked for.
+_KIND_WORDS = {
+    IMAGE_KINDS: "image models",
+    ("text2image",): "SD 1.x image models",
+    ("sdxl",): "SDXL image models",
+    ("instruct_pix2pix",): "InstructPix2Pix models",
+    ("captioner",): "captioners",
+    ("rewriter",): "rewriters",
+}
+# Kinds that a local diffusers folder or checkpoint can stand in for.
+_DIFFUSERS_KINDS = ("text2image", "sdxl", "instruct_pix2pix")
+
+
+def _valid_names(kinds: tuple[str, ...] | None) -> str:
+    """Return "image models: sd15, ..." (only the kinds asked for), or "names: ..." (all)."""
+    if kinds is None:
+        return "names: " + ", ".join(MODELS)
+    words = _KIND_WORDS.get(tuple(sorted(kinds, key=KINDS.index)), " or ".join(kinds) + " models")
+    return f"{words}: " + ", ".join(list_models(kinds))
+
+
+def get_model_spec(name: str, kinds: str | tuple[str, ...] | None = None) -> ModelSpec:
     """Return the registry row for `name`, or a custom row for a local diffusers folder.
 
     Refuses (UnknownModelError, listing the valid names) a name that is neither in the
-    registry nor a folder holding a diffusers `model_index.json`.
+    registry nor a folder holding a diffusers `model_index.json`. `kinds` says what was asked
+    for (e.g. IMAGE_KINDS): the refusal then lists only models of those kinds; the lookup is
+    the same (a registry name of another kind is returned, its caller refuses it).
     """
     if name in MODELS:
         return MODELS[name]
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
     path = Path(name).expanduser()
-    valid = ", ".join(MODELS)
+    valid = _valid_names(kinds)
     if path.is_dir():
         kind = _kind_of_local_folder(path)
         checkpoints = sorted(path.glob("*.safetensors"))
@@ -289,7 +313,7 @@ def get_model_spec(name: str) -> ModelSpec:
                 f"{path} is a folder, but neither a diffusers pipeline (no model_index.json) "
                 f"nor a single-file checkpoint (it holds {len(checkpoints)} .safetensors files "
                 "at its top level, not one). Give a diffusers folder, one .safetensors file, "
-                f"or a registry name: {valid}."
+                f"or one of the registry's {valid}."
             )
         else:
             resolved = path.resolve()
@@ -313,11 +337,12 @@ def get_model_spec(name: str) -> ModelSpec:
             config_repo=SD15_REPO,
             local_path=lambda: resolved,
         )
-    raise UnknownModelError(
-        f"Unknown model {name!r}. Valid names: {valid}; "
-        "or give the path of a local diffusers folder (one holding model_index.json) "
-        "or of a single-file .safetensors checkpoint."
-    )
+    folder = "; or give the path of a local diffusers folder (one holding model_index.json)"
+    if kinds is None or "text2image" in kinds:
+        local = folder + " or of a single-file .safetensors checkpoint"
+    else:  # a rewriter or captioner has no diffusers folder
+        local = folder if set(kinds) & set(_DIFFUSERS_KINDS) else ""
+    raise UnknownModelError(f"Unknown model {name!r}. Valid {valid}{local}.")
 
 
 def generation_defaults(name: str) -> dict:

@@ -42,6 +42,54 @@ def test_unknown_name_lists_the_valid_names():
         assert name in message
 
 
+def _unknown(name, kinds):
+    with pytest.raises(UnknownModelError) as raised:
+        get_model_spec(name, kinds)
+    return str(raised.value)
+
+
+def test_unknown_image_model_lists_only_image_models():
+    message = _unknown("sd-1.5", registry.IMAGE_KINDS)
+    assert "Valid image models: " in message
+    listed = message.split("Valid image models: ")[1].split(";")[0].split(", ")
+    assert listed == list_models(registry.IMAGE_KINDS)
+    for other in ("instruct-pix2pix", "tiny-ip2p", "blip", "append", "diffchat-offline"):
+        assert other not in listed
+    assert "single-file .safetensors checkpoint" in message
+
+
+def test_unknown_model_of_one_kind_lists_that_kind():
+    rewriters = _unknown("gpt-5", "rewriter")
+    assert rewriters.startswith("Unknown model 'gpt-5'. Valid rewriters: diffchat-offline, ")
+    assert "sd15" not in rewriters and "diffusers folder" not in rewriters
+    ip2p = _unknown("pix2pix", ("instruct_pix2pix",))
+    assert "Valid InstructPix2Pix models: instruct-pix2pix, tiny-ip2p;" in ip2p
+    assert "single-file" not in ip2p  # an SD 1.x checkpoint is no InstructPix2Pix model
+    assert "Valid captioners: blip." in _unknown("git-large", "captioner")
+
+
+def test_a_folder_that_is_no_model_lists_the_kind_asked_for(tmp_path):
+    message = _unknown(str(tmp_path), registry.IMAGE_KINDS)
+    assert "neither a diffusers pipeline" in message and "image models: sd15," in message
+    assert "append" not in message
+
+
+def test_loading_an_unknown_image_model_lists_image_models_only():
+    from PIL import Image
+
+    from core import images
+
+    request = images.GenerationRequest(prompt="a cat", model="sd-1.5", num_inference_steps=1)
+    with pytest.raises(UnknownModelError) as raised:
+        images.generate(request)
+    assert "Valid image models: sd15," in str(raised.value)
+    assert "append" not in str(raised.value) and "tiny-ip2p" not in str(raised.value)
+    with pytest.raises(UnknownModelError, match="Valid InstructPix2Pix models: instruct-pix2pix"):
+        images.edit_with_instruct_pix2pix(
+            Image.new("RGB", (8, 8)), "make it night", model="pix2pix"
+        )
+
+
 @pytest.mark.parametrize(
     "class_name, kind",
     [
