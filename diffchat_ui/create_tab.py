@@ -771,11 +771,24 @@ def build(context: AppContext) -> gr.Dropdown:
             # gr.File, not gr.Image: gr.Image opens and converts an upload before the app sees
             # it (a 13000x13000 grayscale PNG cost about 0.5 GB; a corrupt file, a bare "Error").
             # core.validation.load_user_image checks the header first and words the refusal.
-            start_image = gr.File(
-                type="filepath",
-                label="Your image (then describe it in a few words)",
-                visible=False,
-            )
+            with gr.Column(visible=False) as upload_box:
+                start_image = gr.File(
+                    type="filepath",
+                    label="Your image (then describe it in a few words)",
+                    elem_id="start-image",
+                )
+                # What the app saw once the upload passed the check (a downscaled copy).
+                preview = gr.Image(
+                    label="Your image, checked",
+                    type="pil",
+                    format="png",
+                    interactive=False,
+                    visible=False,
+                    height=200,
+                    buttons=[],
+                    elem_id="upload-preview",
+                )
+                upload_note = gr.Markdown(elem_id="upload-note")
             instruction = gr.Textbox(
                 label="Instruction",
                 placeholder="First a description (“a red fox in a snowy forest, oil painting”), "
@@ -1004,7 +1017,7 @@ def build(context: AppContext) -> gr.Dropdown:
         return on_send
 
     on_send = handler(hand=False)
-    extras = [tree, hand_prompt, start_mode, start_image, stop_button, seed]
+    extras = [tree, hand_prompt, start_mode, upload_box, stop_button, seed]
 
     def refresh_extras(chat_state, start):
         """The screen beyond the API view: tree, prompt box, start choice (only before the
@@ -1254,13 +1267,23 @@ def build(context: AppContext) -> gr.Dropdown:
 
     reroll.click(bind(on_reroll, returns_state=False), state, seed, api_name="reroll_seed")
     start_mode.change(
-        lambda mode: gr.update(visible=mode == START_IMAGE), start_mode, start_image, api_name=False
+        lambda mode: gr.update(visible=mode == START_IMAGE), start_mode, upload_box, api_name=False
     )
-    # Starting from a photo: keep its composition rather than throw it away with a re-render.
-    start_image.change(
-        lambda path: gr.update(value="keep composition") if path else gr.update(),
-        start_image,
-        edit_mode,
+
+    def on_upload(path):
+        shown, note = upload_preview(path)
+        # Starting from a photo: keep its composition rather than throw it away with a re-render.
+        return (
+            gr.update(value=shown, visible=shown is not None),
+            note,
+            gr.update(value="keep composition") if shown is not None else gr.update(),
+        )
+
+    start_image.upload(on_upload, start_image, [preview, upload_note, edit_mode], api_name=False)
+    start_image.clear(
+        lambda: (gr.update(value=None, visible=False), ""),
+        None,
+        [preview, upload_note],
         api_name=False,
     )
     edit_mode.change(mode_controls, edit_mode, [strength, image_guidance, guidance], api_name=False)
@@ -1290,6 +1313,30 @@ def build(context: AppContext) -> gr.Dropdown:
         show_progress="hidden",
     )
     return rewriter
+
+
+PREVIEW_SIDE = 512
+
+
+def upload_preview(path: str | None):
+    """Return (preview, note) for an uploaded file: a copy of the image at most PREVIEW_SIDE
+    pixels a side once core.validation.load_user_image accepted it, or (None, the refusal).
+
+    The refusal names the file as the person knows it, not by the server's upload path;
+    a refused file is not used (the first turn checks it again).
+    """
+    from core.validation import load_user_image
+
+    if not path:
+        return None, ""
+    try:
+        image = load_user_image(path)
+    except DiffChatError as error:
+        reason = str(error).replace(str(path), Path(path).name)
+        return None, f"⚠️ This file cannot be used: {reason} Upload another image."
+    width, height = image.size
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return image, f"{width} × {height} pixels. Describe it in a few words, then press Send."
 
 
 def mode_controls(mode_label: str):

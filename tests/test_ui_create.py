@@ -207,6 +207,29 @@ def test_a_missing_offline_set_model_says_how_to_install_it(monkeypatch, tmp_pat
     assert "python -m core.assets fetch" in unavailable_reason("tiny-sd")
 
 
+def test_an_upload_is_previewed_once_it_passes_the_check(tmp_path):
+    from PIL import Image
+
+    from diffchat_ui.create_tab import PREVIEW_SIDE, upload_preview
+
+    photo = tmp_path / "upload-1234" / "photo.png"
+    photo.parent.mkdir()
+    Image.new("RGB", (1024, 600), (200, 30, 30)).save(photo)
+    preview, note = upload_preview(str(photo))
+    assert preview.size == (PREVIEW_SIDE, 300) and preview.getpixel((0, 0)) == (200, 30, 30)
+    assert "1024 × 600 pixels" in note
+
+    broken = tmp_path / "upload-1234" / "holiday.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    preview, note = upload_preview(str(broken))
+    assert preview is None and note.startswith("⚠️ This file cannot be used:")
+    assert "holiday.png" in note and str(tmp_path) not in note  # not the server's path
+    icon = tmp_path / "upload-1234" / "cat.ico"
+    Image.new("RGB", (16, 16)).save(icon)
+    assert "cat.ico is a ICO image; supported formats" in upload_preview(str(icon))[1]
+    assert upload_preview(None) == (None, "")
+
+
 def test_trained_rewriters_are_listed_by_run_name(tmp_path):
     from diffchat_ui.context import AppContext
     from diffchat_ui.settings import AppSettings
