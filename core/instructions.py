@@ -839,6 +839,38 @@ def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> li
     return old
 
 
+@lru_cache(maxsize=50_000)
+def _adjective_attributes(lemma: str) -> frozenset[str]:
+    """Return the WordNet attributes (age.n.01, size.n.01, ...) of an adjective's first
+    sense, through its head adjective where it is a satellite ("elderly" -> old -> age)."""
+    senses = _wordnet().synsets(lemma, pos="a")
+    if not senses:
+        return frozenset()
+    first = senses[0]
+    heads = [first, *first.similar_tos()] if first.pos() == "s" else [first]
+    return frozenset(attribute.name() for head in heads for attribute in head.attributes())
+
+
+def _old_attribute_adjectives(prompt: str, objects: list[str], new: str) -> list[str]:
+    """Return the prompt's adjectives before one of `objects` that give the same attribute
+    as the adjective `new` ("young" in "a young fisherman" for "old": both ages)."""
+    attributes = _adjective_attributes(new)
+    if not attributes:
+        return []
+    tagged = tagged_lemmas(prompt)
+    old = []
+    for index, (lemma, _) in enumerate(tagged):
+        if lemma not in objects:
+            continue
+        for back in range(index - 1, max(index - 4, -1), -1):
+            modifier, pos = tagged[back]
+            if pos not in ("a", "n"):
+                break
+            if modifier != new and _adjective_attributes(modifier) & attributes:
+                old.append(modifier)
+    return old
+
+
 def _read_part(prompt: str, text: str) -> EditReading:
     """Read one (non-compound) instruction part."""
     original = text
@@ -962,6 +994,19 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 ]
         if kind == "other" and slots:
             kind = "set"
+    if (
+        kind in ("other", "set", "relative")
+        and old_phrase is None
+        and new_phrase
+        and gain
+        and "medium" not in slots  # a medium's tags go by family above ("concept art" stays)
+    ):
+        lose += _same_kind_tag_words(prompt, new_phrase)
+    if kind in ("set", "relative") and objects:
+        # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
+        for lemma, pos in new_items:
+            if pos == "a":
+                lose += _old_attribute_adjectives(prompt, objects, lemma)
     lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
     return EditReading(
         instruction=original,
@@ -974,6 +1019,37 @@ def _read_part(prompt: str, text: str) -> EditReading:
         old_phrase=old_phrase or "",
         new_phrase=new_phrase,
     )
+
+
+_MAX_TAG_WORDS = 4
+
+
+def _same_kind_tag_words(prompt: str, new_phrase: str) -> list[str]:
+    """Return the modifiers of the prompt's short tag clauses that the new phrase replaces:
+    a comma clause of up to four words whose last word (its head) is the new phrase's head
+    or a word derived from it ("flat lighting" for "dramatic side lighting", "soft light" for
+    "hard rim light", "light fog" for "thicker fog")."""
+
+    def head(words: list[str]) -> str:
+        return lemmatize(words[-1], "n") if words else ""
+
+    cut = re.split(r"\b(?:from|with|in|on|at|for)\b", new_phrase)[0]
+    new_head = head(split_words(cut))
+    if not new_head or new_head in _PRONOUNS:
+        return []
+    related = _family(new_head) | {new_head}
+    new_forms = _text_words(new_phrase).forms
+    lost = []
+    for clause in prompt.split(",")[1:]:  # the first clause is the subject, not a tag
+        words = split_words(clause)
+        if not 1 < len(words) <= _MAX_TAG_WORDS or not ({head(words)} | _family(head(words))) & related:
+            continue
+        lost += [
+            lemma
+            for lemma, pos, word in _content(" ".join(words[:-1]))
+            if pos in ("a", "n") and lemma not in new_forms and word not in new_forms
+        ]
+    return lost
 
 
 @lru_cache(maxsize=1024)
