@@ -524,3 +524,33 @@ def test_the_shipped_adapter_rewrites_a_tiny_chain_turn_by_turn(tmp_path):
     ]
     assert len(outputs) == 3 and all(outputs)
     assert report["chains"][str(chains)]["ci_reference"] == {"caption": 0, "prompt": 1}
+
+
+def test_a_run_stopped_midway_keeps_what_it_generated_and_resumes_from_it(tmp_path):
+    generated, _, chains = _fixture_files(tmp_path)
+    predictions = tmp_path / "predictions.json"
+
+    class StoppedOnChains(FakeRewriter):
+        def rewrite_batch(self, pairs):
+            if any(instruction == "make it winter" for _, instruction in pairs):
+                raise KeyboardInterrupt  # stopped on the chains, after the single edits
+            return super().rewrite_batch(pairs)
+
+    config = _config(
+        tmp_path,
+        test_files=str(generated),
+        chain_files=str(chains),
+        systems="adapter",
+        predictions_out=str(predictions),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, rewriters={"adapter": StoppedOnChains(_fake_answers())})
+    saved = json.loads(predictions.read_text())
+    assert saved["single"][str(generated)]["adapter"] == [TARGET, CHAIN_RAW]
+    assert "adapter" not in saved["chains"].get(str(chains), {})
+
+    config.predictions_in = str(predictions)
+    fake = FakeRewriter(_fake_answers())
+    report = evaluate(config, rewriters={"adapter": fake})
+    assert report["chains"][str(chains)]["results"]["adapter"]["chain_success"] == 0.5
+    assert (RAW, INSTRUCTION) not in fake.calls  # the single edits were not generated again

@@ -713,30 +713,10 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
                 "it out of --systems."
             )
 
-    # 3b. generation
-    for system in needed:
-        rewriter = loaded[base_system(system)]
-        candidates = config.candidates if uses_verified_decoding(system) else None
-        for (kind, path), file_cases in cases.items():
-            if system in outputs[kind, path]:
-                continue
-            total = sum(len(case.steps) for case in file_cases)
-            started = time.time()
-            replaced: list[bool] = []
-            with _progress_bar(total, f"{system} on {path}", config.progress) as bar:
-                rewrite_pairs = partial(
-                    rewrite_all,
-                    rewriter,
-                    candidates=candidates,
-                    batch_size=config.batch_size,
-                    on_done=bar.update,
-                    replaced=replaced,
-                )
-                outputs[kind, path][system] = generate_cases(rewrite_pairs, file_cases)
-            seconds.setdefault(system, {})[path] = round(time.time() - started, 1)
-            if candidates is not None:
-                verify_replaced.setdefault(system, {})[path] = sum(replaced) / max(len(replaced), 1)
-    if config.predictions_out:
+    def write_predictions() -> None:
+        """Write every output generated so far, so a stopped run keeps them (--predictions_in)."""
+        if not config.predictions_out:
+            return
         _write(
             config.predictions_out,
             json.dumps(
@@ -759,6 +739,32 @@ def evaluate(config: EvaluateRewriterConfig, rewriters: dict | None = None) -> d
                 indent=1,
             ),
         )
+
+    # 3b. generation (the outputs are written after each system and file)
+    for system in needed:
+        rewriter = loaded[base_system(system)]
+        candidates = config.candidates if uses_verified_decoding(system) else None
+        for (kind, path), file_cases in cases.items():
+            if system in outputs[kind, path]:
+                continue
+            total = sum(len(case.steps) for case in file_cases)
+            started = time.time()
+            replaced: list[bool] = []
+            with _progress_bar(total, f"{system} on {path}", config.progress) as bar:
+                rewrite_pairs = partial(
+                    rewrite_all,
+                    rewriter,
+                    candidates=candidates,
+                    batch_size=config.batch_size,
+                    on_done=bar.update,
+                    replaced=replaced,
+                )
+                outputs[kind, path][system] = generate_cases(rewrite_pairs, file_cases)
+            seconds.setdefault(system, {})[path] = round(time.time() - started, 1)
+            if candidates is not None:
+                verify_replaced.setdefault(system, {})[path] = sum(replaced) / max(len(replaced), 1)
+            write_predictions()
+    write_predictions()
     report: dict[str, Any] = {
         "config": config_to_dict(config),
         "systems": systems,
