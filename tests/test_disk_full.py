@@ -145,3 +145,76 @@ def test_sft_on_a_full_disk_says_so_instead_of_a_traceback(tmp_path, monkeypatch
     assert message.startswith("the disk is full") and "unexpected pos" not in message
     assert "checkpoint-2 stays the latest complete checkpoint" in message
     assert saves == [2, 4]
+
+
+def _no_space(name: str) -> OSError:
+    import errno
+
+    return OSError(errno.ENOSPC, "No space left on device", name)
+
+
+def test_rm_on_a_full_disk_outside_a_checkpoint_says_so(tmp_path, monkeypatch):
+    from tests.train_fixtures import save_tiny_llama, tiny_triplets
+    from train.common import RunLogger
+    from train.reward_model import RewardModelConfig, train_reward_model
+
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"prompt": t.raw_prompt, "aesthetic": 5.0, "pickscore": 20.0} for t in tiny_triplets(8)]
+    labels.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    output_dir = tmp_path / "rm"
+    config = RewardModelConfig(
+        model_name_or_path=str(save_tiny_llama(tmp_path / "tiny-llama")),
+        labels_file=str(labels),
+        output_dir=str(output_dir),
+        batch_size=4,
+        per_device_batch_size=4,
+        max_steps=3,
+        save_steps=1,
+        logging_steps=1,
+        tensorboard=False,
+    )
+    original = RunLogger.log
+
+    def log_until_the_disk_fills(self, step, metrics):
+        if step == 2:  # checkpoint-1 is saved; the metrics line of step 2 does not fit
+            raise _no_space(str(output_dir / "metrics.jsonl"))
+        return original(self, step, metrics)
+
+    monkeypatch.setattr(RunLogger, "log", log_until_the_disk_fills)
+    with pytest.raises(TrainingError) as refused:
+        train_reward_model(config)
+    message = str(refused.value)
+    assert message.startswith("the disk is full") and "No space left" in message
+    assert "checkpoint-1 stays the latest complete checkpoint" in message
+
+
+def test_ppo_on_a_full_disk_outside_a_checkpoint_says_so(tmp_path, monkeypatch):
+    from tests.train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+    from train import value_head
+    from train.ppo import PPOStageConfig, train_ppo
+
+    output_dir = tmp_path / "ppo"
+    config = PPOStageConfig(
+        model_name_or_path=str(save_tiny_llama(tmp_path / "tiny-llama")),
+        train_file=str(write_triplets_jsonl(tmp_path / "train.jsonl", tiny_triplets(16))),
+        output_dir=str(output_dir),
+        batch_size=8,
+        mini_batch_size=4,
+        micro_batch_size=4,
+        ppo_epochs=1,
+        max_new_tokens=8,
+        max_length=128,
+        max_steps=2,
+        save_steps=1,
+        tensorboard=False,
+    )
+
+    def full_disk(policy, folder, tokenizer):
+        raise _no_space(str(folder / "model.safetensors"))
+
+    monkeypatch.setattr(value_head, "save_policy", full_disk)  # the final policy does not fit
+    with pytest.raises(TrainingError) as refused:
+        train_ppo(config)
+    message = str(refused.value)
+    assert message.startswith("the disk is full") and "No space left" in message
+    assert "checkpoint-2 stays the latest complete checkpoint" in message

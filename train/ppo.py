@@ -51,6 +51,7 @@ from train.common import (
     check_finite,
     checkpoint_to_resume,
     load_checkpoint,
+    reporting_full_disk,
     resolve_model_path,
     save_checkpoint,
     write_stage_tag,
@@ -832,8 +833,15 @@ def train_ppo(config: PPOStageConfig) -> Path:
 
     Refuses (InputError) a model that is not a causal LM, (DataError) too few triplets,
     (TrainingError) a checkpoint of another stage; stops with TrainingDivergedError on a
-    NaN/inf loss. Ctrl-C saves a checkpoint and returns early.
+    NaN/inf loss, and with a TrainingError naming the checkpoint that stays the latest when
+    the disk fills up (in a checkpoint, the log, or the final policy). Ctrl-C saves a
+    checkpoint and returns early.
     """
+    with reporting_full_disk(config.output_dir):
+        return _train_ppo(config)
+
+
+def _train_ppo(config: PPOStageConfig) -> Path:
     from accelerate import Accelerator
 
     from train.adm import NegativeSampler

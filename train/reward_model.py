@@ -38,6 +38,7 @@ from train.common import (
     check_finite,
     checkpoint_to_resume,
     load_checkpoint,
+    reporting_full_disk,
     resolve_model_path,
     save_checkpoint,
     write_stage_tag,
@@ -288,8 +289,15 @@ def train_reward_model(config: RewardModelConfig) -> Path:
 
     The folder holds the model, tokenizer, `reward_head.json` ({target, mean, std}) and the
     stage tag. Refuses (DataError) bad labels, (InputError) a non-causal LM, (TrainingError) a
-    checkpoint of another stage; stops with TrainingDivergedError on NaN/inf.
+    checkpoint of another stage; stops with TrainingDivergedError on NaN/inf, and with a
+    TrainingError naming the checkpoint that stays the latest when the disk fills up (in a
+    checkpoint, the log, or the final model).
     """
+    with reporting_full_disk(config.output_dir):
+        return _train_reward_model(config)
+
+
+def _train_reward_model(config: RewardModelConfig) -> Path:
     import torch
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup, set_seed
@@ -441,7 +449,9 @@ def main(argv: list[str]) -> int:
             config.seed,
         )
         config.labels_file = config.labels_file or str(Path(config.output_dir) / "labels.jsonl")
-        print(f"labelled {len(rows)} prompts -> {write_labels(rows, config.labels_file)}")
+        with reporting_full_disk(Path(config.labels_file).parent):
+            written = write_labels(rows, config.labels_file)
+        print(f"labelled {len(rows)} prompts -> {written}")
         if config.label_only:
             return 0
     print(f"saved {train_reward_model(config)}")
