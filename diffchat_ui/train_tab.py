@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
+import time
 import typing
 from pathlib import Path
 
@@ -94,6 +95,28 @@ def merge_curves(curves: list[dict], new_rows: list[dict]) -> list[dict]:
         return curves
     first_new = min(row["step"] for row in new_rows)
     return [row for row in curves if row["step"] < first_new] + new_rows
+
+
+# What the curve draws of a run: a run logging every step has thousands of points, and
+# redrawing them all every half second kept a busy 2-core machine's browser from painting.
+MAX_CURVE_POINTS = 400
+PLOT_EVERY_S = 2.0
+
+
+def thinned_curves(curves: list[dict], max_points: int = MAX_CURVE_POINTS) -> list[dict]:
+    """Return `curves` with at most `max_points` rows per metric: evenly spaced steps, each
+    metric's first and last row always kept (the latest value stays on screen)."""
+    by_metric: dict[str, list[dict]] = {}
+    for row in curves:
+        by_metric.setdefault(row["metric"], []).append(row)
+    kept = []
+    for rows in by_metric.values():
+        if len(rows) <= max_points:
+            kept += rows
+            continue
+        stride = (len(rows) - 1) / (max_points - 1)
+        kept += [rows[round(index * stride)] for index in range(max_points)]
+    return kept
 
 
 def stage_config_class(stage: str):
@@ -277,14 +300,28 @@ def build(context: AppContext) -> None:
             yield f"⚠️ {error}", "", None
             return
         curves: list[dict] = read_curves(output_dir) if resume else []
+        shown_text, plot_changed, plot_sent_at = None, True, None
         for log, returncode, new_metrics in follow(child, flag):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=stage_v)
             curves = merge_curves(curves, [row for m in new_metrics for row in curve_rows(m)])
-            plot = pd.DataFrame(curves) if curves else None
+            plot_changed = plot_changed or bool(new_metrics)
             if returncode is None:
-                yield f"Running {stage_v} → `{output_dir}`", log.text(), plot
+                # Only what changed, the curve at most every PLOT_EVERY_S: a value sent again
+                # is drawn again by the browser.
+                text, plot = log.text(), gr.update()
+                due = plot_sent_at is None or time.monotonic() - plot_sent_at >= PLOT_EVERY_S
+                if plot_changed and due:
+                    plot = pd.DataFrame(thinned_curves(curves)) if curves else None
+                    plot_changed, plot_sent_at = False, time.monotonic()
+                yield (
+                    f"Running {stage_v} → `{output_dir}`",
+                    text if text != shown_text else gr.update(),
+                    plot,
+                )
+                shown_text = text
                 continue
+            plot = pd.DataFrame(thinned_curves(curves)) if curves else None
             in_dropdowns = stage_v in REWRITER_STAGES and (output_dir / "final").is_dir()
             if flag.is_set():  # a stopped stage saves a checkpoint and exits 0
                 done = "Stopped; press Resume to continue from the last checkpoint."

@@ -55,3 +55,14 @@ def test_quick_cpu_preset_and_curves_across_resume(tmp_path):
     # resumed from the checkpoint of step 2: step 3 is redone, not drawn twice
     resumed = merge_curves(curves, [{"step": 3, "value": 0.2, "metric": "loss"}])
     assert [(row["step"], row["value"]) for row in resumed] == [(1, 1.0), (2, 0.5), (3, 0.2)]
+
+
+def test_a_long_curve_is_thinned_keeping_first_and_last_step():
+    from diffchat_ui.train_tab import thinned_curves
+
+    loss = [{"step": step, "value": 1 / step, "metric": "loss"} for step in range(1, 1001)]
+    reward = [{"step": step, "value": 0.5, "metric": "reward"} for step in range(1, 4)]
+    thinned = thinned_curves(loss + reward, max_points=10)
+    steps = [row["step"] for row in thinned if row["metric"] == "loss"]
+    assert steps == [1, 112, 223, 334, 445, 556, 667, 778, 889, 1000]  # round(i * 999 / 9) + 1
+    assert [row for row in thinned if row["metric"] == "reward"] == reward  # short: all kept
