@@ -20,6 +20,7 @@ from core.errors import DataError, DiffChatError, GenerationCancelled, InputErro
 from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_gallery
+from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
 
@@ -71,11 +72,60 @@ class Candidate:
     error: str = ""
 
 
-def _rewrite_and_render(plan: ComparePlan, model: str, rewriter: str, cancel_event, progress):
+def check_plan(plan: ComparePlan) -> None:
+    """Refuse (InputError) a plan that cannot run: no raw prompt, no image model, or best-of-N
+    sampled from a chat API (its samples would hold the model worker while it answers)."""
+    from core.rewrite import is_network_rewriter
+
+    if not plan.raw_prompt.strip():
+        raise InputError("Type the raw prompt (for your own image: a short description of it).")
+    if not plan.models:
+        raise InputError("Choose at least one image model.")
+    if plan.best_of_n > 1 and plan.rewriters and is_network_rewriter(plan.rewriters[0]):
+        raise InputError(
+            f"Best-of-N samples from a local DiffChat rewriter, not {plan.rewriters[0]}: "
+            "choose another DiffChat rewriter or set Best-of-N to 0."
+        )
+
+
+def remote_rewrites(plan: ComparePlan, cancel_event, progress) -> dict[str, str | DiffChatError]:
+    """Return {rewriter: its rewrite, or the DiffChatError it raised} for the plan's chat-API
+    rewriters, asked here in the caller's thread (the Compare handler), not on the model worker.
+
+    A chat API can take its whole timeout to answer: meanwhile the worker renders everyone
+    else's images, and Stop (`cancel_event`) ends the wait with GenerationCancelled.
+    `progress(fraction, desc=...)` is told what is awaited (gr.Progress).
+    """
+    from core.rewrite import is_network_rewriter, load_rewriter, rewrite_cancellable
+
+    answers: dict[str, str | DiffChatError] = {}
+    for name in plan.rewriters:
+        if not is_network_rewriter(name):
+            continue
+        progress(0.0, desc=f"waiting for the {name} rewriter")
+        try:
+            rewriter = load_rewriter(name)
+            answers[name] = rewrite_cancellable(
+                rewriter, plan.raw_prompt, plan.instruction, cancel_event
+            )
+        except GenerationCancelled:
+            raise
+        except DiffChatError as error:  # that method's row says why; the others still run
+            answers[name] = error
+    return answers
+
+
+def _rewrite_and_render(
+    plan: ComparePlan, model: str, rewriter: str, rewritten, cancel_event, progress
+):
     from core import images
     from core.rewrite import load_rewriter
 
-    prompt = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
+    if isinstance(rewritten, DiffChatError):
+        raise rewritten
+    if rewritten is None:
+        rewritten = load_rewriter(rewriter).rewrite(plan.raw_prompt, plan.instruction)
+    prompt = rewritten
     request = plan.generation_request(model, prompt)
     return prompt, images.generate(request, progress=progress, cancel_event=cancel_event).image
 
@@ -118,8 +168,10 @@ def _candidates(
     cancel_event,
     finished: list[int],
     running: list[str],
+    rewritten: dict,
 ) -> list[Candidate]:
-    """Render every method for one TIS model into `folder`; return the candidates in order."""
+    """Render every method for one TIS model into `folder`; return the candidates in order.
+    `rewritten` holds the rewrites asked before the job (see `remote_rewrites`)."""
     from core import images
 
     candidates: list[Candidate] = []
@@ -148,7 +200,9 @@ def _candidates(
         add(
             rewriter,
             lambda rewriter=rewriter: (
-                *_rewrite_and_render(plan, model, rewriter, cancel_event, step_progress),
+                *_rewrite_and_render(
+                    plan, model, rewriter, rewritten.get(rewriter), cancel_event, step_progress
+                ),
                 None,
             ),
         )
@@ -183,22 +237,26 @@ def _candidates(
 
 
 def run_comparison(
-    plan: ComparePlan, out_root: Path, progress: ProgressFn, cancel_event: threading.Event
+    plan: ComparePlan,
+    out_root: Path,
+    progress: ProgressFn,
+    cancel_event: threading.Event,
+    rewritten: dict[str, str | DiffChatError] | None = None,
 ) -> list[Path]:
     """Render every method for every model; return the saved comparison folders.
 
     Per model: 1. the raw image (rendered from the raw prompt with the seed, or the user's
     image), 2. each rewriter's prompt rendered with the same seed, 3. InstructPix2Pix on the
-    raw image, 4. scores. A method that fails (no API key, missing weights) is recorded with
-    its message and the others still run; Stop ends the whole run.
+    raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
+    a chat API's answer, or its error); the other rewriters run here. A method that fails (no
+    API key, missing weights) is recorded with its message and the others still run; Stop
+    ends the whole run. Refuses (InputError) what `check_plan` refuses.
     """
     from core import images
     from core.validation import load_user_image
 
-    if not plan.raw_prompt.strip():
-        raise InputError("Type the raw prompt (for your own image: a short description of it).")
-    if not plan.models:
-        raise InputError("Choose at least one image model.")
+    check_plan(plan)
+    rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
     total = len(plan.models) * (methods + 1)
@@ -225,7 +283,15 @@ def run_comparison(
         raw_image.save(folder / "raw.png")
         finished[0] += 1
         candidates = _candidates(
-            plan, model, folder, raw_image, step_progress, cancel_event, finished, running
+            plan,
+            model,
+            folder,
+            raw_image,
+            step_progress,
+            cancel_event,
+            finished,
+            running,
+            rewritten,
         )
         record = {
             "id": comparison_id,
@@ -366,7 +432,10 @@ def build(context: AppContext) -> gr.Dropdown:
         elem_id="compare-table",
     )
 
+    session_secret = page_session_secret()
+
     def on_compare(
+        secret,
         raw_prompt_v,
         raw_image_v,
         instruction_v,
@@ -384,6 +453,7 @@ def build(context: AppContext) -> gr.Dropdown:
         from core.validation import check_instruction, resolve_model_reference
 
         try:
+            stop_key = context.stop_key("compare", secret, request)
             # A rewriter folder must be inside the workspace or assets/; ids and names pass.
             rewriters = tuple(
                 dict.fromkeys(
@@ -404,11 +474,16 @@ def build(context: AppContext) -> gr.Dropdown:
                 best_of_n=int(best_n_v or 0),
                 best_of_n_weights=best_weights_v or "",
             )
+            check_plan(plan)
         except DiffChatError as error:
             return f"⚠️ {error}", [], None
-        flag = context.cancel_flags.fresh(f"compare-{request.session_hash}")
+        flag = context.cancel_flags.fresh(stop_key)
+        try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
+            rewritten = remote_rewrites(plan, flag, progress)
+        except GenerationCancelled as error:
+            return f"⏹ {error}", [], None
         job = context.worker.submit(
-            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c),
+            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c, rewritten),
             "The comparison",
             flag,
         )
@@ -435,6 +510,7 @@ def build(context: AppContext) -> gr.Dropdown:
     run_button.click(
         on_compare,
         [
+            session_secret,
             raw_prompt,
             raw_image,
             instruction,
@@ -452,8 +528,11 @@ def build(context: AppContext) -> gr.Dropdown:
         concurrency_id="chat",
     )
 
-    def on_stop(request: gr.Request):
-        context.cancel_flags.stop(f"compare-{request.session_hash}")
+    def on_stop(secret, request: gr.Request):
+        try:
+            context.cancel_flags.stop(context.stop_key("compare", secret, request))
+        except DiffChatError as error:
+            raise gr.Error(str(error)) from error
 
-    stop_button.click(on_stop, None, None, queue=False, api_name=False)
+    stop_button.click(on_stop, session_secret, None, queue=False, api_name="compare_stop")
     return diffchat

@@ -34,12 +34,23 @@ class AppContext:
             self.votes = VoteStore(self.settings.workspace / "votes.sqlite")
         self.votes.hash_voters(lambda voter: keyed_hash(self.key, "voter", "", voter))
 
-    def voter_id(self, request) -> str:
+    def browser_key(self, session_secret, request) -> str:
+        """Return the id the page's session secret opens for the logged-in user: what Stop
+        flags and ballots are filed under (never the Gradio session hash, which any client
+        can set). Refuses (InputError) a missing or malformed secret."""
+        return self.sessions.session_id(session_secret, getattr(request, "username", None))
+
+    def stop_key(self, tab: str, session_secret, request) -> str:
+        """Return the key of `tab`'s Stop flag for the browser or client holding the secret.
+        Refuses (InputError) a missing or malformed secret."""
+        return f"{tab}-{self.browser_key(session_secret, request)}"
+
+    def voter_id(self, session_secret, request) -> str:
         """Return the one-way id a vote is stored under: a keyed hash of the logged-in user and
-        the Gradio session, never the session id itself (which would let a reader take it)."""
-        session_hash = getattr(request, "session_hash", None) or ""
+        the id the session secret opens, never a session id itself (a reader could use it).
+        Refuses (InputError) a missing or malformed secret."""
         user = getattr(request, "username", None) or ""
-        return keyed_hash(self.key, "voter", user, session_hash) if session_hash else ""
+        return keyed_hash(self.key, "voter", user, self.browser_key(session_secret, request))
 
     def comparisons_dir(self) -> Path:
         """Return the workspace folder where compare runs are saved for voting."""

@@ -20,6 +20,7 @@ from core.paths import assets_dir
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
+from diffchat_ui.sessions import page_session_secret
 from train.runner import ChildProcess
 
 METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
@@ -150,7 +151,10 @@ def build(context: AppContext) -> None:
     summary = gr.Markdown(elem_id="evaluation-summary")
     plots = gr.Gallery(label="Plots", columns=3, height=300, elem_id="evaluation-plots")
 
+    session_secret = page_session_secret()
+
     def on_run(
+        secret,
         data_v,
         limit_v,
         seed_v,
@@ -164,6 +168,7 @@ def build(context: AppContext) -> None:
         from core.validation import resolve_workspace_path
 
         try:
+            stop_key = context.stop_key("evaluate", secret, request)
             data_file = resolve_data_file(data_v)
             if (output_v or "").strip():
                 out_dir = resolve_workspace_path(output_v.strip())
@@ -181,7 +186,7 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             yield f"⚠️ {error}", "", "", []
             return
-        flag = context.cancel_flags.fresh(f"evaluate-{request.session_hash}")
+        flag = context.cancel_flags.fresh(stop_key)
         yield f"Running… output folder: `{out_dir}`", "", "", []
         # A stopped evaluation keeps every finished row; running it again resumes.
         for log, returncode, _ in follow(ChildProcess(command).start(), flag, stop_timeout=30):
@@ -204,7 +209,7 @@ def build(context: AppContext) -> None:
 
     run_button.click(
         on_run,
-        [data, limit, seed, models, methods, tiny, output],
+        [session_secret, data, limit, seed, models, methods, tiny, output],
         [status, log, summary, plots],
         api_name="evaluate",
     )
@@ -227,7 +232,10 @@ def build(context: AppContext) -> None:
 
     show_button.click(on_show, output, [status, summary, plots], api_name="evaluation_results")
 
-    def on_stop(request: gr.Request):
-        context.cancel_flags.stop(f"evaluate-{request.session_hash}")
+    def on_stop(secret, request: gr.Request):
+        try:
+            context.cancel_flags.stop(context.stop_key("evaluate", secret, request))
+        except DiffChatError as error:
+            raise gr.Error(str(error)) from error
 
-    stop_button.click(on_stop, None, None, queue=False, api_name=False)
+    stop_button.click(on_stop, session_secret, None, queue=False, api_name="evaluate_stop")

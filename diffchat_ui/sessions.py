@@ -310,6 +310,26 @@ class SessionStore:
 # ---------------------------------------------------------------- wiring into Gradio
 
 
+def page_session_secret():
+    """Return the page's session secret: the Create tab's gr.BrowserState (storage key
+    BROWSER_STORAGE_KEY), for the other tabs' events to take as their first input.
+
+    The Compare, Train and Evaluate Stop flags and the Vote tab's ballot are filed under the
+    id this secret opens (`SessionStore.session_id`), never under the Gradio session hash; an
+    API client passes the secret from `/open_session`. Call it while the Blocks are being
+    built, after the Create tab (diffchat_ui.layout builds that one first); raises
+    RuntimeError otherwise.
+    """
+    import gradio as gr
+    from gradio.context import get_blocks_context
+
+    blocks = get_blocks_context()
+    for block in blocks.blocks.values() if blocks is not None else ():
+        if isinstance(block, gr.BrowserState) and block.storage_key == BROWSER_STORAGE_KEY:
+            return block
+    raise RuntimeError("The Create tab (which holds the session secret) must be built first.")
+
+
 def session_handler(
     store: SessionStore,
     fn,

@@ -22,6 +22,7 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
+from diffchat_ui.sessions import page_session_secret
 from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
@@ -278,11 +279,13 @@ def build(context: AppContext) -> None:
         api_name=False,
     )
 
-    def run(stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress):
+    def run(
+        secret, stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress
+    ):
         import pandas as pd
 
-        flag = context.cancel_flags.fresh(f"train-{request.session_hash}")
         try:
+            flag = context.cancel_flags.fresh(context.stop_key("train", secret, request))
             output_dir = resolve_workspace_path(output_v)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
             base, data = (base_v or "").strip(), (data_v or "").strip()
@@ -337,11 +340,13 @@ def build(context: AppContext) -> None:
                 reason = log.lines[-1] if log.lines else f"exit code {returncode}"
                 yield f"⚠️ {reason}", log.text(), plot
 
-    inputs = [stage, base_model, data_file, output, processes, options]
+    session_secret = page_session_secret()
+    inputs = [session_secret, stage, base_model, data_file, output, processes, options]
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters.
     def runner(resume: bool):
         def on_click(
+            secret,
             stage_v,
             base_v,
             data_v,
@@ -352,13 +357,25 @@ def build(context: AppContext) -> None:
             progress=gr.Progress(),  # noqa: B008
         ):
             yield from run(
-                stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress
+                secret,
+                stage_v,
+                base_v,
+                data_v,
+                output_v,
+                processes_v,
+                options_v,
+                resume,
+                request,
+                progress,
             )
 
         return on_click
 
-    def on_stop(request: gr.Request):
-        context.cancel_flags.stop(f"train-{request.session_hash}")
+    def on_stop(secret, request: gr.Request):
+        try:
+            context.cancel_flags.stop(context.stop_key("train", secret, request))
+        except DiffChatError as error:
+            raise gr.Error(str(error)) from error
 
     # The progress bar sits on the status line: the log and the curve stay visible.
     start_button.click(
@@ -391,4 +408,4 @@ def build(context: AppContext) -> None:
         [options, status],
         api_name=False,
     )
-    stop_button.click(on_stop, None, None, queue=False, api_name="train_stop")
+    stop_button.click(on_stop, session_secret, None, queue=False, api_name="train_stop")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import random
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from core.errors import DataError, DiffChatError
 from diffchat_ui.compare_tab import COMPARISON_FILE, load_comparison
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_gallery, page_image
+from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.votes import TIE, PairRecord
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,34 @@ class Ballot:
     raw_prompt: str
     instruction: str
     methods: tuple[str, ...]  # methods[i] is shown as LETTERS[i]
+
+
+class BallotBox:
+    """Each voter's ballot on screen and the comparisons shown to them, kept on the server.
+
+    Filed by the id the page's session secret opens (AppContext.browser_key), not in gr.State:
+    Gradio files gr.State under the session hash, which any client can set, and a ballot
+    names the method behind each letter. The oldest voters are forgotten past `capacity`.
+    """
+
+    def __init__(self, capacity: int = 10_000):
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[Ballot | None, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Ballot | None, set[str]]:
+        """Return (the ballot on screen or None, the comparison ids shown) for `key`."""
+        with self._lock:
+            ballot, seen = self._entries.get(key, (None, frozenset()))
+            return ballot, set(seen)
+
+    def put(self, key: str, ballot: Ballot | None, seen: set[str]) -> None:
+        """File the ballot on screen and the comparisons shown for `key`."""
+        with self._lock:
+            self._entries[key] = (ballot, frozenset(seen))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
 
 
 def votable_comparisons(root: Path) -> list[Path]:
@@ -66,8 +97,18 @@ def draw_ballot(folder: Path, rng: random.Random):
         record["instruction"],
         tuple(c["method"] for c in candidates),
     )
-    gallery = [(c["image"], f"Candidate {LETTERS[i]}") for i, c in enumerate(candidates)]
-    return ballot, record["raw_image"], record["instruction"], gallery
+    return (ballot, *ballot_view(folder, ballot))
+
+
+def ballot_view(folder: Path, ballot: Ballot):
+    """Return (raw image, instruction text, gallery items) of `ballot`'s comparison, the
+    candidates in the ballot's order under their letters (to show a ballot again)."""
+    record = load_comparison(folder)
+    image_of = {c["method"]: c["image"] for c in record["candidates"] if c["image"]}
+    gallery = [
+        (image_of[method], f"Candidate {LETTERS[i]}") for i, method in enumerate(ballot.methods)
+    ]
+    return record["raw_image"], record["instruction"], gallery
 
 
 def choice_to_method(ballot: Ballot, choice: str) -> str:
@@ -140,10 +181,10 @@ def pair_chart(records: list[PairRecord]):
 def build(context: AppContext):
     """Lay out the Vote tab and wire its events (inside a gr.Tab); return (handler, inputs,
     outputs) for the tab's select event, which shows a ballot and the results."""
-    ballot_state = gr.State(None)
+    session_secret = page_session_secret()
+    ballots = BallotBox()
     if context.votes.recovery_note:
         gr.Markdown(f"⚠️ {context.votes.recovery_note}", elem_id="votes-recovered")
-    seen_state = gr.State(set())  # comparisons this browser session has been shown
     gr.Markdown(
         "Pick the image that best follows the instruction while keeping the rest, or “tie”. "
         "Candidates come from compare runs, in random order, without method names."
@@ -177,13 +218,15 @@ def build(context: AppContext):
         records = context.votes.pairwise()
         return pair_chart(records), pair_table(records)
 
-    def on_next(seen: set[str] | None, request: gr.Request, note: str = ""):
-        """Return the next unseen ballot (ballot, seen, raw, instruction, candidates, choice,
-        status), or an empty one saying why there is none."""
-        seen = set(seen or ()) | context.votes.voted_comparisons(context.voter_id(request))
+    def next_ballot(key: str, voter: str, note: str = ""):
+        """File the next unseen ballot under `key` and return (raw, instruction, candidates,
+        choice, status), or an empty one saying why there is none."""
+        _, seen = ballots.get(key)
+        seen |= context.votes.voted_comparisons(voter)
         folders = votable_comparisons(context.comparisons_dir())
         folder = next_folder(folders, seen, random.Random())
         if folder is None:
+            ballots.put(key, None, seen)
             if folders:
                 message = (
                     f"All done: you have seen all {len(folders)} comparisons. Thank you! "
@@ -192,26 +235,40 @@ def build(context: AppContext):
             else:
                 message = "No comparisons yet: run one in the Compare tab first."
             empty = gr.update(choices=[], value=None)
-            return (None, seen, None, "", [], empty, f"{note} {message}".strip())
-        ballot, raw, instruction_text, gallery = draw_ballot(folder, random.Random())
-        letters = [f"Candidate {LETTERS[i]}" for i in range(len(ballot.methods))]
+            return (None, "", [], empty, f"{note} {message}".strip())
+        ballot, *view = draw_ballot(folder, random.Random())
+        ballots.put(key, ballot, seen | {folder.name})
         left = len([f for f in folders if f.name not in seen]) - 1
+        return (*shown(ballot, *view), f"{note} {left} more after this one.".strip())
+
+    def shown(ballot: Ballot, raw, instruction_text: str, gallery):
+        """Return (raw, instruction, candidates, choice) showing `ballot`."""
+        letters = [f"Candidate {LETTERS[i]}" for i in range(len(ballot.methods))]
         return (
-            ballot,
-            seen | {folder.name},
             page_image(raw),  # decoded: the comparison folder is not served
             f"**Instruction:** {instruction_text}\n\n**Raw prompt:** {ballot.raw_prompt}",
             page_gallery(gallery),
             gr.update(choices=letters + [TIE_LABEL], value=None),
-            f"{note} {left} more after this one.".strip(),
         )
 
-    ballot_outputs = [ballot_state, seen_state, raw_image, instruction, candidates, choice, status]
+    ballot_outputs = [raw_image, instruction, candidates, choice, status]
+    unchanged = (gr.update(),) * 4  # raw image, instruction, candidates, choice
 
-    def on_vote(ballot: Ballot | None, seen, choice_v: str | None, request: gr.Request):
-        keep = (gr.update(),) * 5  # seen, raw image, instruction, candidates, choice unchanged
+    def on_next(secret, request: gr.Request):
+        try:
+            key, voter = context.browser_key(secret, request), context.voter_id(secret, request)
+        except DiffChatError as error:
+            return (*unchanged, f"⚠️ {error}")
+        return next_ballot(key, voter)
+
+    def on_vote(secret, choice_v: str | None, request: gr.Request):
+        try:
+            key, voter = context.browser_key(secret, request), context.voter_id(secret, request)
+        except DiffChatError as error:
+            return (*unchanged, f"⚠️ {error}", *results())
+        ballot, _ = ballots.get(key)
         if ballot is None:
-            return (ballot, *keep, "Load a comparison first.", *results())
+            return (*unchanged, "Load a comparison first.", *results())
         try:
             if not choice_v:
                 raise DiffChatError("Pick a candidate or “tie” first.")
@@ -222,30 +279,37 @@ def build(context: AppContext):
                 ballot.instruction,
                 list(ballot.methods),
                 method,
-                voter=context.voter_id(request),
+                voter=voter,
             )
         except DiffChatError as error:
-            return (ballot, *keep, f"⚠️ {error}", *results())
+            return (*unchanged, f"⚠️ {error}", *results())
         # The ballot is spent (a double click cannot count twice) and the next one loads.
         thanks = f"Thanks! {context.votes.count()} votes so far."
-        return (*on_next(seen, request, note=thanks), *results())
+        return (*next_ballot(key, voter, note=thanks), *results())
 
     def on_export():
         folder = Path(tempfile.mkdtemp(prefix="diffchat-votes-"))
         return str(context.votes.export_csv(folder / "votes.csv"))
 
-    next_button.click(on_next, seen_state, ballot_outputs, api_name="next_ballot")
+    next_button.click(on_next, session_secret, ballot_outputs, api_name="next_ballot")
     vote_button.click(
         on_vote,
-        [ballot_state, seen_state, choice],
+        [session_secret, choice],
         [*ballot_outputs, chart, table],
         api_name="vote",
     )
     export_button.click(on_export, None, export_file, api_name="export_votes")
 
-    def on_open(ballot, seen, request: gr.Request):
-        # Opening the tab shows a ballot at once (the one on screen stays if not voted yet).
-        shown = on_next(seen, request) if ballot is None else (gr.update(),) * 7
-        return (*shown, *results())
+    def on_open(secret, request: gr.Request):
+        # Opening the tab shows a ballot at once: the one not voted on yet (also after a page
+        # reload, since the secret outlives it), else the next.
+        try:
+            ballot, _ = ballots.get(context.browser_key(secret, request))
+            if ballot is not None:
+                view = ballot_view(context.comparisons_dir() / ballot.comparison_id, ballot)
+                return (*shown(ballot, *view), "", *results())
+        except (DiffChatError, KeyError):  # no valid secret (on_next says so); a record gone
+            pass
+        return (*on_next(secret, request), *results())
 
-    return on_open, [ballot_state, seen_state], [*ballot_outputs, chart, table]
+    return on_open, [session_secret], [*ballot_outputs, chart, table]

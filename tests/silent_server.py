@@ -16,6 +16,11 @@ class SilentServer:
         self._held: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
+    @property
+    def connection_count(self) -> int:
+        """Return how many connections it has accepted so far."""
+        return len(self._held)
+
     def _accept(self):
         while True:
             try:

@@ -196,6 +196,7 @@ def test_errors_are_chat_messages_and_keep_the_session(app_url):
 def test_compare_then_vote_then_export(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     status, gallery, table = client.predict(
+        secret_of(client),
         "a cabin in the woods, watercolor",
         None,
         "make it autumn",
@@ -216,6 +217,7 @@ def test_compare_then_vote_then_export(app_url, tmp_path):
     assert "content_integrity (0-100)" in table["headers"]
 
     status, *_ = client.predict(
+        secret_of(client),
         "a cabin in the woods, watercolor",
         None,
         "make it winter",
@@ -231,17 +233,21 @@ def test_compare_then_vote_then_export(app_url, tmp_path):
     )
     assert status.startswith("Done"), status
 
-    raw_image, instruction, candidates, _, status = client.predict(api_name="/next_ballot")
+    raw_image, instruction, candidates, _, status = client.predict(
+        secret_of(client), api_name="/next_ballot"
+    )
     assert Path(raw_image).is_file() and "make it" in instruction and "1 more" in status
     assert [item["caption"] for item in candidates] == [f"Candidate {x}" for x in "ABC"]
     assert "append" not in str(candidates) and "instructpix2pix" not in str(candidates)  # blind
     # After a vote the other comparison loads by itself; none is shown twice.
-    _, second, candidates, _, status, _, _ = client.predict("Candidate B", api_name="/vote")
+    _, second, candidates, _, status, _, _ = client.predict(
+        secret_of(client), "Candidate B", api_name="/vote"
+    )
     assert "1 votes so far" in status and "make it" in second and second != instruction
     assert len(candidates) == 3
-    *_, status, _, pairs = client.predict("tie", api_name="/vote")
+    *_, status, _, pairs = client.predict(secret_of(client), "tie", api_name="/vote")
     assert "2 votes so far" in status and "All done" in status
-    assert "All done" in client.predict(api_name="/next_ballot")[-1]
+    assert "All done" in client.predict(secret_of(client), api_name="/next_ballot")[-1]
     ties = {(row[0], row[1]): row[3] for row in pairs["data"]}
     shown = sorted(["append", "best-of-2", "instructpix2pix"])
     assert ties == {(a, b): 1 for i, a in enumerate(shown) for b in shown[i + 1 :]}
@@ -298,6 +304,7 @@ def test_short_sft_run_from_the_train_tab(app_url, tmp_path):
     output = workspace_dir() / "train-runs" / "sft-test"
     client = Client(app_url, verbose=False)
     status, log, curves = client.predict(
+        secret_of(client),
         "sft",
         str(base),
         str(data),
@@ -330,19 +337,33 @@ def test_train_tab_stop_then_resume(app_url, tmp_path):
 
     client = Client(app_url, verbose=False)
     job = client.submit(
-        "sft", str(base), str(data), str(output), 1, options(100000), api_name="/train"
+        secret_of(client),
+        "sft",
+        str(base),
+        str(data),
+        str(output),
+        1,
+        options(100000),
+        api_name="/train",
     )
     deadline = time.time() + 300
     while not list(output.glob("checkpoint-*")) and time.time() < deadline:
         time.sleep(0.5)
     assert list(output.glob("checkpoint-*")), "no checkpoint before the deadline"
-    client.predict(api_name="/train_stop")
+    client.predict(secret_of(client), api_name="/train_stop")
     status, log, _ = job.result(timeout=300)
     assert status.startswith("⏸️ Stopped"), f"{status}\n{log}"
 
     # Resume continues from the saved checkpoint; a step budget already reached ends at once.
     status, log, _ = client.predict(
-        "sft", str(base), str(data), str(output), 1, options(1), api_name="/train_resume"
+        secret_of(client),
+        "sft",
+        str(base),
+        str(data),
+        str(output),
+        1,
+        options(1),
+        api_name="/train_resume",
     )
     assert status.startswith("Finished"), f"{status}\n{log}"
     assert "resuming from" in log and "checkpoint-" in log
@@ -351,6 +372,7 @@ def test_train_tab_stop_then_resume(app_url, tmp_path):
 def test_train_tab_refuses_output_outside_the_workspace(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     status, _, _ = client.predict(
+        secret_of(client),
         "sft",
         "smollm2-base",
         "x.jsonl",
@@ -370,6 +392,7 @@ def test_train_tab_refuses_paths_outside_the_workspace_and_writes_nothing(app_ur
         ("sft", ["eval_file", str(outside), ""]),
     ]:
         status, log, _ = client.predict(
+            secret_of(client),
             stage,
             "smollm2-base",
             "assets/instructpe/train.jsonl",
@@ -381,6 +404,7 @@ def test_train_tab_refuses_paths_outside_the_workspace_and_writes_nothing(app_ur
         assert status.startswith("⚠️") and f"{row[0]}: {outside} is outside" in status
         assert log == ""
     status, *_ = client.predict(
+        secret_of(client),
         "sft",
         "/etc",
         "",
@@ -405,6 +429,7 @@ def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app
     chat, *_ = send(client, "make it night", rewriter="/etc")
     assert "/etc is outside" in str(chat[-1]["content"])
     status, gallery, _ = client.predict(
+        secret_of(client),
         "a cabin",
         None,
         "make it autumn",
@@ -430,7 +455,15 @@ def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
     data = write_triplets_jsonl(workspace_dir() / "eval.jsonl", tiny_triplets(2))
     client = Client(app_url, verbose=False)
     status, log, summary, plots = client.predict(
-        str(data), 1, 0, ["tiny-sd"], ["append", "instructpix2pix"], True, "", api_name="/evaluate"
+        secret_of(client),
+        str(data),
+        1,
+        0,
+        ["tiny-sd"],
+        ["append", "instructpix2pix"],
+        True,
+        "",
+        api_name="/evaluate",
     )
     assert status.startswith("Done"), f"{status}\n{log}"
     assert "append" in summary and "instructpix2pix" in summary

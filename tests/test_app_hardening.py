@@ -50,6 +50,9 @@ def app_url(offline_assets, tmp_path_factory, silent_server):
             server_port=None,
             quiet=True,
             max_file_size=max_upload_bytes(),
+            # Gradio's own check that the page answers within a few seconds fails on a
+            # loaded CPU; the tests' first call finds out soon enough.
+            _frontend=False,
         )
         yield url
         demo.close()
@@ -129,6 +132,142 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     assert time.monotonic() - stopped_at < 15
     assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
+
+
+def test_a_silent_chat_api_in_compare_holds_no_one_and_stop_ends_the_wait(app_url, silent_server):
+    user_a, user_b = User(app_url), User(app_url)
+    connections = silent_server.connection_count
+
+    def compare(user, raw_prompt, chat_llm):
+        args = (raw_prompt, None, "make it night", ["tiny-sd"], "append", chat_llm, False, 0, 2)
+        return user.client.submit(user.secret, *args, 0, "", api_name="/compare")
+
+    job_a = compare(user_a, "a windmill in a field", "openai")
+    deadline = time.monotonic() + 60
+    while silent_server.connection_count == connections and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert silent_server.connection_count > connections, "A's compare never asked the chat API"
+
+    # User B's comparison renders on the worker while A's still waits on the silent server.
+    status, gallery, table = compare(user_b, "a red bicycle", "(none)").result(timeout=60)
+    assert status.startswith("Done") and [row[0] for row in table["data"]] == ["append"]
+    assert not job_a.done(), "A's comparison ended before Stop: the test proves nothing"
+
+    stopped_at = time.monotonic()
+    user_a.call("/compare_stop")
+    status, gallery, _ = job_a.result(timeout=30)
+    assert time.monotonic() - stopped_at < 15
+    assert status.startswith("⏹") and "rewriter" in status and gallery == []
+
+
+# ---------------------------------------------------------------- item 2: Stop and ballots
+
+
+def intruder_of(victim: User, url: str) -> User:
+    """A client with its own secret that has set the victim's session hash (it is not a
+    secret: known or guessed)."""
+    intruder = User(url)
+    intruder.client.session_hash = victim.client.session_hash
+    return intruder
+
+
+def wait_until_running(job, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not (job.outputs() or job.status().progress_data) and time.monotonic() < deadline:
+        assert not job.done(), job.result()
+        time.sleep(0.1)
+    assert not job.done(), "the run ended before the test could stop it"
+
+
+def _stop_is_the_owners_alone(victim: User, intruder: User, job, stop: str) -> str:
+    """Stop as the intruder (nothing happens), then as the victim; return the final status."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="no valid session"):
+        intruder.client.predict(None, api_name=stop)
+    intruder.call(stop)
+    time.sleep(2)  # a stopped job ends within a step or a quarter second
+    assert not job.done(), f"{stop} with another client's session hash stopped the run"
+    stopped_at = time.monotonic()
+    victim.call(stop)
+    status = job.result(timeout=60)[0]
+    assert time.monotonic() - stopped_at < 30
+    return status
+
+
+def test_a_session_hash_cannot_stop_another_clients_comparison(app_url):
+    victim = User(app_url)
+    # tiny-sd, 100 steps, raw image + append + InstructPix2Pix: long enough to stop midway
+    args = ("a lighthouse", None, "make it night", ["tiny-sd"], "append", "(none)", True)
+    job = victim.client.submit(victim.secret, *args, 0, 100, 0, "", api_name="/compare")
+    wait_until_running(job)
+    status = _stop_is_the_owners_alone(victim, intruder_of(victim, app_url), job, "/compare_stop")
+    assert status.startswith("⏹"), status
+
+
+def test_a_session_hash_cannot_stop_another_clients_training_or_evaluation(app_url, monkeypatch):
+    import sys
+
+    from diffchat_ui import evaluate_tab, train_tab
+
+    # A child that starts, says so and waits: the stages themselves are tested elsewhere.
+    silent_child = [sys.executable, "-c", "import time; print('started', flush=True); "
+                    "time.sleep(120)"]  # fmt: skip
+    monkeypatch.setattr(train_tab, "data_command", lambda data, out: silent_child)
+    monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *args: silent_child)
+    no_options = {"headers": ["option", "value", "help"], "data": []}
+    runs = [
+        ("/train", "/train_stop", ("data", "", "x.jsonl", "train-runs/stop-test", 1, no_options)),
+        (
+            "/evaluate",
+            "/evaluate_stop",
+            ("assets/instructpe/test.jsonl", 1, 0, ["tiny-sd"], ["append"], True, ""),
+        ),
+    ]
+    for start, stop, args in runs:
+        victim = User(app_url)
+        job = victim.client.submit(victim.secret, *args, api_name=start)
+        wait_until_running(job)
+        status = _stop_is_the_owners_alone(victim, intruder_of(victim, app_url), job, stop)
+        assert "Stopped" in status, (start, status)
+
+
+def _write_comparison(root: Path, name: str) -> None:
+    import json
+
+    from PIL import Image
+
+    folder = root / name
+    folder.mkdir(parents=True)
+    for index, color in enumerate(("red", "blue", "green")):
+        Image.new("RGB", (8, 8), color).save(folder / f"{index}.png")
+    candidates = [
+        {"method": method, "prompt": "p", "image": f"{index + 1}.png", "scores": {}, "error": ""}
+        for index, method in enumerate(("append", "openai"))
+    ]
+    record = {"id": name, "model": "tiny-sd", "raw_prompt": "a cat", "instruction": "make it"}
+    record |= {"raw_image": "0.png", "candidates": candidates}
+    (folder / "comparison.json").write_text(json.dumps(record))
+
+
+def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
+    from core.paths import workspace_dir
+
+    root = workspace_dir() / "comparisons"
+    for name in ("vote-test-1", "vote-test-2"):
+        _write_comparison(root, name)
+    victim = User(app_url)
+    *_, status = victim.call("/next_ballot")
+    assert "more after this one" in status, status
+    intruder = intruder_of(victim, app_url)
+    # The victim's ballot (which method is behind each letter) is not the intruder's.
+    *_, status, _, _ = intruder.call("/vote", "Candidate A")
+    assert status == "Load a comparison first."
+    *_, status, _, _ = intruder.client.predict(None, "Candidate A", api_name="/vote")
+    assert status.startswith("⚠️") and "no valid session" in status
+    *_, status, _, pairs = victim.call("/vote", "Candidate A")
+    assert status.startswith("Thanks! 1 votes so far"), status
+    assert sum(row[5] for row in pairs["data"]) == 1  # the intruder's vote was not counted
 
 
 # ---------------------------------------------------------------- item 4: refused imports

@@ -347,3 +347,59 @@ def test_tree_actions_turn_refusals_into_chat_messages(tmp_path):
     assert chat[-1]["content"] == f"Undone. Back at turn #{root.id}." and image.endswith("1.png")
     state, chat, *_ = _tree_action(context, state, "branch", 99)
     assert chat[-1]["content"] == "⚠️ There is no turn #99 in this session."
+
+
+def test_compare_asks_a_chat_api_in_its_handler_and_stop_ends_the_wait(monkeypatch):
+    from silent_server import SilentServer
+
+    from core import rewrite
+    from core.errors import GenerationCancelled
+    from diffchat_ui.compare_tab import ComparePlan, remote_rewrites
+
+    server = SilentServer()
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.port}/v1")
+    monkeypatch.setenv("DIFFCHAT_CHAT_TIMEOUT", "120")
+    rewrite._cache.pop("openai", None)
+    plan = ComparePlan("a windmill", "make it night", ("tiny-sd",), ("append", "openai"), False, "")
+    stop, waiting_for, outcome = threading.Event(), [], {}
+
+    def compare_handler():
+        try:
+            outcome["value"] = remote_rewrites(plan, stop, lambda _, desc: waiting_for.append(desc))
+        except GenerationCancelled as error:
+            outcome["cancelled"] = error
+
+    try:
+        thread = threading.Thread(target=compare_handler)
+        thread.start()
+        assert server.connected.wait(30), "the chat API was never asked"
+        stop.set()
+        thread.join(5)
+        assert not thread.is_alive() and "rewriter" in str(outcome["cancelled"])
+        assert waiting_for == ["waiting for the openai rewriter"]  # append runs on the worker
+    finally:
+        server.close()
+        rewrite._cache.pop("openai", None)
+
+
+def test_a_chat_api_error_is_its_methods_row_and_best_of_n_needs_a_local_rewriter(monkeypatch):
+    from core.errors import DiffChatError
+    from diffchat_ui.compare_tab import ComparePlan, check_plan, remote_rewrites
+
+    from core import rewrite
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    rewrite._cache.pop("openai", None)
+    plan = ComparePlan("a windmill", "make it night", ("tiny-sd",), ("openai",), False, "")
+    answers = remote_rewrites(plan, threading.Event(), lambda *_, **__: None)
+    rewrite._cache.pop("openai", None)
+    assert isinstance(answers["openai"], DiffChatError) and "OPENAI_API_KEY" in str(
+        answers["openai"]
+    )
+    with pytest.raises(InputError, match="Best-of-N samples from a local DiffChat rewriter"):
+        check_plan(
+            ComparePlan(
+                "a mill", "make it night", ("tiny-sd",), ("openai",), False, "", best_of_n=4
+            )
+        )
