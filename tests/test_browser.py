@@ -73,7 +73,7 @@ def page(browser, app_url):
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    page.goto(app_url)
+    page.goto(app_url, timeout=120_000)  # a loaded 2-core machine serves the page slowly
     expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
     _wait_for_session_secret(page)
     yield page
@@ -202,9 +202,13 @@ def test_evaluation_plots_render_as_images(page, workspace):
 
 @pytest.mark.slow  # a training child process: model load and steps, about a minute here
 def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
+    from PIL import Image
     from playwright.sync_api import expect
     from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
 
+    # Every step may wait long: the run's child process shares the 2 cores with the browser
+    # (on a busy machine a click or a screenshot took over the default 30 s).
+    page.set_default_timeout(120_000)
     # user-set paths must lie inside the workspace
     base = save_tiny_llama(workspace / "tiny-llama")
     data = write_triplets_jsonl(workspace / "train.jsonl", tiny_triplets(8))
@@ -223,13 +227,17 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.keyboard.press("Enter")
     expect(page.locator("#train-options")).to_contain_text("100000")
     page.get_by_role("button", name="Start").click()
-    expect(page.locator("#train-status")).to_contain_text("Running", timeout=60_000)
+    # the child loads torch and the model first: slow when other work shares the 2 cores
+    expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
     # the curve draws while the run goes on, not hidden under a progress overlay
     curve = page.locator("#train-curves canvas, #train-curves svg").first
     expect(curve).to_be_visible(timeout=240_000)
     expect(page.locator("#train-log textarea")).to_be_visible()
     assert "Running" in page.locator("#train-status").inner_text()
-    page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
-    assert (tmp_path / "train.png").stat().st_size > 10_000
+    # the curve's own pixels: axes, ticks and a line in more than a handful of colours
+    page.locator("#train-curves").screenshot(path=str(tmp_path / "train.png"))
+    with Image.open(tmp_path / "train.png") as shot:
+        colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
+    assert colours is None or len(colours) > 8
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
