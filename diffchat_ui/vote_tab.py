@@ -59,6 +59,15 @@ class BallotBox:
             ballot, seen = self._entries.get(key, (None, frozenset()))
             return ballot, set(seen)
 
+    def take(self, key: str) -> Ballot | None:
+        """Return the ballot on screen for `key` and spend it (None: none), so two clicks of
+        Vote at once cannot both count it."""
+        with self._lock:
+            ballot, seen = self._entries.get(key, (None, frozenset()))
+            if ballot is not None:
+                self._entries[key] = (None, seen)
+            return ballot
+
     def put(self, key: str, ballot: Ballot | None, seen: set[str]) -> None:
         """File the ballot on screen and the comparisons shown for `key`."""
         with self._lock:
@@ -266,7 +275,7 @@ def build(context: AppContext):
             key, voter = context.browser_key(secret, request), context.voter_id(secret, request)
         except DiffChatError as error:
             return (*unchanged, f"⚠️ {error}", *results())
-        ballot, _ = ballots.get(key)
+        ballot = ballots.take(key)
         if ballot is None:
             return (*unchanged, "Load a comparison first.", *results())
         try:
@@ -282,6 +291,7 @@ def build(context: AppContext):
                 voter=voter,
             )
         except DiffChatError as error:
+            ballots.put(key, ballot, ballots.get(key)[1])  # not counted: it stays on screen
             return (*unchanged, f"⚠️ {error}", *results())
         # The ballot is spent (a double click cannot count twice) and the next one loads.
         thanks = f"Thanks! {context.votes.count()} votes so far."

@@ -106,3 +106,18 @@ def test_ballots_skip_what_the_voter_has_seen_and_csv_times_are_iso(tmp_path):
     assert store.voted_comparisons("voter-1") == {"c1"} and store.voted_comparisons("x") == set()
     rows = list(csv.DictReader(open(store.export_csv(tmp_path / "votes.csv"))))
     assert rows[0]["created_at"].endswith("+00:00") and "T" in rows[0]["created_at"]
+
+
+def test_a_ballot_is_spent_once_and_voters_are_kept_apart():
+    from diffchat_ui.vote_tab import Ballot, BallotBox
+
+    box = BallotBox(capacity=2)
+    ballot = Ballot("c1", "a cat", "make it night", ("append", "openai"))
+    box.put("voter-1", ballot, {"c1"})
+    assert box.get("voter-2") == (None, set())
+    assert box.take("voter-1") == ballot
+    assert box.take("voter-1") is None  # a second click of Vote finds it spent
+    assert box.get("voter-1") == (None, {"c1"})  # what was shown is remembered
+    box.put("voter-2", None, set())
+    box.put("voter-3", None, {"c2"})
+    assert box.get("voter-1") == (None, set())  # past capacity, the oldest voter is forgotten
