@@ -59,6 +59,8 @@ def model_available(name: str) -> bool:
         return True
     if spec.local_path is not None:
         return spec.local_path().is_dir()
+    if spec.lora_file:  # a LoRA repo has no model_index.json: its file and its base model
+        return cached_file(spec.repo_id, spec.lora_file) and model_available(spec.base_model)
     if spec.single_file:
         return cached_file(spec.repo_id, spec.single_file)
     return real_weights_available(spec.repo_id)

@@ -51,8 +51,13 @@ def test_a_rewrite_that_changes_nothing_renders_nothing(echo_rewriter):
     from core.images import EditRequest
     from diffchat_ui.turns import run_turn, same_prompt
 
+    # Plain greedy decoding (verified decoding would repair the copy with a literal edit).
     request = EditRequest(
-        image=None, instruction="make it night", prompt="a cat", rewriter=echo_rewriter
+        image=None,
+        instruction="make it night",
+        prompt="a cat",
+        rewriter=echo_rewriter,
+        rewrite_candidates=1,
     )
     result = run_turn(request, lambda *a: None, threading.Event(), score=False)
     assert result.unchanged and result.image is None and result.prompt == "a cat"
@@ -198,6 +203,16 @@ def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path):
         "append",
         model_refusal(edited, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p"),
     )
+
+
+def test_a_lora_model_is_available_with_its_file_and_its_base(monkeypatch):
+    from diffchat_ui.settings import model_available
+
+    cached = {("latent-consistency/lcm-lora-sdv1-5", "pytorch_lora_weights.safetensors")}
+    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda *key: key in cached)
+    assert not model_available("lcm-sd15")  # the base model sd15 is not here
+    cached.add(("stable-diffusion-v1-5/stable-diffusion-v1-5", "model_index.json"))
+    assert model_available("lcm-sd15") and not model_available("sdxl-lightning")
 
 
 def test_a_missing_offline_set_model_says_how_to_install_it(monkeypatch, tmp_path):
