@@ -40,8 +40,12 @@ _LEAD_WORDS = frozenset({"to", "into", "be", "look", "like", "out", "of", "with"
 _ARTICLES = frozenset({"a", "an", "the", "some"})
 # Words that link a thing to the rest of its clause ("a street with a man on a scooter").
 _LINK_WORDS = frozenset({"with", "and", "beside", "near", "by", "plus", "holding", "wearing"})
-_FUNCTION_WORDS = _ARTICLES | _LINK_WORDS | frozenset(
-    {"of", "in", "on", "at", "under", "over", "from", "for", "its", "his", "her", "their"}
+_FUNCTION_WORDS = (
+    _ARTICLES
+    | _LINK_WORDS
+    | frozenset(
+        {"of", "in", "on", "at", "under", "over", "from", "for", "its", "his", "her", "their"}
+    )
 )
 _SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
 _TRAILING = re.compile(r"\s*\b(?:instead|too|as well|please|pls|thanks)\s*$")
@@ -103,9 +107,7 @@ def _content_phrase(phrase: str) -> str:
     -> "laughing", "give her a hat" -> "with a hat"."""
     words = phrase.strip(" ,.!?").split()
     leading_verb = ""
-    while words and (
-        words[0] in _EDIT_VERBS or words[0] in _PRONOUNS or words[0] in _LEAD_WORDS
-    ):
+    while words and (words[0] in _EDIT_VERBS or words[0] in _PRONOUNS or words[0] in _LEAD_WORDS):
         if words[0] in _EDIT_VERBS and not leading_verb:
             leading_verb = words[0]
         words = words[1:]
@@ -159,8 +161,10 @@ def _find(text: str, lemma: str) -> list[tuple[int, int]]:
         word = spans[index][2]
         tag_lemma, pos = tagged[index]
         forms = {word, tag_lemma} | {lemmatize(word, p) for p in ("n", "v", "a")}
-        if lemma in forms or forms & _family(lemma) or (
-            pos in ("n", "a") and tag_lemma in synonyms(lemma, pos)
+        if (
+            lemma in forms
+            or forms & _family(lemma)
+            or (pos in ("n", "a") and tag_lemma in synonyms(lemma, pos))
         ):
             found.append((spans[index][0], spans[index][1]))
     return found
@@ -200,9 +204,7 @@ def _delete(text: str, start: int, end: int) -> str:
     text = text[:start] + text[end:]
     clauses = text.split(",")
     kept = [
-        clause
-        for clause in clauses
-        if any(word not in _FUNCTION_WORDS for word in _words(clause))
+        clause for clause in clauses if any(word not in _FUNCTION_WORDS for word in _words(clause))
     ]
     return ",".join(kept)
 
@@ -224,6 +226,10 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     if not spans:
         return None
     start, end = spans[0]
+    # A word derived from the thing that describes something else goes alone: "no more
+    # rain" on "a rainy street" leaves "a street".
+    if text[start:end].lower() != lemma and _is_adjective_at(text, start):
+        return _delete(text, start, end)
     clauses = _clauses(text)
     index = next(n for n, (begin, finish) in enumerate(clauses) if begin <= start <= finish)
     begin, finish = clauses[index]
@@ -242,12 +248,20 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     # scooter"); the rest of the clause stays ("a cat on a sofa" without the cat: "on a sofa").
     named = set(_words(old_phrase)) - _ARTICLES
     stop = end
-    for begin_word, end_word, word in word_spans(text[end:finish]):
+    for _, end_word, word in word_spans(text[end:finish]):
         if word not in named and word not in _ARTICLES:
             break
         if word in named:
             stop = end + end_word
     return text[:link].rstrip() + " " + text[stop:].lstrip()
+
+
+def _is_adjective_at(text: str, start: int) -> bool:
+    spans = word_spans(text)
+    tagged = tagged_lemmas(text) if spans else ()
+    return any(
+        begin == start and pos == "a" for (begin, _, _), (_, pos) in zip(spans, tagged, strict=True)
+    )
 
 
 def _insert(text: str, phrase: str, at_end: bool) -> str:

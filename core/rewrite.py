@@ -52,9 +52,11 @@ DEFAULT_REWRITER = "diffchat-offline"
 SMOLLM2_BASE = "smollm2-base"
 ADAPTER_CONFIG = "adapter_config.json"
 
-# Verified decoding is off by default until the evaluation shows it helps more than it
-# costs (issue 9: "default on if it helps more than it costs"); the one switch.
-DEFAULT_REWRITE_CANDIDATES = 1
+# Verified decoding is on by default: on the hand-written held-out files it lifts the shipped
+# adapter from 58.1 % to 77.0 % of single edits and from 20.0 % to 50.9 % of chains, and most
+# repairs are the reader's literal edit, which costs no model call (bench/results/
+# verified_decoding.md has the latency). 1 is plain greedy decoding; the one switch.
+DEFAULT_REWRITE_CANDIDATES = 4
 MAX_REWRITE_CANDIDATES = 16
 
 CHAT_API_SYSTEM_PROMPT = (
@@ -166,7 +168,6 @@ class Rewriter(ABC):
         if candidates == 1:
             return results
         from core.instructions import check_edit
-
         from core.literal_edit import literal_edit
 
         failed = [
@@ -359,6 +360,12 @@ class AppendRewriter(Rewriter):
         """Return `num_candidates` copies of the one deterministic rewrite."""
         _check_num_candidates(num_candidates)
         return self.rewrite_batch([(prompt, instruction)]) * num_candidates
+
+    def rewrite_batch_verified(self, pairs, candidates):
+        """Return the plain append rewrites: a baseline is reported as it is, never repaired
+        by the reader's literal edit (candidates are still checked, 1..16)."""
+        check_rewrite_candidates(candidates)
+        return [VerifiedRewrite(prompt=text, greedy=text) for text in self.rewrite_batch(pairs)]
 
 
 # ---------------------------------------------------------------------------------------------

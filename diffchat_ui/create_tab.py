@@ -929,7 +929,7 @@ def build(context: AppContext) -> gr.Dropdown:
                 value=DEFAULT_REWRITE_CANDIDATES,
                 step=1,
                 label="Rewrite candidates (verified decoding: when the rewrite misses the "
-                "edit, try this many and keep the best; 1 = off, slower above 1)",
+                "edit, try the reader's literal edit, then this many, and keep the best; 1 = off)",
                 elem_id="rewrite-candidates",
             )
     with gr.Accordion("Past sessions", open=False), gr.Row():

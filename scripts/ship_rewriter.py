@@ -4,8 +4,9 @@
 
 Writes adapter_config.json (base model named by its registry name, so the adapter loads on any
 machine), adapter_model.safetensors in float16 (half the size; PEFT casts it back to the base
-model's float32 on load), diffchat_stage.json (the resolved SFT config and step) and
-training_log.jsonl (every logged step of the run folder). Refuses a folder without an adapter.
+model's float32 on load), diffchat_stage.json (the resolved SFT config and step),
+training_log.jsonl (every logged step of the run folder) and training_loss.png (its loss
+curve). Refuses a folder without an adapter.
 """
 
 from __future__ import annotations
@@ -34,12 +35,32 @@ def ship(checkpoint: Path, out: Path, base_model: str = "smollm2-base") -> Path:
     save_file(tensors, staging / "adapter_model.safetensors")
     shutil.copy(checkpoint / "diffchat_stage.json", staging / "diffchat_stage.json")
     shutil.copy(checkpoint.parent / "metrics.jsonl", staging / "training_log.jsonl")
+    plot_loss(staging / "training_log.jsonl", staging / "training_loss.png")
     for keep in ("README.md", "evaluation.json"):
         if (out / keep).is_file():
             shutil.copy(out / keep, staging / keep)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return out
+
+
+def plot_loss(log: Path, out: Path) -> None:
+    """Write the training loss per optimizer step of a metrics JSONL file as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    points = [(row["step"], row["train/loss"]) for row in rows if "train/loss" in row]
+    figure, axis = plt.subplots(figsize=(6, 3.2))
+    axis.plot([step for step, _ in points], [loss for _, loss in points], label="training loss")
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=80)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

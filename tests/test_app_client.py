@@ -71,6 +71,7 @@ def send_inputs(
     seed: int = 7,
     variations: int = 1,
     steps: int = 2,
+    candidates: int = 4,
 ) -> tuple:
     """The inputs of one /send call, in the endpoint's order."""
     return (
@@ -90,6 +91,7 @@ def send_inputs(
         "",
         "native size",
         variations,
+        candidates,
     )
 
 
@@ -565,7 +567,10 @@ def test_a_rewrite_that_changes_nothing_is_announced(app_url, monkeypatch):
     monkeypatch.setitem(core.rewrite._cache, EchoRewriter.name, EchoRewriter())
     client = Client(app_url, verbose=False)
     send(client, "a quiet lake")
-    chat, _, diff, _, gallery, _ = send(client, "make it night", rewriter=EchoRewriter.name)
+    # Plain greedy decoding: verified decoding would repair the copy with a literal edit.
+    chat, _, diff, _, gallery, _ = send(
+        client, "make it night", rewriter=EchoRewriter.name, candidates=1
+    )
     assert "gave back the prompt unchanged" in str(chat[-1]["content"])
     assert "try again" in str(chat[-1]) and "edit the prompt yourself" in str(chat[-1])
     assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1  # nothing rendered

@@ -44,6 +44,12 @@ EDITS = [
         "a cowboy leaning on a fence, sunset",
     ),
     ("a dog and a cat on a sofa", "remove the cat", "a dog on a sofa"),
+    # a word derived from the removed thing goes alone
+    (
+        "a rainy street in tokyo, neon reflections, night",
+        "no more rain",
+        "a street in tokyo, neon reflections, night",
+    ),
     # add: after the first clause; "give" reads as "with"
     (
         "a quiet mountain lake at sunrise, oil painting",

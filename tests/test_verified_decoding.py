@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InputError
+from core.literal_edit import literal_edit
 from core.rewrite import (
     DEFAULT_REWRITE_CANDIDATES,
     MAX_REWRITE_CANDIDATES,
@@ -19,7 +20,6 @@ from core.rewrite import (
     load_rewriter,
     rerank_score,
 )
-from core.literal_edit import literal_edit
 from tests.test_rewrite import smollm2_ready, tiny_models  # noqa: F401 (fixtures)
 
 PROMPT = "a cabin in a forest in spring, oil painting"
@@ -58,11 +58,12 @@ def no_literal_edit(monkeypatch):
     monkeypatch.setattr(core.literal_edit, "literal_edit", lambda prompt, instruction: None)
 
 
-def test_the_default_is_greedy():
-    assert DEFAULT_REWRITE_CANDIDATES == 1
+def test_the_default_verifies_and_one_candidate_is_plain_greedy():
+    assert DEFAULT_REWRITE_CANDIDATES == 4
     rewriter = FixedRewriter(BOTH_SEASONS, ["a cabin in a forest in winter, oil painting"])
-    assert rewriter.rewrite(PROMPT, INSTRUCTION) == BOTH_SEASONS
-    assert rewriter.calls == ["greedy"]
+    assert rewriter.rewrite(PROMPT, INSTRUCTION) == "a cabin in a forest in winter, oil painting"
+    assert rewriter.calls == ["greedy"]  # the literal edit passed: nothing drawn
+    assert rewriter.rewrite(PROMPT, INSTRUCTION, candidates=1) == BOTH_SEASONS
 
 
 def test_the_reranker_picks_the_candidate_that_gains_winter_and_drops_spring(no_literal_edit):
@@ -164,6 +165,8 @@ def test_rerank_score_of_an_empty_candidate_is_zero():
 def test_append_baseline_keeps_its_answer():
     rewriter = load_rewriter("append")
     assert rewriter.rewrite("a dog", "make it a fox", candidates=4) == "a dog, make it a fox"
+    # Not even the reader's literal edit repairs the baseline ("in spring" stays here).
+    assert rewriter.rewrite(PROMPT, INSTRUCTION) == f"{PROMPT}, {INSTRUCTION}"
 
 
 # --- a tiny random Llama: beam n-best through the real generate() path
@@ -253,7 +256,8 @@ def test_create_tab_turn_passes_its_candidate_count_to_the_rewriter(monkeypatch,
     monkeypatch.setattr(core.rewrite, "load_rewriter", lambda name=None: fixed)
     request = EditRequest(image=None, instruction=INSTRUCTION, prompt=PROMPT, rewriter="fixed")
     assert request.rewrite_candidates == DEFAULT_REWRITE_CANDIDATES
-    assert TurnSettings.__dataclass_fields__["rewrite_candidates"].default == 1
+    assert TurnSettings.__dataclass_fields__["rewrite_candidates"].default == 4
+    request.rewrite_candidates = 1
     assert rewrite_for_turn(request) == BOTH_SEASONS
     request.rewrite_candidates = 2
     assert rewrite_for_turn(request) == "a cabin in a forest in winter, oil painting"
@@ -278,6 +282,9 @@ def test_create_tab_send_api_has_the_candidates_setting(offline_assets, tmp_path
         parameters = api["named_endpoints"]["/send"]["parameters"]
         candidates = [p for p in parameters if "Rewrite candidates" in (p.get("label") or "")]
         assert len(candidates) == 1
-        assert candidates[0]["parameter_has_default"] and candidates[0]["parameter_default"] == 1
+        assert (
+            candidates[0]["parameter_has_default"]
+            and candidates[0]["parameter_default"] == DEFAULT_REWRITE_CANDIDATES
+        )
     finally:
         demo.close()

@@ -65,11 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--candidates",
         type=int,
-        default=DEFAULT_REWRITE_CANDIDATES,
+        default=None,
         metavar="K",
-        help="verified decoding: when the greedy rewrite fails the instruction check, draw K "
-        f"candidates (beam n-best locally) and keep the best (1-{MAX_REWRITE_CANDIDATES}; "
-        f"default {DEFAULT_REWRITE_CANDIDATES} = greedy only)",
+        help="verified decoding: when the greedy rewrite fails the instruction check, try the "
+        "reader's literal edit, then draw K candidates (beam n-best locally) and keep the best "
+        f"(1-{MAX_REWRITE_CANDIDATES}; default {DEFAULT_REWRITE_CANDIDATES}, or 1 = greedy "
+        "only with --typical-p)",
     )
     parser.add_argument(
         "--max-new-tokens", type=int, default=96, help="longest rewrite in LM tokens (local)"
@@ -90,6 +91,8 @@ def _load(args: argparse.Namespace) -> Rewriter:
 
 
 def _check_decoding(args: argparse.Namespace) -> None:
+    if args.candidates is None:  # --typical-p asks for one sample: no verified decoding
+        args.candidates = 1 if args.typical_p is not None else DEFAULT_REWRITE_CANDIDATES
     check_rewrite_candidates(args.candidates)
     if args.candidates != 1 and args.typical_p is not None:
         raise InputError(
