@@ -820,22 +820,30 @@ def _tagged_nouns_read(text: str) -> tuple[tuple[str, str | None], ...]:
     return tuple(tagged)
 
 
-def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
-    """Return the prompt's words of `new`'s slot that modify one of `objects` ("red" in "a red car")."""
+def _object_modifiers(prompt: str, objects: list[str]) -> list[tuple[str, str | None]]:
+    """Return (lemma, POS) of the modifiers before each of `objects` in the prompt: the
+    adjectives, nouns and numerals just before the noun, up to three words ("a red car")."""
     tagged = tagged_lemmas(prompt)
     words = split_words(prompt)
-    old = []
+    modifiers = []
     for index, (lemma, _) in enumerate(tagged):
         if lemma not in objects:
             continue
-        # Walk back over the noun's modifiers: adjectives and nouns, up to three words.
         for back in range(index - 1, max(index - 4, -1), -1):
             modifier, pos = tagged[back]
             if (pos not in ("a", "n") and not _is_numeral(words[back])) or words[back] in _PRONOUNS:
                 break
-            value = slot_of(modifier, pos)
-            if value is not None and value.slot == new.slot and not _compatible(value, new):
-                old.append(modifier)
+            modifiers.append((modifier, pos))
+    return modifiers
+
+
+def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
+    """Return the prompt's words of `new`'s slot that modify one of `objects` ("red" in "a red car")."""
+    old = []
+    for modifier, pos in _object_modifiers(prompt, objects):
+        value = slot_of(modifier, pos)
+        if value is not None and value.slot == new.slot and not _compatible(value, new):
+            old.append(modifier)
     return old
 
 
@@ -852,23 +860,16 @@ def _adjective_attributes(lemma: str) -> frozenset[str]:
 
 
 def _old_attribute_adjectives(prompt: str, objects: list[str], new: str) -> list[str]:
-    """Return the prompt's adjectives before one of `objects` that give the same attribute
+    """Return the prompt's modifiers of one of `objects` that give the same WordNet attribute
     as the adjective `new` ("young" in "a young fisherman" for "old": both ages)."""
     attributes = _adjective_attributes(new)
     if not attributes:
         return []
-    tagged = tagged_lemmas(prompt)
-    old = []
-    for index, (lemma, _) in enumerate(tagged):
-        if lemma not in objects:
-            continue
-        for back in range(index - 1, max(index - 4, -1), -1):
-            modifier, pos = tagged[back]
-            if pos not in ("a", "n"):
-                break
-            if modifier != new and _adjective_attributes(modifier) & attributes:
-                old.append(modifier)
-    return old
+    return [
+        modifier
+        for modifier, _ in _object_modifiers(prompt, objects)
+        if modifier != new and _adjective_attributes(modifier) & attributes
+    ]
 
 
 def _read_part(prompt: str, text: str) -> EditReading:
@@ -1042,7 +1043,10 @@ def _same_kind_tag_words(prompt: str, new_phrase: str) -> list[str]:
     lost = []
     for clause in prompt.split(",")[1:]:  # the first clause is the subject, not a tag
         words = split_words(clause)
-        if not 1 < len(words) <= _MAX_TAG_WORDS or not ({head(words)} | _family(head(words))) & related:
+        if (
+            not 1 < len(words) <= _MAX_TAG_WORDS
+            or not ({head(words)} | _family(head(words))) & related
+        ):
             continue
         lost += [
             lemma
