@@ -215,8 +215,12 @@ def test_a_session_hash_cannot_stop_another_clients_training_or_evaluation(app_u
     from diffchat_ui import evaluate_tab, train_tab
 
     # A child that starts, says so and waits: the stages themselves are tested elsewhere.
-    silent_child = [sys.executable, "-c", "import time; print('started', flush=True); "
-                    "time.sleep(120)"]  # fmt: skip
+    # Its own SIGINT handler: a child of a shell's background job starts with SIGINT ignored.
+    program = (
+        "import signal, sys, time; signal.signal(signal.SIGINT, lambda *_: sys.exit(1)); "
+        "print('started', flush=True); time.sleep(120)"
+    )
+    silent_child = [sys.executable, "-c", program]
     monkeypatch.setattr(train_tab, "data_command", lambda data, out: silent_child)
     monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *args: silent_child)
     no_options = {"headers": ["option", "value", "help"], "data": []}
