@@ -46,9 +46,8 @@ def test_offline_when_sd15_is_not_cached(tmp_path, monkeypatch):
 
 
 def test_real_weights_when_cached(tmp_path, monkeypatch):
-    import diffchat_ui.settings as settings_module
-
     import core.assets.download as download
+    import diffchat_ui.settings as settings_module
 
     monkeypatch.setattr(settings_module, "real_weights_available", lambda repo_id: True)
     monkeypatch.setattr(download, "is_downloaded", lambda name: True)
@@ -384,10 +383,9 @@ def test_compare_asks_a_chat_api_in_its_handler_and_stop_ends_the_wait(monkeypat
 
 
 def test_a_chat_api_error_is_its_methods_row_and_best_of_n_needs_a_local_rewriter(monkeypatch):
+    from core import rewrite
     from core.errors import DiffChatError
     from diffchat_ui.compare_tab import ComparePlan, check_plan, remote_rewrites
-
-    from core import rewrite
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     rewrite._cache.pop("openai", None)
