@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from core.errors import DiffChatError
@@ -36,8 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def accept_interrupts() -> None:
+    """Let SIGINT raise KeyboardInterrupt even where this process started with it ignored.
+
+    A process started from a background job (`make run &`, `nohup ... &`) inherits SIGINT
+    ignored, and so do its children: the app's Stop sends the training or evaluation child
+    SIGINT so that it saves its checkpoint, and such a child would go on until SIGTERM.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv`, run the command and return its exit status."""
+    accept_interrupts()
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)

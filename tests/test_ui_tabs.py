@@ -272,10 +272,33 @@ def test_finished_rewriters_skip_intermediate_checkpoints(tmp_path):
     assert finished_rewriters(tmp_path) == [tmp_path / "sft-run" / "final"]
 
 
+# What `python -m train` and `python -m core` do first (core.cli.accept_interrupts): the test's
+# child takes SIGINT even where pytest runs in a background job, which starts it ignored.
+INTERRUPTIBLE = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+def test_accept_interrupts_undoes_an_inherited_ignore():
+    import signal
+
+    from core.cli import accept_interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        accept_interrupts()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        custom = lambda number, frame: None  # noqa: E731
+        signal.signal(signal.SIGINT, custom)
+        accept_interrupts()  # a handler someone set on purpose stays
+        assert signal.getsignal(signal.SIGINT) is custom
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_follow_tracks_progress_and_stops_with_sigint(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(
-        "import sys, time\n"
+        INTERRUPTIBLE + "import sys, time\n"
         "try:\n"
         "    for i in range(1, 1000):\n"
         "        print(f'\\r{i}/1000 [00:01, 5.0it/s]', end='', file=sys.stderr, flush=True)\n"
@@ -303,7 +326,7 @@ def test_follow_stops_a_silent_child(tmp_path):
     # Stop must not wait for the next output line: a loading model prints nothing for minutes.
     script = tmp_path / "quiet.py"
     script.write_text(
-        "import sys, time\n"
+        INTERRUPTIBLE + "import sys, time\n"
         "print('loading', flush=True)\n"
         "try:\n"
         "    time.sleep(600)\n"

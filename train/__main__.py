@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from core.cli import accept_interrupts
 from core.errors import DiffChatError
 
 STAGES = {
@@ -21,6 +22,7 @@ STAGES = {
 
 
 def main(argv: list[str]) -> int:
+    accept_interrupts()  # the app's Stop is a SIGINT (see core.cli.accept_interrupts)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
         print(__doc__)
         print("stages: " + ", ".join(STAGES))
