@@ -27,6 +27,7 @@ import re
 
 from core.instructions import (
     _EDIT_VERBS,
+    _PREPOSITIONS,
     _PRONOUNS,
     EditReading,
     _family,
@@ -239,7 +240,12 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     # (the next link word or the clause's end).
     before = word_spans(text[begin:start])
     link = next(
-        (begin + s for s, _, word in reversed(before) if word in _LINK_WORDS),
+        (
+            begin + s
+            for n, (s, _, word) in reversed(list(enumerate(before)))
+            # a link word, or a preposition after the subject ("a fox asleep on a porch")
+            if word in _LINK_WORDS or (n > 1 and word in _PREPOSITIONS)
+        ),
         None,
     )
     if link is None:

@@ -44,6 +44,7 @@ EDITS = [
         "a cowboy leaning on a fence, sunset",
     ),
     ("a dog and a cat on a sofa", "remove the cat", "a dog on a sofa"),
+    ("a fox asleep on a porch, 35mm photo", "remove the porch", "a fox asleep, 35mm photo"),
     # a word derived from the removed thing goes alone
     (
         "a rainy street in tokyo, neon reflections, night",
