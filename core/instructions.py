@@ -36,6 +36,11 @@ Where the knowledge comes from:
   other weather values exclude each other (see `_compatible`).
 - WordNet lacks a few prompt tags: `_FALLBACK_SLOTS` lists them (35mm, dslr, bokeh,
   anime, pixel art, golden hour, sunny...), each with its slot.
+- What WordNet cannot place at all is data, `core/reader_words.json`: the tags each medium
+  kind carries ("cel shading" for anime, "soft washes" for watercolor, "octane render" for
+  3d; they go when the instruction sets another kind), words bound to a season or weather
+  ("snow on the roofs" only in winter), and the mood and expression words of which a
+  picture holds one at a time (`_lexicon_losses`).
 - "Present in a text" is synonym-aware: a lemma is present when the text holds it, a word
   derived from it (snow / snowy), or a WordNet synonym used with the same part of speech
   (bike / bicycle; "night" / "dark" counts only where "dark" is a noun).
@@ -494,7 +499,8 @@ class EditReading:
     person pronoun ("make him older"). `vague`: see `clarify`. `old_phrase` / `new_phrase`:
     the instruction's words for what goes and what comes ("the bike" / "a horse" in "swap the
     bike for a horse"; "" / "add a canoe" where the instruction names no old thing), as
-    core.literal_edit uses them.
+    core.literal_edit uses them. `drop`: the lose words that go with their clause instead of
+    giving way to the new value (an old medium's tags, "snow on the roofs" in spring).
     """
 
     instruction: str
@@ -507,6 +513,7 @@ class EditReading:
     parts: tuple[EditReading, ...] = ()
     old_phrase: str = ""
     new_phrase: str = ""
+    drop: tuple[str, ...] = ()
 
 
 def _normalize(text: str) -> str:
@@ -920,9 +927,15 @@ def _read_part(prompt: str, text: str) -> EditReading:
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
     new_slots = [
-        (lemma, slot_of(lemma, pos, strict=_holds_word(prompt, lemma))) for lemma, pos in new_items
+        (lemma, slot_of(lemma, pos, strict=_holds_word(prompt, lemma)) or _named_medium(lemma))
+        for lemma, pos in new_items
     ]
     new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
+    if not any(value.slot == "medium" for _, value in new_slots):
+        # A medium named by words that WordNet reads apart: "stained glass" (stain + glass).
+        named = _phrases_in(new_phrase, _medium_names())
+        if named and (value := _named_medium(named[0])) is not None:
+            new_slots.append((named[0], value))
 
     # "change the car to red", "change the tram to be tiny", "change the monk's hair to wavy
     # red": an attribute, not a replacement; the object (the hair) stays.
@@ -1008,7 +1021,15 @@ def _read_part(prompt: str, text: str) -> EditReading:
         for lemma, pos in new_items:
             if pos == "a":
                 lose += _old_attribute_adjectives(prompt, objects, lemma)
-    lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
+    drop: list[str] = []
+    if kind in ("other", "set", "relative", "replace", "instead", "add"):
+        replaced, drop = _lexicon_losses(
+            prompt, new_phrase, tuple(gain), tuple(slots), tuple(objects), pronoun
+        )
+        keep = set(gain)
+        lose += [words for words in replaced if words not in keep]
+        drop = [words for words in drop if words not in keep and not is_present(words, new_phrase)]
+    lose = [lemma for lemma in dict.fromkeys(lose + drop) if lemma not in gain]
     return EditReading(
         instruction=original,
         kind=kind,
@@ -1019,7 +1040,177 @@ def _read_part(prompt: str, text: str) -> EditReading:
         vague=is_vague(original),
         old_phrase=old_phrase or "",
         new_phrase=new_phrase,
+        drop=tuple(lemma for lemma in dict.fromkeys(drop) if lemma in lose),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt words WordNet cannot place (core/reader_words.json): medium tags, words bound to a
+# season or weather, moods and facial expressions
+
+
+@lru_cache(maxsize=1)
+def _reader_words() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).with_name("reader_words.json")).read_text("utf-8"))
+
+
+def _words_key(phrase: str) -> str:
+    """A phrase as the reader compares it: its words, lower case ("children's" -> children)."""
+    return " ".join(split_words(phrase))
+
+
+def _phrases_in(text: str, phrases) -> list[str]:
+    """Return the phrases (word keys) that `text` holds as whole words, longest first, none
+    inside another one found."""
+    haystack = f" {_words_key(text)} "
+    found: list[str] = []
+    for phrase in sorted({_words_key(p) for p in phrases}, key=len, reverse=True):
+        if phrase and f" {phrase} " in haystack and not any(phrase in f for f in found):
+            found.append(phrase)
+    return found
+
+
+def _medium_kind(new_phrase: str, value: SlotValue | None) -> str | None:
+    """The medium kind an instruction's new phrase names ("oil painting", "pixel art"), or
+    the one its WordNet reading falls under (photo, painting, drawing); None if neither."""
+    names = _medium_names()
+    for phrase in _phrases_in(new_phrase, names):
+        return names[phrase]
+    if value is not None and value.family == "photo":
+        return "photo"
+    for sense in value.senses if value is not None else ():
+        closure = _closure(sense)
+        if "painting.n.01" in closure:
+            return "painting"
+        if closure & {"drawing.n.01", "drawing.n.02"}:
+            return "drawing"
+    return None
+
+
+def _media_compatible(tag_kind: str, new_kind: str | None) -> bool:
+    """A tag of one medium kind may stay with a new medium of the same kind, of its parent
+    kind ("make it a painting" keeps "soft washes"), or of one of its children."""
+    if new_kind is None:
+        return False
+    media = _reader_words()["media"]
+    parents = {kind: entry.get("parent") for kind, entry in media.items()}
+    return tag_kind == new_kind or parents.get(new_kind) == tag_kind or parents.get(tag_kind) == new_kind
+
+
+@lru_cache(maxsize=1)
+def _medium_names() -> dict[str, str]:
+    """Every name of a medium kind (word key) -> the kind."""
+    media = _reader_words()["media"]
+    return {_words_key(name): kind for kind, entry in media.items() for name in entry["names"]}
+
+
+def _named_medium(lemma: str) -> SlotValue | None:
+    """The medium an instruction names by a word WordNet lacks or files elsewhere
+    ("claymation", "stained glass", "comic book"): a medium slot value with no senses."""
+    kind = _medium_names().get(_words_key(lemma))
+    if kind is None:
+        return None
+    return SlotValue("medium", "photo" if kind == "photo" else "art", frozenset())
+
+
+def medium_name_words() -> frozenset[str]:
+    """The single words that name a medium kind ("ink", "oil", "pencil"): the modifiers of
+    an old medium that go with it ("an ink drawing" -> "a 35mm photo")."""
+    media = _reader_words()["media"].values()
+    return frozenset(word for entry in media for name in entry["names"] for word in name.split())
+
+
+def _names_a_person(clause: str) -> bool:
+    return any(
+        pos == "n"
+        and (senses := _wordnet().synsets(lemma, pos="n"))
+        and "person.n.01" in _closure(senses[0].name())
+        for lemma, pos in (tagged_lemmas(clause) if split_words(clause) else ())
+    )
+
+
+def _clauses_holding(prompt: str, objects: tuple[str, ...], pronoun: bool) -> list[str]:
+    """The comma clauses an object's attributes stand in: those naming one of `objects` (for
+    a person pronoun those naming a person) and the one- or two-word clauses (", smiling,")."""
+    clauses = [clause for clause in prompt.split(",") if clause.strip()]
+    if objects:
+        named = [c for c in clauses if any(is_present(obj, c, "n") for obj in objects)]
+    else:
+        named = [c for c in clauses if pronoun and _names_a_person(c)]
+    return named + [c for c in clauses if len(split_words(c)) <= 2]
+
+
+def _lexicon_losses(
+    prompt: str,
+    new_phrase: str,
+    gain: tuple[str, ...],
+    slots: tuple[str, ...],
+    objects: tuple[str, ...],
+    pronoun: bool,
+) -> tuple[list[str], list[str]]:
+    """Return the prompt's words (word keys) that an instruction setting a medium, a season,
+    a weather, a mood or an expression leaves no room for (core/reader_words.json), as
+    (replaced, dropped): the new value takes the place of the replaced ones (the old mood,
+    the old facial expression of the edited person, a medium that leads the prompt: "3d
+    render of"); the dropped ones go with their clause (the old medium's tags, "cel
+    shading" for "make it an oil painting"; words bound to another season or weather, "snow
+    on the roofs" for "make it spring")."""
+    words = _reader_words()
+    replaced: list[str] = []
+    dropped: list[str] = []
+    new_words = set(split_words(new_phrase)) | set(gain)
+    if "medium" in slots:
+        value = next(
+            (v for lemma in gain if (v := slot_of(lemma) or _named_medium(lemma)) is not None
+             and v.slot == "medium"),
+            None,
+        )
+        new_kind = _medium_kind(new_phrase, value)
+        tags = {
+            _words_key(tag): kind for kind, entry in words["media"].items() for tag in entry["tags"]
+        }
+        first, *rest = prompt.split(",")
+        # Tags follow the subject clause ("a blender on a counter" holds no 3d software),
+        # except a medium that leads it: "3d render of a mushroom house".
+        leads = [tag for tag in _phrases_in(first, tags) if f" {tag} of " in f" {_words_key(first)} "]
+        for found, tag_list in ((replaced, leads), (dropped, _phrases_in(",".join(rest), tags))):
+            found += [
+                tag
+                for tag in tag_list
+                if not _media_compatible(tags[tag], new_kind) and not set(tag.split()) <= new_words
+            ]
+    for slot in ("season", "weather"):
+        if slot not in slots:
+            continue
+        new_values = {
+            lemma for lemma in gain if (v := slot_of(lemma)) is not None and v.slot == slot
+        }
+        for values, bound in words["bound"][slot].items():
+            fits = any(
+                value == new or new in synonyms(value, "n")
+                for value in values.split()
+                for new in new_values
+            )
+            if new_values and not fits:
+                dropped += _phrases_in(prompt, bound)
+    for name, feelings in words["feelings"].items():
+        keys = {_words_key(feeling) for feeling in feelings}
+        forms = keys | {lemmatize(key, pos) for key in keys for pos in ("n", "v", "a")}
+        if not any(lemma in forms for lemma in gain):
+            continue
+        places = _clauses_holding(prompt, objects, pronoun) if name == "expression" else [prompt]
+        for place in places:
+            replaced += [
+                feeling
+                for feeling in _phrases_in(place, keys)
+                if feeling not in new_words
+                and not any(feeling in synonyms(lemma, "a") for lemma in gain)
+            ]
+    replaced = list(dict.fromkeys(replaced))
+    return replaced, [tag for tag in dict.fromkeys(dropped) if tag not in replaced]
 
 
 _MAX_TAG_WORDS = 4

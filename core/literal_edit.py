@@ -8,6 +8,8 @@ word for word, on the prompt's own text:
 - a new slot value ("make it winter", "make the door blue", "make it a watercolor"): the new
   value takes the place of the old one and the old slot's other words go ("35mm photo,
   bokeh" -> "watercolor"); with no old value the new one is added;
+- the reader's `drop` words (the old medium's tags, "snow on the roofs" in spring) go with
+  their clause, or alone where they modify the next word ("a flower meadow" -> "a meadow");
 - remove / negation ("remove the crane", "without the hat"): the comma clause that holds the
   thing goes, or, inside the first clause, the words from the link before it ("with", "and",
   "wearing") to the thing;
@@ -27,11 +29,13 @@ import re
 
 from core.instructions import (
     _EDIT_VERBS,
+    _FILTER_WORDS as _SLOT_NAMES,
     _PREPOSITIONS,
     _PRONOUNS,
     EditReading,
     _family,
     _same_text,
+    medium_name_words,
     read_instruction,
 )
 from core.nlp import lemmatize, synonyms, tagged_lemmas, word_spans
@@ -82,24 +86,63 @@ def _apply(text: str, reading: EditReading) -> str | None:
     if not new or not reading.gain:
         return None
     old_words = set(_words(reading.old_phrase)) - _ARTICLES
-    spans = sorted(span for lemma in reading.lose for span in _find(text, lemma))
+    replaced = [lemma for lemma in reading.lose if lemma not in reading.drop]
+    spans = sorted(span for lemma in replaced for span in _find(text, lemma))
     if not spans:
-        return _insert(text, new, "medium" in reading.slots)
-    start, end = spans[0]
-    # The old phrase's modifiers go with its head: "a coffee mug" -> "a bouquet of daisies";
-    # so do the adjectives of an old scene value: "heavy rain" -> "clear and sunny".
-    start = _extend_left(text, start, old_words)
-    if set(reading.slots) & _SCENE_SLOTS:
-        start = _extend_left(text, start, _adjectives(text[:start]))
-    text = _put(text, start, end, new)
-    # The other old words (the old medium's tags: "35mm photo, bokeh") go.
-    for lemma in reading.lose:
-        while spans := _find(text, lemma):
-            first_start, first_end = spans[0]
-            if first_start >= start and first_end <= start + len(_bare(new)):
-                break  # the new value itself ("watercolor" in a "watercolor" edit)
-            text = _delete(text, first_start, first_end)
+        text = _insert(text, new, "medium" in reading.slots)
+        start = text.rindex(new) if "medium" in reading.slots else text.index(new)
+    else:
+        start, end = spans[0]
+        # A dropped tag that holds the old value goes with it: "anime style" -> "oil painting".
+        for lemma in reading.drop:
+            for drop_start, drop_end in _find(text, lemma):
+                if drop_start <= start < drop_end:
+                    start, end = drop_start, max(end, drop_end)
+        # The old phrase's modifiers go with its head: "a coffee mug" -> "a bouquet of
+        # daisies"; so do the adjectives of an old scene value ("heavy rain" -> "clear and
+        # sunny") and the material of an old medium ("an ink drawing" -> "a 35mm photo").
+        start = _extend_left(text, start, old_words)
+        if set(reading.slots) & _SCENE_SLOTS:
+            start = _extend_left(text, start, _adjectives(text[:start]))
+        if "medium" in reading.slots:
+            start = _extend_left(text, start, medium_name_words())
+        text = _put(text, start, end, new)
+    value = _bare(new)
+    # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
+    # where the reader drops them ("snow on the roofs" in spring).
+    for lemma in sorted(reading.lose, key=lambda lemma: lemma not in reading.drop):
+        while True:
+            start = _nearest(text, value, start)
+            spans = [
+                (begin, finish)
+                for begin, finish in _find(text, lemma)
+                if not (begin >= start and finish <= start + len(value))  # the new value itself
+            ]
+            if not spans:
+                break
+            begin, finish = spans[0]
+            if lemma in reading.drop:
+                text = _drop_words(text, begin, finish, lemma)
+            else:
+                text = _delete(text, begin, finish)
     return text
+
+
+def _nearest(text: str, value: str, near: int) -> int:
+    """Where `value` stands in `text`: the occurrence nearest to `near` (deletions before
+    it move it)."""
+    places = [match.start() for match in re.finditer(re.escape(value), text)]
+    return min(places, key=lambda place: abs(place - near)) if places else near
+
+
+def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
+    """Drop a word bound to the old value: its clause, where it names a thing of its own
+    ("snow on the roofs"), else the word alone ("a snowy cabin", "a flower meadow")."""
+    after = text[end:].lstrip()
+    modifies_next = bool(after) and after[0] not in ",." and not after.split()[0] in _PREPOSITIONS
+    if modifies_next or _is_adjective_at(text, start):
+        return _delete(text, start, end)
+    return _remove_thing(text, lemma, "") or _delete(text, start, end)
 
 
 def _content_phrase(phrase: str) -> str:
@@ -112,6 +155,10 @@ def _content_phrase(phrase: str) -> str:
         if words[0] in _EDIT_VERBS and not leading_verb:
             leading_verb = words[0]
         words = words[1:]
+    # "change the style to watercolor", "set the mood to gloomy": the slot's name goes too.
+    if len(words) > 2 and words[0] in ("the", "its") and words[2] in ("to", "into"):
+        if words[1] in _SLOT_NAMES:
+            words = words[3:]
     text = _TRAILING.sub("", " ".join(words)).strip(" ,")
     if not text:
         return ""

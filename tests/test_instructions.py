@@ -133,7 +133,8 @@ NOT_LOST = [
     # An attribute change keeps its object: "change X to ADJ", "X to be ADJ", "turn X ADJ".
     ("a monk with short black hair by a lake", "Change the monk's hair to wavy red", ["wavy", "red"], ["black"]),
     ("a grandmother with long brown hair", "Switch the grandmother's hair to short silver", ["short", "silver"], ["brown", "long"]),
-    ("a businessman in a suit, smiling", "change the businessman's expression to worried", ["worry"], []),
+    # (the businessman stays; his old expression goes: core/reader_words.json "expression")
+    ("a businessman in a suit, smiling", "change the businessman's expression to worried", ["worry"], ["smiling"]),
     ("a photo of a tram on a rooftop", "change the tram to be tiny", ["tiny"], []),
     ("a sandwich on a sand dune", "change the sandwich to be giant", ["giant"], []),
     ("a brass violin in a vineyard, acrylic on canvas", "Turn the violin miniature", ["miniature"], []),
@@ -161,7 +162,7 @@ NOT_LOST = [
     ("a lamp in a room, dramatic lighting", "push the drama of the light to extremely dramatic", [], []),
     # Grammar of negation and preference.
     ("a helicopter in sunny weather", "I don't want any sunshine.", [], ["sunshine"]),
-    ("a swan in a snowy field, in winter", "i'd rather have summer instead", ["summer"], ["winter"]),
+    ("a swan in a snowy field, in winter", "i'd rather have summer instead", ["summer"], ["snowy", "winter"]),
     # Words read in passing are not slot values: "high contrast", "bright even light", "quiet".
     ("a market at night, street photography, high contrast", "make it snow", ["snow"], []),
     ("a lake at midnight, bright even light", "dawn time", ["dawn"], ["midnight"]),

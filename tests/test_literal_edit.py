@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.instructions import check_edit
+from core.instructions import check_edit, read_instruction
 from core.literal_edit import literal_edit
 
 EDITS = [
@@ -62,6 +62,50 @@ EDITS = [
         "give him a crown",
         "a king on his throne, with a crown, renaissance painting",
     ),
+    # the old medium's tags go (core/reader_words.json), also where they hold the old word
+    (
+        "a samurai cat drinking tea, anime style, cel shading, vibrant",
+        "oil painting please",
+        "a samurai cat drinking tea, oil painting, vibrant",
+    ),
+    ("a bowl of ramen, pixel art, 8-bit", "make it claymation", "a bowl of ramen, claymation"),
+    (
+        "3d render of a cute mushroom house, octane render, blender, soft lighting",
+        "make it a pencil drawing",
+        "a pencil drawing of a cute mushroom house, soft lighting",
+    ),
+    (
+        "an ink drawing of a koi pond, sumi-e, minimal",
+        "make it a 35mm photo",
+        "a 35mm photo of a koi pond, minimal",
+    ),
+    (
+        "a black and white photo of a jazz trio in a smoky club, 1950s, film grain",
+        "turn it into a comic book panel",
+        "a comic book panel of a jazz trio in a smoky club, 1950s",
+    ),
+    # words bound to the old season go, with their clause where they name a thing
+    (
+        "a mountain village in winter, snow on the roofs, smoke from chimneys, photo",
+        "make it spring",
+        "a mountain village in spring, smoke from chimneys, photo",
+    ),
+    (
+        "a fox cub in a flower meadow, spring, national geographic photo",
+        "winter",
+        "a fox cub in a meadow, winter, national geographic photo",
+    ),
+    # one mood, one expression: the old one gives way
+    (
+        "a rainy window with a cup of tea, melancholic, lo-fi illustration",
+        "make it cozy",
+        "a rainy window with a cup of tea, cozy, lo-fi illustration",
+    ),
+    (
+        "a businessman in a suit waiting for a train, smiling, 35mm",
+        "change the businessman's expression to worried",
+        "a businessman in a suit waiting for a train, worried, 35mm",
+    ),
     # compound: each part in turn
     (
         "a lighthouse on a cliff, sunny day, oil painting",
@@ -89,3 +133,20 @@ def test_literal_edit_carries_out_the_reading(prompt, instruction, expected):
 )
 def test_literal_edit_declines_what_it_cannot_do(prompt, instruction):
     assert literal_edit(prompt, instruction) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "kept"),
+    [
+        # a medium's tag words in the subject clause are things, not tags
+        ("a blender on a kitchen counter, morning light, photo", "make it a watercolor", "blender"),
+        # an expression belongs to the person: the calm lake stays calm
+        ("a calm lake at dawn, a man fishing, photo", "make him smile", "calm"),
+        # a painting's tags stay when it becomes another painting
+        ("a harbor at dawn, oil painting, visible brush strokes", "make it a watercolor", "brush"),
+    ],
+)
+def test_lexicon_losses_keep_what_still_fits(prompt, instruction, kept):
+    edited = literal_edit(prompt, instruction)
+    assert kept in edited
+    assert kept not in " ".join(read_instruction(prompt, instruction).lose)
