@@ -89,13 +89,19 @@ class EvaluateRewriterConfig:
     """Options of the rewriter evaluation."""
 
     test_files: str = field(
-        default="assets/instructpe/test.jsonl,assets/instructpe/heldout/single.jsonl",
+        default=(
+            "assets/instructpe/test.jsonl,assets/instructpe/heldout/single.jsonl,"
+            "assets/instructpe/heldout/single_b.jsonl"
+        ),
         metadata={
             "help": "Comma-separated single-edit files, each reported on its own ('': none)."
         },
     )
     chain_files: str = field(
-        default="assets/instructpe/test_chains.jsonl,assets/instructpe/heldout/chains.jsonl",
+        default=(
+            "assets/instructpe/test_chains.jsonl,assets/instructpe/heldout/chains.jsonl,"
+            "assets/instructpe/heldout/chains_b.jsonl"
+        ),
         metadata={"help": "Comma-separated chain files, each reported on its own ('': none)."},
     )
     adapter: str = field(
