@@ -21,6 +21,7 @@ from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_gallery
 from diffchat_ui.sessions import page_session_secret
+from diffchat_ui.tab_stop import stop_handler
 from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
 
@@ -528,11 +529,11 @@ def build(context: AppContext) -> gr.Dropdown:
         concurrency_id="chat",
     )
 
-    def on_stop(secret, request: gr.Request):
-        try:
-            context.cancel_flags.stop(context.stop_key("compare", secret, request))
-        except DiffChatError as error:
-            raise gr.Error(str(error)) from error
-
-    stop_button.click(on_stop, session_secret, None, queue=False, api_name="compare_stop")
+    stop_button.click(
+        stop_handler(context, "compare"),
+        session_secret,
+        None,
+        queue=False,
+        api_name="compare_stop",
+    )
     return diffchat

@@ -21,6 +21,7 @@ from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
+from diffchat_ui.tab_stop import stop_handler
 from train.runner import ChildProcess
 
 METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
@@ -232,10 +233,10 @@ def build(context: AppContext) -> None:
 
     show_button.click(on_show, output, [status, summary, plots], api_name="evaluation_results")
 
-    def on_stop(secret, request: gr.Request):
-        try:
-            context.cancel_flags.stop(context.stop_key("evaluate", secret, request))
-        except DiffChatError as error:
-            raise gr.Error(str(error)) from error
-
-    stop_button.click(on_stop, session_secret, None, queue=False, api_name="evaluate_stop")
+    stop_button.click(
+        stop_handler(context, "evaluate"),
+        session_secret,
+        None,
+        queue=False,
+        api_name="evaluate_stop",
+    )

@@ -23,6 +23,7 @@ from core.errors import DiffChatError, InputError
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.sessions import page_session_secret
+from diffchat_ui.tab_stop import stop_handler
 from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
@@ -371,12 +372,6 @@ def build(context: AppContext) -> None:
 
         return on_click
 
-    def on_stop(secret, request: gr.Request):
-        try:
-            context.cancel_flags.stop(context.stop_key("train", secret, request))
-        except DiffChatError as error:
-            raise gr.Error(str(error)) from error
-
     # The progress bar sits on the status line: the log and the curve stay visible.
     start_button.click(
         runner(resume=False),
@@ -408,4 +403,10 @@ def build(context: AppContext) -> None:
         [options, status],
         api_name=False,
     )
-    stop_button.click(on_stop, session_secret, None, queue=False, api_name="train_stop")
+    stop_button.click(
+        stop_handler(context, "train"),
+        session_secret,
+        None,
+        queue=False,
+        api_name="train_stop",
+    )

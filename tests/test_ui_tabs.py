@@ -424,3 +424,26 @@ def test_a_chat_api_error_is_its_methods_row_and_best_of_n_needs_a_local_rewrite
                 "a mill", "make it night", ("tiny-sd",), ("openai",), False, "", best_of_n=4
             )
         )
+
+
+def test_one_stop_handler_stops_only_its_tabs_job_for_that_secret(tmp_path):
+    import gradio as gr
+
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import AppSettings
+    from diffchat_ui.tab_stop import stop_handler
+
+    context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
+    request = type("Request", (), {"username": None})()
+    mine, other = (context.sessions.open(None, None, browser=True) for _ in range(2))
+    flags = {
+        (tab, secret): context.cancel_flags.fresh(context.stop_key(tab, secret, request))
+        for tab in ("compare", "evaluate", "train")
+        for secret in (mine, other)
+    }
+    stop_handler(context, "evaluate")(mine, request)
+    assert [key for key, flag in flags.items() if flag.is_set()] == [("evaluate", mine)]
+    with pytest.raises(gr.Error, match="no valid session"):
+        stop_handler(context, "train")("not a secret", request)
+    assert not flags["train", mine].is_set() and not flags["train", other].is_set()
+
