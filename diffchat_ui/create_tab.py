@@ -238,15 +238,32 @@ def _view(state: ChatState | None, context: AppContext):
     gallery = [
         (turn_.image_path, gallery_caption(state, turn_)) for turn_ in turns_with_images(state)
     ]
+    messages = shown_messages(state.messages)
     if turn is None:
-        return state.messages, None, [], "", gallery, None
+        return messages, None, [], "", gallery, None
     parent = state.session.turns.get(turn.parent_id) if turn.parent_id is not None else None
     diff = diff_words(parent.prompt if parent else "", turn.prompt)
     scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
     if scores and context.settings.offline:
         scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
     image = turn.image_path if image_exists(turn) else None
-    return state.messages, image, diff, scores, gallery, image
+    return messages, image, diff, scores, gallery, image
+
+
+GONE_IMAGE = "_(this image is gone)_"
+
+
+def shown_messages(messages: list[dict]) -> list[dict]:
+    """Return the transcript as the chat shows it: an image message whose file is gone
+    becomes a line saying so (the Chatbot would show a broken image); the transcript
+    itself is unchanged."""
+    shown = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, dict) and not Path(str(content.get("path") or "")).is_file():
+            message = {**message, "content": GONE_IMAGE}
+        shown.append(message)
+    return shown
 
 
 def gallery_caption(state: ChatState, turn) -> str:
@@ -695,16 +712,20 @@ def export_session(state: ChatState | None):
 def import_session(context: AppContext, file_path: str | None, state: ChatState | None, seed):
     """Replace the chat by an imported session file, or keep it exactly as it was.
 
-    The file is read and checked into a fresh session whose new folder is the staging
-    folder; only once that succeeded is the old session's folder removed (the swap). A
-    refusal removes the staging folder and leaves the chat, its turns and its images as they
-    were, with the reason as a chat message.
+    The file is read and checked into a fresh session whose folder is a new subfolder of
+    the chat's image folder (diffchat_ui.state.import_folder: in the workspace, where a
+    restart finds the images again); only once that succeeded are the old chat's images
+    removed (the swap). A refusal removes that subfolder and leaves the chat, its turns and
+    its images as they were, with the reason as a chat message.
     """
     from core.session import Session
+    from diffchat_ui.state import import_folder, swap_in_import
 
     if not file_path:
         return (state, *_view(state, context))
-    new_state = ChatState.new(int(seed))
+    if state is None:  # called directly; the app's handler always passes a filed chat
+        state = ChatState.new(int(seed))
+    new_state = ChatState.new(int(seed), folder=import_folder(state))
     try:
         new_state.session = Session.import_json(Path(file_path), image_folder=new_state.folder)
     except Exception as error:  # the edge: whatever went wrong, the current chat stays
@@ -712,10 +733,9 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
         if not isinstance(error, DiffChatError):
             log.exception("session import failed")
         reason = str(error) if isinstance(error, DiffChatError) else type(error).__name__
-        state = state if state is not None else ChatState.new(int(seed))
         _error(state, f"The session file was not imported; your chat is unchanged. {reason}")
         return (state, *_view(state, context))
-    delete_state_folder(state)
+    new_state = swap_in_import(state, new_state)
     turn = current_turn(new_state)
     try:  # the transcript of an export, when it has one (the file already passed import_json)
         new_state.messages = transcript_messages(json.loads(Path(file_path).read_text("utf-8")))
@@ -1300,7 +1320,7 @@ def build(context: AppContext) -> gr.Dropdown:
         bind(export_session, returns_state=False), state, export_file, api_name="export_session"
     )
     import_file.upload(
-        bind(lambda f, s, sd: import_session(context, f, s, sd), 1),
+        bind(lambda f, s, sd: import_session(context, f, s, sd), 1, fresh=True),
         [import_file, state, seed],
         view,
         api_name="import_session",

@@ -1,12 +1,14 @@
-"""Per-browser-session state of the Create tab.
+"""One person's chat in the Create tab: the session tree, the transcript, its image folder.
 
-Gradio keeps one ChatState per browser session (gr.State), so sessions never see each
-other's history; images live in a private temporary folder with a random name. The chat tree
-itself (turns, undo, branches, export) is `core.session.Session`.
+diffchat_ui.sessions files each ChatState under its client's secret and gives it its own
+image folder in the workspace (WORKSPACE/public/sessions/<id>), so chats never see each
+other's history and a restart finds the images again. The chat tree itself (turns, undo,
+branches, export) is `core.session.Session`.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -16,11 +18,9 @@ from core.instructions import Clarification
 
 
 def new_session_folder() -> Path:
-    """Return a new private folder (random name, mode 700) for one UI session's images.
-
-    It lives in the system temp folder: Gradio serves files from there without widening
-    `allowed_paths`, and the folder is removed when the browser session ends.
-    """
+    """Return a new private folder (random name, mode 700) in the system temp folder: the
+    image folder of a ChatState made without one (a handler called directly, in tests). The
+    app's chats get theirs in the workspace from diffchat_ui.sessions."""
     return Path(tempfile.mkdtemp(prefix="diffchat-session-"))
 
 
@@ -60,6 +60,34 @@ class ChatState:
 
 
 def delete_state_folder(state: ChatState | None) -> None:
-    """Remove a session's image folder (gr.State's delete_callback when the tab closes)."""
+    """Remove a chat's image folder and everything in it."""
     if isinstance(state, ChatState):
         shutil.rmtree(state.folder, ignore_errors=True)
+
+
+IMPORT_PREFIX = "import-"
+
+
+def import_folder(state: ChatState) -> Path:
+    """Return a new empty folder inside `state`'s image folder for a session file to be
+    checked into: in the workspace with the chat's own images (a restart finds them, a /tmp
+    clean-up cannot take them), apart from them until the import is swapped in."""
+    folder = state.folder / f"{IMPORT_PREFIX}{secrets.token_hex(8)}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def swap_in_import(state: ChatState, imported: ChatState) -> ChatState:
+    """Return `imported` (checked into `import_folder(state)`) as the chat in `state`'s
+    place: the old chat's images are removed, everything in the folder but the import's
+    subfolder, and the imported chat takes over the folder for its next turns."""
+    for entry in state.folder.iterdir():
+        if entry == imported.folder:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    imported.folder = state.folder
+    imported.session_id = state.session_id
+    return imported

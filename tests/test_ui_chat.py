@@ -1,0 +1,236 @@
+"""What the Create tab's chat says and shows, without a browser (issue 13 items 2, 4, 7-9):
+each turn names its edit mode, an image start shows its description as the first prompt,
+an imported session lives in the chat's workspace folder, gone images are said, a refused
+message keeps its text. Handlers are called directly, with a stand-in for the app context."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from image_fixtures import corrupt_png, small_png, write
+
+KEY = b"k" * 32
+
+
+def _context(offline: bool = True):
+    # What the Create tab's views and first-turn handlers read of AppContext.
+    return SimpleNamespace(settings=SimpleNamespace(offline=offline, ip2p_model="tiny-ip2p"))
+
+
+def _turn_settings(**changes):
+    from diffchat_ui.create_tab import TurnSettings
+
+    fields = dict(
+        model="tiny-sd",
+        custom_model="",
+        rewriter="append",
+        edit_mode="rewrite only",
+        strength=0.6,
+        image_guidance_scale=1.5,
+        guidance_scale=7.5,
+        seed=4,
+        num_inference_steps=2,
+        negative_prompt="",
+    )
+    return TurnSettings(**(fields | changes))
+
+
+def _chat_with_images(store, secret, prompts):
+    """A filed chat of one turn per prompt, each with a real PNG in the chat's folder."""
+    state = store.new_state(secret, None, seed=1)
+    for index, prompt in enumerate(prompts):
+        path = write(state.folder, f"turn-{index:03d}.png", small_png())
+        state.session.add_turn(prompt, prompt, image_path=str(path), mode="rewrite")
+        state.say("assistant", {"path": str(path)})
+    store.put(secret, None, state)
+    return state
+
+
+def test_each_turn_names_its_edit_mode():
+    from core.session import Session
+    from diffchat_ui.create_tab import HAND_EDIT, _turn_message
+
+    session = Session(seed=3)
+    first = session.add_turn("a cat", "a cat", seed=3, mode="text")
+    request = SimpleNamespace(rewriter="append")
+    assert _turn_message(None, first, request).startswith("_Turn #1 · text to image (seed 3)")
+    keep = session.add_turn("make it night", "a cat, night", seed=3, mode="keep")
+    assert "keep composition, rewriter append" in _turn_message(first, keep, request)
+    ip2p = session.add_turn("add a hat", "a cat, night", seed=3, mode="ip2p")
+    assert "InstructPix2Pix: the image was edited directly and the prompt kept" in (
+        _turn_message(keep, ip2p, request)
+    )
+    hand = session.add_turn(HAND_EDIT, "a cat at dawn", seed=3, mode="rewrite")
+    line = _turn_message(ip2p, hand, request)
+    assert "rewrite, edited by hand" in line and "rewriter" not in line
+
+
+def test_an_image_start_shows_its_description_as_the_first_prompt(tmp_path):
+    from diffchat_ui.create_tab import START_IMAGE, _view, send
+    from diffchat_ui.state import ChatState
+
+    photo = write(tmp_path, "photo.png", small_png("blue"))
+    state = ChatState.new(seed=4, folder=tmp_path / "chat")
+    (tmp_path / "chat").mkdir()
+    screens = list(
+        send(
+            _context(),
+            "a blue wall",
+            state,
+            START_IMAGE,
+            str(photo),
+            _turn_settings(edit_mode="keep composition"),
+            "key",
+            lambda *a, **k: None,
+        )
+    )
+    state, chat, image, diff, *_ = screens[-1]
+    root = state.session.current
+    assert (root.mode, root.prompt, root.instruction) == (
+        "upload",
+        "a blue wall",
+        "(uploaded image)",
+    )
+    assert Path(image).is_file() and Path(image).parent == tmp_path / "chat"
+    assert diff == [("a blue wall", None)]  # the description is the prompt the edits change
+    assert "described as “a blue wall”" in chat[-1]["content"]
+    # Offline there is no captioner: an image without a description is refused, with a reason.
+    empty = ChatState.new(seed=4, folder=tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    *_, (_, chat, *_) = send(
+        _context(), "", empty, START_IMAGE, str(photo), _turn_settings(), "k", lambda *a, **k: 0
+    )
+    assert "describe your image in a few words" in chat[-1]["content"]
+    assert not empty.session.turns and _view(empty, _context())[1] is None
+
+
+def test_an_imported_session_lives_in_the_chats_workspace_folder(tmp_path):
+    from diffchat_ui.create_tab import export_session, import_session
+    from diffchat_ui.sessions import SessionStore
+
+    workspace = tmp_path / "workspace"
+    store = SessionStore(workspace, KEY, ttl_seconds=3600)
+    exported = export_session(
+        _chat_with_images(store, store.open(None, None, True), ["a castle", "a castle, sunset"])
+    )
+    secret = store.open(None, None, True)
+    chat = _chat_with_images(store, secret, ["a fox"])
+    old_image = Path(chat.session.current.image_path)
+    folder = store.image_folder(chat.session_id)
+
+    imported, messages, image, *_ = import_session(_context(), exported, chat, 9)
+    store.put(secret, None, imported)
+    assert imported.folder == folder and "Imported a session with 2 turns" in str(messages[-1])
+    paths = [Path(turn.image_path) for turn in imported.session.turns.values()]
+    assert all(path.is_file() and path.is_relative_to(folder) for path in paths)
+    assert not old_image.exists()  # the swap removed the old chat's images
+    # A restart (a new store on the same workspace) finds the imported images again.
+    restarted = SessionStore(workspace, KEY, ttl_seconds=3600).get(secret, None)
+    assert [turn.image_path for turn in restarted.session.turns.values()] == [
+        str(path) for path in paths
+    ]
+
+
+def test_a_refused_import_leaves_nothing_behind(tmp_path):
+    from diffchat_ui.create_tab import export_session, import_session
+    from diffchat_ui.sessions import SessionStore
+
+    store = SessionStore(tmp_path / "workspace", KEY, ttl_seconds=3600)
+    chat = _chat_with_images(store, store.open(None, None, True), ["a fox", "a fox, night"])
+    before = sorted(chat.folder.iterdir())
+    # A real export whose second image is corrupt: refused once every image was checked.
+    data = json.loads(Path(export_session(chat)).read_text())
+    data["turns"][-1]["image_base64"] = base64.b64encode(corrupt_png()).decode()
+    bad = write(tmp_path, "bad.json", json.dumps(data))
+    state, messages, *_ = import_session(_context(), str(bad), chat, 9)
+    assert state is chat and "not imported; your chat is unchanged" in messages[-1]["content"]
+    assert sorted(chat.folder.iterdir()) == before  # no staging folder left, images kept
+
+
+def test_a_gone_image_is_said_in_the_chat_not_shown_broken(tmp_path):
+    from diffchat_ui.create_tab import GONE_IMAGE, _view
+    from diffchat_ui.sessions import SessionStore
+
+    store = SessionStore(tmp_path / "workspace", KEY, ttl_seconds=3600)
+    chat = _chat_with_images(store, store.open(None, None, True), ["a fox", "a fox, night"])
+    first, second = (turn.image_path for turn in chat.session.turns.values())
+    Path(first).unlink()
+    messages = _view(chat, _context())[0]
+    assert [m["content"] for m in messages] == [GONE_IMAGE, {"path": second}]
+    assert chat.messages[0]["content"] == {"path": first}  # the transcript itself is kept
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("x" * 1001, "the limit is 1,000"),
+        ("   ", "Please type an instruction"),
+    ],
+)
+def test_a_refused_message_is_kept_with_its_reason(text, reason):
+    from diffchat_ui.create_tab import refusal
+
+    # The Send handler clears the box only when this says nothing (see create_tab.accept).
+    assert reason in refusal(text, None, "append")
+    assert refusal("a red fox", None, "append") is None
+
+
+def test_variations_render_one_prompt_with_seeds_s_s_plus_1_as_siblings(monkeypatch, tmp_path):
+    from PIL import Image
+
+    import diffchat_ui.settings
+    from diffchat_ui import create_tab
+    from diffchat_ui.state import ChatState
+    from diffchat_ui.turns import TurnResult
+    from diffchat_ui.worker import CancelFlags, Worker
+
+    rendered = []
+
+    def run_turn(request, *_):  # stands in for the rewrite + render on the worker
+        rendered.append(request)
+        edit = getattr(request, "instruction", None)
+        prompt = getattr(request, "target_prompt", None) or (
+            f"{request.prompt}, {edit.split()[-1]}" if edit else request.prompt
+        )
+        return TurnResult(prompt, Image.new("RGB", (8, 8), "red"), {})
+
+    monkeypatch.setattr(create_tab, "run_turn", run_turn)
+    monkeypatch.setattr(diffchat_ui.settings, "unavailable_reason", lambda name: None)
+    context = SimpleNamespace(
+        settings=_context().settings, worker=Worker(), cancel_flags=CancelFlags()
+    )
+    state = ChatState.new(seed=4, folder=tmp_path)
+
+    def send(text, variations):
+        screens = create_tab.send(
+            context,
+            text,
+            state,
+            create_tab.START_TEXT,
+            None,
+            _turn_settings(variations=variations),
+            "key",
+            lambda *a, **k: None,
+        )
+        return list(screens)[-1]
+
+    send("a red fox", 3)
+    roots = list(state.session.turns.values())
+    assert [(turn.seed, turn.parent_id) for turn in roots] == [(4, None), (5, None), (6, None)]
+    assert state.session.current.id == roots[0].id  # continues from the first; click another
+    assert "3 variations (seeds 4, 5, 6)" in state.messages[-1]["content"]
+
+    rendered.clear()
+    *_, gallery, _ = send("make it night", 2)
+    edits = [turn for turn in state.session.turns.values() if turn.parent_id == roots[0].id]
+    assert [(turn.seed, turn.prompt) for turn in edits] == [
+        (4, "a red fox, night"),
+        (5, "a red fox, night"),
+    ]
+    # the rewriter runs once: the second variation renders the first one's prompt
+    assert [request.target_prompt for request in rendered] == [None, "a red fox, night"]
+    assert len(gallery) == 5
