@@ -154,11 +154,11 @@ class Rewriter(ABC):
            instruction adds, loses what it removes, is not a copy of the prompt) is kept: it
            costs nothing more.
         3. For the others, the reader's literal edit (core.literal_edit) is tried: where it
-           passes the check, it and the greedy rewrite are ranked by `rerank_score` (the
-           greedy one wins ties) and no model call is made.
-        4. For the rest, `candidates` rewrites are drawn (`draw_candidates`) and each, the
-           greedy one and the literal edit included, gets `rerank_score`; the highest wins,
-           the greedy rewrite on ties. `candidates` = 1 is plain greedy decoding.
+           passes the check, it replaces the greedy rewrite and no model call is made.
+        4. For the rest, `candidates` rewrites are drawn (`draw_candidates`) and
+           `choose_candidate` picks among them, the greedy one and the literal edit: one that
+           passes the check first, then the highest `rerank_score`, the greedy rewrite on
+           ties. `candidates` = 1 is plain greedy decoding.
         Refuses (InputError) `candidates` outside 1..MAX_REWRITE_CANDIDATES.
         """
         check_rewrite_candidates(candidates)
@@ -303,15 +303,23 @@ def rerank_score(prompt: str, instruction: str, candidate: str) -> float:
 def choose_candidate(
     prompt: str, instruction: str, greedy: str, candidates: Sequence[str]
 ) -> VerifiedRewrite:
-    """Return the VerifiedRewrite choosing among `greedy` and `candidates` by `rerank_score`;
-    the greedy rewrite wins ties, and a candidate must score strictly higher to replace it."""
+    """Return the VerifiedRewrite choosing among `greedy` and `candidates`: one that passes
+    check_edit beats one that fails it ("snow on the roofs" kept in spring scores high on
+    content integrity, yet is wrong); among equals the higher `rerank_score` wins. The
+    greedy rewrite wins ties, and a candidate must score strictly higher to replace it."""
+    from core.instructions import check_edit
+
+    def passes(text: str) -> bool:
+        return bool(text) and check_edit(prompt, instruction, text).ok
+
     options = tuple(dict.fromkeys(text for text in candidates if text and text != greedy))
     greedy_score = rerank_score(prompt, instruction, greedy)
     scores = tuple(rerank_score(prompt, instruction, text) for text in options)
-    best, best_score = greedy, greedy_score
+    best, best_score, best_passes = greedy, greedy_score, passes(greedy)
     for text, score in zip(options, scores, strict=True):
-        if score > best_score + 1e-9:
-            best, best_score = text, score
+        text_passes = passes(text)
+        if (text_passes, score) > (best_passes, best_score + 1e-9):
+            best, best_score, best_passes = text, score, text_passes
     return VerifiedRewrite(
         prompt=best,
         greedy=greedy,
