@@ -554,3 +554,20 @@ def test_a_run_stopped_midway_keeps_what_it_generated_and_resumes_from_it(tmp_pa
     report = evaluate(config, rewriters={"adapter": fake})
     assert report["chains"][str(chains)]["results"]["adapter"]["chain_success"] == 0.5
     assert (RAW, INSTRUCTION) not in fake.calls  # the single edits were not generated again
+
+
+def test_sign_test_on_hand_values():
+    from train.evaluate_rewriter import paired_comparisons, sign_test_p
+
+    assert sign_test_p(0, 0) == 1.0
+    assert sign_test_p(3, 3) == 1.0
+    # 8 of 8 differing rows one way: 2 * (1/2)^8
+    assert abs(sign_test_p(8, 0) - 2 / 256) < 1e-12
+    # 9 vs 1: 2 * (1 + 10) / 1024
+    assert abs(sign_test_p(9, 1) - 22 / 1024) < 1e-12
+    paired = paired_comparisons(
+        {"sft": [True, True, False, False, True], "ppo": [True, False, True, True, False]}
+    )
+    assert paired["ppo"]["baseline"] == "sft"
+    assert (paired["ppo"]["only_this"], paired["ppo"]["only_baseline"]) == (2, 2)
+    assert paired_comparisons({"sft": [True]}) == {}

@@ -527,6 +527,9 @@ def score_file(
             if not row[success]
         ]
         section["failures"][system] = failed[: config.max_failures or None]
+    section["paired"] = paired_comparisons(
+        {system: [row[success] for row in rows] for system, rows in by_case.items()}
+    )
     if not chain:
         categories = sorted({case.steps[0].category for case in cases})
         section["by_category"] = {}
@@ -542,8 +545,50 @@ def score_file(
     return section
 
 
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this uneven between `wins`
+    and `losses` if each differing row went either way with probability 1/2 (ties dropped)."""
+    from math import comb
+
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_comparisons(successes: dict[str, list[bool]]) -> dict[str, dict]:
+    """Compare every system with the first one, row by row: the rows only it gets right, the
+    rows only the first gets right, and the sign test's p-value over those."""
+    systems = list(successes)
+    if len(systems) < 2:
+        return {}
+    base = [bool(value) for value in successes[systems[0]]]
+    paired = {}
+    for system in systems[1:]:
+        mine = [bool(value) for value in successes[system]]
+        wins = sum(m and not b for m, b in zip(mine, base, strict=True))
+        losses = sum(b and not m for m, b in zip(mine, base, strict=True))
+        paired[system] = {
+            "baseline": systems[0],
+            "only_this": wins,
+            "only_baseline": losses,
+            "p_value": sign_test_p(wins, losses),
+        }
+    return paired
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. Report
+
+
+def _paired_note(section: dict) -> list[str]:
+    return [
+        f"\nPaired sign test, {system} vs {entry['baseline']}: right only with {system} on "
+        f"{entry['only_this']} rows, only with {entry['baseline']} on {entry['only_baseline']}; "
+        f"two-sided p = {entry['p_value']:.3g}."
+        for system, entry in section.get("paired", {}).items()
+    ]
 
 
 def _percent(value: float | None) -> str:
@@ -602,7 +647,7 @@ def markdown_report(report: dict, config: EvaluateRewriterConfig) -> str:
                 f"{100 * m['ci']:.1f} | {100 * m['ci_raw']:.1f} | "
                 f"{report['seconds'].get(system, {}).get(path, 'n/a')} |"
             )
-        lines += _verify_note(report, path)
+        lines += _verify_note(report, path) + _paired_note(section)
         lines += [
             "",
             f"Edit success per kind, `{path}`:",
@@ -630,7 +675,7 @@ def markdown_report(report: dict, config: EvaluateRewriterConfig) -> str:
                 f"| {_percent(m['conflict'])} | {100 * m['ci']:.1f} | {100 * m['ci_raw']:.1f} | "
                 f"{report['seconds'].get(system, {}).get(path, 'n/a')} |"
             )
-        lines += _verify_note(report, path)
+        lines += _verify_note(report, path) + _paired_note(section)
     verify = [s for s in systems if uses_verified_decoding(s)]
     decoding = "greedy decoding" + (
         f"; {', '.join(verify)}: verified decoding with {config.candidates} candidates"
