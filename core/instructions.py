@@ -39,8 +39,8 @@ Where the knowledge comes from:
 - What WordNet cannot place at all is data, `core/reader_words.json`: the tags each medium
   kind carries ("cel shading" for anime, "soft washes" for watercolor, "octane render" for
   3d; they go when the instruction sets another kind), words bound to a season or weather
-  ("snow on the roofs" only in winter), and the mood and expression words of which a
-  picture holds one at a time (`_lexicon_losses`).
+  ("snow on the roofs" only in winter), and the words of which a picture holds one at a
+  time: mood, expression, camera angle, shot size, lens, composition (`_lexicon_losses`).
 - "Present in a text" is synonym-aware: a lemma is present when the text holds it, a word
   derived from it (snow / snowy), or a WordNet synonym used with the same part of speech
   (bike / bicycle; "night" / "dark" counts only where "dark" is a noun).
@@ -1152,7 +1152,8 @@ def _lexicon_losses(
     pronoun: bool,
 ) -> tuple[list[str], list[str]]:
     """Return the prompt's words (word keys) that an instruction setting a medium, a season,
-    a weather, a mood or an expression leaves no room for (core/reader_words.json), as
+    a weather, a mood, an expression, a camera angle, a shot size, a lens or a composition
+    leaves no room for (core/reader_words.json), as
     (replaced, dropped): the new value takes the place of the replaced ones (the old mood,
     the old facial expression of the edited person, a medium that leads the prompt: "3d
     render of"); the dropped ones go with their clause (the old medium's tags, "cel
@@ -1196,18 +1197,20 @@ def _lexicon_losses(
             )
             if new_values and not fits:
                 dropped += _phrases_in(prompt, bound)
-    for name, feelings in words["feelings"].items():
-        keys = {_words_key(feeling) for feeling in feelings}
+    for name, values in words["one_at_a_time"].items():
+        keys = {_words_key(value) for value in values}
         forms = keys | {lemmatize(key, pos) for key in keys for pos in ("n", "v", "a")}
-        if not any(lemma in forms for lemma in gain):
+        named = _phrases_in(new_phrase, keys)
+        if not named and not any(lemma in forms for lemma in gain):
             continue
         places = _clauses_holding(prompt, objects, pronoun) if name == "expression" else [prompt]
         for place in places:
             replaced += [
-                feeling
-                for feeling in _phrases_in(place, keys)
-                if feeling not in new_words
-                and not any(feeling in synonyms(lemma, "a") for lemma in gain)
+                value
+                for value in _phrases_in(place, keys)
+                if value not in new_words
+                and not any(value in other or other in value for other in named)
+                and not any(value in synonyms(lemma, "a") for lemma in gain)
             ]
     replaced = list(dict.fromkeys(replaced))
     return replaced, [tag for tag in dict.fromkeys(dropped) if tag not in replaced]

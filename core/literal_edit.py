@@ -93,6 +93,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
         start = text.rindex(new) if "medium" in reading.slots else text.index(new)
     else:
         start, end = spans[0]
+        # The widest old words there go: "35mm lens" (not "35mm") -> "a telephoto lens".
+        end = max(finish for begin, finish in spans if begin < end)
         # A dropped tag that holds the old value goes with it: "anime style" -> "oil painting".
         for lemma in reading.drop:
             for drop_start, drop_end in _find(text, lemma):

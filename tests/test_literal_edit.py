@@ -106,6 +106,22 @@ EDITS = [
         "change the businessman's expression to worried",
         "a businessman in a suit waiting for a train, worried, 35mm",
     ),
+    # one camera angle, shot size, lens and composition at a time
+    (
+        "a portrait of an old fisherman, wide shot, harsh light",
+        "make it a close-up",
+        "a portrait of an old fisherman, a close-up, harsh light",
+    ),
+    (
+        "a cat on a sofa, 35mm lens, photo",
+        "switch to a telephoto lens",
+        "a cat on a sofa, a telephoto lens, photo",
+    ),
+    (
+        "a girl reading under a tree, low angle, watercolor",
+        "make it eye level",
+        "a girl reading under a tree, eye level, watercolor",
+    ),
     # compound: each part in turn
     (
         "a lighthouse on a cliff, sunny day, oil painting",
