@@ -102,6 +102,7 @@ def best_of_n(
     reference_target: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel_event=None,
+    sampled: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """Return the distinct sampled rewrites of `prompt` with images and scores, best first.
 
@@ -110,7 +111,8 @@ def best_of_n(
     The directional score needs the raw image (rendered from `prompt` with the same request
     when not given); the content-integrity score compares with `reference_target`, which
     defaults to the raw prompt followed by the instruction (everything the user asked to
-    keep). `progress(done, total)` is called after each render.
+    keep). `progress(done, total)` is called after each render. `sampled`: rewrites already
+    drawn (a chat API's, asked outside the model worker); then `rewriter` is not asked.
 
     Refuses (InputError) fewer than one candidate and invalid weights; raises
     ModelUnavailableError when a weighted scorer's weights are absent.
@@ -125,7 +127,10 @@ def best_of_n(
         scorers.setdefault(name, build_scorer(name))
 
     # 1. sample N rewrites; identical samples would only cost renders
-    sampled = rewriter.sample(prompt, instruction, num_candidates, typical_p=typical_p, seed=seed)
+    if sampled is None:
+        sampled = rewriter.sample(
+            prompt, instruction, num_candidates, typical_p=typical_p, seed=seed
+        )
     prompts = list(dict.fromkeys(text.strip() for text in sampled if text.strip()))
     if not prompts:
         raise InputError("The rewriter produced no candidate prompt; try another instruction.")

@@ -1097,7 +1097,11 @@ def _media_compatible(tag_kind: str, new_kind: str | None) -> bool:
         return False
     media = _reader_words()["media"]
     parents = {kind: entry.get("parent") for kind, entry in media.items()}
-    return tag_kind == new_kind or parents.get(new_kind) == tag_kind or parents.get(tag_kind) == new_kind
+    return (
+        tag_kind == new_kind
+        or parents.get(new_kind) == tag_kind
+        or parents.get(tag_kind) == new_kind
+    )
 
 
 @lru_cache(maxsize=1)
@@ -1165,8 +1169,11 @@ def _lexicon_losses(
     new_words = set(split_words(new_phrase)) | set(gain)
     if "medium" in slots:
         value = next(
-            (v for lemma in gain if (v := slot_of(lemma) or _named_medium(lemma)) is not None
-             and v.slot == "medium"),
+            (
+                v
+                for lemma in gain
+                if (v := slot_of(lemma) or _named_medium(lemma)) is not None and v.slot == "medium"
+            ),
             None,
         )
         new_kind = _medium_kind(new_phrase, value)
@@ -1176,7 +1183,9 @@ def _lexicon_losses(
         first, *rest = prompt.split(",")
         # Tags follow the subject clause ("a blender on a counter" holds no 3d software),
         # except a medium that leads it: "3d render of a mushroom house".
-        leads = [tag for tag in _phrases_in(first, tags) if f" {tag} of " in f" {_words_key(first)} "]
+        leads = [
+            tag for tag in _phrases_in(first, tags) if f" {tag} of " in f" {_words_key(first)} "
+        ]
         for found, tag_list in ((replaced, leads), (dropped, _phrases_in(",".join(rest), tags))):
             found += [
                 tag

@@ -29,7 +29,7 @@ import re
 
 from core.instructions import (
     _EDIT_VERBS,
-    _FILTER_WORDS as _SLOT_NAMES,
+    _FILTER_WORDS,
     _PREPOSITIONS,
     _PRONOUNS,
     EditReading,
@@ -141,7 +141,7 @@ def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
     """Drop a word bound to the old value: its clause, where it names a thing of its own
     ("snow on the roofs"), else the word alone ("a snowy cabin", "a flower meadow")."""
     after = text[end:].lstrip()
-    modifies_next = bool(after) and after[0] not in ",." and not after.split()[0] in _PREPOSITIONS
+    modifies_next = bool(after) and after[0] not in ",." and after.split()[0] not in _PREPOSITIONS
     if modifies_next or _is_adjective_at(text, start):
         return _delete(text, start, end)
     return _remove_thing(text, lemma, "") or _delete(text, start, end)
@@ -159,7 +159,7 @@ def _content_phrase(phrase: str) -> str:
         words = words[1:]
     # "change the style to watercolor", "set the mood to gloomy": the slot's name goes too.
     if len(words) > 2 and words[0] in ("the", "its") and words[2] in ("to", "into"):
-        if words[1] in _SLOT_NAMES:
+        if words[1] in _FILTER_WORDS:  # a slot's name
             words = words[3:]
     text = _TRAILING.sub("", " ".join(words)).strip(" ,")
     if not text:

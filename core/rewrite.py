@@ -663,17 +663,40 @@ def rewrite_cancellable(
     candidates: int = DEFAULT_REWRITE_CANDIDATES,
 ) -> str:
     """Return `rewriter.rewrite(prompt, instruction, candidates)`, or raise
-    GenerationCancelled on Stop.
+    GenerationCancelled on Stop (see `call_cancellable`)."""
+    return call_cancellable(
+        lambda: rewriter.rewrite(prompt, instruction, candidates=candidates), cancel_event
+    )
 
-    The request runs in its own thread while this one watches `cancel_event`; a cancelled
-    request is abandoned (it ends by itself within the chat timeout) and its answer dropped.
+
+def sample_cancellable(
+    rewriter: Rewriter,
+    prompt: str,
+    instruction: str,
+    num_candidates: int,
+    cancel_event: threading.Event,
+    seed: int = 0,
+) -> list[str]:
+    """Return `rewriter.sample(prompt, instruction, num_candidates, seed=seed)`, or raise
+    GenerationCancelled on Stop (see `call_cancellable`): Best-of-N from a chat API."""
+    return call_cancellable(
+        lambda: rewriter.sample(prompt, instruction, num_candidates, seed=seed), cancel_event
+    )
+
+
+def call_cancellable(call, cancel_event: threading.Event):
+    """Return `call()`, or raise GenerationCancelled when `cancel_event` is set first.
+
+    The call runs in its own thread while this one watches `cancel_event`; a cancelled
+    request is abandoned (a chat request ends by itself within the chat timeout) and its
+    answer dropped.
     """
     outcome: dict[str, object] = {}
     done = threading.Event()
 
     def run() -> None:
         try:
-            outcome["value"] = rewriter.rewrite(prompt, instruction, candidates=candidates)
+            outcome["value"] = call()
         except BaseException as error:  # handed to the waiting thread below
             outcome["error"] = error
         finally:

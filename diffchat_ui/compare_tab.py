@@ -74,32 +74,36 @@ class Candidate:
 
 
 def check_plan(plan: ComparePlan) -> None:
-    """Refuse (InputError) a plan that cannot run: no raw prompt, no image model, or best-of-N
-    sampled from a chat API (its samples would hold the model worker while it answers)."""
-    from core.rewrite import is_network_rewriter
-
+    """Refuse (InputError) a plan that cannot run: no raw prompt or no image model."""
     if not plan.raw_prompt.strip():
         raise InputError("Type the raw prompt (for your own image: a short description of it).")
     if not plan.models:
         raise InputError("Choose at least one image model.")
-    if plan.best_of_n > 1 and plan.rewriters and is_network_rewriter(plan.rewriters[0]):
-        raise InputError(
-            f"Best-of-N samples from a local DiffChat rewriter, not {plan.rewriters[0]}: "
-            "choose another DiffChat rewriter or set Best-of-N to 0."
-        )
 
 
-def remote_rewrites(plan: ComparePlan, cancel_event, progress) -> dict[str, str | DiffChatError]:
+# remote_rewrites' key for the Best-of-N samples of a chat API (the first rewriter)
+BEST_OF_N_SAMPLES = "best-of-N samples"
+
+
+def remote_rewrites(
+    plan: ComparePlan, cancel_event, progress
+) -> dict[str, str | list[str] | DiffChatError]:
     """Return {rewriter: its rewrite, or the DiffChatError it raised} for the plan's chat-API
-    rewriters, asked here in the caller's thread (the Compare handler), not on the model worker.
+    rewriters, asked here in the caller's thread (the Compare handler), not on the model worker;
+    with Best-of-N from a chat API, also {BEST_OF_N_SAMPLES: its N samples, or the error}.
 
     A chat API can take its whole timeout to answer: meanwhile the worker renders everyone
     else's images, and Stop (`cancel_event`) ends the wait with GenerationCancelled.
     `progress(fraction, desc=...)` is told what is awaited (gr.Progress).
     """
-    from core.rewrite import is_network_rewriter, load_rewriter, rewrite_cancellable
+    from core.rewrite import (
+        is_network_rewriter,
+        load_rewriter,
+        rewrite_cancellable,
+        sample_cancellable,
+    )
 
-    answers: dict[str, str | DiffChatError] = {}
+    answers: dict[str, str | list[str] | DiffChatError] = {}
     for name in plan.rewriters:
         if not is_network_rewriter(name):
             continue
@@ -113,6 +117,22 @@ def remote_rewrites(plan: ComparePlan, cancel_event, progress) -> dict[str, str 
             raise
         except DiffChatError as error:  # that method's row says why; the others still run
             answers[name] = error
+    if plan.best_of_n > 1 and plan.rewriters and is_network_rewriter(plan.rewriters[0]):
+        name = plan.rewriters[0]
+        progress(0.0, desc=f"waiting for {plan.best_of_n} samples from the {name} rewriter")
+        try:
+            answers[BEST_OF_N_SAMPLES] = sample_cancellable(
+                load_rewriter(name),
+                plan.raw_prompt,
+                plan.instruction,
+                plan.best_of_n,
+                cancel_event,
+                seed=plan.seed,
+            )
+        except GenerationCancelled:
+            raise
+        except DiffChatError as error:  # the Best-of-N row says why
+            answers[BEST_OF_N_SAMPLES] = error
     return answers
 
 
@@ -139,14 +159,18 @@ def _scores(plan: ComparePlan, image, prompt: str, raw_image) -> dict[str, float
     return per_image[0]
 
 
-def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event):
+def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event, sampled=None):
+    """The best of N rewrites by the score mix; `sampled`: a chat API's samples (or the
+    error it raised), drawn before the job by `remote_rewrites`."""
     from core.best_of_n import best_of_n, parse_weights
     from core.rewrite import load_rewriter
 
+    if isinstance(sampled, DiffChatError):
+        raise sampled
     weights = parse_weights(plan.best_of_n_weights)
     request = plan.generation_request(model, plan.raw_prompt)
     candidates = best_of_n(
-        load_rewriter(plan.rewriters[0]),
+        load_rewriter(plan.rewriters[0]) if sampled is None else None,
         plan.raw_prompt,
         plan.instruction,
         plan.best_of_n,
@@ -156,6 +180,7 @@ def _best_of_n(plan: ComparePlan, model: str, raw_image, cancel_event):
         scorers={name: shared_scorer(name, plan.tiny_scorers) for name in weights},
         raw_image=raw_image,
         cancel_event=cancel_event,
+        sampled=sampled,
     )
     return candidates[0]
 
@@ -211,7 +236,8 @@ def _candidates(
     if plan.best_of_n > 1 and plan.rewriters:
 
         def best() -> tuple:
-            chosen = _best_of_n(plan, model, raw_image, cancel_event)
+            samples = rewritten.get(BEST_OF_N_SAMPLES)
+            chosen = _best_of_n(plan, model, raw_image, cancel_event, samples)
             return chosen.prompt, chosen.image, dict(chosen.scores)
 
         add(f"best-of-{plan.best_of_n}", best)
