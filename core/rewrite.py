@@ -806,7 +806,8 @@ class ChatAPIRewriter(Rewriter):
 # Loading by name
 
 _cache: dict[str, Rewriter] = {}
-_cache_lock = threading.Lock()
+_cache_lock = threading.Lock()  # guards _load_locks
+_load_locks: dict[str, threading.Lock] = {}
 
 
 def _load_smollm2_base(name: str, description: str, is_fallback: bool = False) -> Rewriter:
@@ -877,7 +878,11 @@ def load_rewriter(name: str | None = None) -> Rewriter:
     model, ModelUnavailableError when the weights or the API key are missing.
     """
     key = name or DEFAULT_REWRITER
+    # One lock per name: loading a local model (seconds) never makes a Compare handler that
+    # only wants the chat API client wait, where its Stop could not end the wait.
     with _cache_lock:
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
         if key not in _cache:
             _cache[key] = _load_uncached(key)
         return _cache[key]

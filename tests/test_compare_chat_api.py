@@ -92,3 +92,35 @@ def test_stop_ends_the_wait_for_chat_api_samples():
             rewrite.sample_cancellable(SlowRewriter(), "a mill", "make it night", 4, stop)
     finally:
         release.set()
+
+
+def test_a_slow_model_load_does_not_hold_up_another_rewriter(monkeypatch):
+    """load_rewriter locks per name: while one name loads (a local model takes seconds),
+    another name (the chat API client) loads at once."""
+    loading, release = threading.Event(), threading.Event()
+    real_load = rewrite._load_uncached
+
+    def load(key):
+        if key == "slow-local":
+            loading.set()
+            release.wait(30)
+        return real_load("append") if key == "slow-local" else SimpleNamespace(name=key)
+
+    monkeypatch.setattr(rewrite, "_load_uncached", load)
+    for key in ("slow-local", "quick"):
+        rewrite._cache.pop(key, None)
+    slow = threading.Thread(target=rewrite.load_rewriter, args=("slow-local",))
+    slow.start()
+    try:
+        assert loading.wait(10)
+        quick = {}
+        other = threading.Thread(target=lambda: quick.update(r=rewrite.load_rewriter("quick")))
+        other.start()
+        other.join(10)
+        # with one global lock, "quick" would still wait for "slow-local" here
+        assert quick["r"].name == "quick" and slow.is_alive()
+    finally:
+        release.set()
+        slow.join(10)
+        for key in ("slow-local", "quick"):
+            rewrite._cache.pop(key, None)
