@@ -239,6 +239,7 @@ def test_a_bad_single_edit_is_refused_with_file_and_line(tmp_path):
     [
         ("adapter,gpt9", "unknown system 'gpt9'"),
         ("chat:", "unknown system 'chat:'"),
+        ("adapter:", "unknown system 'adapter:'"),
         ("append+verify", "append baseline has no candidates"),
         ("", "no systems chosen"),
     ],
@@ -571,3 +572,21 @@ def test_sign_test_on_hand_values():
     assert paired["ppo"]["baseline"] == "sft"
     assert (paired["ppo"]["only_this"], paired["ppo"]["only_baseline"]) == (2, 2)
     assert paired_comparisons({"sft": [True]}) == {}
+
+
+def test_a_second_adapter_is_a_system_of_its_own(monkeypatch):
+    """adapter:FOLDER loads that folder beside --adapter: SFT and SFT+PPO in one run."""
+    from core.rewrite import LocalCausalLMRewriter
+    from train.evaluate_rewriter import build_rewriter
+
+    loaded = []
+    monkeypatch.setattr(
+        LocalCausalLMRewriter,
+        "from_pretrained",
+        classmethod(lambda cls, folder, name, settings: loaded.append((folder, name))),
+    )
+    config = EvaluateRewriterConfig(adapter="runs/sft", systems="adapter,adapter:runs/ppo/final")
+    assert config.system_list() == ["adapter", "adapter:runs/ppo/final"]
+    for system in config.system_list():
+        build_rewriter(system, config)
+    assert loaded == [("runs/sft", "adapter"), ("runs/ppo/final", "adapter:runs/ppo/final")]

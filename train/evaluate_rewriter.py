@@ -81,6 +81,7 @@ from train.data import EditCase, load_cases
 
 SYSTEMS = ("adapter", "zero-shot", "append")
 CHAT_PREFIX = "chat:"
+ADAPTER_PREFIX = "adapter:"  # adapter:FOLDER, a second fine-tuned rewriter (SFT vs SFT+PPO)
 VERIFY_SUFFIX = "+verify"
 
 
@@ -179,7 +180,8 @@ class EvaluateRewriterConfig:
 
 
 _SYSTEMS_HELP = (
-    f"choose from {', '.join(SYSTEMS)}, chat:MODEL (an OpenAI-compatible chat model), and "
+    f"choose from {', '.join(SYSTEMS)}, chat:MODEL (an OpenAI-compatible chat model), "
+    "adapter:FOLDER (another fine-tuned rewriter beside --adapter, e.g. after PPO), and "
     f"SYSTEM{VERIFY_SUFFIX} for verified decoding (e.g. adapter{VERIFY_SUFFIX})."
 )
 
@@ -191,7 +193,10 @@ def base_system(name: str) -> str:
     "append+verify" (the baseline has no candidates to check).
     """
     base = name.removesuffix(VERIFY_SUFFIX)
-    known = base in SYSTEMS or (base.startswith(CHAT_PREFIX) and base[len(CHAT_PREFIX) :].strip())
+    known = base in SYSTEMS or any(
+        base.startswith(prefix) and base[len(prefix) :].strip()
+        for prefix in (CHAT_PREFIX, ADAPTER_PREFIX)
+    )
     if not known:
         raise InputError(f"unknown system {name!r}; " + _SYSTEMS_HELP)
     if base == "append" and name != base:
@@ -224,10 +229,9 @@ def build_rewriter(system: str, config: EvaluateRewriterConfig):
     settings = GenerationSettings(
         max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
     )
-    if system == "adapter":
-        return LocalCausalLMRewriter.from_pretrained(
-            config.adapter, name="adapter", settings=settings
-        )
+    if system == "adapter" or system.startswith(ADAPTER_PREFIX):
+        folder = config.adapter if system == "adapter" else system[len(ADAPTER_PREFIX) :].strip()
+        return LocalCausalLMRewriter.from_pretrained(folder, name=system, settings=settings)
     path = resolve_model_path(config.base_model)
     check_causal_lm(path)
     return LocalCausalLMRewriter.from_pretrained(path, name=system, settings=settings)
