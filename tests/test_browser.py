@@ -241,3 +241,29 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     assert colours is None or len(colours) > 8
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
+
+
+@pytest.mark.slow  # one turn and a reload on the loaded 2-core machine: minutes here
+def test_a_gone_image_is_said_in_the_chat_without_error_badges(page, workspace):
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    sessions = workspace / "public" / "sessions"
+    before = {folder.name for folder in sessions.iterdir()}
+    page.locator("#instruction textarea").fill("a lighthouse on a cliff, watercolor")
+    page.locator("#send").click()
+    expect(page.locator("#current-image img")).to_be_visible(timeout=300_000)
+    # another process cleans the folder under a live session (what happened with /tmp)
+    (mine,) = (folder for folder in sessions.iterdir() if folder.name not in before)
+    for image in mine.glob("*.png"):
+        image.unlink()
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text("this image is gone", timeout=30_000)
+    expect(page.locator("#turn-tree")).to_contain_text("(image gone)")
+    page.locator("#instruction textarea").fill("make it night")
+    page.locator("#send").click()
+    expect(chat).to_contain_text("The image of turn #1 is gone", timeout=60_000)
+    expect(page.locator("#current-image img")).to_have_count(0)
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)

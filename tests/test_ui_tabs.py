@@ -441,3 +441,28 @@ def test_one_stop_handler_stops_only_its_tabs_job_for_that_secret(tmp_path):
         stop_handler(context, "train")("not a secret", request)
     assert not flags["train", mine].is_set() and not flags["train", other].is_set()
 
+
+def test_compare_progress_names_the_method_being_run(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from core import images
+    from diffchat_ui.compare_tab import ComparePlan, comparison_view, run_comparison
+
+    def generate(request, progress=None, cancel_event=None):  # one denoising step, no model
+        progress(1, 1)
+        return SimpleNamespace(image=Image.new("RGB", (8, 8), "gray"))
+
+    monkeypatch.setattr(images, "generate", generate)
+    plan = ComparePlan(
+        "a windmill", "make it night", ("tiny-sd",), ("append",), False, "", score=False
+    )
+    said = []
+    folders = run_comparison(plan, tmp_path, lambda *args: said.append(args), threading.Event())
+    assert said == [
+        (1, 2, "raw image on tiny-sd (1 of 2)"),
+        (2, 2, "append on tiny-sd (2 of 2)"),
+    ]
+    _, rows, _ = comparison_view(folders)
+    assert rows == [["append", "tiny-sd", "a windmill, make it night"]]
