@@ -16,9 +16,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DiffChatError, GenerationCancelled, InputError, ModelUnavailableError
+from core.errors import (
+    DiffChatError,
+    GenerationCancelled,
+    InputError,
+    ModelUnavailableError,
+    UnknownModelError,
+)
 from core.instructions import clarify, resolve_answer
-from core.registry import generation_defaults
+from core.registry import SPEEDS, draft_model_for, generation_defaults
 from core.rewrite import DEFAULT_REWRITE_CANDIDATES, MAX_REWRITE_CANDIDATES
 from core.session import random_seed
 from core.validation import MAX_INSTRUCTION_CHARS
@@ -85,6 +91,7 @@ class TurnSettings:
     size: str = ""  # a SIZE_PRESETS label; "" or "native" = the model's own size
     variations: int = 1
     rewrite_candidates: int = DEFAULT_REWRITE_CANDIDATES
+    speed: str = "quality"  # core.registry.SPEEDS: "draft" renders with the few-step model
 
     def width_height(self) -> tuple[int | None, int | None]:
         """Return (width, height) of the chosen size preset, (None, None) for native."""
@@ -100,6 +107,11 @@ class TurnSettings:
             # A folder must be inside the workspace or assets/; ids and registry names pass.
             return resolve_model_reference(self.custom_model)
         return self.model
+
+    def render_model(self) -> str:
+        """Return the TIS model the turn renders with: model_name(), or at the draft speed
+        its family's few-step model (see `render_model`)."""
+        return render_model(self.model_name(), self.speed)
 
     def rewriter_name(self) -> str:
         """Return the rewriter: a registry name, hub id or folder inside the workspace/assets."""
@@ -132,6 +144,37 @@ def parse_size(label: str) -> tuple[int | None, int | None]:
     return (int(match.group(1)), int(match.group(2))) if match else (None, None)
 
 
+def render_model(model: str, speed: str) -> str:
+    """Return the image model that renders at `speed`: `model` at "quality", its family's
+    few-step model at "draft" (core.registry.draft_model_for, Fooocus's Extreme Speed).
+
+    Refuses (InputError) a speed not in core.registry.SPEEDS and a draft of a model whose
+    family is not known here (a hub id outside the registry).
+    """
+    if speed not in SPEEDS:
+        raise InputError(f"Unknown speed {speed!r}: choose {' or '.join(SPEEDS)}.")
+    if speed == "quality":
+        return model
+    try:
+        return draft_model_for(model)
+    except UnknownModelError:
+        raise InputError(
+            f"The draft speed renders with the few-step model of the chosen model's family, "
+            f"and the family of {model!r} is not known (neither a registry model nor a local "
+            "diffusers folder): choose the quality speed for it."
+        ) from None
+
+
+def render_settings(settings: TurnSettings) -> tuple[str, int, float]:
+    """Return (model, num_inference_steps, guidance_scale) a turn renders with: the
+    widgets' at the quality speed, the few-step model's own (the registry's) at draft."""
+    model = settings.render_model()
+    if settings.speed == "quality":
+        return model, int(settings.num_inference_steps), float(settings.guidance_scale)
+    defaults = generation_defaults(model)
+    return model, int(defaults["num_inference_steps"]), float(defaults["guidance_scale"])
+
+
 def checked_instruction(text: str, is_edit: bool, rewriter: str):
     """Return core.validation's CheckedInstruction for a chat message.
 
@@ -160,13 +203,16 @@ def model_refusal(
     edit_mode: str,
     ip2p_model: str,
     hand: bool = False,
+    speed: str = "quality",
 ) -> str | None:
     """Return why the image model the next turn would render with cannot run here, or None.
 
     Asked before anything else runs, so an offline app never rewrites (or asks a question)
     only to fail at the render. The first turn from an upload renders nothing; an
     InstructPix2Pix edit renders with `ip2p_model`; a prompt typed by hand renders with the
-    image model in any mode. A custom folder or id is checked when it loads."""
+    image model in any mode; at the draft speed that is the few-step model (render_model).
+    A custom folder or id is checked when it loads."""
+    from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
 
     is_edit = state is not None and current_turn(state) is not None
@@ -174,7 +220,15 @@ def model_refusal(
         return None
     if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
         return unavailable_reason(ip2p_model)
-    return unavailable_reason(custom_model.strip() if model == CUSTOM_MODEL else model)
+    chosen = custom_model.strip() if model == CUSTOM_MODEL else model
+    if speed == "quality" or not chosen:
+        return unavailable_reason(chosen)
+    try:  # a custom folder is confined before its family is read
+        draft = render_model(resolve_model_reference(chosen), speed)
+    except InputError as error:
+        return str(error)
+    reason = unavailable_reason(draft)
+    return f"The draft speed renders with {draft}. {reason}" if reason else None
 
 
 def refusal(text: str, state: ChatState | None, rewriter: str, model_problem: str | None = None):
@@ -367,6 +421,7 @@ def _send(
         settings.edit_mode,
         context.settings.ip2p_model,
         hand=hand_prompt is not None,
+        speed=settings.speed,
     )
     if problem:  # before any rewrite runs: the render could only fail after it
         raise ModelUnavailableError(problem)
@@ -443,7 +498,7 @@ def _send(
             request = _with_prompt(request, result.prompt)
         # every variation is a child of the turn it edits (siblings of each other)
         state.session.current_id = previous.id if previous is not None else None
-        added.append(_add_turn(state, instruction, previous, request, result))
+        added.append(_add_turn(state, instruction, previous, request, result, settings.speed))
         state.say("assistant", _turn_message(previous, added[-1], request))
         state.say("assistant", {"path": added[-1].image_path})
         for note in result.notes:
@@ -504,29 +559,36 @@ def _with_prompt(request, target_prompt: str):
     return replace(request, prompt=target_prompt)
 
 
-def _add_turn(state: ChatState, instruction: str, previous, request, result):
-    """Save a finished turn's image and add it to the session; return the new turn."""
+# The request fields a turn records beside its model (core.session.Turn.settings).
+_RECORDED_SETTINGS = (
+    "num_inference_steps",
+    "guidance_scale",
+    "strength",
+    "image_guidance_scale",
+    "rewriter",
+    "width",
+    "height",
+)
+
+
+def _add_turn(
+    state: ChatState, instruction: str, previous, request, result, speed: str = "quality"
+):
+    """Save a finished turn's image and add it to the session; return the new turn (its
+    `model` is the one that rendered: at the draft speed the few-step model)."""
     path = save_turn_image(result, state.folder, state.next_image_name())
     is_edit = previous is not None
+    ip2p = is_edit and request.mode == "ip2p"
     return state.session.add_turn(
         instruction=instruction,
         prompt=result.prompt,
         negative_prompt=request.negative_prompt,
         image_path=str(path),
         seed=request.seed,
-        model=request.ip2p_model if is_edit and request.mode == "ip2p" else request.model,
+        model=request.ip2p_model if ip2p else request.model,
         settings={
-            key: getattr(request, key)
-            for key in (
-                "num_inference_steps",
-                "guidance_scale",
-                "strength",
-                "image_guidance_scale",
-                "rewriter",
-                "width",
-                "height",
-            )
-            if hasattr(request, key)
+            **({} if ip2p else {"speed": speed}),
+            **{key: getattr(request, key) for key in _RECORDED_SETTINGS if hasattr(request, key)},
         },
         scores=result.scores,
         mode=request.mode if is_edit else "text",
@@ -534,10 +596,12 @@ def _add_turn(state: ChatState, instruction: str, previous, request, result):
 
 
 def _turn_message(previous, turn, request) -> str:
-    """Return the chat line of a finished turn: which edit ran, then the prompt diff."""
+    """Return the chat line of a finished turn: which edit ran (and the few-step model at the
+    draft speed), then the prompt diff."""
     diff = diff_markdown(previous.prompt if previous is not None else "", turn.prompt)
+    draft = f", draft speed with {turn.model}" if turn.settings.get("speed") == "draft" else ""
     if previous is None:
-        return f"_Turn #{turn.id} · text to image (seed {turn.seed})_\n\n{diff}"
+        return f"_Turn #{turn.id} · text to image{draft} (seed {turn.seed})_\n\n{diff}"
     if turn.mode == "ip2p":
         return (
             f"_Turn #{turn.id} · InstructPix2Pix: the image was edited directly and the "
@@ -545,7 +609,7 @@ def _turn_message(previous, turn, request) -> str:
         )
     how = MODE_NAMES[turn.mode]
     by = "edited by hand" if turn.instruction == HAND_EDIT else f"rewriter {request.rewriter}"
-    return f"_Turn #{turn.id} · {how}, {by} (seed {turn.seed})_\n\n{diff}"
+    return f"_Turn #{turn.id} · {how}, {by}{draft} (seed {turn.seed})_\n\n{diff}"
 
 
 def unchanged_message(prompt: str) -> str:
@@ -630,12 +694,13 @@ def _request(state, instruction, previous, settings: TurnSettings, context: AppC
     from core.validation import load_user_image
 
     width, height = settings.width_height()
+    model, num_inference_steps, guidance_scale = render_settings(settings)
     common = dict(
         negative_prompt=settings.negative_prompt,
-        model=settings.model_name(),
+        model=model,
         seed=int(settings.seed),
-        num_inference_steps=int(settings.num_inference_steps),
-        guidance_scale=float(settings.guidance_scale),
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
         width=width,
         height=height,
     )
@@ -875,6 +940,13 @@ def build(context: AppContext) -> gr.Dropdown:
                 label="Image model",
                 elem_id="image-model",
             )
+            speed = gr.Radio(
+                list(SPEEDS),
+                value="quality",
+                label="Speed",
+                info="draft: the model family's few-step model, with its own steps and guidance",
+                elem_id="speed",
+            )
             custom_model = gr.Textbox(label="Custom model (folder or id)", visible=False)
             rewriter = gr.Dropdown(
                 context.rewriter_choices(),
@@ -977,6 +1049,7 @@ def build(context: AppContext) -> gr.Dropdown:
         size,
         variations,
         rewrite_candidates,
+        speed,
     ]
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters, so the
@@ -1002,6 +1075,7 @@ def build(context: AppContext) -> gr.Dropdown:
             size_v,
             variations_v,
             candidates_v,
+            speed_v,
             request: gr.Request,
             progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
         ):
@@ -1019,6 +1093,7 @@ def build(context: AppContext) -> gr.Dropdown:
                 size=size_v or "",
                 variations=int(variations_v or 1),
                 rewrite_candidates=int(candidates_v or DEFAULT_REWRITE_CANDIDATES),
+                speed=speed_v or "quality",
             )
             # Stop is keyed by the stored session, not by the (public) Gradio session hash.
             session_key = chat_state.session_id or request.session_hash or "anonymous"
@@ -1055,10 +1130,16 @@ def build(context: AppContext) -> gr.Dropdown:
 
     bound_extras = bind(refresh_extras, 0, returns_state=False)
 
-    def accept(text, chat_state, rewriter_v, start, model_v, custom_v, mode_v):
+    def accept(text, chat_state, rewriter_v, start, model_v, custom_v, mode_v, speed_v):
         # Clear the box at once unless the message will be refused (then it stays to fix).
         problem = model_refusal(
-            chat_state, start, model_v, custom_v or "", mode_v, settings.ip2p_model
+            chat_state,
+            start,
+            model_v,
+            custom_v or "",
+            mode_v,
+            settings.ip2p_model,
+            speed=speed_v or "quality",
         )
         refused = refusal(text or "", chat_state, rewriter_v, problem)
         return gr.update() if refused else "", text, gr.update(interactive=True)
@@ -1067,7 +1148,7 @@ def build(context: AppContext) -> gr.Dropdown:
     for trigger, api_name in ((instruction.submit, "send"), (send_button.click, False)):
         trigger(
             bind(accept, 1, returns_state=False),
-            [instruction, state, rewriter, start_mode, model, custom_model, edit_mode],
+            [instruction, state, rewriter, start_mode, model, custom_model, edit_mode, speed],
             [instruction, submitted, stop_button],
             queue=False,
             api_name=False,
@@ -1308,14 +1389,15 @@ def build(context: AppContext) -> gr.Dropdown:
     )
     edit_mode.change(mode_controls, edit_mode, [strength, image_guidance, guidance], api_name=False)
 
-    def on_model(model_v):
+    def on_model(model_v, speed_v):
         return (
             gr.update(visible=model_v == CUSTOM_MODEL),
-            model_note_text(model_v),
+            model_note_text(model_v, speed_v),
             gr.update(choices=size_presets(model_v), value=SIZE_NATIVE),
         )
 
-    model.change(on_model, model, [custom_model, model_note, size], api_name=False)
+    model.change(on_model, [model, speed], [custom_model, model_note, size], api_name=False)
+    speed.change(model_note_text, [model, speed], model_note, api_name=False)
     export_button.click(
         bind(export_session, returns_state=False), state, export_file, api_name="export_session"
     )
@@ -1369,18 +1451,36 @@ def mode_controls(mode_label: str):
     )
 
 
-def model_note_text(model: str) -> str:
-    """Return the note under the model dropdown: why a picked model cannot run here."""
+def model_note_text(model: str, speed: str = "quality") -> str:
+    """Return the note under the model dropdown: why a picked model cannot run here, and at
+    the draft speed which few-step model renders instead, with which steps and guidance."""
     from diffchat_ui.settings import model_available, unavailable_reason
 
     if model == CUSTOM_MODEL:
         return "Type a local diffusers folder or a Hugging Face id below."
-    reason = unavailable_reason(model)
+    draft = None
+    if speed == "draft":
+        try:
+            draft = render_model(model, speed)
+        except InputError as error:
+            return f"⚠️ {error}"
+    rendering = draft or model
+    reason = unavailable_reason(rendering)
     if reason:
-        return f"⚠️ {reason}"
-    if not model_available(model):
-        return f"{model} is not downloaded yet: the first turn downloads it (several GB)."
-    return ""
+        note = f"⚠️ {reason}"
+    elif not model_available(rendering):
+        note = f"{rendering} is not downloaded yet: the first turn downloads it (several GB)."
+    else:
+        note = ""
+    if draft is None:
+        return note
+    defaults = generation_defaults(draft)
+    how = (
+        f"Draft speed: turns render with **{draft}** at {defaults['num_inference_steps']} "
+        f"steps, guidance {defaults['guidance_scale']:g} (the Steps and Guidance sliders apply "
+        "at the quality speed)."
+    )
+    return f"{how}\n\n{note}" if note else how
 
 
 def token_count_text(prompt: str, model: str) -> str:

@@ -4,7 +4,6 @@ offline set (tiny random-weight pipelines + the offline rewriter), announced by 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,17 +52,14 @@ class AppSettings:
 
 def model_available(name: str) -> bool:
     """Return True when a registry model's weights are on this machine (offline-set folder or
-    Hugging Face cache); names outside the registry (custom folders, ids) count as available."""
+    Hugging Face cache: core.assets.download.is_downloaded); names outside the registry
+    (custom folders, ids) and models without weights (API rewriters) count as available."""
+    from core.assets.download import is_downloaded
+
     spec = MODELS.get(name)
     if spec is None or spec.repo_id is None and spec.local_path is None:
         return True
-    if spec.local_path is not None:
-        return spec.local_path().is_dir()
-    if spec.lora_file:  # a LoRA repo has no model_index.json: its file and its base model
-        return cached_file(spec.repo_id, spec.lora_file) and model_available(spec.base_model)
-    if spec.single_file:
-        return cached_file(spec.repo_id, spec.single_file)
-    return real_weights_available(spec.repo_id)
+    return is_downloaded(name)
 
 
 def model_label(name: str) -> str:
@@ -92,32 +88,15 @@ def unavailable_reason(name: str) -> str | None:
     )
 
 
-def cached_file(repo_id: str, filename: str) -> bool:
-    """Return True when `filename` of `repo_id` is in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        found = try_to_load_from_cache(repo_id, filename)
-    except Exception as error:  # a broken cache is the same as no cache here
-        log.warning("could not read the Hugging Face cache: %s", error)
-        return False
-    return isinstance(found, str) and os.path.isfile(found)
-
-
-def real_weights_available(repo_id: str) -> bool:
-    """Return True when the diffusers repo's model_index.json is in the local HF cache."""
-    return cached_file(repo_id, "model_index.json")
-
-
 def detect_settings(force_offline: bool = False, concurrency: int = 2) -> AppSettings:
     """Return the settings: the offline set when forced or when no real image model is
     downloaded; else SD 1.5 on a GPU, the fastest few-step model on a CPU (whichever of the
     two is downloaded, see core.assets.download.start_model)."""
-    from core.assets.download import start_model
+    from core.assets.download import is_downloaded, start_model
 
     start = None if force_offline else start_model()
     offline = start is None
-    ip2p_cached = not offline and real_weights_available(MODELS["instruct-pix2pix"].repo_id)
+    ip2p_cached = not offline and is_downloaded("instruct-pix2pix")
     return AppSettings(
         offline=offline,
         text2image_model="tiny-sd" if offline else start,

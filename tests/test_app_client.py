@@ -40,6 +40,8 @@ def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
         server_name="127.0.0.1",
         server_port=None,
         quiet=True,
+        # Skips launch's check that the page answers within 3 s (not on a busy 2-core machine).
+        _frontend=False,
         **launch_options(context),
     )
     yield url
@@ -72,6 +74,7 @@ def send_inputs(
     variations: int = 1,
     steps: int = 2,
     candidates: int = 4,
+    speed: str = "quality",
 ) -> tuple:
     """The inputs of one /send call, in the endpoint's order."""
     return (
@@ -92,6 +95,7 @@ def send_inputs(
         "native size",
         variations,
         candidates,
+        speed,
     )
 
 
@@ -599,7 +603,7 @@ def test_an_image_model_that_cannot_run_offline_is_refused_before_any_rewrite(ap
 
     monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
     # HF_HUB_OFFLINE is set (conftest) and no sd15 file is in the cache
-    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
+    monkeypatch.setattr("core.assets.download.cached_file", lambda repo, name: None)
     client = Client(app_url, verbose=False)
     send(client, "a quiet lake")
     for instruction in ("make it night", "make it better"):  # an edit, a vague one (a question)
@@ -640,3 +644,64 @@ def test_a_hand_edited_prompt_renders_as_a_new_turn(app_url):
     assert prompt_of(diff) == "a castle on a hill at dawn, watercolor"
     assert "edited by hand" in str(chat[-2]["content"]) and Path(image).is_file()
     assert len(gallery) == 2 and gallery[-1]["caption"].endswith(": (edited by hand)")
+
+
+def test_the_draft_speed_renders_with_the_few_step_model_and_records_it(app_url, monkeypatch):
+    from dataclasses import replace
+
+    import core.registry as registry
+    from core.png_metadata import read_parameters
+
+    # The registry has no offline few-step model: a stand-in on tiny-sd's folder with a
+    # few-step model's own settings, as SD 1.x's draft model.
+    draft = replace(
+        registry.MODELS["tiny-sd"], name="tiny-draft-test", num_inference_steps=3, guidance_scale=0
+    )
+    monkeypatch.setitem(registry.MODELS, draft.name, draft)
+    monkeypatch.setitem(registry._DRAFT_OF_KIND, "text2image", draft.name)
+    client = Client(app_url, verbose=False)
+    chat, *_, download = send(client, "a red house", steps=2, speed="draft")
+    parameters = read_parameters(download)  # the PNG with its parameters chunk
+    assert parameters["model"] == "tiny-draft-test"
+    assert (parameters["num_inference_steps"], parameters["guidance_scale"]) == (3, 0)
+    assert "draft speed with tiny-draft-test" in str(chat[-2]["content"])
+    # the edit at the quality speed renders with the model picked, the sliders' steps
+    *_, download = send(client, "make it night", steps=2)
+    assert read_parameters(download)["model"] == "tiny-sd"
+    state = APP["context"].sessions.get(secret_of(client), None)
+    first, second = state.session.path_to()
+    assert (first.model, first.settings["speed"], first.settings["num_inference_steps"]) == (
+        "tiny-draft-test",
+        "draft",
+        3,
+    )
+    assert (second.model, second.settings["speed"]) == ("tiny-sd", "quality")
+
+
+def test_a_draft_model_that_cannot_run_offline_is_refused_before_any_rewrite(app_url, monkeypatch):
+    import core.rewrite
+    from core.rewrite import Rewriter
+
+    rewrites = []
+
+    class CountingRewriter(Rewriter):
+        name = "counting-draft-test"
+
+        def rewrite_batch(self, pairs):
+            rewrites.extend(pairs)
+            return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
+
+    monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
+    # HF_HUB_OFFLINE is set (conftest); tiny-sd drafts with lcm-sd15, whose files are not here
+    monkeypatch.setattr("core.assets.download.cached_file", lambda repo, name: None)
+    client = Client(app_url, verbose=False)
+    chat, *_, gallery, _ = send(client, "a quiet lake", speed="draft")
+    refusal = str(chat[-1]["content"])
+    assert "The draft speed renders with lcm-sd15" in refusal
+    assert "not downloaded and this app runs offline" in refusal and gallery == []
+    send(client, "a quiet lake")
+    chat, _, diff, _, gallery, _ = send(
+        client, "make it night", rewriter=CountingRewriter.name, speed="draft"
+    )
+    assert "The draft speed renders with lcm-sd15" in str(chat[-1]["content"])
+    assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1 and rewrites == []

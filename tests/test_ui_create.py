@@ -24,6 +24,36 @@ class EchoRewriter(Rewriter):
         return [f"{prompt}, sample {seed}"] * num_candidates
 
 
+class FakeHfCache:
+    """A local Hugging Face cache under `root`: the files `add`ed are in it."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def add(self, repo_id: str, *filenames: str) -> None:
+        for filename in filenames:
+            path = self.root / repo_id / filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+    def cached_file(self, repo_id: str, filename: str):
+        path = self.root / repo_id / filename
+        return path if path.is_file() else None
+
+
+SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SD15_FILES = ("model_index.json", "unet/diffusion_pytorch_model.safetensors")
+LCM_SD15 = ("latent-consistency/lcm-lora-sdv1-5", "pytorch_lora_weights.safetensors")
+
+
+@pytest.fixture
+def hf_cache(monkeypatch, tmp_path):
+    """An empty local Hugging Face cache that core.assets.download reads."""
+    cache = FakeHfCache(tmp_path / "hf-cache")
+    monkeypatch.setattr("core.assets.download.cached_file", cache.cached_file)
+    return cache
+
+
 @pytest.fixture
 def echo_rewriter(monkeypatch):
     import core.rewrite
@@ -149,21 +179,20 @@ def test_size_presets_follow_the_model_family():
     assert parse_size(SIZE_NATIVE) == (None, None)
 
 
-def test_models_without_weights_are_marked_and_refused_offline(monkeypatch):
+def test_models_without_weights_are_marked_and_refused_offline(monkeypatch, hf_cache):
     from huggingface_hub import constants
 
     from diffchat_ui.create_tab import model_note_text
     from diffchat_ui.settings import model_label
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
     assert model_label("sd15") == "sd15 (not downloaded)"
     assert "not downloaded and this app runs offline" in model_note_text("sd15")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert "the first turn downloads it" in model_note_text("sd15")
 
 
-def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path):
+def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path, hf_cache):
     from huggingface_hub import constants
 
     from diffchat_ui.create_tab import (
@@ -176,7 +205,6 @@ def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path):
     from diffchat_ui.state import ChatState
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda repo, name: False)
     fresh = ChatState.new(seed=1, folder=tmp_path)
     offline = "not downloaded and this app runs offline"
     assert offline in model_refusal(None, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p")
@@ -205,14 +233,25 @@ def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path):
     )
 
 
-def test_a_lora_model_is_available_with_its_file_and_its_base(monkeypatch):
+def test_a_lora_model_is_available_with_its_file_and_its_base(hf_cache):
     from diffchat_ui.settings import model_available
 
-    cached = {("latent-consistency/lcm-lora-sdv1-5", "pytorch_lora_weights.safetensors")}
-    monkeypatch.setattr("diffchat_ui.settings.cached_file", lambda *key: key in cached)
+    hf_cache.add(*LCM_SD15)
     assert not model_available("lcm-sd15")  # the base model sd15 is not here
-    cached.add(("stable-diffusion-v1-5/stable-diffusion-v1-5", "model_index.json"))
+    hf_cache.add(SD15, *SD15_FILES)
     assert model_available("lcm-sd15") and not model_available("sdxl-lightning")
+
+
+def test_model_available_asks_the_download_module(hf_cache):
+    from diffchat_ui.settings import model_available
+
+    # one home (is_downloaded): model_index.json alone is a download cut off before the weights
+    hf_cache.add(SD15, "model_index.json")
+    assert not model_available("sd15")
+    hf_cache.add(SD15, *SD15_FILES)
+    assert model_available("sd15")
+    # nothing to download: API rewriters; custom ids and folders are checked when they load
+    assert model_available("openai") and model_available("someone/custom-model")
 
 
 def test_a_missing_offline_set_model_says_how_to_install_it(monkeypatch, tmp_path):
@@ -317,3 +356,66 @@ def test_an_export_carries_the_transcript(tmp_path):
         {"role": "user", "content": "a cat"},
         {"role": "assistant", "content": "_Turn #1 · text to image_"},
     ]
+
+
+def test_the_draft_speed_renders_with_the_family_few_step_model_and_its_settings():
+    from diffchat_ui.create_tab import CUSTOM_MODEL, TurnSettings, render_model, render_settings
+
+    def turn(model, speed, custom=""):
+        return TurnSettings(
+            model=model,
+            custom_model=custom,
+            rewriter="append",
+            edit_mode="rewrite only",
+            strength=0.6,
+            image_guidance_scale=1.5,
+            guidance_scale=7.5,
+            seed=1,
+            num_inference_steps=30,
+            negative_prompt="",
+            speed=speed,
+        )
+
+    assert render_settings(turn("sd15", "quality")) == ("sd15", 30, 7.5)
+    assert render_settings(turn("sd15", "draft")) == ("lcm-sd15", 4, 1.0)
+    assert render_settings(turn("sdxl", "draft")) == ("sdxl-lightning", 4, 0.0)
+    # a few-step model is its own draft, with its own settings, not the sliders'
+    assert render_settings(turn("sd-turbo", "draft")) == ("sd-turbo", 1, 0.0)
+    assert render_model("realistic-vision", "draft") == "lcm-sd15"
+    with pytest.raises(InputError, match="family of 'someone/unknown-model' is not known"):
+        turn(CUSTOM_MODEL, "draft", custom="someone/unknown-model").render_model()
+    with pytest.raises(InputError, match="Unknown speed 'turbo'"):
+        render_model("sd15", "turbo")
+
+
+def test_a_turn_at_the_draft_speed_checks_the_draft_model(monkeypatch, tmp_path, hf_cache):
+    from huggingface_hub import constants
+
+    from diffchat_ui.create_tab import START_TEXT, model_note_text, model_refusal
+    from diffchat_ui.state import ChatState
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hf_cache.add(SD15, *SD15_FILES)
+    fresh = ChatState.new(seed=1, folder=tmp_path)
+    assert model_refusal(fresh, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p") is None
+    refused = model_refusal(
+        fresh, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p", speed="draft"
+    )
+    assert refused.startswith("The draft speed renders with lcm-sd15. The image model lcm-sd15")
+    assert "not downloaded and this app runs offline" in refused
+    assert "Draft speed: turns render with **lcm-sd15** at 4 steps" in model_note_text(
+        "sd15", "draft"
+    )
+    assert "⚠️" in model_note_text("sd15", "draft") and model_note_text("sd15") == ""
+    # an InstructPix2Pix edit renders with the ip2p model at any speed
+    edited = ChatState.new(seed=1, folder=tmp_path)
+    edited.session.add_turn("a cat", "a cat")
+    assert (
+        model_refusal(edited, START_TEXT, "sd15", "", "InstructPix2Pix", "tiny-ip2p", speed="draft")
+        is None
+    )
+    hf_cache.add(*LCM_SD15)
+    assert (
+        model_refusal(fresh, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p", speed="draft")
+        is None
+    )

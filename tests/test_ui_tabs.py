@@ -47,9 +47,7 @@ def test_offline_when_sd15_is_not_cached(tmp_path, monkeypatch):
 
 def test_real_weights_when_cached(tmp_path, monkeypatch):
     import core.assets.download as download
-    import diffchat_ui.settings as settings_module
 
-    monkeypatch.setattr(settings_module, "real_weights_available", lambda repo_id: True)
     monkeypatch.setattr(download, "is_downloaded", lambda name: True)
     settings = detect_settings()
     assert not settings.offline and settings.banner == ""

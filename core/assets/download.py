@@ -15,6 +15,7 @@ keeps the finished files and starts the unfinished one over.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -164,34 +165,44 @@ def _hub_spec(name: str) -> ModelSpec:
     return spec
 
 
-def _cached(file: PlannedFile) -> bool:
+def cached_file(repo_id: str, filename: str) -> Path | None:
+    """Return the path of `repo_id`'s `filename` in the local Hugging Face cache, or None
+    (no network; a cache that cannot be read counts as empty)."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(file.repo_id, file.path)
-    return isinstance(found, str) and Path(found).is_file()
+    try:
+        found = try_to_load_from_cache(repo_id, filename)
+    except Exception as error:  # a broken cache is the same as no cache here
+        log.warning("could not read the Hugging Face cache: %s", error)
+        return None
+    return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
+
+
+def _cached(file: PlannedFile) -> bool:
+    return cached_file(file.repo_id, file.path) is not None
 
 
 def is_downloaded(name: str) -> bool:
-    """Return True when `name`'s weights are in the local Hugging Face cache (no network).
+    """Return True when `name`'s weights are on this machine (no network): the offline-set
+    folder, or the local Hugging Face cache.
 
     Checks the files the loader opens first (model_index.json, the single file, the LoRA,
-    and the base model's); a partial download is not a download.
+    and the base model's); a partial download is not a download. The one home of "is this
+    model here" (the app's "(not downloaded)" marks ask it too).
     """
-    from huggingface_hub import try_to_load_from_cache
-
     spec = get_model_spec(name)
     if spec.repo_id is None:
         return spec.local_path is not None and Path(spec.local_path()).exists()
     if spec.base_model and not is_downloaded(spec.base_model):
         return False
     wanted = spec.lora_file or spec.single_file or "model_index.json"
-    found = try_to_load_from_cache(spec.repo_id, wanted)
-    if not (isinstance(found, str) and Path(found).is_file()):
+    found = cached_file(spec.repo_id, wanted)
+    if found is None:
         return False
     if wanted != "model_index.json":
         return True
     # model_index.json arrives first; the weights prove the rest did too.
-    snapshot = Path(found).parent
+    snapshot = found.parent
     return any(snapshot.glob("unet/*.safetensors")) or any(snapshot.glob("*.safetensors"))
 
 
