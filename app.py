@@ -1,10 +1,13 @@
 """DiffChat Studio: `python app.py` (or `make run`) starts the Gradio app.
 
 Binds 127.0.0.1 unless --host says otherwise. First it builds what is missing of the
-offline set and, when the hub is reachable, downloads the default image model (SD 1.5 on a
-GPU, the fastest few-step model on a CPU; `--no-download` skips this). With no real weights
-it starts on the offline set and says so in a banner. Hugging Face Spaces runs this file as
-is (README front matter; HF_HOME on /data when the Space has persistent storage).
+offline set. With no real weights it starts on the offline set and says so in a banner;
+when the hub is reachable the banner offers the default image model (SD 1.5 on a GPU, the
+fastest few-step model on a CPU) with a Download button and a progress bar, and the app
+switches to it without a restart. On Hugging Face Spaces (SPACE_ID set), where nobody
+watches the first start, that model is downloaded before the UI opens instead.
+`--no-download` does neither. Spaces runs this file as is (README front matter; HF_HOME on
+/data when the Space has persistent storage).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-download",
         action="store_true",
         default=bool(os.environ.get("DIFFCHAT_NO_DOWNLOAD")),
-        help="never download the default image model at start-up (or DIFFCHAT_NO_DOWNLOAD=1)",
+        help="never download the default image model, nor offer it in the banner "
+        "(or DIFFCHAT_NO_DOWNLOAD=1)",
     )
     return parser.parse_args(argv)
 
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     # Before anything imports huggingface_hub (it reads HF_HOME once).
     startup.use_persistent_storage()
     startup.build_offline_set()
-    if not (args.offline or args.no_download):
+    download = not (args.offline or args.no_download)
+    if download and os.environ.get("SPACE_ID"):
         startup.download_default_model()
     if os.environ.get("SPACE_ID") and args.host == "127.0.0.1":
         args.host = "0.0.0.0"  # Spaces routes traffic to the container, not to localhost
@@ -88,7 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     from diffchat_ui.layout import build_demo, launch_options, queue
     from diffchat_ui.settings import detect_settings
 
-    settings = detect_settings(force_offline=args.offline, concurrency=args.concurrency)
+    # Elsewhere the banner offers the download: the UI opens at once, the person sees the size.
+    settings = detect_settings(
+        force_offline=args.offline, concurrency=args.concurrency, offer_download=download
+    )
     logging.getLogger("diffchat").info(
         "model set: %s", "offline (tiny models)" if settings.offline else "real weights"
     )

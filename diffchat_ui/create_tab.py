@@ -817,8 +817,9 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
 # ---------------------------------------------------------------- layout
 
 
-def build(context: AppContext) -> gr.Dropdown:
-    """Lay out the Create tab, wire its events (inside a gr.Tab) and return its rewriter dropdown."""
+def build(context: AppContext) -> CreateControls:
+    """Lay out the Create tab, wire its events (inside a gr.Tab) and return the widgets other
+    parts of the page update (CreateControls)."""
     settings = context.settings
     # The chat lives in context.sessions behind a secret only this browser (gr.BrowserState)
     # or API client holds; `bind` adapts the handlers below (see diffchat_ui.sessions).
@@ -1414,7 +1415,42 @@ def build(context: AppContext) -> gr.Dropdown:
         queue=False,
         show_progress="hidden",
     )
-    return rewriter
+    return CreateControls(rewriter, model, model_note, steps, guidance, size)
+
+
+@dataclass(frozen=True)
+class CreateControls:
+    """The Create tab widgets other parts of the page update: the rewriter dropdown (new
+    training runs) and the image model's controls (the banner's download switches them)."""
+
+    rewriter: gr.Dropdown
+    model: gr.Dropdown
+    model_note: gr.Markdown
+    steps: gr.Slider
+    guidance: gr.Slider
+    size: gr.Dropdown
+
+    def model_outputs(self) -> list:
+        """Return the widgets `model_updates` answers for, in its order."""
+        return [self.model, self.model_note, self.steps, self.guidance, self.size]
+
+
+def model_updates(app_settings) -> tuple:
+    """Return updates of (model dropdown, model note, steps, guidance, size) that put the
+    Create tab on the app's start model (`AppSettings.text2image_model`), with the dropdown's
+    "(not downloaded)" marks read again."""
+    start = app_settings.text2image_model
+    defaults = generation_defaults(start)
+    return (
+        gr.update(
+            choices=app_settings.image_model_choices() + [(CUSTOM_MODEL, CUSTOM_MODEL)],
+            value=start,
+        ),
+        model_note_text(start),
+        gr.update(value=10 if app_settings.offline else defaults["num_inference_steps"]),
+        gr.update(value=defaults["guidance_scale"]),
+        gr.update(choices=size_presets(start), value=SIZE_NATIVE),
+    )
 
 
 PREVIEW_SIDE = 512

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from diffchat_ui import compare_tab, create_tab, evaluate_tab, train_tab, vote_tab
+from diffchat_ui import compare_tab, create_tab, evaluate_tab, model_download, train_tab, vote_tab
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import served_folders
 
@@ -26,10 +26,10 @@ def build_demo(context: AppContext) -> gr.Blocks:
     """Return the Blocks app for `context` (not yet queued or launched)."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nCreate and edit images by chatting (DiffChat prompt rewriting).")
-        if context.settings.banner:
-            gr.Markdown(context.settings.banner, elem_id="offline-banner")
+        banner, download_button = model_download.build_banner(context)
         with gr.Tab("Create", id="create") as create:
-            create_rewriter = create_tab.build(context)
+            create_controls = create_tab.build(context)
+            create_rewriter = create_controls.rewriter
         with gr.Tab("Compare", id="compare") as compare:
             compare_rewriter = compare_tab.build(context)
         with gr.Tab("Vote", id="vote") as vote:
@@ -39,6 +39,7 @@ def build_demo(context: AppContext) -> gr.Blocks:
         with gr.Tab("Train", id="train"):
             train_tab.build(context)
         vote.select(open_votes, vote_inputs, vote_outputs, api_name=False)
+        model_download.wire(context, banner, download_button, create_controls)
 
         # Finished training runs join the rewriter dropdowns when their tab is opened.
         def refresh_rewriters():

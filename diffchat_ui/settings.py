@@ -19,6 +19,12 @@ OFFLINE_BANNER = (
     "(SmolLM2-135M). Download real weights (e.g. `hf download "
     "stable-diffusion-v1-5/stable-diffusion-v1-5`) and restart to get real images."
 )
+OFFER_BANNER = (
+    "**Offline model set.** No real image model is downloaded yet, so this app runs on tiny "
+    "random-weight pipelines (`tiny-sd`, `tiny-ip2p`): the images are noise-like. The Hugging "
+    "Face Hub is reachable: **Download {model}** ({description}) below to render real images; "
+    "the app switches to it when the download is done, without a restart."
+)
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,18 @@ class AppSettings:
     rewriter: str
     workspace: Path
     concurrency: int = 2
+    # The image model the banner offers to download (the hub answered, none was here).
+    download_offer: str | None = None
 
     @property
     def banner(self) -> str:
         """Return the Markdown banner text ("" when running on real weights)."""
-        return OFFLINE_BANNER if self.offline else ""
+        if not self.offline:
+            return ""
+        if self.download_offer:
+            description = MODELS[self.download_offer].description
+            return OFFER_BANNER.format(model=self.download_offer, description=description)
+        return OFFLINE_BANNER
 
     def image_models(self) -> list[str]:
         """Return the TIS dropdown: the offline models first when offline."""
@@ -88,15 +101,30 @@ def unavailable_reason(name: str) -> str | None:
     )
 
 
-def detect_settings(force_offline: bool = False, concurrency: int = 2) -> AppSettings:
+def detect_settings(
+    force_offline: bool = False, concurrency: int = 2, offer_download: bool = False
+) -> AppSettings:
     """Return the settings: the offline set when forced or when no real image model is
     downloaded; else SD 1.5 on a GPU, the fastest few-step model on a CPU (whichever of the
-    two is downloaded, see core.assets.download.start_model)."""
-    from core.assets.download import is_downloaded, start_model
+    two is downloaded, see core.assets.download.start_model).
+
+    With `offer_download`, an app on the offline set (not forced) whose hub answers offers
+    the device's default model in the banner (`download_offer`; asks the hub, 5 s at most).
+    """
+    from core.assets.download import (
+        default_image_model,
+        hub_reachable,
+        is_downloaded,
+        start_model,
+    )
 
     start = None if force_offline else start_model()
     offline = start is None
     ip2p_cached = not offline and is_downloaded("instruct-pix2pix")
+    offer = None
+    if offline and offer_download and not force_offline and hub_reachable():
+        offer = default_image_model()
+        log.info("no image model downloaded; the banner offers %s", offer)
     return AppSettings(
         offline=offline,
         text2image_model="tiny-sd" if offline else start,
@@ -104,4 +132,5 @@ def detect_settings(force_offline: bool = False, concurrency: int = 2) -> AppSet
         rewriter="diffchat-offline",
         workspace=workspace_dir(),
         concurrency=concurrency,
+        download_offer=offer,
     )

@@ -2,9 +2,10 @@
 
 On Hugging Face Spaces (and anywhere) the first start builds what is missing of the offline
 set (each step idempotent, one log line each; a failing step is logged and skipped: the app
-still starts, that part then says what it lacks), and, with hub access, downloads the
-default image model (SD 1.5 on a GPU, the fastest few-step model on a CPU) with a progress
-line in the log, so the first visitor sees real images without a restart.
+still starts, that part then says what it lacks). On Spaces, with hub access, app.py also
+downloads the default image model (SD 1.5 on a GPU, the fastest few-step model on a CPU)
+with a progress line in the log, so the first visitor sees real images; elsewhere the
+banner offers it (diffchat_ui/model_download.py).
 """
 
 from __future__ import annotations
