@@ -691,6 +691,10 @@ def test_a_draft_model_that_cannot_run_offline_is_refused_before_any_rewrite(app
             rewrites.extend(pairs)
             return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
 
+        def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+            rewrites.append((prompt, instruction))
+            return [f"{prompt}, {instruction}"] * num_candidates
+
     monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
     # HF_HUB_OFFLINE is set (conftest); tiny-sd drafts with lcm-sd15, whose files are not here
     monkeypatch.setattr("core.assets.download.cached_file", lambda repo, name: None)
