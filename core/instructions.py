@@ -933,7 +933,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
     new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
     if not any(value.slot == "medium" for _, value in new_slots):
         # A medium named by words that WordNet reads apart: "stained glass" (stain + glass).
-        named = _phrases_in(new_phrase, _medium_names())
+        named = _phrases_in(new_phrase, _lexicon().medium_name_keys)
         if named and (value := _named_medium(named[0])) is not None:
             new_slots.append((named[0], value))
 
@@ -1023,13 +1023,12 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 lose += _old_attribute_adjectives(prompt, objects, lemma)
     drop: list[str] = []
     if kind in ("other", "set", "relative", "replace", "instead", "add"):
-        replaced, drop = _lexicon_losses(
+        replaced, dropped = _lexicon_losses(
             prompt, new_phrase, tuple(gain), tuple(slots), tuple(objects), pronoun
         )
-        keep = set(gain)
-        lose += [words for words in replaced if words not in keep]
-        drop = [words for words in drop if words not in keep and not is_present(words, new_phrase)]
-    lose = [lemma for lemma in dict.fromkeys(lose + drop) if lemma not in gain]
+        drop = [w for w in dropped if w not in gain and not is_present(w, new_phrase)]
+        lose += replaced + drop
+    lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
     return EditReading(
         instruction=original,
         kind=kind,
@@ -1040,7 +1039,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
         vague=is_vague(original),
         old_phrase=old_phrase or "",
         new_phrase=new_phrase,
-        drop=tuple(lemma for lemma in dict.fromkeys(drop) if lemma in lose),
+        drop=tuple(dict.fromkeys(drop)),
     )
 
 
@@ -1049,25 +1048,67 @@ def _read_part(prompt: str, text: str) -> EditReading:
 # season or weather, moods and facial expressions
 
 
-@lru_cache(maxsize=1)
-def _reader_words() -> dict:
-    import json
-    from pathlib import Path
-
-    return json.loads((Path(__file__).with_name("reader_words.json")).read_text("utf-8"))
-
-
 def _words_key(phrase: str) -> str:
     """A phrase as the reader compares it: its words, lower case ("children's" -> children)."""
     return " ".join(split_words(phrase))
 
 
-def _phrases_in(text: str, phrases) -> list[str]:
-    """Return the phrases (word keys) that `text` holds as whole words, longest first, none
-    inside another one found."""
+def _longest_first(phrases) -> tuple[str, ...]:
+    return tuple(sorted({_words_key(p) for p in phrases}, key=lambda key: (-len(key), key)))
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """core/reader_words.json as the reader looks it up: phrases as word keys, each list
+    longest first (see `_phrases_in`)."""
+
+    medium_names: dict[str, str]  # name -> medium kind
+    medium_name_keys: tuple[str, ...]
+    medium_name_words: frozenset[str]  # the single words of the names ("ink", "oil")
+    medium_tags: dict[str, str]  # tag -> medium kind
+    medium_tag_keys: tuple[str, ...]
+    medium_parents: dict[str, str | None]
+    bound: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]  # slot -> (values, words)
+    one_at_a_time: tuple[tuple[str, tuple[str, ...], frozenset[str]], ...]  # name, keys, forms
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> _Lexicon:
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(__file__).with_name("reader_words.json").read_text("utf-8"))
+    media = data["media"]
+    names = {_words_key(name): kind for kind, entry in media.items() for name in entry["names"]}
+    tags = {_words_key(tag): kind for kind, entry in media.items() for tag in entry["tags"]}
+    groups = []
+    for name, values in data["one_at_a_time"].items():
+        keys = _longest_first(values)
+        forms = set(keys) | {lemmatize(key, pos) for key in keys for pos in ("n", "v", "a")}
+        groups.append((name, keys, frozenset(forms)))
+    return _Lexicon(
+        medium_names=names,
+        medium_name_keys=_longest_first(names),
+        medium_name_words=frozenset(word for name in names for word in name.split()),
+        medium_tags=tags,
+        medium_tag_keys=_longest_first(tags),
+        medium_parents={kind: entry.get("parent") for kind, entry in media.items()},
+        bound={
+            slot: tuple(
+                (tuple(values.split()), _longest_first(words)) for values, words in by.items()
+            )
+            for slot, by in data["bound"].items()
+        },
+        one_at_a_time=tuple(groups),
+    )
+
+
+def _phrases_in(text: str, keys: tuple[str, ...]) -> list[str]:
+    """Return the phrases of `keys` (word keys, longest first) that `text` holds as whole
+    words, none inside another one found."""
     haystack = f" {_words_key(text)} "
     found: list[str] = []
-    for phrase in sorted({_words_key(p) for p in phrases}, key=len, reverse=True):
+    for phrase in keys:
         if phrase and f" {phrase} " in haystack and not any(phrase in f for f in found):
             found.append(phrase)
     return found
@@ -1076,9 +1117,9 @@ def _phrases_in(text: str, phrases) -> list[str]:
 def _medium_kind(new_phrase: str, value: SlotValue | None) -> str | None:
     """The medium kind an instruction's new phrase names ("oil painting", "pixel art"), or
     the one its WordNet reading falls under (photo, painting, drawing); None if neither."""
-    names = _medium_names()
-    for phrase in _phrases_in(new_phrase, names):
-        return names[phrase]
+    lexicon = _lexicon()
+    for phrase in _phrases_in(new_phrase, lexicon.medium_name_keys):
+        return lexicon.medium_names[phrase]
     if value is not None and value.family == "photo":
         return "photo"
     for sense in value.senses if value is not None else ():
@@ -1095,8 +1136,7 @@ def _media_compatible(tag_kind: str, new_kind: str | None) -> bool:
     kind ("make it a painting" keeps "soft washes"), or of one of its children."""
     if new_kind is None:
         return False
-    media = _reader_words()["media"]
-    parents = {kind: entry.get("parent") for kind, entry in media.items()}
+    parents = _lexicon().medium_parents
     return (
         tag_kind == new_kind
         or parents.get(new_kind) == tag_kind
@@ -1104,17 +1144,10 @@ def _media_compatible(tag_kind: str, new_kind: str | None) -> bool:
     )
 
 
-@lru_cache(maxsize=1)
-def _medium_names() -> dict[str, str]:
-    """Every name of a medium kind (word key) -> the kind."""
-    media = _reader_words()["media"]
-    return {_words_key(name): kind for kind, entry in media.items() for name in entry["names"]}
-
-
 def _named_medium(lemma: str) -> SlotValue | None:
     """The medium an instruction names by a word WordNet lacks or files elsewhere
     ("claymation", "stained glass", "comic book"): a medium slot value with no senses."""
-    kind = _medium_names().get(_words_key(lemma))
+    kind = _lexicon().medium_names.get(_words_key(lemma))
     if kind is None:
         return None
     return SlotValue("medium", "photo" if kind == "photo" else "art", frozenset())
@@ -1123,8 +1156,7 @@ def _named_medium(lemma: str) -> SlotValue | None:
 def medium_name_words() -> frozenset[str]:
     """The single words that name a medium kind ("ink", "oil", "pencil"): the modifiers of
     an old medium that go with it ("an ink drawing" -> "a 35mm photo")."""
-    media = _reader_words()["media"].values()
-    return frozenset(word for entry in media for name in entry["names"] for word in name.split())
+    return _lexicon().medium_name_words
 
 
 def _names_a_person(clause: str) -> bool:
@@ -1163,7 +1195,7 @@ def _lexicon_losses(
     render of"); the dropped ones go with their clause (the old medium's tags, "cel
     shading" for "make it an oil painting"; words bound to another season or weather, "snow
     on the roofs" for "make it spring")."""
-    words = _reader_words()
+    lexicon = _lexicon()
     replaced: list[str] = []
     dropped: list[str] = []
     new_words = set(split_words(new_phrase)) | set(gain)
@@ -1177,16 +1209,17 @@ def _lexicon_losses(
             None,
         )
         new_kind = _medium_kind(new_phrase, value)
-        tags = {
-            _words_key(tag): kind for kind, entry in words["media"].items() for tag in entry["tags"]
-        }
+        tags = lexicon.medium_tags
         first, *rest = prompt.split(",")
         # Tags follow the subject clause ("a blender on a counter" holds no 3d software),
         # except a medium that leads it: "3d render of a mushroom house".
         leads = [
-            tag for tag in _phrases_in(first, tags) if f" {tag} of " in f" {_words_key(first)} "
+            tag
+            for tag in _phrases_in(first, lexicon.medium_tag_keys)
+            if f" {tag} of " in f" {_words_key(first)} "
         ]
-        for found, tag_list in ((replaced, leads), (dropped, _phrases_in(",".join(rest), tags))):
+        after_subject = _phrases_in(",".join(rest), lexicon.medium_tag_keys)
+        for found, tag_list in ((replaced, leads), (dropped, after_subject)):
             found += [
                 tag
                 for tag in tag_list
@@ -1198,17 +1231,15 @@ def _lexicon_losses(
         new_values = {
             lemma for lemma in gain if (v := slot_of(lemma)) is not None and v.slot == slot
         }
-        for values, bound in words["bound"][slot].items():
+        for values, bound in lexicon.bound[slot]:
             fits = any(
                 value == new or new in synonyms(value, "n")
-                for value in values.split()
+                for value in values
                 for new in new_values
             )
             if new_values and not fits:
                 dropped += _phrases_in(prompt, bound)
-    for name, values in words["one_at_a_time"].items():
-        keys = {_words_key(value) for value in values}
-        forms = keys | {lemmatize(key, pos) for key in keys for pos in ("n", "v", "a")}
+    for name, keys, forms in lexicon.one_at_a_time:
         named = _phrases_in(new_phrase, keys)
         if not named and not any(lemma in forms for lemma in gain):
             continue

@@ -288,16 +288,21 @@ def rerank_score(prompt: str, instruction: str, candidate: str) -> float:
     """Return a candidate's verified-decoding score in [0, 2]: check_edit's score plus the
     raw content integrity (DiffChat Listing 1) against `expected_target(prompt, instruction)`.
     """
+    return _ranked(prompt, instruction, candidate)[1]
+
+
+def _ranked(prompt: str, instruction: str, candidate: str) -> tuple[bool, float]:
+    """(passes check_edit, rerank_score) of a candidate, from one check."""
     from core.content_integrity import content_integrity
     from core.instructions import check_edit
 
     if not candidate:
-        return 0.0
+        return False, 0.0
     check = check_edit(prompt, instruction, candidate)
     integrity = content_integrity(
         prompt, instruction, expected_target(prompt, instruction), candidate
     )
-    return check.score + integrity.raw
+    return check.ok, check.score + integrity.raw
 
 
 def choose_candidate(
@@ -307,17 +312,12 @@ def choose_candidate(
     check_edit beats one that fails it ("snow on the roofs" kept in spring scores high on
     content integrity, yet is wrong); among equals the higher `rerank_score` wins. The
     greedy rewrite wins ties, and a candidate must score strictly higher to replace it."""
-    from core.instructions import check_edit
-
-    def passes(text: str) -> bool:
-        return bool(text) and check_edit(prompt, instruction, text).ok
-
     options = tuple(dict.fromkeys(text for text in candidates if text and text != greedy))
-    greedy_score = rerank_score(prompt, instruction, greedy)
-    scores = tuple(rerank_score(prompt, instruction, text) for text in options)
-    best, best_score, best_passes = greedy, greedy_score, passes(greedy)
-    for text, score in zip(options, scores, strict=True):
-        text_passes = passes(text)
+    best_passes, greedy_score = _ranked(prompt, instruction, greedy)
+    ranked = [_ranked(prompt, instruction, text) for text in options]
+    scores = tuple(score for _, score in ranked)
+    best, best_score = greedy, greedy_score
+    for text, (text_passes, score) in zip(options, ranked, strict=True):
         if (text_passes, score) > (best_passes, best_score + 1e-9):
             best, best_score, best_passes = text, score, text_passes
     return VerifiedRewrite(
