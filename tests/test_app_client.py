@@ -18,6 +18,8 @@ pytest.importorskip("gradio_client")
 
 from gradio_client import Client  # noqa: E402
 
+from core.rewrite import Rewriter  # noqa: E402
+
 SEND = "/send"
 APP: dict = {}  # the running app's AppContext, for tests that look behind the API
 
@@ -584,38 +586,43 @@ def test_a_rewrite_that_changes_nothing_is_announced(app_url, monkeypatch):
     assert "rewrite, rewriter echo-test" in str(chat[-2]["content"])
 
 
+class CountingRewriter(Rewriter):
+    """Appends the instruction, and lists every (prompt, instruction) it was asked in
+    `asked`: the refusal tests check that no rewrite ran."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.asked: list[tuple[str, str]] = []
+
+    def rewrite_batch(self, pairs):
+        self.asked.extend(pairs)
+        return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
+
+    def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
+        self.asked.append((prompt, instruction))
+        return [f"{prompt}, {instruction}"] * num_candidates
+
+
 def test_an_image_model_that_cannot_run_offline_is_refused_before_any_rewrite(app_url, monkeypatch):
     import core.rewrite
-    from core.rewrite import Rewriter
 
-    rewrites = []
-
-    class CountingRewriter(Rewriter):
-        name = "counting-test"
-
-        def rewrite_batch(self, pairs):
-            rewrites.extend(pairs)
-            return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
-
-        def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
-            rewrites.append((prompt, instruction))
-            return [f"{prompt}, {instruction}"] * num_candidates
-
-    monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
+    rewriter = CountingRewriter("counting-test")
+    rewrites = rewriter.asked
+    monkeypatch.setitem(core.rewrite._cache, rewriter.name, rewriter)
     # HF_HUB_OFFLINE is set (conftest) and no sd15 file is in the cache
     monkeypatch.setattr("core.assets.download.cached_file", lambda repo, name: None)
     client = Client(app_url, verbose=False)
     send(client, "a quiet lake")
     for instruction in ("make it night", "make it better"):  # an edit, a vague one (a question)
         chat, _, diff, _, gallery, _ = send(
-            client, instruction, model="sd15", rewriter=CountingRewriter.name
+            client, instruction, model="sd15", rewriter=rewriter.name
         )
         assert "sd15 is not downloaded and this app runs offline" in str(chat[-1]["content"])
         assert instruction not in str(chat)  # not taken: the text stays in the box to resend
         assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1
     assert rewrites == []  # the rewriter never ran
     # the same edit with a model that is here runs as usual
-    _, _, diff, _, gallery, _ = send(client, "make it night", rewriter=CountingRewriter.name)
+    _, _, diff, _, gallery, _ = send(client, "make it night", rewriter=rewriter.name)
     assert prompt_of(diff) == "a quiet lake, make it night" and len(rewrites) == 1
 
 
@@ -680,22 +687,10 @@ def test_the_draft_speed_renders_with_the_few_step_model_and_records_it(app_url,
 
 def test_a_draft_model_that_cannot_run_offline_is_refused_before_any_rewrite(app_url, monkeypatch):
     import core.rewrite
-    from core.rewrite import Rewriter
 
-    rewrites = []
-
-    class CountingRewriter(Rewriter):
-        name = "counting-draft-test"
-
-        def rewrite_batch(self, pairs):
-            rewrites.extend(pairs)
-            return [f"{prompt}, {instruction}" for prompt, instruction in pairs]
-
-        def sample(self, prompt, instruction, num_candidates, typical_p=0.97, seed=0):
-            rewrites.append((prompt, instruction))
-            return [f"{prompt}, {instruction}"] * num_candidates
-
-    monkeypatch.setitem(core.rewrite._cache, CountingRewriter.name, CountingRewriter())
+    rewriter = CountingRewriter("counting-draft-test")
+    rewrites = rewriter.asked
+    monkeypatch.setitem(core.rewrite._cache, rewriter.name, rewriter)
     # HF_HUB_OFFLINE is set (conftest); tiny-sd drafts with lcm-sd15, whose files are not here
     monkeypatch.setattr("core.assets.download.cached_file", lambda repo, name: None)
     client = Client(app_url, verbose=False)
@@ -705,7 +700,7 @@ def test_a_draft_model_that_cannot_run_offline_is_refused_before_any_rewrite(app
     assert "not downloaded and this app runs offline" in refusal and gallery == []
     send(client, "a quiet lake")
     chat, _, diff, _, gallery, _ = send(
-        client, "make it night", rewriter=CountingRewriter.name, speed="draft"
+        client, "make it night", rewriter=rewriter.name, speed="draft"
     )
     assert "The draft speed renders with lcm-sd15" in str(chat[-1]["content"])
     assert prompt_of(diff) == "a quiet lake" and len(gallery) == 1 and rewrites == []
