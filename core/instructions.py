@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 from core.nlp import lemmatize, split_words, synonyms, tagged_lemmas, word_spans
@@ -1153,6 +1154,12 @@ def _named_medium(lemma: str) -> SlotValue | None:
     return SlotValue("medium", "photo" if kind == "photo" else "art", frozenset())
 
 
+def medium_kind(phrase: str) -> str | None:
+    """The medium kind (core/reader_words.json) that `phrase` names ("photography" ->
+    "photo"), or None."""
+    return _lexicon().medium_names.get(_words_key(phrase))
+
+
 def medium_name_words() -> frozenset[str]:
     """The single words that name a medium kind ("ink", "oil", "pencil"): the modifiers of
     an old medium that go with it ("an ink drawing" -> "a 35mm photo")."""
@@ -1327,8 +1334,9 @@ class EditCheck:
 
     `missing`: gain lemmas the candidate lacks; `leftover`: lose lemmas it still holds;
     `unchanged`: it equals the prompt (ignoring case, spaces and commas); `kept`: the share
-    of the prompt's other keywords that survive; `ok`: nothing missing, nothing left over,
-    not unchanged; `score` in [0, 1] (see `check_edit`).
+    of the prompt's other keywords that survive, `lost`: those that did not; `ok`: nothing
+    missing, nothing left over, not unchanged; `complete`: ok and nothing lost; `score` in
+    [0, 1] (see `check_edit`).
     """
 
     reading: EditReading
@@ -1338,6 +1346,13 @@ class EditCheck:
     kept: float
     ok: bool
     score: float
+    lost: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when the edit is done and every other keyword of the prompt is still there: in
+        a chat, a word lost now is an earlier turn's edit lost for good."""
+        return self.ok and not self.lost
 
 
 def _same_text(first: str, second: str) -> bool:
@@ -1378,9 +1393,10 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         for lemma, pos in _prompt_keywords(prompt)
         if lemma not in lose and not any(is_present(old, lemma) for old in lose)
     ]
-    kept = (
-        sum(_contains(words, lemma, pos) for lemma, pos in others) / len(others) if others else 1.0
-    )
+    gone = [lemma for lemma, pos in others if not _contains(words, lemma, pos)]
+    kept = 1 - len(gone) / len(others) if others else 1.0
+    replaced = _replaced_in_place(prompt, candidate, reading) if gone else frozenset()
+    lost = tuple(lemma for lemma in gone if lemma not in replaced)
     shares = []
     if reading.gain:
         shares.append(1 - len(missing) / len(reading.gain))
@@ -1396,7 +1412,72 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         kept=kept,
         ok=not missing and not leftover and not unchanged,
         score=score,
+        lost=lost,
     )
+
+
+def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> frozenset[str]:
+    """Return the prompt lemmas that `candidate` gave up for the edit itself.
+
+    Aligning the two lemma sequences, a changed span explains its old words when it held a
+    word the instruction removes (the removed thing's clause goes with it), or when its new
+    words bring something the instruction names, nothing else new, and about as many words
+    as went: "tulips" -> "sunflowers" for "make the tulips sunflowers", but not "an
+    enormous" -> "a huge pink" for "make the jellyfish pink" ("huge" came from nowhere), nor
+    "rougher sea, oil painting" -> "fisheye lens". An added thing replaces nothing, and an
+    old season, time of day, weather or medium gives way only to a new one of the same slot
+    ("a windy hill" stays windy at sunset).
+    """
+    readings = reading.parts or (reading,)
+    replaces = any(part.kind != "add" for part in readings)
+    slots_set = {slot for part in (reading, *readings) for slot in part.slots}
+    before = _text_words(prompt).tagged_order
+    after = _text_words(candidate).tagged_order
+    asked = {word for lemma in reading.gain for word in lemma.split()}
+    named = {lemma for lemma, _ in _text_words(reading.instruction).tagged_order}
+    asked |= named
+    removed = {word for lemma in reading.lose for word in lemma.split()}
+    held = {lemma for lemma, _ in before}
+
+    def brings(lemma: str) -> bool:
+        return lemma in asked or any(
+            lemma in _family(word) or word in _family(lemma) for word in asked
+        )
+
+    def gives_way(lemma: str, pos: str | None) -> bool:
+        value = slot_of(lemma, pos)
+        return value is None or value.slot == "colour" or value.slot in slots_set
+
+    explained: set[str] = set()
+    matcher = SequenceMatcher(
+        a=[lemma for lemma, _ in before], b=[lemma for lemma, _ in after], autojunk=False
+    )
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        old = before[old_start:old_end]
+        if removed.intersection(lemma for lemma, _ in old):
+            explained.update(lemma for lemma, _ in old)
+            continue
+        new_words = [
+            lemma
+            for lemma, pos in after[new_start:new_end]
+            if pos in ("n", "v", "a") and lemma not in held
+        ]
+        old_content = [(lemma, pos) for lemma, pos in old if pos in ("n", "v", "a")]
+        # "give the woman short curly hair": an added attribute of a thing the instruction
+        # names replaces its old one ("long brown hair").
+        names_next = (
+            old_end < len(before) and before[old_end][1] == "n" and before[old_end][0] in named
+        )
+        if (
+            (replaces or names_next)
+            and new_words
+            and all(map(brings, new_words))
+            and len(old_content) <= len(new_words) + 1
+        ):
+            explained.update(lemma for lemma, pos in old_content if gives_way(lemma, pos))
+    return frozenset(explained)
 
 
 def _prompt_keywords(prompt: str) -> list[tuple[str, str]]:

@@ -34,7 +34,9 @@ from core.instructions import (
     _PRONOUNS,
     EditReading,
     _family,
+    _in_wordnet,
     _same_text,
+    medium_kind,
     medium_name_words,
     read_instruction,
 )
@@ -95,6 +97,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
         start, end = spans[0]
         # The widest old words there go: "35mm lens" (not "35mm") -> "a telephoto lens".
         end = max(finish for begin, finish in spans if begin < end)
+        # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
+        # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
+        end = _extend_right(text, end, set(_words(new)) - _ARTICLES)
         # A dropped tag that holds the old value goes with it: "anime style" -> "oil painting".
         for lemma in reading.drop:
             for drop_start, drop_end in _find(text, lemma):
@@ -104,10 +109,15 @@ def _apply(text: str, reading: EditReading) -> str | None:
         # daisies"; so do the adjectives of an old scene value ("heavy rain" -> "clear and
         # sunny") and the material of an old medium ("an ink drawing" -> "a 35mm photo").
         start = _extend_left(text, start, old_words)
+        if reading.kind in ("replace", "instead"):  # "a coffee mug": the mug's kind goes too
+            start = _extend_left(text, start, _nouns(text[:start]))
         if set(reading.slots) & _SCENE_SLOTS:
             start = _extend_left(text, start, _adjectives(text[:start]))
         if "medium" in reading.slots:
             start = _extend_left(text, start, medium_name_words())
+            # A photo's genre goes with it: "food photography" -> "anime illustration".
+            if medium_kind(text[start:end]) == "photo":
+                start = _bare_clause_start(text, start)
         text = _put(text, start, end, new)
     value = _bare(new)
     # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
@@ -202,11 +212,12 @@ def _find(text: str, lemma: str) -> list[tuple[int, int]]:
     for index in range(len(spans) - len(parts) + 1):
         window = range(index, index + len(parts))
         if len(parts) > 1:
-            if all(
+            begin, finish = spans[index][0], spans[index + len(parts) - 1][1]
+            if "," not in text[begin:finish] and all(  # "35mm, film grain" holds no "35mm film"
                 spans[j][2] == part or tagged[j][0] == part
                 for j, part in zip(window, parts, strict=True)
             ):
-                found.append((spans[index][0], spans[index + len(parts) - 1][1]))
+                found.append((begin, finish))
             continue
         word = spans[index][2]
         tag_lemma, pos = tagged[index]
@@ -229,10 +240,42 @@ def _extend_left(text: str, start: int, words: set[str]) -> int:
     return start
 
 
+def _extend_right(text: str, end: int, words: set[str]) -> int:
+    """Move `end` right over the words just after it that are in `words`."""
+    for begin, finish, word in word_spans(text[end:]):
+        if word not in words or text[end : end + begin].strip():
+            break
+        end += finish
+    return end
+
+
+def _bare_clause_start(text: str, start: int) -> int:
+    """Where the comma clause of `start` begins, when only one or two words that are not
+    function words stand before `start` in it ("food photography"); else `start`."""
+    clause_start = text.rfind(",", 0, start) + 1
+    before = _words(text[clause_start:start])
+    if 1 <= len(before) <= 2 and not set(before) & _FUNCTION_WORDS:
+        return clause_start + len(text[clause_start:start]) - len(text[clause_start:start].lstrip())
+    return start
+
+
 def _adjectives(text: str) -> set[str]:
+    return _words_tagged(text, "a")
+
+
+def _nouns(text: str) -> set[str]:
+    """The words of `text` tagged as nouns that cannot be adjectives ("coffee", not "giant")."""
+    return {
+        word
+        for word in _words_tagged(text, "n") - _FUNCTION_WORDS
+        if not _in_wordnet(word, "a") and not _in_wordnet(word, "s")
+    }
+
+
+def _words_tagged(text: str, wanted: str) -> set[str]:
     spans = word_spans(text)
     tagged = tagged_lemmas(text) if spans else ()
-    return {word for (_, _, word), (_, pos) in zip(spans, tagged, strict=True) if pos == "a"}
+    return {word for (_, _, word), (_, pos) in zip(spans, tagged, strict=True) if pos == wanted}
 
 
 def _put(text: str, start: int, end: int, new: str) -> str:
@@ -240,6 +283,13 @@ def _put(text: str, start: int, end: int, new: str) -> str:
     before = text[:start]
     article = re.search(r"\b(a|an|the|some)\s+$", before, re.IGNORECASE)
     value = _bare(new) if article else new
+    # "a red car" -> "a red bike", not "a red a bike": the old phrase's article and
+    # adjectives stay in front of the new thing.
+    described = re.search(r"\b(?:a|an|the|some)\s+((?:[\w-]+\s+){1,3})$", before, re.IGNORECASE)
+    if not article and described and _words(described.group(1)) and set(
+        _words(described.group(1))
+    ) <= _adjectives(described.group(0) + "thing"):
+        value = _bare(new)
     if article and article.group(1).lower() in ("a", "an"):
         if value.split()[0].endswith("s") and len(value.split()) == 1:
             before = before[: article.start()]  # "a tulip" -> "sunflowers"

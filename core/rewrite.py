@@ -151,8 +151,9 @@ class Rewriter(ABC):
 
         1. Greedy rewrites of every pair, in batches.
         2. A greedy rewrite that passes core.instructions.check_edit (gains what the
-           instruction adds, loses what it removes, is not a copy of the prompt) is kept: it
-           costs nothing more.
+           instruction adds, loses what it removes, is not a copy of the prompt) and is
+           complete (loses no other word of the prompt but those the edit gave up: in a chat
+           they are earlier turns' edits) is kept: it costs nothing more.
         3. For the others, the reader's literal edit (core.literal_edit) is tried: where it
            passes the check, it replaces the greedy rewrite and no model call is made.
         4. For the rest, `candidates` rewrites are drawn (`draw_candidates`) and
@@ -173,7 +174,7 @@ class Rewriter(ABC):
         failed = [
             index
             for index, ((prompt, instruction), text) in enumerate(zip(checked, greedy, strict=True))
-            if not text or not check_edit(prompt, instruction, text).ok
+            if not text or not check_edit(prompt, instruction, text).complete
         ]
         # The reader's literal edit costs no model call: where it passes the check, no
         # candidates are drawn.
@@ -288,21 +289,22 @@ def rerank_score(prompt: str, instruction: str, candidate: str) -> float:
     """Return a candidate's verified-decoding score in [0, 2]: check_edit's score plus the
     raw content integrity (DiffChat Listing 1) against `expected_target(prompt, instruction)`.
     """
-    return _ranked(prompt, instruction, candidate)[1]
+    return _ranked(prompt, instruction, candidate)[2]
 
 
-def _ranked(prompt: str, instruction: str, candidate: str) -> tuple[bool, float]:
-    """(passes check_edit, rerank_score) of a candidate, from one check."""
+def _ranked(prompt: str, instruction: str, candidate: str) -> tuple[bool, bool, float]:
+    """(passes check_edit, also keeps every other prompt keyword, rerank_score) of a
+    candidate, from one check."""
     from core.content_integrity import content_integrity
     from core.instructions import check_edit
 
     if not candidate:
-        return False, 0.0
+        return False, False, 0.0
     check = check_edit(prompt, instruction, candidate)
     integrity = content_integrity(
         prompt, instruction, expected_target(prompt, instruction), candidate
     )
-    return check.ok, check.score + integrity.raw
+    return check.ok, check.complete, check.score + integrity.raw
 
 
 def choose_candidate(
@@ -310,16 +312,20 @@ def choose_candidate(
 ) -> VerifiedRewrite:
     """Return the VerifiedRewrite choosing among `greedy` and `candidates`: one that passes
     check_edit beats one that fails it ("snow on the roofs" kept in spring scores high on
-    content integrity, yet is wrong); among equals the higher `rerank_score` wins. The
-    greedy rewrite wins ties, and a candidate must score strictly higher to replace it."""
+    content integrity, yet is wrong); among those that pass, one that keeps every other
+    keyword of the prompt beats one that loses some (in a chat the lost word is often an
+    earlier turn's edit: "enormous" becoming "huge"); among equals the higher `rerank_score`
+    wins. The greedy rewrite wins ties, and a candidate must score strictly higher to
+    replace it."""
     options = tuple(dict.fromkeys(text for text in candidates if text and text != greedy))
-    best_passes, greedy_score = _ranked(prompt, instruction, greedy)
+    best_rank = _ranked(prompt, instruction, greedy)
+    greedy_score = best_rank[2]
     ranked = [_ranked(prompt, instruction, text) for text in options]
-    scores = tuple(score for _, score in ranked)
-    best, best_score = greedy, greedy_score
-    for text, (text_passes, score) in zip(options, ranked, strict=True):
-        if (text_passes, score) > (best_passes, best_score + 1e-9):
-            best, best_score, best_passes = text, score, text_passes
+    scores = tuple(score for *_, score in ranked)
+    best = greedy
+    for text, rank in zip(options, ranked, strict=True):
+        if rank[:2] > best_rank[:2] or (rank[:2] == best_rank[:2] and rank[2] > best_rank[2] + 1e-9):
+            best, best_rank = text, rank
     return VerifiedRewrite(
         prompt=best,
         greedy=greedy,

@@ -315,6 +315,63 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
     assert done.ok and done.kept == 1.0 and done.score == 1.0
 
 
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "candidate", "lost"),
+    [
+        # a word of an earlier turn paraphrased away: "enormous" is not "huge"
+        (
+            "an enormous jellyfish floating over a city, at sunset",
+            "make the jellyfish pink",
+            "a huge pink jellyfish floating over a city, at sunset",
+            ("enormous",),
+        ),
+        # an added thing takes the place of nothing
+        (
+            "a desk covered in scrolls and potion bottles, candlelight",
+            "add a tiny dragon on the scrolls",
+            "a desk covered in scrolls and a tiny dragon, candlelight",
+            ("potion", "bottle"),
+        ),
+        # sunset is a time of day: the windy hill stays windy
+        (
+            "a girl flying a kite on a windy hill",
+            "make it sunset",
+            "a girl flying a kite on a sunset hill",
+            ("windy",),
+        ),
+        # a new lens does not take the place of the sea and the medium
+        (
+            "a lighthouse on a cliff, rough sea, oil painting",
+            "fisheye lens",
+            "a lighthouse on a cliff, fisheye lens",
+            ("rough", "sea", "oil", "painting"),
+        ),
+    ],
+)
+def test_check_edit_lists_the_words_lost_beside_the_edit(prompt, instruction, candidate, lost):
+    check = check_edit(prompt, instruction, candidate)
+    assert check.ok and not check.complete
+    assert check.lost == lost
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "candidate"),
+    [
+        ("robot florist arranging tulips in a shop", "make the tulips sunflowers",
+         "robot florist arranging sunflowers in a shop"),
+        ("a pine forest, clear morning, watercolor", "make it misty",
+         "a pine forest, misty morning, watercolor"),
+        ("a woman with long brown hair walking", "give the woman short curly hair",
+         "a woman with short curly hair walking"),
+        ("a quiet street with a parked car and old houses", "take out the car",
+         "a quiet street with old houses"),
+    ],
+)
+def test_check_edit_words_given_up_for_the_edit_are_not_lost(prompt, instruction, candidate):
+    check = check_edit(prompt, instruction, candidate)
+    assert check.complete and check.lost == ()
+
+
 def test_check_edit_unchanged_ignores_case_spaces_and_commas():
     check = check_edit(
         "a dog asleep on a porch, photo", "make the dog a fox", "A dog  asleep on a porch photo"

@@ -128,6 +128,42 @@ EDITS = [
         "add a moon and make it night",
         "a lighthouse on a cliff, a moon, night, oil painting",
     ),
+    # one lighting at a time
+    (
+        "a baby koala in a eucalyptus tree, soft daylight, wildlife photo",
+        "golden backlight",
+        "a baby koala in a eucalyptus tree, golden backlight, wildlife photo",
+    ),
+    # a tag spread over two clauses is no tag: "35mm, film grain" holds no "35mm film"
+    (
+        "a man playing violin on a subway platform, 35mm, film grain",
+        "make it a pencil sketch",
+        "a man playing violin on a subway platform, a pencil sketch",
+    ),
+    # a photo's genre goes with it; motion blur is a photo's
+    (
+        "a bowl of ramen on a wooden counter, steam, food photography",
+        "make it an anime illustration",
+        "a bowl of ramen on a wooden counter, steam, an anime illustration",
+    ),
+    (
+        "a chef tossing noodles in a wok, busy kitchen, 35mm, motion blur",
+        "make it a comic book panel",
+        "a chef tossing noodles in a wok, busy kitchen, a comic book panel",
+    ),
+    # the replaced thing's kind goes with it, its adjectives stay, the new words it repeats
+    # are not doubled
+    (
+        "an astronaut holding a coffee mug, dramatic rim light",
+        "replace the mug with a bouquet of daisies",
+        "an astronaut holding a bouquet of daisies, dramatic rim light",
+    ),
+    ("a red car parked on a street", "replace the car with a bike", "a red bike parked on a street"),
+    (
+        "a tokyo crosswalk at night, a giant koi hologram above the street",
+        "jellyfish hologram instead of the koi",
+        "a tokyo crosswalk at night, a giant jellyfish hologram above the street",
+    ),
 ]
 
 

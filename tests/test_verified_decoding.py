@@ -107,6 +107,17 @@ def test_a_greedy_rewrite_that_passes_its_check_draws_nothing():
     ]
 
 
+def test_a_passing_greedy_rewrite_that_loses_an_earlier_edit_gives_way(no_literal_edit):
+    # Turn 3 of a chat: "enormous" came from turn 2; the greedy rewrite does the edit but
+    # paraphrases it away, the drawn candidate keeps it.
+    prompt = "an enormous jellyfish floating over a city, at sunset"
+    kept = "an enormous pink jellyfish floating over a city, at sunset"
+    rewriter = FixedRewriter("a huge pink jellyfish floating over a city, at sunset", [kept])
+    result = rewriter.rewrite_batch_verified([(prompt, "make the jellyfish pink")], 4)[0]
+    assert result.searched and result.prompt == kept
+    assert rewriter.calls == ["greedy", "draw 4"]
+
+
 def test_batch_draws_only_for_the_pairs_that_failed(no_literal_edit):
     class PerPair(FixedRewriter):
         def rewrite_batch(self, pairs):
