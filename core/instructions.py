@@ -141,6 +141,10 @@ _SET_ATTRIBUTE = re.compile(
     r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|this)\s+"
     r"\S+(?:\s\S+)?)\s+(?P<new>\S+(?:\s\S+)?)$"
 )
+_SET_ATTRIBUTE_ONE_WORD = re.compile(
+    r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|this)\s+"
+    r"\S+)\s+(?P<new>\S+(?:\s\S+)?)$"
+)
 _COMPOUND_SPLIT = re.compile(
     r"\s*(?:,\s*and then|,\s*and|\band then\b|\band\b|;|,\s*then|\bthen\b|,)\s*"
 )
@@ -502,6 +506,8 @@ class EditReading:
     bike for a horse"; "" / "add a canoe" where the instruction names no old thing), as
     core.literal_edit uses them. `drop`: the lose words that go with their clause instead of
     giving way to the new value (an old medium's tags, "snow on the roofs" in spring).
+    `objects`: the nouns whose attribute a "set" or "relative" edit changes ("frog" in "make
+    the frog bright blue").
     """
 
     instruction: str
@@ -515,6 +521,7 @@ class EditReading:
     old_phrase: str = ""
     new_phrase: str = ""
     drop: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()
 
 
 def _normalize(text: str) -> str:
@@ -922,8 +929,18 @@ def _read_part(prompt: str, text: str) -> EditReading:
             if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
                 old_phrase, new_phrase, kind = match["old"], match["new"], "replace"
             elif match := _SET_ATTRIBUTE.match(text):
-                objects = _head_nouns(match["object"])
-                new_phrase, kind = match["new"], "set"
+                # "make the frog bright blue": the object is one word where the rest reads as
+                # an attribute ("make the potion bottles green" needs two).
+                short = _SET_ATTRIBUTE_ONE_WORD.match(text)
+                if short and (
+                    _is_attribute(short["new"], becomes=True) or _is_relative(short["new"])
+                ):
+                    match = short
+                if _is_attribute(match["new"], becomes=True) or _is_relative(match["new"]):
+                    objects = _head_nouns(match["object"])
+                    new_phrase, kind = match["new"], "set"
+                else:  # "make the tulips sunflowers": other things take their place
+                    old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
@@ -1041,6 +1058,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
         old_phrase=old_phrase or "",
         new_phrase=new_phrase,
         drop=tuple(dict.fromkeys(drop)),
+        objects=tuple(dict.fromkeys(objects)) if kind in ("set", "relative") else (),
     )
 
 

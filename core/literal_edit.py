@@ -90,7 +90,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
     old_words = set(_words(reading.old_phrase)) - _ARTICLES
     replaced = [lemma for lemma in reading.lose if lemma not in reading.drop]
     spans = sorted(span for lemma in replaced for span in _find(text, lemma))
-    if not spans:
+    if not spans and (placed := _before_object(text, new, reading)) is not None:
+        text, start = placed
+    elif not spans:
         text = _insert(text, new, "medium" in reading.slots)
         start = text.rindex(new) if "medium" in reading.slots else text.index(new)
     else:
@@ -138,6 +140,52 @@ def _apply(text: str, reading: EditReading) -> str | None:
             else:
                 text = _delete(text, begin, finish)
     return text
+
+
+def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int] | None:
+    """Put a new attribute in front of the thing it describes ("make the frog bright blue":
+    "a tiny frog" -> "a tiny bright blue frog", "make the potion bottles green": "green potion
+    bottles"); return (text, where it went), or None when the reading names no such thing in
+    the text."""
+    if (
+        reading.kind not in ("set", "relative")
+        or not reading.objects
+        or reading.slots == ("medium",)
+    ):
+        return None
+    value = _bare(new)
+    if not value or _words(value)[0] in _LINK_WORDS:  # "with a hat" is a thing, not a word
+        return None
+    spans = sorted(span for lemma in reading.objects for span in _find(text, lemma))
+    if not spans:
+        return None
+    head = spans[0][0]
+    start = _extend_left(text, head, _nouns(text[:head]))
+    # A new material takes the old one's place ("a marble statue" -> "a bronze statue").
+    materials = {
+        word
+        for _, _, word in word_spans(text[:head])
+        if word not in _FUNCTION_WORDS and _is_material(word)
+    }
+    old_material = _extend_left(text, head, materials)
+    end = start
+    if _is_material(value.split()[-1]) and old_material < head:
+        start, end = old_material, head
+    edited = _put(text, start, end, value)
+    after = len(edited) - len(text) + end  # where the words after the new value begin
+    edited = edited[:after].rstrip() + " " + edited[after:].lstrip()
+    return edited, edited.index(value, max(0, start - 3))
+
+
+def _is_material(word: str) -> bool:
+    """Whether WordNet files a noun sense of `word`, or the noun it derives from, under
+    material or substance (bronze, marble, velvet, glass; wooden)."""
+    from core.instructions import _closure, _noun_senses
+
+    return any(
+        _closure(sense.name()) & {"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"}
+        for sense in _noun_senses(word)
+    )
 
 
 def _nearest(text: str, value: str, near: int) -> int:
@@ -286,12 +334,15 @@ def _put(text: str, start: int, end: int, new: str) -> str:
     # "a red car" -> "a red bike", not "a red a bike": the old phrase's article and
     # adjectives stay in front of the new thing.
     described = re.search(r"\b(?:a|an|the|some)\s+((?:[\w-]+\s+){1,3})$", before, re.IGNORECASE)
-    if not article and described and _words(described.group(1)) and set(
-        _words(described.group(1))
-    ) <= _adjectives(described.group(0) + "thing"):
+    if (
+        not article
+        and described
+        and _words(described.group(1))
+        and set(_words(described.group(1))) <= _adjectives(described.group(0) + "thing")
+    ):
         value = _bare(new)
     if article and article.group(1).lower() in ("a", "an"):
-        if value.split()[0].endswith("s") and len(value.split()) == 1:
+        if len(value.split()) == 1 and value.endswith("s") and lemmatize(value, "n") != value:
             before = before[: article.start()]  # "a tulip" -> "sunflowers"
         else:
             fixed = "an" if value[:1].lower() in "aeiou" else "a"

@@ -324,7 +324,9 @@ def choose_candidate(
     scores = tuple(score for *_, score in ranked)
     best = greedy
     for text, rank in zip(options, ranked, strict=True):
-        if rank[:2] > best_rank[:2] or (rank[:2] == best_rank[:2] and rank[2] > best_rank[2] + 1e-9):
+        if rank[:2] > best_rank[:2] or (
+            rank[:2] == best_rank[:2] and rank[2] > best_rank[2] + 1e-9
+        ):
             best, best_rank = text, rank
     return VerifiedRewrite(
         prompt=best,

@@ -357,14 +357,26 @@ def test_check_edit_lists_the_words_lost_beside_the_edit(prompt, instruction, ca
 @pytest.mark.parametrize(
     ("prompt", "instruction", "candidate"),
     [
-        ("robot florist arranging tulips in a shop", "make the tulips sunflowers",
-         "robot florist arranging sunflowers in a shop"),
-        ("a pine forest, clear morning, watercolor", "make it misty",
-         "a pine forest, misty morning, watercolor"),
-        ("a woman with long brown hair walking", "give the woman short curly hair",
-         "a woman with short curly hair walking"),
-        ("a quiet street with a parked car and old houses", "take out the car",
-         "a quiet street with old houses"),
+        (
+            "robot florist arranging tulips in a shop",
+            "make the tulips sunflowers",
+            "robot florist arranging sunflowers in a shop",
+        ),
+        (
+            "a pine forest, clear morning, watercolor",
+            "make it misty",
+            "a pine forest, misty morning, watercolor",
+        ),
+        (
+            "a woman with long brown hair walking",
+            "give the woman short curly hair",
+            "a woman with short curly hair walking",
+        ),
+        (
+            "a quiet street with a parked car and old houses",
+            "take out the car",
+            "a quiet street with old houses",
+        ),
     ],
 )
 def test_check_edit_words_given_up_for_the_edit_are_not_lost(prompt, instruction, candidate):

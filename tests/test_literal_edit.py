@@ -158,7 +158,39 @@ EDITS = [
         "replace the mug with a bouquet of daisies",
         "an astronaut holding a bouquet of daisies, dramatic rim light",
     ),
-    ("a red car parked on a street", "replace the car with a bike", "a red bike parked on a street"),
+    (
+        "a red car parked on a street",
+        "replace the car with a bike",
+        "a red bike parked on a street",
+    ),
+    # "make the X Y": a new attribute goes in front of X, a new material takes the old one's
+    # place, other things take X's place
+    (
+        "a tiny frog on a lily pad, macro photography",
+        "make the frog bright blue",
+        "a tiny bright blue frog on a lily pad, macro photography",
+    ),
+    (
+        "an old velvet armchair by a fireplace",
+        "make the velvet dark green",
+        "an old dark green velvet armchair by a fireplace",
+    ),
+    (
+        "a blacksmith at an anvil, oil painting",
+        "make the blacksmith female",
+        "a female blacksmith at an anvil, oil painting",
+    ),
+    (
+        "a marble statue of a horse in a museum",
+        "make the statue bronze",
+        "a bronze statue of a horse in a museum",
+    ),
+    ("a plastic chair on a balcony", "make the chair glass", "a glass chair on a balcony"),
+    (
+        "robot florist arranging tulips in a tiny shop",
+        "make the tulips sunflowers",
+        "robot florist arranging sunflowers in a tiny shop",
+    ),
     (
         "a tokyo crosswalk at night, a giant koi hologram above the street",
         "jellyfish hologram instead of the koi",
