@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import InputError
-from core.paths import REPO_ROOT, assets_dir, workspace_dir
+from core.paths import REPO_ROOT, app_owned_entry, assets_dir, workspace_dir
 
 MAX_INSTRUCTION_CHARS = 1000
 # 4096 x 4096: well above anything Stable Diffusion renders, far below a decompression bomb.
@@ -183,8 +183,10 @@ def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
 
     A relative path is taken relative to the workspace (for reading, "assets/..." also finds
     the shipped folder). `..` and every symlink on the way are resolved before the check, so a
-    link pointing out is refused too. Refuses (InputError) an empty path and any path that ends
-    up outside those folders.
+    link pointing out is refused too. Refuses (InputError) an empty path, any path that ends
+    up outside those folders, the workspace itself as a place to write, and the app's own
+    files in it (core.paths.APP_OWNED_ENTRIES: the server key, the votes, the served folder,
+    session and comparison records).
     """
     if access not in (READ, WRITE):
         raise ValueError(f"access must be {READ!r} or {WRITE!r}, not {access!r}")
@@ -204,6 +206,17 @@ def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
         if access == READ:
             where += f" or the shipped {assets_dir()}"
         raise InputError(f"{text} is outside {where}; only paths inside it are allowed.")
+    if resolved == workspace and access == WRITE:
+        raise InputError(f"{text}: give a folder inside the workspace, not the workspace itself.")
+    if resolved.is_relative_to(workspace) and resolved != workspace:
+        # A stage writing here would overwrite the server key or the votes, or put its files
+        # in the served folder; reading would show them in its error messages.
+        owned = app_owned_entry(resolved.relative_to(workspace).parts[0])
+        if owned is not None:
+            raise InputError(
+                f"{text} points into {owned}, one of the app's own files in the workspace "
+                f"{workspace}; choose another path there."
+            )
     return resolved
 
 

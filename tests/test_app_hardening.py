@@ -278,6 +278,62 @@ def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
     assert sum(row[5] for row in pairs["data"]) == 1  # the intruder's vote was not counted
 
 
+# ---------------------------------------------------------------- items 1-2: the app's own files
+
+
+def test_no_train_or_evaluate_path_reaches_the_apps_own_files(app_url, monkeypatch):
+    """A path inside the workspace may still not name the server key, the votes, session
+    records or the served folder: an RM run's labels_file overwrote the key, and an
+    evaluation with its output in public/ was fetchable at /gradio_api/file=."""
+    import sys
+
+    from core.errors import DiffChatError
+    from core.paths import workspace_dir
+    from diffchat_ui import evaluate_tab, train_tab
+
+    class NotStarted:  # stands in for the stage: what matters is whether it was reached
+        def __init__(self, *args, **kwargs):
+            raise DiffChatError("the stage was started")
+
+    monkeypatch.setattr(train_tab, "StageRun", NotStarted)
+    monkeypatch.setattr(train_tab, "ChildProcess", NotStarted)
+    finished_child = [sys.executable, "-c", "pass"]
+    monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *args: finished_child)
+    workspace = workspace_dir()
+    key = (workspace / "server.key").read_bytes()
+    user = User(app_url)
+
+    def train(stage, data_file, output, rows=()):
+        options = {"headers": ["option", "value", "help"], "data": [list(r) for r in rows]}
+        base = "smollm2-base"
+        return user.call("/train", stage, base, data_file, output, 1, options)[0]
+
+    statuses = {
+        "labels_file": train(
+            "rm",
+            "assets/instructpe/train.jsonl",
+            "train-runs/rm",
+            [("labels_file", "server.key", "")],
+        ),
+        "data file": train("data", "votes.sqlite", "train-runs/split"),
+        "output": train("data", "assets/instructpe/train.jsonl", "public/split"),
+        "evaluate output": user.call(
+            "/evaluate",
+            "assets/instructpe/test.jsonl",
+            1,
+            0,
+            ["tiny-sd"],
+            ["append"],
+            True,
+            "public/evaluation",
+        )[0],
+    }
+    for what, status in statuses.items():
+        assert status.startswith("⚠️") and "the app's own files" in status, (what, status)
+    assert (workspace / "server.key").read_bytes() == key
+    assert sorted(path.name for path in (workspace / "public").iterdir()) == ["sessions"]
+
+
 # ---------------------------------------------------------------- item 4: refused imports
 
 

@@ -185,3 +185,64 @@ def test_path_options_by_kind(tmp_path, monkeypatch):
     assert check_path_option("file-name", "model.gguf") == "model.gguf"
     with pytest.raises(InputError, match="bare file name"):
         check_path_option("file-name", "../../etc/passwd")
+
+
+@pytest.mark.parametrize(
+    "user_path",
+    [
+        "server.key",
+        "votes.sqlite",
+        "votes.sqlite-journal",
+        "votes.sqlite.damaged-20261201-120000",
+        "public/run",
+        "public",
+        "sessions/abc/chat.json",
+        "comparisons/c1/comparison.json",
+        "runs/../public/eval",
+    ],
+)
+def test_the_apps_own_workspace_files_are_refused_for_reading_and_writing(
+    tmp_path, monkeypatch, user_path
+):
+    # The server key, the vote database, the served folder, session records, comparisons: a
+    # stage writing there would overwrite them or put its files where a browser can fetch them.
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    for access in ("read", "write"):
+        with pytest.raises(InputError, match="the app's own"):
+            resolve_user_path(user_path, access)
+        with pytest.raises(InputError, match="the app's own"):
+            resolve_user_path(tmp_path / user_path, access)
+
+
+def test_a_link_to_the_apps_own_files_and_the_workspace_itself_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    (tmp_path / "server.key").write_bytes(b"k" * 32)
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "key.jsonl").symlink_to(tmp_path / "server.key")
+    (tmp_path / "runs").symlink_to(tmp_path / "sessions")
+    for user_path in ("key.jsonl", "runs/x", "sessions"):
+        with pytest.raises(InputError, match="the app's own"):
+            resolve_user_path(user_path, "read")
+    with pytest.raises(InputError, match="the app's own"):
+        resolve_model_reference("sessions")
+    with pytest.raises(InputError, match="a folder inside the workspace, not the workspace"):
+        resolve_user_path(".", "write")
+    # Names that only begin like them are ordinary workspace paths.
+    assert resolve_user_path("sessions-old/a.jsonl") == tmp_path.resolve() / "sessions-old/a.jsonl"
+    assert resolve_user_path("runs-public/x") == tmp_path.resolve() / "runs-public" / "x"
+
+
+def test_the_app_keeps_its_files_under_the_refused_names(tmp_path):
+    from types import SimpleNamespace
+
+    from core.paths import APP_OWNED_ENTRIES
+    from diffchat_ui.context import AppContext
+
+    context = AppContext(SimpleNamespace(workspace=tmp_path))
+    owned = {
+        context.sessions.images_root.relative_to(tmp_path).parts[0],
+        context.sessions.records_root.relative_to(tmp_path).parts[0],
+        context.votes.path.relative_to(tmp_path).parts[0],
+        context.comparisons_dir().relative_to(tmp_path).parts[0],
+    } | {path.name for path in tmp_path.iterdir()}
+    assert owned <= set(APP_OWNED_ENTRIES), owned - set(APP_OWNED_ENTRIES)
