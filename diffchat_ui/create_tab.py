@@ -1331,13 +1331,15 @@ def build(context: AppContext) -> CreateControls:
     )
     new_confirmed = gr.Checkbox(visible=False, value=True)
     past_outputs = [state, past, *view, past_list]
+    new_js = "(s, p, ok) => [s, p, " + confirm_js.split("[s, ", 1)[1]
     for event in (
         new_button.click(
-            on_new,
-            [state, past, new_confirmed],
-            past_outputs,
-            api_name="new_session",
-            js="(s, p, ok) => [s, p, " + confirm_js.split("[s, ", 1)[1],
+            on_new, [state, past, new_confirmed], past_outputs, api_name="new_session", js=new_js
+        ),
+        # The chat's own trash icon (Gradio always shows it) is New session too: it empties the
+        # chat on screen at once, and a cancelled confirmation puts the chat back (on_new).
+        chatbot.clear(
+            on_new, [state, past, new_confirmed], past_outputs, api_name=False, js=new_js
         ),
         reopen_button.click(
             on_reopen, [state, past, past_list], past_outputs, api_name="reopen_session"

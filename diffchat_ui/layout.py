@@ -14,8 +14,11 @@ CSS = """
 #offline-banner * { color: #5c4400 !important; }
 /* Small images (the offline set renders 64x64) fill the frame instead of a corner of it. */
 .fill-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
-/* The chat's trash icon would clear the transcript but not the session: New session does that. */
-#chat button[aria-label="Clear"] { display: none; }
+/* A turn's progress covers only the current image and lets the previous image show through
+   (Gradio's overlay is opaque: the picture being edited would vanish for the whole turn). */
+#current-image .wrap.full {
+  background: color-mix(in srgb, var(--block-background-fill) 55%, transparent);
+}
 /* Gallery captions are cut to one line; hovering shows the whole instruction. */
 #turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
 """

@@ -18,6 +18,7 @@ CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SCREENSHOT = DOCS / "screenshot-create.png"
 SCREENSHOT_MID_TURN = DOCS / "screenshot-create-mid-turn.png"
+SCREENSHOT_SECOND_TURN = DOCS / "screenshot-create-second-turn.png"
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +45,11 @@ def app_url(offline_assets, workspace):
 
     context = AppContext(detect_settings(force_offline=True))
     demo = queue(build_demo(context), 2)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(context))
+    # _frontend=False skips Gradio's check that the page answers within 3 s, which a loaded
+    # CPU fails; the page fixture waits for the page itself.
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, quiet=True, _frontend=False, **launch_options(context)
+    )
     yield url
     demo.close()
 
@@ -267,3 +272,119 @@ def test_a_gone_image_is_said_in_the_chat_without_error_badges(page, workspace):
     expect(chat).to_contain_text("The image of turn #1 is gone", timeout=60_000)
     expect(page.locator("#current-image img")).to_have_count(0)
     expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
+
+def _first_turn(page, text):
+    from playwright.sync_api import expect
+
+    page.locator("#instruction textarea").fill(text)
+    page.locator("#send").click()
+    expect(page.locator("#turns img")).to_have_count(1, timeout=300_000)
+    expect(page.locator("#stop")).to_be_disabled()
+
+
+def _colours_of_the_image_top(page, path):
+    """Screenshot the top quarter of the picture drawn in #current-image (its middle third
+    across, clear of the frame's border and of the progress text in the middle) and return
+    how many colours it has."""
+    from PIL import Image
+
+    box = page.locator("#current-image img").evaluate(
+        """img => {
+          const r = img.getBoundingClientRect();
+          const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+          const w = img.naturalWidth * s, h = img.naturalHeight * s;
+          const left = r.left + (r.width - w) / 2, top = r.top + (r.height - h) / 2;
+          return {x: left + w / 3, y: top + 4, width: w / 3, height: h / 4};
+        }"""
+    )
+    page.screenshot(path=str(path), clip=box)
+    with Image.open(path) as shot:
+        colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
+    return 1 << 16 if colours is None else len(colours)
+
+
+UNCOVERED = ("chat", "prompt-diff", "hand-prompt", "turns", "turn-tree")
+
+
+def _shown_overlays(page, elem_id):
+    """Return how many of the element's progress overlays are on screen (Gradio keeps an
+    idle one in the page at opacity 0)."""
+    return page.locator(f"#{elem_id} .wrap.default").evaluate_all(
+        "wraps => wraps.filter(w => getComputedStyle(w).opacity !== '0' && w.offsetWidth).length"
+    )
+
+
+@pytest.mark.slow  # two turns on the loaded 2-core machine: minutes here
+def test_the_previous_image_shows_through_the_progress_of_the_next_turn(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    _first_turn(page, "a red fox in a snowy forest, oil painting")
+    image = page.locator("#current-image img")
+    first = image.get_attribute("src")
+    assert _colours_of_the_image_top(page, tmp_path / "before.png") > 8  # a noise-like picture
+    page.locator("#instruction textarea").fill("make it night")
+    page.locator("#send").click()
+    # while the turn runs (rewrite, then denoising steps) its progress lies over the image...
+    progress = page.locator("#current-image .wrap")
+    expect(progress).to_contain_text("steps", timeout=60_000)
+    colours = _colours_of_the_image_top(page, tmp_path / "during.png")
+    page.screenshot(path=str(tmp_path / "second-turn.png"), full_page=True)
+    overlays = {name: _shown_overlays(page, name) for name in ("current-image", *UNCOVERED)}
+    assert image.get_attribute("src") == first, "the turn ended before it could be watched"
+    assert "steps" in progress.inner_text()
+    # ...which still shows under it (an opaque overlay leaves one or two colours there)
+    assert colours > 8, f"the previous image is hidden under the progress ({colours} colours)"
+    # and the chat, the prompt and the gallery are not covered at all
+    assert overlays == {"current-image": 1, **{name: 0 for name in UNCOVERED}}
+    expect(page.locator("#chat")).to_contain_text("make it night")
+    expect(page.locator("#turns img")).to_be_visible()
+    expect(page.locator("#turns img")).to_have_count(2, timeout=300_000)
+    assert image.get_attribute("src") != first
+    if os.environ.get("DIFFCHAT_UPDATE_SCREENSHOT"):
+        shutil.copy(tmp_path / "second-turn.png", SCREENSHOT_SECOND_TURN)
+
+
+@pytest.mark.slow  # one turn on the loaded 2-core machine: minutes here
+def test_the_chats_trash_icon_starts_a_new_session_after_asking(page):
+    from playwright.sync_api import expect
+
+    from diffchat_ui.create_tab import NEW_SESSION_QUESTION
+
+    page.set_default_timeout(120_000)
+    _first_turn(page, "a lighthouse on a cliff at sunset, watercolor")
+    chat, turns = page.locator("#chat"), page.locator("#turns img")
+    trash = chat.get_by_role("button", name="Clear")
+    expect(trash).to_be_visible()
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        if accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    # cancelled: the chat the trash icon emptied on screen comes back, the turn stays
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    trash.click()
+    expect(chat).to_contain_text("a lighthouse on a cliff at sunset", timeout=30_000)
+    expect(turns).to_have_count(1)
+    assert asked == [NEW_SESSION_QUESTION]
+    page.wait_for_timeout(2_000)  # nothing later takes the chat away
+    expect(chat).to_contain_text("a lighthouse on a cliff at sunset")
+
+    # accepted: a new session, and the old chat is kept under Past sessions
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    trash.click()
+    expect(turns).to_have_count(0, timeout=30_000)
+    expect(chat).to_contain_text("Describe the picture you want")
+    assert len(asked) == 2
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    expect(chat).to_contain_text("Describe the picture you want", timeout=30_000)
+    expect(turns).to_have_count(0)
+    page.get_by_text("Past sessions", exact=True).click()
+    page.locator("#past-sessions input").click()
+    expect(page.get_by_role("option", name="a lighthouse on a cliff at sunset")).to_be_visible()
