@@ -1411,7 +1411,7 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         for lemma, pos in _prompt_keywords(prompt)
         if lemma not in lose and not any(is_present(old, lemma) for old in lose)
     ]
-    gone = [lemma for lemma, pos in others if not _contains(words, lemma, pos)]
+    gone = [lemma for lemma, pos in others if not _keeps(words, lemma, pos)]
     kept = 1 - len(gone) / len(others) if others else 1.0
     replaced = _replaced_in_place(prompt, candidate, reading) if gone else frozenset()
     lost = tuple(lemma for lemma in gone if lemma not in replaced)
@@ -1431,6 +1431,22 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         ok=not missing and not leftover and not unchanged,
         score=score,
         lost=lost,
+    )
+
+
+def _keeps(words: _TextWords, lemma: str, pos: str | None) -> bool:
+    """Whether `words` still hold the prompt's `lemma` in its part of speech: "a lone
+    hitchhiking" has lost the hitchhiker, "a foggy path" still has its fog only as the
+    same kind of word."""
+    if " " in lemma or pos not in ("n", "v", "a"):
+        return _contains(words, lemma, pos)
+    family = _family(lemma)
+    if any((form, tag) in words.tagged for form in family for tag in (pos,)):
+        return True
+    if lemma in words.forms and not any(word == lemma for word, _ in words.tagged):
+        return True  # a form the tagger reads otherwise ("35mm")
+    return any((synonym, pos) in words.tagged for synonym in synonyms(lemma, pos) - {lemma}) or (
+        pos == "a" and _contains(words, lemma, pos)
     )
 
 

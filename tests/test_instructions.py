@@ -339,6 +339,13 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
             "a girl flying a kite on a sunset hill",
             ("windy",),
         ),
+        # a word kept only as another part of speech is lost: the hitchhiker is gone
+        (
+            "a desert highway, a lone hitchhiker, 35mm photo",
+            "make it night",
+            "a desert highway, a lone hitchhiking, at night, 35mm photo",
+            ("hitchhiker",),
+        ),
         # a new lens does not take the place of the sea and the medium
         (
             "a lighthouse on a cliff, rough sea, oil painting",
