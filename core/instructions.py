@@ -1268,15 +1268,23 @@ def _lexicon_losses(
         named = _phrases_in(new_phrase, keys)
         if not named and not any(lemma in forms for lemma in gain):
             continue
-        places = _clauses_holding(prompt, objects, pronoun) if name == "expression" else [prompt]
+        places = [prompt]
+        if name == "expression":
+            places = _clauses_holding(prompt, objects, pronoun)
+        elif name == "hairstyle":  # one person's hair: the first the prompt names
+            places = _clauses_holding(prompt, objects, True)[:1]
         for place in places:
-            replaced += [
+            old_values = [
                 value
                 for value in _phrases_in(place, keys)
                 if value not in new_words
                 and not any(value in other or other in value for other in named)
                 and not any(value in synonyms(lemma, "a") for lemma in gain)
             ]
+            if name == "hairstyle":
+                key = f" {_words_key(place)} "
+                old_values = sorted(old_values, key=lambda value: key.find(f" {value} "))[:1]
+            replaced += old_values
     replaced = list(dict.fromkeys(replaced))
     return replaced, [tag for tag in dict.fromkeys(dropped) if tag not in replaced]
 

@@ -329,6 +329,8 @@ def _words_tagged(text: str, wanted: str) -> set[str]:
 def _put(text: str, start: int, end: int, new: str) -> str:
     """Replace text[start:end] with `new`, keeping one article ("a horse", not "a a horse")."""
     before = text[:start]
+    if new.startswith("with ") and re.search(r"\bwith\s+$", before):
+        new = new[len("with ") :]  # "a woman with long hair" -> "a woman with a ponytail"
     article = re.search(r"\b(a|an|the|some)\s+$", before, re.IGNORECASE)
     value = _bare(new) if article else new
     # "a red car" -> "a red bike", not "a red a bike": the old phrase's article and

@@ -106,6 +106,17 @@ EDITS = [
         "change the businessman's expression to worried",
         "a businessman in a suit waiting for a train, worried, 35mm",
     ),
+    # one hairstyle: the edited person's first
+    (
+        "a woman with long hair and a man with short hair",
+        "give her a ponytail",
+        "a woman with a ponytail and a man with short hair",
+    ),
+    (
+        "a sleepy village street, terracotta roofs, 50mm photo",
+        "make it more lively",
+        "a more lively village street, terracotta roofs, 50mm photo",
+    ),
     # one camera angle, shot size, lens and composition at a time
     (
         "a portrait of an old fisherman, wide shot, harsh light",
