@@ -84,19 +84,58 @@ def build_banner(context: AppContext) -> tuple[gr.Markdown, gr.Button]:
     return markdown, button
 
 
+# How often a page opened before the download checks whether another page has done it.
+PAGE_CHECK_SECONDS = 5.0
+
+
+def catch_up(context: AppContext, page_is_current: bool) -> tuple:
+    """Return (page is current, banner, button, *model updates) for one open page.
+
+    A page that still shows the offline banner while the app has switched (another page's
+    Download) is put on the new model once, as a page loaded after the download is; a page
+    already current, or an app still offline, is left as it is.
+    """
+    unchanged = (gr.update(),) * 7  # the banner, its button and model_updates' five
+    if page_is_current or context.settings.offline:
+        return (page_is_current, *unchanged)
+    return (
+        True,
+        gr.update(visible=False),
+        gr.update(visible=False),
+        *model_updates(context.settings),
+    )
+
+
 def wire(
     context: AppContext, banner: gr.Markdown, button: gr.Button, controls: CreateControls
 ) -> None:
-    """Connect the banner's button, and bring a page opened before a download up to date."""
+    """Connect the banner's button, and bring pages opened before a download up to date: at
+    load, and on a timer (every PAGE_CHECK_SECONDS, stopped once the page is current)."""
     offer = context.settings.download_offer
     if offer is None:
         return
     outputs = [banner, button, *controls.model_outputs()]
+    page_is_current = gr.State(False)
+    timer = gr.Timer(PAGE_CHECK_SECONDS)
+    catch_up_outputs = [*outputs, page_is_current, timer]
+
+    def on_tick(current: bool):
+        current, *view = catch_up(context, current)
+        return (*view, current, gr.Timer(active=not current))
+
+    timer.tick(
+        on_tick, page_is_current, catch_up_outputs, api_name=False,
+        concurrency_limit=None,  # a few attribute reads; never queued behind a render
+    )  # fmt: skip
 
     def on_download(progress=gr.Progress()):  # noqa: B008 — Gradio's progress bar
         text, switched = download_and_switch(context, offer, progress)
         view = model_updates(context.settings) if switched else (gr.update(),) * 5
         return (text, gr.update(visible=not switched), *view)
+
+    def mark_current():  # this page showed the switch itself: no catching up to do
+        current = not context.settings.offline
+        return current, gr.Timer(active=not current)
 
     button.click(
         on_download,
@@ -106,16 +145,10 @@ def wire(
         concurrency_limit=1,  # two clicks (two browsers) wait for one download
         concurrency_id="model-download",
         show_progress_on=[banner],
-    )
+    ).then(mark_current, None, [page_is_current, timer], api_name=False)
 
     def on_load():
-        if context.settings.offline:
-            return (gr.update(),) * len(outputs)
-        # Built before the download: the page's banner, dropdown and sliders are stale.
-        return (
-            gr.update(visible=False),
-            gr.update(visible=False),
-            *model_updates(context.settings),
-        )
+        # A page built before the download: its banner, dropdown and sliders are stale.
+        return on_tick(False)
 
-    gr.context.Context.root_block.load(on_load, None, outputs, api_name=False)
+    gr.context.Context.root_block.load(on_load, None, catch_up_outputs, api_name=False)

@@ -85,6 +85,28 @@ def test_the_download_button_shows_progress_and_switches_the_app(first_run, hub)
     assert model["value"] == "sd-turbo"
 
 
+def test_a_page_opened_before_another_pages_download_catches_up_on_its_timer(first_run, hub):  # noqa: F811
+    from diffchat_ui.layout import build_demo
+
+    demo = build_demo(first_run)
+    timers = [c for c in demo.config["components"] if c["type"] == "timer"]
+    assert len(timers) == 1 and timers[0]["props"]["value"] > 0
+    on_tick = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_tick")
+    # Still offline: the page is left alone and keeps checking.
+    *view, current, timer = on_tick(False)
+    assert current is False and timer.active is True
+    assert all(update == {"__type__": "update"} for update in view)
+    download_handler(demo)(Progress())  # another page's click
+    # The stale page's next tick hides the banner and its button and selects sd-turbo, once.
+    banner, button, model, note, steps, guidance, size, current, timer = on_tick(False)
+    assert banner["visible"] is False and button["visible"] is False
+    assert model["value"] == "sd-turbo" and (steps["value"], guidance["value"]) == (1, 0.0)
+    assert current is True and timer.active is False
+    *view, current, timer = on_tick(True)  # a page already current is not touched again
+    assert current is True and timer.active is False
+    assert all(update == {"__type__": "update"} for update in view)
+
+
 @pytest.mark.parametrize("failure", ["dead line", "full disk"])
 def test_a_failed_download_says_why_and_changes_nothing(first_run, hub, monkeypatch, failure):  # noqa: F811
     from diffchat_ui.model_download import download_and_switch
