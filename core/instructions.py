@@ -931,12 +931,21 @@ def _read_part(prompt: str, text: str) -> EditReading:
             elif match := _SET_ATTRIBUTE.match(text):
                 # "make the frog bright blue": the object is one word where the rest reads as
                 # an attribute ("make the potion bottles green" needs two).
+                # So is it where only the one-word object is in the prompt ("make the tank
+                # matte black" on "a cherry red tank").
                 short = _SET_ATTRIBUTE_ONE_WORD.match(text)
                 if short and (
-                    _is_attribute(short["new"], becomes=True) or _is_relative(short["new"])
+                    _is_attribute(short["new"], becomes=True)
+                    or _is_relative(short["new"])
+                    or (
+                        _holds_word(prompt, split_words(short["object"])[-1])
+                        and not _holds_word(prompt, split_words(match["object"])[-1])
+                    )
                 ):
                     match = short
-                if _is_attribute(match["new"], becomes=True) or _is_relative(match["new"]):
+                if _is_attribute(split_words(match["new"])[-1], becomes=True) or _is_relative(
+                    match["new"]
+                ):  # "matte black", "bright blue": what the last word says
                     objects = _head_nouns(match["object"])
                     new_phrase, kind = match["new"], "set"
                 else:  # "make the tulips sunflowers": other things take their place

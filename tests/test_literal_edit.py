@@ -198,6 +198,11 @@ EDITS = [
     ),
     ("a plastic chair on a balcony", "make the chair glass", "a glass chair on a balcony"),
     (
+        "a motorcycle with a cherry red tank, tall grass",
+        "make the tank matte black",
+        "a motorcycle with a matte black tank, tall grass",
+    ),
+    (
         "robot florist arranging tulips in a tiny shop",
         "make the tulips sunflowers",
         "robot florist arranging sunflowers in a tiny shop",
