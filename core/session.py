@@ -238,6 +238,10 @@ class Session:
             raise DataError(f"cannot read the session file: {error}", path=str(path)) from error
         except json.JSONDecodeError as error:
             raise DataError(f"not JSON: {error.msg}", path=str(path), line=error.lineno) from error
+        except RecursionError as error:
+            raise DataError("not JSON this app can read: nested too deeply", str(path)) from error
+        except ValueError as error:  # e.g. an integer of more digits than Python converts
+            raise DataError(f"not JSON this app can read: {error}", str(path)) from error
         if not isinstance(data, dict) or data.get("format") != "diffchat-session":
             raise DataError("not a DiffChat session export", path=str(path))
         if data.get("version") != FORMAT_VERSION:

@@ -108,3 +108,20 @@ def test_twenty_thousand_turns_import_and_a_cycle_among_them_is_found(tmp_path):
     looped["turns"][0]["parent_id"] = 20_000
     with pytest.raises(DataError, match="own ancestor"):
         _import(tmp_path, looped)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"format": "diffchat-session", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested"),
+        ('{"format": "diffchat-session", "seed": ' + "9" * 5000 + "}", "digits"),
+    ],
+)
+def test_json_that_python_cannot_read_is_refused_with_a_reason(tmp_path, text, message):
+    # json.loads raises RecursionError and a plain ValueError here, not JSONDecodeError: the
+    # app showed the bare exception name.
+    path = tmp_path / "hostile.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=f"not JSON this app can read.*{message}"):
+        Session.import_json(path, image_folder=tmp_path / "images")
+    assert not (tmp_path / "images").exists()
