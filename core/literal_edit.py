@@ -55,6 +55,12 @@ _FUNCTION_WORDS = (
     )
 )
 _SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
+# Words that say how many of a thing there are ("a group of", "a single", "several").
+_QUANTITY_WORDS = frozenset(
+    """a an one single some few several many lots lot of group pair couple bunch flock herd
+    crowd dozens handful just only two three four five six seven eight nine ten eleven
+    twelve hundreds thousands""".split()
+)
 _TRAILING = re.compile(r"\s*\b(?:instead|too|as well|please|pls|thanks)\s*$")
 
 
@@ -160,6 +166,14 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     if not spans:
         return None
     head = spans[0][0]
+    if "count" in reading.slots:  # "a group of penguins" -> "two penguins"
+        numerals = {word for word in _words(text[:head]) if word.isdigit()}
+        start = _extend_left(text, head, _QUANTITY_WORDS | numerals)
+        thing = text[head : spans[0][1]]
+        names_thing = lemmatize(_words(value)[-1], "n") in reading.objects  # "two penguins"
+        counted = value if names_thing else f"{value} {thing}"
+        edited = text[:start] + counted + text[spans[0][1] :]
+        return edited, start
     start = _extend_left(text, head, _nouns(text[:head]))
     # A new material takes the old one's place ("a marble statue" -> "a bronze statue").
     materials = {

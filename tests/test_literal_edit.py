@@ -106,6 +106,18 @@ EDITS = [
         "change the businessman's expression to worried",
         "a businessman in a suit waiting for a train, worried, 35mm",
     ),
+    # a new count takes the place of the old one and its quantity words
+    (
+        "a group of penguins on an ice floe, documentary photo",
+        "just two penguins",
+        "two penguins on an ice floe, documentary photo",
+    ),
+    (
+        "a bird on a wire, minimal photo",
+        "make it three birds",
+        "three birds on a wire, minimal photo",
+    ),
+    ("a cat and three kittens on a rug", "make it two kittens", "a cat and two kittens on a rug"),
     # one hairstyle: the edited person's first
     (
         "a woman with long hair and a man with short hair",
