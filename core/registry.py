@@ -177,8 +177,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "blip",
             "captioner",
-            "Salesforce/blip-image-captioning-base",
-            "BLIP base captioner: turns an uploaded image into a starting prompt.",
+            # Not -base: its main branch ships only pickled weights (see docs/models.md).
+            "Salesforce/blip-image-captioning-large",
+            "BLIP large captioner: turns an uploaded image into a starting prompt.",
         ),
         # --- the offline set: tiny random-weight pipelines (built by core/assets/tiny_pipelines.py)
         ModelSpec(

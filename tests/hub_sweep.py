@@ -60,7 +60,26 @@ def check_image_model(name: str) -> dict:
         result = generate(request)
     details["size"] = list(result.image.size)
     details["distinct_colours"] = len(set(result.image.getdata()))
+    if spec.base_model:
+        details["lora_changed"] = modules_changed_by_lora(spec, pipeline, settings)
     return details
+
+
+def modules_changed_by_lora(spec, pipeline, settings) -> list[str]:
+    """Return the UNet modules whose fused weights differ from the base model's."""
+    import torch
+
+    from core import pipelines
+
+    fused = {k: v.clone() for k, v in pipeline.unet.state_dict().items()}
+    base = pipelines.load_pipeline(spec.base_model, settings)  # frees the LoRA model
+    return sorted(
+        {
+            k.rsplit(".", 1)[0]
+            for k, v in base.unet.state_dict().items()
+            if not torch.equal(v, fused[k])
+        }
+    )
 
 
 def check_captioner(name: str) -> dict:

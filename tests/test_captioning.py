@@ -9,7 +9,7 @@ def test_missing_captioner_offline_says_how_to_get_it_and_offers_typing():
     with pytest.raises(ModelUnavailableError) as error:
         caption_image(Image.new("RGB", (32, 32)))
     message = str(error.value)
-    assert "Salesforce/blip-image-captioning-base" in message
+    assert "Salesforce/blip-image-captioning-large" in message
     assert "type a short description" in message
 
 

@@ -126,6 +126,34 @@ def test_sd15_repo_has_the_real_layout(hub_root):
     ]
 
 
+def test_kohya_lora_state_renames_keys_as_the_lcm_lora_script_does():
+    import torch
+
+    down, up = torch.ones(4, 8), torch.zeros(8, 4)
+    state = local_hub.kohya_lora_state(
+        {"down_blocks.0.attentions.0.proj_in.lora_A.weight": down,
+         "down_blocks.0.attentions.0.proj_in.lora_B.weight": up}, alpha=4
+    )  # fmt: skip
+    assert sorted(state) == [
+        "lora_unet_down_blocks_0_attentions_0_proj_in.alpha",
+        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
+        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight",
+    ]
+    assert state["lora_unet_down_blocks_0_attentions_0_proj_in.alpha"].item() == 4.0
+    assert torch.equal(state["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"], down)
+
+
+def test_lcm_lora_file_has_the_real_key_layout(hub_root):
+    from safetensors import safe_open
+
+    path = hub_root / "latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors"
+    with safe_open(str(path), "pt") as checkpoint:
+        keys = set(checkpoint.keys())
+    assert all(key.startswith("lora_unet_") for key in keys)
+    assert "lora_unet_up_blocks_0_attentions_0_proj_in.lora_up.weight" in keys
+    assert any(key.endswith("resnets_0_conv1.lora_down.weight") for key in keys)
+
+
 def test_cache_layout_matches_huggingface_hub(hub_root, tmp_path):
     cache = local_hub.write_hf_cache(tmp_path / "hf", hub_root, repo_ids=["XpucT/Deliberate"])
     repo = cache / "models--XpucT--Deliberate"
@@ -156,6 +184,10 @@ def test_representatives_download_from_the_server(hub_root, tmp_path):
         downloaded = hub.downloaded()
     assert_all_ok(results, ("lcm-sd15", "deliberate"))
     assert results["lcm-sd15"]["scheduler"] == "LCMScheduler"
+    # The kohya-layout LCM-LoRA reaches attention, feed-forward and resnet convolutions alike.
+    changed = results["lcm-sd15"]["lora_changed"]
+    for part in ("attn1.to_q", "ff.net.2", "resnets.0.conv1", "proj_in", "time_emb_proj"):
+        assert any(part in module for module in changed), part
     assert (
         "/latent-consistency/lcm-lora-sdv1-5/resolve/main/pytorch_lora_weights.safetensors"
         in downloaded
@@ -172,6 +204,7 @@ def test_every_registry_model_and_scorer_loads_from_the_cache(full_hub_root, tmp
     assert results["instruct-pix2pix"]["unet_in_channels"] == 8
     assert results["sdxl-lightning"]["scheduler"] == "EulerDiscreteScheduler"
     assert results["lcm-sdxl"]["pipeline"] == "StableDiffusionXLPipeline"
+    assert results["lcm-sdxl"]["lora_changed"] and results["sdxl-lightning"]["lora_changed"]
 
 
 @pytest.mark.slow

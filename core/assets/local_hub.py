@@ -35,7 +35,7 @@ from core.assets import build_folder
 from core.paths import models_dir
 
 # Bump when a repository's contents change: the built hub is rebuilt.
-HUB_VERSION = 4
+HUB_VERSION = 5
 SEED = 0
 _LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx")
 
@@ -221,6 +221,8 @@ def _build_ip2p(folder: Path) -> None:
     pipeline = _sd_pipeline(SEED + 3, scheduler, safety=True, in_channels=8,
                             pipeline_class=StableDiffusionInstructPix2PixPipeline)  # fmt: skip
     _save_pipeline(pipeline, folder, fp16=False, pickled=True)
+    # The original checkpoint beside the folders (diffusers' single-file tests load it).
+    _single_file(pipeline, folder / "instruct-pix2pix-00-22000.safetensors")
 
 
 def _build_sd_turbo(folder: Path) -> None:
@@ -245,31 +247,67 @@ def _build_sd_turbo(folder: Path) -> None:
     )
 
 
-def _lora_for(unet, folder: Path, weight_name: str, pipeline_class, seed: int) -> None:
-    """Save a random LoRA on `unet`'s attention projections, as `save_lora_weights` writes it."""
+def _random_lora(unet, target_modules, seed: int) -> dict:
+    """Add a random rank-4 LoRA (alpha 4) on `target_modules` to `unet`; return its peft state."""
     import torch
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
     torch.manual_seed(seed)
     unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian",
-                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))  # fmt: skip
+                                target_modules=list(target_modules)))  # fmt: skip
     with torch.no_grad():  # gaussian init leaves lora_B at zero; a no-op LoRA would test nothing
         for name, parameter in unet.named_parameters():
             if "lora_B" in name:
                 parameter.normal_(std=0.02)
+    return get_peft_model_state_dict(unet)
+
+
+def _lora_for(unet, folder: Path, weight_name: str, pipeline_class, seed: int) -> None:
+    """Save a random LoRA on `unet`'s attention projections, as `save_lora_weights` writes it."""
+    state = _random_lora(unet, ["to_q", "to_k", "to_v", "to_out.0"], seed)
     pipeline_class.save_lora_weights(
-        folder, unet_lora_layers=get_peft_model_state_dict(unet), weight_name=weight_name,
-        safe_serialization=True,
-    )  # fmt: skip
+        folder, unet_lora_layers=state, weight_name=weight_name, safe_serialization=True
+    )
+
+
+# The LCM-LoRA training script's default targets (diffusers examples/consistency_distillation/
+# train_lcm_distill_lora_sd_wds.py): attention, transformer projections, feed-forward and the
+# resnets' convolutions, not only the attention projections.
+LCM_LORA_TARGETS = (
+    "to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
+    "conv1", "conv2", "conv_shortcut", "downsamplers.0.conv", "upsamplers.0.conv", "time_emb_proj",
+)  # fmt: skip
+
+
+def kohya_lora_state(peft_state: dict, alpha: float, prefix: str = "lora_unet") -> dict:
+    """Return a peft LoRA state dict in the kohya key layout, with one `.alpha` per layer.
+
+    As the LCM-LoRA script's `get_module_kohya_state_dict` writes it:
+    `down_blocks.0.attentions.0.proj_in.lora_A.weight` becomes
+    `lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight` (lora_B: `lora_up`).
+    """
+    import torch
+
+    state = {}
+    for key, weight in peft_state.items():
+        key = f"{prefix}.{key}".replace("lora_A", "lora_down").replace("lora_B", "lora_up")
+        key = key.replace(".", "_", key.count(".") - 2)  # keep ".lora_down.weight"
+        state[key] = weight.detach().clone().contiguous()
+        if "lora_down" in key:
+            state[key.split(".")[0] + ".alpha"] = torch.tensor(float(alpha))
+    return state
 
 
 def _build_lcm_lora_sd15(folder: Path) -> None:
-    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import save_file
 
+    # The real file's keys are kohya-style (`lora_unet_up_blocks_2_attentions_0_proj_in.
+    # lora_up.weight`, latent-consistency-model issue #57), not the diffusers/peft names.
     unet = _sd_pipeline(SEED, _pndm(), safety=False).unet  # fits the sd15 repo's UNet
+    state = kohya_lora_state(_random_lora(unet, LCM_LORA_TARGETS, SEED + 5), alpha=4)
     folder.mkdir(parents=True, exist_ok=True)
-    _lora_for(unet, folder, "pytorch_lora_weights.safetensors", StableDiffusionPipeline, SEED + 5)
+    save_file(state, str(folder / "pytorch_lora_weights.safetensors"))
 
 
 def _build_sdxl_lora(
@@ -324,7 +362,7 @@ def _build_hf_clip(folder: Path, model_only: bool = False) -> None:
     _write_pickled_twins(folder)
     if model_only:  # PickScore_v1 takes its processor from the laion repo
         for path in folder.iterdir():
-            if path.name not in ("config.json", "model.safetensors"):
+            if path.name not in ("config.json", "model.safetensors", "pytorch_model.bin"):
                 path.unlink()
 
 
@@ -395,7 +433,7 @@ REPOS: tuple[HubRepo, ...] = (
     HubRepo("ByteDance/SDXL-Lightning",
             partial(_build_sdxl_lora, weight_name="sdxl_lightning_4step_lora.safetensors",
                     seed=SEED + 9, unet_file="sdxl_lightning_4step_unet.safetensors")),
-    HubRepo("Salesforce/blip-image-captioning-base", _build_blip),
+    HubRepo("Salesforce/blip-image-captioning-large", _build_blip),
     HubRepo("openai/clip-vit-large-patch14", _build_hf_clip),
     HubRepo("yuvalkirstain/PickScore_v1", partial(_build_hf_clip, model_only=True)),
     HubRepo("laion/CLIP-ViT-H-14-laion2B-s32B-b79K", _build_laion_h14),
