@@ -71,6 +71,11 @@ class Session:
     # --- reading the tree
 
     @property
+    def next_id(self) -> int:
+        """Return the id the next added turn will get."""
+        return self._next_id
+
+    @property
     def current(self) -> Turn | None:
         """Return the current turn, or None before the first turn (or after undoing it)."""
         return self.turns[self.current_id] if self.current_id is not None else None

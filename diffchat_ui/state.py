@@ -54,9 +54,17 @@ class ChatState:
         self.messages.append(message)
 
     def next_image_name(self) -> str:
-        """Return a unique file stem for the next turn's image."""
+        """Return a unique file stem for the next turn's image, named after the turn it will
+        be ("turn-005" for turn #5, as the chat and the gallery number it); "turn-005-2" when
+        a file of an earlier turn #5 (forgotten, or failed before a restart) holds the name."""
         self.turn_count += 1
-        return f"turn-{self.turn_count:03d}"
+        stem = f"turn-{self.session.next_id:03d}"
+        name, copy = stem, 1
+        # a turn's image is NAME.png, an uploaded start image NAME-upload.png
+        while any(self.folder.glob(f"{name}.*")) or any(self.folder.glob(f"{name}-upload.*")):
+            copy += 1
+            name = f"{stem}-{copy}"
+        return name
 
 
 def delete_state_folder(state: ChatState | None) -> None:

@@ -234,3 +234,15 @@ def test_variations_render_one_prompt_with_seeds_s_s_plus_1_as_siblings(monkeypa
     # the rewriter runs once: the second variation renders the first one's prompt
     assert [request.target_prompt for request in rendered] == [None, "a red fox, night"]
     assert len(gallery) == 5
+
+
+def test_a_turns_image_file_is_named_after_its_turn(tmp_path):
+    from diffchat_ui.state import ChatState
+
+    state = ChatState.new(seed=0, folder=tmp_path)
+    state.session.add_turn("a cat", "a cat", error="the render failed")  # turn #1, no image
+    assert state.next_image_name() == "turn-002"
+    state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "turn-002.png"))
+    # an earlier turn #3's file (forgotten, then the id given again after a restart) stays
+    (tmp_path / "turn-003.png").write_bytes(b"png")
+    assert state.next_image_name() == "turn-003-2"
