@@ -132,6 +132,35 @@ _REPLACEMENTS = (
 # material, "switch the train to paper", is an attribute), not a substitute for it.
 _BECOMES = re.compile(r"\b(?:to|into|in to|should be|must be|could be|to be)$")
 # "make the dog a fox": make + a named thing + an indefinite noun phrase.
+# "move it to a cafe", "put him on the moon", "place the piano in the middle of a forest":
+# the scene moves; the new place is a location (see _is_place).
+_MOVE_TO = re.compile(
+    r"^(?:move|put|place|set|take|bring|relocate|transport|send)\s+"
+    r"(?P<object>it|them|him|her|everything|the scene|(?:the|his|her|their)\s+[\w'-]+(?:\s[\w'-]+)?)\s+"
+    r"(?P<new>(?:to|in|into|on|onto|at|inside|under|by)\s+.+)$"
+)
+# A place phrase of a prompt: "in a living room", "on a street in london", "at the beach".
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|on|at|inside|by|near|under|beside)\s+(?:a|an|the|his|her|their|some)?\s*"
+    r"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding)\b)[\w'-]+){0,3}"
+)
+_PLACE_ANCHORS = frozenset(
+    {
+        "location.n.01",
+        "structure.n.01",
+        "geological_formation.n.01",
+        "body_of_water.n.01",
+        "celestial_body.n.01",
+        "land.n.04",
+        "vegetation.n.01",
+        "way.n.06",
+    }
+)
+# Parts of the picture, not places: a move to them is a composition edit.
+_FRAME_PARTS = frozenset(
+    """left right top bottom middle center centre corner side front back foreground background
+    edge frame distance""".split()
+)
 _MAKE_INTO = re.compile(
     r"^(?:make|turn)\s+(?P<old>(?:the|his|her|their|its|that|this)\s+.+?)\s+(?:an?|some)\s+"
     r"(?P<new>.+)$"
@@ -664,6 +693,30 @@ def _noun_phrases(phrase: str) -> list[tuple[str, tuple[str, ...]]]:
     return result
 
 
+def _is_place(phrase: str) -> bool:
+    """Whether the last noun of `phrase` is, in its first WordNet sense, a place: a location,
+    a building or room, land, water or a celestial body ("a cafe in vienna", "the moon")."""
+    nouns = [lemma for lemma, pos, _ in _content(phrase) if pos == "n"]
+    if nouns and nouns[-1] in _FRAME_PARTS:  # "move the lighthouse to the left": composition
+        return False
+    return bool(nouns) and any(
+        _closure(sense.name()) & _PLACE_ANCHORS for sense in _noun_senses(nouns[-1], "n", True)
+    )
+
+
+def _place_phrase(prompt: str) -> str | None:
+    """The prompt's first place phrase ("in a living room"), the one a move replaces; None
+    where it names no place."""
+    for match in _PLACE_PHRASE.finditer(prompt):
+        phrase = match.group(0)
+        # the shortest leading part that names a place: "in a park" of "in a park at dawn"
+        words = phrase.split()
+        for end in range(2, len(words) + 1):
+            if _is_place(" ".join(words[:end])):
+                return " ".join(words[:end])
+    return None
+
+
 def _head_nouns(phrase: str) -> list[str]:
     """Return the head noun lemma of each noun phrase in `phrase` ("the red hat" -> hat)."""
     return [head for head, _ in _noun_phrases(phrase)]
@@ -900,6 +953,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
     objects: list[str] = []
     link = ""  # the words between the old and the new side of a replacement
     becomes = False  # the old thing turns into the new side (see _is_attribute)
+    moves = False  # the scene moves to a new place (_MOVE_TO)
     relative, comma, restatement = text.partition(", ")
 
     if match := _REMOVE.match(text):
@@ -911,6 +965,9 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "stronger wind, a fierce gale", "more waves, rough sea": the restatement says how
         # the new prompt shows the change, so its words are the ones to gain.
         kind, new_phrase = "relative", restatement
+    elif (match := _MOVE_TO.match(text)) and _is_place(match["new"]):
+        kind, new_phrase, moves = "set", match["new"], True
+        old_phrase = _place_phrase(prompt)
     else:
         for pattern in _REPLACEMENTS:
             match = pattern.match(text)
@@ -1035,6 +1092,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 ]
         if kind == "other" and slots:
             kind = "set"
+    if moves:
+        slots.append("location")
     if (
         kind in ("other", "set", "relative")
         and old_phrase is None

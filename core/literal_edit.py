@@ -90,6 +90,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
                 return None
             text = removed
         return text
+    if "location" in reading.slots:
+        return _move(text, reading)
     new = _content_phrase(reading.new_phrase)
     if not new or not reading.gain:
         return None
@@ -200,6 +202,28 @@ def _is_material(word: str) -> bool:
         _closure(sense.name()) & {"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"}
         for sense in _noun_senses(word)
     )
+
+
+# Places one is on, not in ("on the beach", "on the moon"), for "move it to ...".
+_ON_PLACES = frozenset(
+    """beach moon rooftop roof street island mountain hill shore coast bridge platform stage
+    deck boat ship mars planet lawn road""".split()
+)
+
+
+def _move(text: str, reading: EditReading) -> str | None:
+    """The scene moved: the new place phrase takes the old one's place ("in a park" -> "in a
+    cafe in vienna"), or follows the first clause where the prompt names no place."""
+    words = reading.new_phrase.split()
+    if words[0] in ("to", "into"):  # "move it to the beach": in or on, as the place takes
+        head = lemmatize(words[-1], "n")
+        words = ["on" if head in _ON_PLACES else "in", *words[1:]]
+    new = " ".join(words)
+    if reading.old_phrase and reading.old_phrase in text:
+        return text.replace(reading.old_phrase, new, 1)
+    clauses = _clauses(text)
+    first_end = clauses[0][1]
+    return f"{text[:first_end].rstrip()} {new}{text[first_end:]}"
 
 
 def _nearest(text: str, value: str, near: int) -> int:

@@ -76,7 +76,8 @@ READINGS = [
     # "night" is not present in "a dark alley": "dark" is its WordNet synonym only as a noun.
     ("time_of_day", "a dark alley", "make it night", ["night"], []),
     ("lighting", "a kitchen interior, soft light", "add dramatic lighting", ["dramatic"], []),
-    ("location", "a dog asleep on a porch", "move the dog to a beach", ["beach"], []),
+    # a move loses the old place phrase; a sofa is no place, so nothing goes
+    ("location", "a dog asleep on a porch", "move the dog to a beach", ["beach"], ["porch"]),
     ("location", "a cat on a sofa", "put the cat in a garden", ["garden"], []),
     ("mood", "a forest path, bright colours", "make it feel gloomy", ["gloomy"], []),
     ("camera", "a fox in the snow", "make it a close-up shot", ["close-up", "shot"], []),
@@ -158,7 +159,8 @@ NOT_LOST = [
     ("a kite on a windy hill", "make the sky cloudier", ["cloudy"], []),
     # The verb that says how to edit is the means where the part names what to show.
     ("a violinist in a greenhouse", "light it with harsh midday sun", ["harsh", "midday", "sun"], []),
-    ("a train station in a canyon", "relocate it in a flower field", ["flower", "field"], []),
+    # (a relocation loses the old place)
+    ("a train station in a canyon", "relocate it in a flower field", ["flower", "field"], ["canyon"]),
     ("a lamp in a room, dramatic lighting", "push the drama of the light to extremely dramatic", [], []),
     # Grammar of negation and preference.
     ("a helicopter in sunny weather", "I don't want any sunshine.", [], ["sunshine"]),

@@ -106,6 +106,22 @@ EDITS = [
         "change the businessman's expression to worried",
         "a businessman in a suit waiting for a train, worried, 35mm",
     ),
+    # the scene moves: the new place phrase takes the old one's place, or follows the subject
+    (
+        "a grand piano in a living room, soft light",
+        "put the piano in the middle of a forest",
+        "a grand piano in the middle of a forest, soft light",
+    ),
+    (
+        "a golden retriever catching a frisbee in a park",
+        "move it to the beach",
+        "a golden retriever catching a frisbee on the beach",
+    ),
+    (
+        "an astronaut holding daisies, rim light",
+        "put him on the moon",
+        "an astronaut holding daisies on the moon, rim light",
+    ),
     # a new count takes the place of the old one and its quantity words
     (
         "a group of penguins on an ice floe, documentary photo",
