@@ -1053,6 +1053,9 @@ def _read_part(prompt: str, text: str) -> EditReading:
             continue
         if not is_present(lemma, prompt, pos):
             gain.append(lemma)
+    # "make the sky cloudier" on a prompt with no sky: the picture gains one.
+    if kind in ("set", "relative"):
+        gain += [obj for obj in objects if obj not in gain and not is_present(obj, prompt, "n")]
     # A verb that says how to edit is the means, not the content, where the part also names
     # what to show ("light it with harsh midday sun"); alone it is the edit ("blur the sky").
     if new_phrase == text and (verb := _leading_verb(text)):
@@ -1530,16 +1533,20 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
     """Return the prompt lemmas that `candidate` gave up for the edit itself.
 
     Aligning the two lemma sequences, a changed span explains its old words when it held a
-    word the instruction removes (the removed thing's clause goes with it), or when its new
+    word a "remove" instruction removes (the removed thing's clause goes with it), or when its new
     words bring something the instruction names, nothing else new, and about as many words
     as went: "tulips" -> "sunflowers" for "make the tulips sunflowers", but not "an
     enormous" -> "a huge pink" for "make the jellyfish pink" ("huge" came from nowhere), nor
     "rougher sea, oil painting" -> "fisheye lens". An added thing replaces nothing, and an
     old season, time of day, weather or medium gives way only to a new one of the same slot
-    ("a windy hill" stays windy at sunset).
+    ("a windy hill" stays windy at sunset), and the thing whose attribute an edit sets stays
+    ("make the velvet dark green").
     """
     readings = reading.parts or (reading,)
     replaces = any(part.kind != "add" for part in readings)
+    removes = any(part.kind in ("remove", "negation") for part in readings)
+    # The thing whose attribute changes stays: "make the velvet dark green" keeps the velvet.
+    objects = {lemma for part in (reading, *readings) for lemma in part.objects}
     slots_set = {slot for part in (reading, *readings) for slot in part.slots}
     before = _text_words(prompt).tagged_order
     after = _text_words(candidate).tagged_order
@@ -1566,7 +1573,7 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
         if tag == "equal":
             continue
         old = before[old_start:old_end]
-        if removed.intersection(lemma for lemma, _ in old):
+        if removes and removed.intersection(lemma for lemma, _ in old):
             explained.update(lemma for lemma, _ in old)
             continue
         new_words = [
@@ -1587,7 +1594,7 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
             and len(old_content) <= len(new_words) + 1
         ):
             explained.update(lemma for lemma, pos in old_content if gives_way(lemma, pos))
-    return frozenset(explained)
+    return frozenset(explained - objects)
 
 
 def _prompt_keywords(prompt: str) -> list[tuple[str, str]]:

@@ -146,7 +146,8 @@ NOT_LOST = [
     # A possessor or a slot name is not the thing replaced.
     ("four girls in a lavender field", "change the girls' outfit to a blue dress", ["blue", "dress"], []),
     ("a king with curly hair", "Swap the king's clothes for a cape", ["cape"], []),
-    ("a reading nook, soft lamplight", "change the lighting to dappled sunlight", ["dappled", "sunlight"], []),
+    # (one lighting at a time: the lamplight gives way)
+    ("a reading nook, soft lamplight", "change the lighting to dappled sunlight", ["dappled", "sunlight"], ["lamplight"]),
     # Never lose what the new value holds; the modifier that differs goes.
     ("a gardener pruning a lemon tree", "swap the lemon tree for an orange tree", ["orange tree"], ["lemon"]),
     # "make X wear Y" is a clause, not "make X a Y"; "switch to Y" replaces nothing.
@@ -156,7 +157,8 @@ NOT_LOST = [
     ("a clock in a misty valley, in misty weather", "make the mist thicker, a thick fog", ["thick", "fog"], []),
     ("a barn by a waterfall, in windy weather", "stronger wind, a fierce gale", ["fierce", "gale"], []),
     ("a houseboat beside a calm sea", "more waves, rough sea", ["rough"], []),
-    ("a kite on a windy hill", "make the sky cloudier", ["cloudy"], []),
+    # (a relative edit of a thing the prompt lacks gains the thing)
+    ("a kite on a windy hill", "make the sky cloudier", ["cloudy", "sky"], []),
     # The verb that says how to edit is the means where the part names what to show.
     ("a violinist in a greenhouse", "light it with harsh midday sun", ["harsh", "midday", "sun"], []),
     # (a relocation loses the old place)
@@ -347,6 +349,20 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
             "make it night",
             "a desert highway, a lone hitchhiking, at night, 35mm photo",
             ("hitchhiker",),
+        ),
+        # the thing whose attribute changes stays
+        (
+            "an old velvet armchair by a fireplace",
+            "make the velvet dark green",
+            "an old dark green armchair by a fireplace",
+            ("velvet",),
+        ),
+        # a replaced thing explains only its own span: the tags before it are lost
+        (
+            "a crosswalk at night, cyberpunk, neon reflections, a giant koi hologram",
+            "jellyfish hologram instead of the koi",
+            "a crosswalk at night, jellyfish hologram",
+            ("cyberpunk", "neon", "reflection", "giant"),
         ),
         # a new lens does not take the place of the sea and the medium
         (

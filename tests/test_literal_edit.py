@@ -122,6 +122,12 @@ EDITS = [
         "put him on the moon",
         "an astronaut holding daisies on the moon, rim light",
     ),
+    # an attribute of a thing the prompt lacks brings the thing
+    (
+        "a girl flying a kite on a windy hill, ghibli style",
+        "make the sky cloudier",
+        "a girl flying a kite on a windy hill, cloudier sky, ghibli style",
+    ),
     # a new count takes the place of the old one and its quantity words
     (
         "a group of penguins on an ice floe, documentary photo",
