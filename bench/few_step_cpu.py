@@ -75,18 +75,24 @@ def time_unet(config: dict, latent: int, text_dim: int, batch: int, steps: int) 
     return elapsed
 
 
-def time_vae_decode(latent: int) -> float:
-    """Return seconds for one VAE decode (SD's AutoencoderKL) of a `latent`-sided latent."""
-    import torch
+def build_sd_vae():
+    """Return SD's full-size AutoencoderKL (the SD 1.x / 2.x / SDXL architecture), random weights."""
     from diffusers import AutoencoderKL
 
-    vae = AutoencoderKL(
+    return AutoencoderKL(
         block_out_channels=(128, 256, 512, 512),
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
         latent_channels=4,
         layers_per_block=2,
     ).eval()
+
+
+def time_vae_decode(latent: int) -> float:
+    """Return seconds for one VAE decode (SD's AutoencoderKL) of a `latent`-sided latent."""
+    import torch
+
+    vae = build_sd_vae()
     with torch.inference_mode():
         start = time.perf_counter()
         vae.decode(torch.randn(1, 4, latent, latent))
