@@ -597,7 +597,12 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
     words = split_words(text)
     result = []
     previous, previous_pos = "", None
-    for word, (lemma, pos) in zip(words, _tagged_nouns_read(text) if words else (), strict=False):
+    tagged = _tagged_nouns_read(text) if words else ()
+    for index, (word, (lemma, pos)) in enumerate(zip(words, tagged, strict=False)):
+        if word == "one" and index + 1 < len(tagged) and tagged[index + 1][1] == "n":
+            result.append((word, "a", word))  # "just one candle": a count, not a filler
+            previous, previous_pos = word, "a"
+            continue
         # An editing verb used as a noun inside a noun phrase is content: "a blue dress".
         in_noun_phrase = previous in ("the", "a", "an") or previous_pos == "a"
         if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
@@ -1000,9 +1005,14 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     )
                 ):
                     match = short
-                if _is_attribute(split_words(match["new"])[-1], becomes=True) or _is_relative(
-                    match["new"]
-                ):  # "matte black", "bright blue": what the last word says
+                new_content = _content(match["new"])
+                if (
+                    _is_attribute(match["new"], becomes=True)
+                    or _is_attribute(split_words(match["new"])[-1], becomes=True)
+                    or _is_relative(match["new"])
+                    or not new_content
+                    or new_content[-1][1] != "n"
+                ):  # "matte black", "bright blue": what the last word says; "fully grown"
                     objects = _head_nouns(match["object"])
                     new_phrase, kind = match["new"], "set"
                 else:  # "make the tulips sunflowers": other things take their place

@@ -110,6 +110,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
         # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
         # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
         end = _extend_right(text, end, set(_words(new)) - _ARTICLES)
+        if "count" in reading.slots:  # "two astronauts" -> "one astronaut"
+            end = _extend_right(text, end, _forms_in(text[end:], reading.objects))
         # A dropped tag that holds the old value goes with it: "anime style" -> "oil painting".
         for lemma in reading.drop:
             for drop_start, drop_end in _find(text, lemma):
@@ -334,6 +336,11 @@ def _extend_right(text: str, end: int, words: set[str]) -> int:
             break
         end += finish
     return end
+
+
+def _forms_in(text: str, lemmas: tuple[str, ...]) -> set[str]:
+    """The words of `text` that are forms of `lemmas` ("astronauts" of astronaut)."""
+    return {word for word in _words(text) if lemmatize(word, "n") in lemmas or word in lemmas}
 
 
 def _bare_clause_start(text: str, start: int) -> int:

@@ -140,6 +140,11 @@ EDITS = [
         "three birds on a wire, minimal photo",
     ),
     ("a cat and three kittens on a rug", "make it two kittens", "a cat and two kittens on a rug"),
+    (
+        "two astronauts playing cards on the moon",
+        "just one astronaut",
+        "one astronaut playing cards on the moon",
+    ),
     # one hairstyle: the edited person's first
     (
         "a woman with long hair and a man with short hair",
