@@ -698,6 +698,21 @@ def _noun_phrases(phrase: str) -> list[tuple[str, tuple[str, ...]]]:
     return result
 
 
+def _same_scene_slot(old_phrase: str, new_phrase: str) -> bool:
+    """Whether both phrases end in a value of the same season, time of day or weather slot
+    ("the rain" / "snow"): one value of the scene replaces another."""
+    old, new = _content(old_phrase), _content(new_phrase)
+    if not old or not new:
+        return False
+    old_value, new_value = slot_of(old[-1][0], old[-1][1]), slot_of(new[-1][0], new[-1][1])
+    return (
+        old_value is not None
+        and new_value is not None
+        and old_value.slot == new_value.slot
+        and old_value.slot in ("season", "time_of_day", "weather")
+    )
+
+
 def _is_place(phrase: str) -> bool:
     """Whether the last noun of `phrase` is, in its first WordNet sense, a place: a location,
     a building or room, land, water or a celestial body ("a cafe in vienna", "the moon")."""
@@ -1038,6 +1053,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and old_phrase is not None
         and not _is_pronoun_phrase(old_phrase)
         and _is_attribute(f"be {new_phrase}" if link.endswith("be") else new_phrase, becomes)
+        and not _same_scene_slot(old_phrase, new_phrase)  # "turn the rain into snow"
     ):
         objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
 
@@ -1127,6 +1143,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
         )
         drop = [w for w in dropped if w not in gain and not is_present(w, new_phrase)]
         lose += replaced + drop
+        if kind == "other" and not gain and replaced:
+            # "shoot it from above": the named camera angle is the new value, though none of
+            # its words is a content word
+            named = [
+                value
+                for _, keys, _ in _lexicon().one_at_a_time
+                for value in _phrases_in(new_phrase, keys)
+                if not _holds_word(prompt, value)
+            ]
+            if named:
+                gain, new_phrase = [named[0]], named[0]
     lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
     return EditReading(
         instruction=original,

@@ -160,7 +160,7 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     if (
         reading.kind not in ("set", "relative")
         or not reading.objects
-        or reading.slots == ("medium",)
+        or set(reading.slots) & (_SCENE_SLOTS | {"medium"})  # a value of the scene
     ):
         return None
     value = _bare(new)

@@ -128,6 +128,18 @@ EDITS = [
         "make the sky cloudier",
         "a girl flying a kite on a windy hill, cloudier sky, ghibli style",
     ),
+    # a named camera angle is the new value, though none of its words is a content word
+    (
+        "a busy market street in hanoi, 50mm, eye level",
+        "shoot it from above",
+        "a busy market street in hanoi, 50mm, from above",
+    ),
+    # one weather replaces another, and the words bound to it go
+    (
+        "tokyo alley at night, wet pavement after rain, cyberpunk",
+        "turn the rain into snow",
+        "tokyo alley at night, after snow, cyberpunk",
+    ),
     # a new count takes the place of the old one and its quantity words
     (
         "a group of penguins on an ice floe, documentary photo",
