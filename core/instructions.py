@@ -1580,18 +1580,25 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
     ("make the velvet dark green").
     """
     readings = reading.parts or (reading,)
-    replaces = any(part.kind != "add" for part in readings)
+    before = _text_words(prompt).tagged_order
+    held = {lemma for lemma, _ in before}
+    # An added thing replaces nothing, and neither does a new attribute of a thing the prompt
+    # holds ("make the sword red hot" keeps the female blacksmith), except the thing's old
+    # value of it (a span holding a lose word, below).
+    replaces = any(
+        part.kind != "add"
+        and not (part.kind in ("set", "relative") and part.objects and set(part.objects) <= held)
+        for part in readings
+    )
     removes = any(part.kind in ("remove", "negation") for part in readings)
     # The thing whose attribute changes stays: "make the velvet dark green" keeps the velvet.
     objects = {lemma for part in (reading, *readings) for lemma in part.objects}
     slots_set = {slot for part in (reading, *readings) for slot in part.slots}
-    before = _text_words(prompt).tagged_order
     after = _text_words(candidate).tagged_order
     asked = {word for lemma in reading.gain for word in lemma.split()}
     named = {lemma for lemma, _ in _text_words(reading.instruction).tagged_order}
     asked |= named
     removed = {word for lemma in reading.lose for word in lemma.split()}
-    held = {lemma for lemma, _ in before}
 
     def brings(lemma: str) -> bool:
         return lemma in asked or any(
@@ -1625,7 +1632,7 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
             old_end < len(before) and before[old_end][1] == "n" and before[old_end][0] in named
         )
         if (
-            (replaces or names_next)
+            (replaces or names_next or removed.intersection(lemma for lemma, _ in old))
             and new_words
             and all(map(brings, new_words))
             and len(old_content) <= len(new_words) + 1

@@ -350,6 +350,13 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
             "a desert highway, a lone hitchhiking, at night, 35mm photo",
             ("hitchhiker",),
         ),
+        # a new attribute of a thing the prompt holds replaces nothing else
+        (
+            "a female blacksmith hammering a sword at an anvil",
+            "make the sword red hot",
+            "a blacksmith with a red hot sword at an anvil",
+            ("female", "hammer"),
+        ),
         # the thing whose attribute changes stays
         (
             "an old velvet armchair by a fireplace",
