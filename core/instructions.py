@@ -142,12 +142,13 @@ _MOVE_TO = re.compile(
 # A place phrase of a prompt: "in a living room", "on a street in london", "at the beach".
 _PLACE_PHRASE = re.compile(
     r"\b(?:in|on|at|inside|by|near|under|beside)\s+(?:a|an|the|his|her|their|some)?\s*"
-    r"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding)\b)[\w'-]+){0,3}"
+    r"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding|in|on|at|inside|by|near|under|beside)\b)[\w'-]+){0,3}"
 )
 _PLACE_ANCHORS = frozenset(
     {
         "location.n.01",
         "structure.n.01",
+        "facility.n.01",
         "geological_formation.n.01",
         "body_of_water.n.01",
         "celestial_body.n.01",
@@ -724,17 +725,32 @@ def _is_place(phrase: str) -> bool:
     )
 
 
-def _place_phrase(prompt: str) -> str | None:
-    """The prompt's first place phrase ("in a living room"), the one a move replaces; None
-    where it names no place."""
+def _place_phrase(prompt: str, preposition: str) -> str | None:
+    """The prompt's place phrase that a move to a place with `preposition` replaces: the last
+    "in" or "at" place of the subject clause ("a cabin perched on a cliff in a kitchen": in a
+    kitchen), else the first place phrase where the move says "to" or the same preposition
+    ("a dog asleep on a porch" for "move the dog to a beach", not "a library perched on a
+    cliff" for "place it in a station"); None otherwise."""
+    places = []
     for match in _PLACE_PHRASE.finditer(prompt):
-        phrase = match.group(0)
+        words = match.group(0).split()
         # the shortest leading part that names a place: "in a park" of "in a park at dawn"
-        words = phrase.split()
         for end in range(2, len(words) + 1):
             if _is_place(" ".join(words[:end])):
-                return " ".join(words[:end])
-    return None
+                places.append((match.start(), " ".join(words[:end])))
+                break
+    if not places:
+        return None
+    subject_end = prompt.find(",") if "," in prompt else len(prompt)
+    scene = [
+        phrase
+        for start, phrase in places
+        if start < subject_end and phrase.split()[0] in ("in", "at", "inside")
+    ]
+    if scene:
+        return scene[-1]
+    first = places[0][1]
+    return first if preposition in ("to", "into", first.split()[0]) else None
 
 
 def _head_nouns(phrase: str) -> list[str]:
@@ -987,7 +1003,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
         kind, new_phrase = "relative", restatement
     elif (match := _MOVE_TO.match(text)) and _is_place(match["new"]):
         kind, new_phrase, moves = "set", match["new"], True
-        old_phrase = _place_phrase(prompt)
+        old_phrase = _place_phrase(prompt, match["new"].split()[0])
     else:
         for pattern in _REPLACEMENTS:
             match = pattern.match(text)
@@ -1027,8 +1043,13 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     or _is_relative(match["new"])
                     or not new_content
                     or new_content[-1][1] != "n"
+                    # "make that five detectives": a count of the thing, not a new thing
+                    or split_words(match["object"])[0] in ("that", "this")
+                    or any(_is_numeral(word) for word in split_words(match["object"]))
                 ):  # "matte black", "bright blue": what the last word says; "fully grown"
-                    objects = _head_nouns(match["object"])
+                    objects = [
+                        noun for noun in _head_nouns(match["object"]) if not _is_numeral(noun)
+                    ]
                     new_phrase, kind = match["new"], "set"
                 else:  # "make the tulips sunflowers": other things take their place
                     old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
@@ -1079,9 +1100,6 @@ def _read_part(prompt: str, text: str) -> EditReading:
             continue
         if not is_present(lemma, prompt, pos):
             gain.append(lemma)
-    # "make the sky cloudier" on a prompt with no sky: the picture gains one.
-    if kind in ("set", "relative"):
-        gain += [obj for obj in objects if obj not in gain and not is_present(obj, prompt, "n")]
     # A verb that says how to edit is the means, not the content, where the part also names
     # what to show ("light it with harsh midday sun"); alone it is the edit ("blur the sky").
     if new_phrase == text and (verb := _leading_verb(text)):

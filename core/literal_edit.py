@@ -167,9 +167,8 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     if not value or _words(value)[0] in _LINK_WORDS:  # "with a hat" is a thing, not a word
         return None
     spans = sorted(span for lemma in reading.objects for span in _find(text, lemma))
-    if not spans:  # "make the sky cloudier" on a prompt with no sky: "cloudier sky"
-        thing = f"{value} {' '.join(reading.objects)}"
-        return (edited := _insert(text, thing, False)), edited.index(thing)
+    if not spans:
+        return None
     head = spans[0][0]
     if "count" in reading.slots:  # "a group of penguins" -> "two penguins"
         numerals = {word for word in _words(text[:head]) if word.isdigit()}

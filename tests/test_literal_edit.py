@@ -112,6 +112,17 @@ EDITS = [
         "put the piano in the middle of a forest",
         "a grand piano in the middle of a forest, soft light",
     ),
+    # the last "in" place of the subject clause; an "on" support stays for a move "in"
+    (
+        "a cabin perched on a cliff in a kitchen, birds",
+        "move it in a flower field",
+        "a cabin perched on a cliff in a flower field, birds",
+    ),
+    (
+        "a library perched on a cliff, at twilight",
+        "place it in a subway station",
+        "a library perched on a cliff in a subway station, at twilight",
+    ),
     (
         "a golden retriever catching a frisbee in a park",
         "move it to the beach",
@@ -121,12 +132,6 @@ EDITS = [
         "an astronaut holding daisies, rim light",
         "put him on the moon",
         "an astronaut holding daisies on the moon, rim light",
-    ),
-    # an attribute of a thing the prompt lacks brings the thing
-    (
-        "a girl flying a kite on a windy hill, ghibli style",
-        "make the sky cloudier",
-        "a girl flying a kite on a windy hill, cloudier sky, ghibli style",
     ),
     # a named camera angle is the new value, though none of its words is a content word
     (
