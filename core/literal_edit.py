@@ -33,8 +33,10 @@ from core.instructions import (
     _PREPOSITIONS,
     _PRONOUNS,
     EditReading,
+    _closure,
     _family,
     _in_wordnet,
+    _noun_senses,
     _same_text,
     medium_kind,
     medium_name_words,
@@ -198,8 +200,6 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
 def _is_material(word: str) -> bool:
     """Whether WordNet files a noun sense of `word`, or the noun it derives from, under
     material or substance (bronze, marble, velvet, glass; wooden)."""
-    from core.instructions import _closure, _noun_senses
-
     return any(
         _closure(sense.name()) & {"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"}
         for sense in _noun_senses(word)
