@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import InputError
+from core.errors import DiffChatError, InputError
 from diffchat_ui.saved_chats import CHAT_FILE, chat_title, load_chat, save_chat
 from diffchat_ui.state import ChatState
 
@@ -46,6 +46,11 @@ BROWSER_STORAGE_KEY = "diffchat-session"
 # A secret shorter than this was not made by `new_secret` (token_urlsafe(32) is 43 chars).
 MIN_SECRET_CHARS = 32
 SWEEP_INTERVAL_S = 60.0
+# Said (gr.Error) to the tab whose change was refused by SessionStore.file_if_current.
+REPLACED_MESSAGE = (
+    "This chat was replaced while this ran (a session import or New session, perhaps in "
+    "another tab): its result was not saved. Reload the page to see the chat as it is now."
+)
 
 
 def session_ttl_seconds() -> float:
@@ -112,7 +117,7 @@ class SessionStore:
         self.key = key
         self.ttl_seconds = session_ttl_seconds() if ttl_seconds is None else ttl_seconds
         self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # file_if_current puts or drops while holding it
         self._last_sweep = 0.0
         self.images_root.mkdir(parents=True, exist_ok=True)
         self.records_root.mkdir(parents=True, exist_ok=True)
@@ -224,6 +229,35 @@ class SessionStore:
         if old is not None and old.state.folder != state.folder:
             shutil.rmtree(old.state.folder, ignore_errors=True)
 
+    def file_if_current(
+        self, secret: str, user: str | None, given: ChatState | None, state: ChatState | None
+    ) -> bool:
+        """File `state` under `secret` (None: drop the chat), but only while the chat filed
+        there is still `given`, the one the change started from; return whether it was filed.
+
+        Two tabs of one browser share the secret, so another call may have replaced the chat
+        meanwhile (an import, New session). Then the change is refused: the filed chat stays
+        as it is, and the images only `state` uses (a turn rendered meanwhile, now in nobody's
+        chat) are removed. Changes that started from the same chat (concurrent turns of one
+        chat, which share its ChatState) are all filed, as before.
+        """
+        session_id = self.session_id(secret, user)
+        with self._lock:
+            entry = self._entries.get(session_id)
+            filed = entry.state if entry is not None else None
+            if filed is given:
+                if state is None:
+                    self.drop(secret, user)
+                else:  # filed again even when it is the same chat: that saves its changes
+                    self.put(secret, user, state)
+                return True
+            if state is not None and state is not filed:
+                folder = self.image_folder(session_id).resolve()
+                for path in _image_paths(state) - _image_paths(filed):
+                    if path.resolve().is_relative_to(folder):
+                        path.unlink(missing_ok=True)
+        return False
+
     def title(self, secret: str, user: str | None) -> str | None:
         """Return a one-line title of the chat `secret` opens (None: no saved chat)."""
         return chat_title(self.record_folder(self.session_id(secret, user)))
@@ -307,6 +341,13 @@ class SessionStore:
         return sorted(known)
 
 
+def _image_paths(state: ChatState | None) -> set[Path]:
+    if state is None:
+        return set()
+    turns = state.session.turns.values()
+    return {Path(turn.image_path) for turn in turns if turn.image_path}
+
+
 # ---------------------------------------------------------------- wiring into Gradio
 
 
@@ -347,7 +388,12 @@ def session_handler(
     there is none, else None), files the chat `fn` returns under the secret (None: dropped)
     and leaves it out of the outputs. A generator runs in a worker thread; when the client
     cancels the event, `on_cancel(cancel_key)` stops the session's job, so a cancelled turn is
-    never added to the chat. Refuses (gr.Error) a call without a valid secret.
+    never added to the chat. A result is filed only while the chat `fn` started from is still
+    the filed one (`SessionStore.file_if_current`): when another call replaced it meanwhile
+    (an import or New session in another tab of the same browser), the result is dropped, a
+    generator is closed (its later renders never start) and the call ends in gr.Error
+    (REPLACED_MESSAGE). Refuses (gr.Error) a call without a valid secret, and turns a
+    DiffChatError raised by `fn` into gr.Error with its message.
     """
     import inspect
     import typing
@@ -392,15 +438,21 @@ def session_handler(
             del args[request_index]
         return secret, user, state, args
 
-    def file(secret: str, user: str | None, result):
+    def file(secret: str, user: str | None, given: ChatState | None, result):
+        """Return (the outputs, the chat now filed) of one result of `fn`; refuses
+        (gr.Error) a result whose chat was replaced since `fn` started from `given`."""
         if not returns_state:
-            return result
+            return result, given
         state, *outputs = result
-        if state is None:
-            store.drop(secret, user)
-        else:  # filed again even when it is the same chat: that saves its changes
-            store.put(secret, user, state)
-        return tuple(outputs)
+        if not store.file_if_current(secret, user, given, state):
+            raise gr.Error(REPLACED_MESSAGE)
+        return tuple(outputs), state
+
+    def run(call):
+        try:
+            return call()
+        except DiffChatError as error:  # the edge: the person reads why, not a bare "Error"
+            raise gr.Error(str(error)) from error
 
     if inspect.isgeneratorfunction(fn):
 
@@ -410,10 +462,15 @@ def session_handler(
             done = object()
             try:
                 while True:
-                    item = await anyio.to_thread.run_sync(next, iterator, done)
+                    item = await anyio.to_thread.run_sync(run, lambda: next(iterator, done))
                     if item is done:
                         return
-                    yield file(secret, user, item)
+                    try:
+                        outputs, state = file(secret, user, state, item)
+                    except gr.Error:  # the chat was replaced: this turn renders no more
+                        iterator.close()
+                        raise
+                    yield outputs
             except (GeneratorExit, anyio.get_cancelled_exc_class()):  # the client cancelled
                 if on_cancel is not None:
                     on_cancel(store.cancel_key(secret, user))
@@ -422,9 +479,9 @@ def session_handler(
     else:
 
         async def handler(*args):
-            secret, user, _, inner_args = prepare(args)
-            result = await anyio.to_thread.run_sync(lambda: fn(*inner_args))
-            return file(secret, user, result)
+            secret, user, state, inner_args = prepare(args)
+            result = await anyio.to_thread.run_sync(run, lambda: fn(*inner_args))
+            return file(secret, user, state, result)[0]
 
     handler.__signature__ = inspect.Signature(parameters)
     handler.__annotations__ = {

@@ -246,3 +246,169 @@ def test_a_turns_image_file_is_named_after_its_turn(tmp_path):
     # an earlier turn #3's file (forgotten, then the id given again after a restart) stays
     (tmp_path / "turn-003.png").write_bytes(b"png")
     assert state.next_image_name() == "turn-003-2"
+
+
+# ---------------------------------------------------------------- two tabs, one secret
+# Two tabs of one browser share the session secret. The Send and Import handlers below are
+# bound to the store as the app binds them (diffchat_ui.sessions.session_handler); the
+# render is a stand-in that waits for the test, so every step happens in a known order.
+
+WAIT_S = 30  # every wait is bounded: a broken order fails the test instead of hanging it
+
+
+@pytest.fixture
+def two_tabs(monkeypatch, tmp_path):
+    """A store, the bound Send and Import handlers, and the stand-in render's two events:
+    `rendering` (set when a render starts) and `release` (the render finishes once set)."""
+    import threading
+
+    from PIL import Image
+
+    import diffchat_ui.settings
+    from diffchat_ui import create_tab
+    from diffchat_ui.sessions import SessionStore, session_handler
+    from diffchat_ui.turns import TurnResult
+    from diffchat_ui.worker import CancelFlags, Worker
+
+    rendering, release = threading.Event(), threading.Event()
+
+    def run_turn(request, *_):  # stands in for the rewrite + render on the worker
+        rendering.set()
+        release.wait(timeout=WAIT_S)
+        edit = getattr(request, "instruction", None)
+        prompt = f"{request.prompt}, {edit}" if edit else request.prompt
+        return TurnResult(prompt, Image.new("RGB", (8, 8), "red"), {})
+
+    monkeypatch.setattr(create_tab, "run_turn", run_turn)
+    monkeypatch.setattr(diffchat_ui.settings, "unavailable_reason", lambda name: None)
+    context = SimpleNamespace(
+        settings=_context().settings, worker=Worker(), cancel_flags=CancelFlags()
+    )
+    store = SessionStore(tmp_path / "workspace", KEY, ttl_seconds=3600)
+
+    def on_send(text, chat_state):
+        yield from create_tab.send(
+            context,
+            text,
+            chat_state,
+            create_tab.START_TEXT,
+            None,
+            _turn_settings(),
+            chat_state.session_id,
+            lambda *a, **k: None,
+        )
+
+    def on_import(file_path, chat_state, seed):
+        return create_tab.import_session(context, file_path, chat_state, seed)
+
+    bind = dict(returns_state=True, fresh=True, on_cancel=context.cancel_flags.stop)
+    return SimpleNamespace(
+        store=store,
+        worker=context.worker,
+        send=session_handler(store, on_send, position=1, **bind),
+        import_session=session_handler(store, on_import, position=1, **bind),
+        rendering=rendering,
+        release=release,
+    )
+
+
+def _call(handler, *args):
+    """Run a bound handler to its end as Gradio would; return its outputs (a generator's
+    last yield), raising what it raised."""
+    import asyncio
+    import inspect
+
+    async def outputs():
+        result = handler(*args)
+        if inspect.isasyncgen(result):
+            items = [item async for item in result]
+            return items[-1]
+        return await result
+
+    return asyncio.run(outputs())
+
+
+def _in_thread(call, *args):
+    """Start `_call(*args)` in a thread; return (thread, outcome), outcome filled with
+    "outputs" or "error" once it ends."""
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["outputs"] = _call(call, *args)
+        except BaseException as error:  # collected; a thread's exception would vanish
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_an_import_in_another_tab_while_a_turn_renders_is_not_overwritten(two_tabs):
+    """The turn used to file its old chat back over the import (whose swap had removed the
+    old chat's images): the import was lost and the next export failed."""
+    import gradio as gr
+
+    from diffchat_ui.create_tab import export_session
+    from diffchat_ui.sessions import REPLACED_MESSAGE, SessionStore
+
+    store = two_tabs.store
+    exported = export_session(_chat_with_images(store, store.open(None, None, True), ["a cat"]))
+    secret = store.open(None, None, True)
+    _chat_with_images(store, secret, ["a blue house"])
+
+    # tab 1: a turn starts rendering
+    turn, outcome = _in_thread(two_tabs.send, "add a red door", secret)
+    assert two_tabs.rendering.wait(timeout=WAIT_S)
+    # tab 2: an import replaces the chat meanwhile
+    messages, *_ = _call(two_tabs.import_session, exported, secret, 3)
+    assert "Imported a session with 1 turns" in str(messages[-1]["content"])
+    imported_files = sorted(store.get(secret, None).folder.rglob("*.png"))
+    # tab 1: the render finishes; its chat is no longer the filed one
+    two_tabs.release.set()
+    turn.join(timeout=WAIT_S)
+    assert not turn.is_alive()
+
+    assert isinstance(outcome.get("error"), gr.Error), outcome
+    assert outcome["error"].message == REPLACED_MESSAGE  # said in the tab that started the turn
+    chat = store.get(secret, None)
+    assert [turn.prompt for turn in chat.session.turns.values()] == ["a cat"]
+    assert sorted(chat.folder.rglob("*.png")) == imported_files  # the dropped turn's image too
+    data = json.loads(Path(export_session(chat)).read_text())
+    assert [turn["prompt"] for turn in data["turns"]] == ["a cat"]
+    assert all(turn["image_base64"] for turn in data["turns"])
+    # the saved chat (what a reload or restart finds) is the import as well
+    restarted = SessionStore(store.workspace, KEY, ttl_seconds=3600).get(secret, None)
+    assert [turn.prompt for turn in restarted.session.turns.values()] == ["a cat"]
+
+
+def test_concurrent_sends_on_one_chat_still_make_branches(two_tabs):
+    import time
+
+    from diffchat_ui.sessions import SessionStore
+
+    store = two_tabs.store
+    secret = store.open(None, None, True)
+    root = _chat_with_images(store, secret, ["a blue house"]).session.current
+    edits = ["add a red door", "add snow", "add a moon"]
+    sends = [_in_thread(two_tabs.send, edit, secret) for edit in edits]
+    # every send has read the chat and queued its render behind the first, held one
+    deadline = time.monotonic() + WAIT_S
+    while two_tabs.worker.pending() < len(edits) - 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert two_tabs.rendering.wait(timeout=WAIT_S) and two_tabs.worker.pending() == 2
+    two_tabs.release.set()
+    for thread, outcome in sends:
+        thread.join(timeout=WAIT_S)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+
+    for chat in (
+        store.get(secret, None),
+        SessionStore(store.workspace, KEY, ttl_seconds=3600).get(secret, None),
+    ):
+        children = [turn for turn in chat.session.turns.values() if turn.parent_id == root.id]
+        assert sorted(turn.prompt for turn in children) == sorted(
+            f"a blue house, {edit}" for edit in edits
+        )

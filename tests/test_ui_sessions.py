@@ -83,3 +83,47 @@ def test_old_voter_ids_are_hashed_on_start(tmp_path):
     voters = [row["voter"] for row in context.votes.rows()]
     assert voters == [keyed_hash(context.key, "voter", "", "abc123sessionhash")]
     assert context.votes.hash_voters(lambda v: "x") == 0  # already hashed: left alone
+
+
+def test_a_change_is_filed_only_while_its_chat_is_still_the_filed_one(store, tmp_path):
+    """Two tabs share a secret: a change that started from a chat another call has since
+    replaced (here dropped, as New session drops an empty chat) is refused, and the image
+    only it uses goes; changes of the chat still filed are filed."""
+    secret = new_secret()
+    state = store.new_state(secret, None, seed=3)
+    assert store.file_if_current(secret, None, state, state)  # a turn of the filed chat
+    image = state.folder / "turn-001.png"
+    image.write_bytes(b"png")
+    state.session.add_turn("a fox", "a fox", image_path=str(image))
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"png")
+    state.session.add_turn("a fox", "a fox, night", image_path=str(outside))
+    store.drop(secret, None)  # the other tab, meanwhile
+    state.folder.mkdir(parents=True)
+    image.write_bytes(b"png")  # the render, finishing after the drop
+
+    assert not store.file_if_current(secret, None, state, state)
+    assert store.get(secret, None) is None and store.title(secret, None) is None
+    assert not image.exists()
+    assert outside.exists()  # only the session's own image folder is cleaned
+    fresh = store.new_state(secret, None, seed=4)
+    assert not store.file_if_current(secret, None, None, None)  # started before it existed
+    assert store.get(secret, None) is fresh
+
+
+def test_a_bound_handlers_refusal_reaches_the_person_as_its_message(store):
+    """A DiffChatError from a Create-tab handler (an export whose image is gone) becomes a
+    gr.Error with its sentence, not Gradio's bare "Error"."""
+    import asyncio
+
+    import gradio as gr
+
+    from diffchat_ui.create_tab import export_session
+    from diffchat_ui.sessions import session_handler
+
+    secret = new_secret()
+    state = store.new_state(secret, None, seed=3)
+    state.session.add_turn("a fox", "a fox", image_path=str(state.folder / "gone.png"))
+    export = session_handler(store, export_session, position=0, returns_state=False)
+    with pytest.raises(gr.Error, match="its image .* no longer exists"):
+        asyncio.run(export(secret))
