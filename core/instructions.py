@@ -218,6 +218,11 @@ _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
     "golden hour": ("time_of_day", None),
     "blue hour": ("time_of_day", None),
     "sunny": ("weather", None),
+    # Counts without a number ("lots of balloons"); only the same word is the same value.
+    **{
+        word: ("count", None)
+        for word in "many several few lots dozens hundreds thousands countless lone solitary".split()
+    },
 }
 # A picture cannot show a 24-hour day: "on a sunny day" means the daytime part of it.
 _WHOLE_DAY = {"day.n.01": "day.n.04"}
@@ -600,14 +605,22 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
     previous, previous_pos = "", None
     tagged = _tagged_nouns_read(text) if words else ()
     for index, (word, (lemma, pos)) in enumerate(zip(words, tagged, strict=False)):
-        if word == "one" and index + 1 < len(tagged) and tagged[index + 1][1] == "n":
-            result.append((word, "a", word))  # "just one candle": a count, not a filler
+        if _counts_next(words, tagged, index):
+            result.append((word, "a", word))  # "just one candle", "lots of balloons": a count
             previous, previous_pos = word, "a"
             continue
         # An editing verb used as a noun inside a noun phrase is content: "a blue dress".
         in_noun_phrase = previous in ("the", "a", "an") or previous_pos == "a"
         if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
             pos, lemma = "n", lemmatize(word, "n")
+        elif (
+            pos == "v"
+            and lemma in _EDIT_VERBS
+            and word != lemma
+            and previous_pos == "r"
+            and _in_wordnet(word, "a")
+        ):  # "make the elephant fully grown": a participle adjective, not the verb "grow"
+            pos, lemma = "a", word
         elif (
             pos == "n"
             and _is_comparative(word, lemmatize(word, "a"), "a")
@@ -632,6 +645,19 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
         ):
             result.append((lemma, pos, word))
     return result
+
+
+# Quantity words that count the noun after them ("many birds", "lots of balloons"); as
+# fillers they say nothing ("a lot more fog").
+_QUANTITIES = frozenset("one many several few lots dozens hundreds thousands countless".split())
+
+
+def _counts_next(words: list[str], tagged, index: int) -> bool:
+    """Whether words[index] is a quantity word counting the noun after it (through "of")."""
+    if words[index] not in _QUANTITIES:
+        return False
+    after = index + 2 if words[index + 1 : index + 2] == ["of"] else index + 1
+    return after < len(tagged) and tagged[after][1] == "n"
 
 
 def _is_numeral(word: str) -> bool:
@@ -963,10 +989,21 @@ def _adjective_attributes(lemma: str) -> frozenset[str]:
     return frozenset(attribute.name() for head in heads for attribute in head.attributes())
 
 
-def _old_attribute_adjectives(prompt: str, objects: list[str], new: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def _attribute_noun(lemma: str) -> frozenset[str]:
+    """Return {the first noun sense} of a lemma whose first sense is itself a WordNet attribute
+    (size.n.01, age.n.01: "normal sized", "make it life size"), else {}."""
+    senses = _wordnet().synsets(lemma, pos="n")
+    return frozenset({senses[0].name()}) if senses and senses[0].attributes() else frozenset()
+
+
+def _old_attribute_adjectives(
+    prompt: str, objects: list[str], new: str, pos: str | None = "a"
+) -> list[str]:
     """Return the prompt's modifiers of one of `objects` that give the same WordNet attribute
-    as the adjective `new` ("young" in "a young fisherman" for "old": both ages)."""
-    attributes = _adjective_attributes(new)
+    as the adjective `new` ("young" in "a young fisherman" for "old": both ages), or that
+    `new` names where it is an attribute noun ("giant" in "a giant teacup" for "normal sized")."""
+    attributes = _adjective_attributes(new) if pos == "a" else _attribute_noun(new)
     if not attributes:
         return []
     return [
@@ -1152,8 +1189,16 @@ def _read_part(prompt: str, text: str) -> EditReading:
     if kind in ("set", "relative") and objects:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in new_items:
-            if pos == "a":
-                lose += _old_attribute_adjectives(prompt, objects, lemma)
+            lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
+    elif kind == "relative":
+        # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute.
+        for lemma, pos in new_items:
+            if pos == "a" and lemma in gain and (attributes := _adjective_attributes(lemma)):
+                lose += [
+                    old
+                    for old, old_pos in tagged_lemmas(prompt)
+                    if old_pos == "a" and old != lemma and _adjective_attributes(old) & attributes
+                ]
     drop: list[str] = []
     if kind in ("other", "set", "relative", "replace", "instead", "add"):
         replaced, dropped = _lexicon_losses(
@@ -1427,11 +1472,13 @@ def _same_kind_tag_words(prompt: str, new_phrase: str) -> list[str]:
     def head(words: list[str]) -> str:
         return lemmatize(words[-1], "n") if words else ""
 
-    cut = re.split(r"\b(?:from|with|in|on|at|for)\b", new_phrase)[0]
+    cut = re.split(r"\b(?:from|with|in|on|at|for|by)\b", new_phrase)[0]
     new_head = head(split_words(cut))
     if not new_head or new_head in _PRONOUNS:
         return []
     related = _family(new_head) | {new_head}
+    # "lit by a desk lamp": the participle names the light ("window light" goes).
+    related |= _family(lemmatize(split_words(cut)[-1], "v"))
     new_forms = _text_words(new_phrase).forms
     lost = []
     for clause in prompt.split(",")[1:]:  # the first clause is the subject, not a tag

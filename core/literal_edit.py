@@ -38,6 +38,7 @@ from core.instructions import (
     _in_wordnet,
     _noun_senses,
     _same_text,
+    is_present,
     medium_kind,
     medium_name_words,
     read_instruction,
@@ -61,7 +62,7 @@ _SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
 _QUANTITY_WORDS = frozenset(
     """a an one single some few several many lots lot of group pair couple bunch flock herd
     crowd dozens handful just only two three four five six seven eight nine ten eleven
-    twelve hundreds thousands""".split()
+    twelve hundreds thousands lone solitary""".split()
 )
 _TRAILING = re.compile(r"\s*\b(?:instead|too|as well|please|pls|thanks)\s*$")
 
@@ -106,13 +107,30 @@ def _apply(text: str, reading: EditReading) -> str | None:
         text = _insert(text, new, "medium" in reading.slots)
         start = text.rindex(new) if "medium" in reading.slots else text.index(new)
     else:
+        if (
+            reading.kind == "relative"
+            and not reading.objects
+            and _words(new)[-1] != reading.gain[0]
+        ):
+            new = reading.gain[0]  # "a bit darker": "a dim tavern" -> "a dark tavern"
         start, end = spans[0]
         # The widest old words there go: "35mm lens" (not "35mm") -> "a telephoto lens".
         end = max(finish for begin, finish in spans if begin < end)
+        for begin, finish in spans:  # and the old words right after them: "cool window"
+            if begin >= end and not text[end:begin].strip():
+                end = finish
         # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
         # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
         end = _extend_right(text, end, set(_words(new)) - _ARTICLES)
-        if "count" in reading.slots:  # "two astronauts" -> "one astronaut"
+        # A word the new phrase says in another form goes too: "cool window light" -> "lit
+        # by a desk lamp".
+        if "count" not in reading.slots:
+            after = _words(text[end:])[:1]
+            end = _extend_right(text, end, {w for w in after if is_present(lemmatize(w, "n"), new)})
+        if "count" in reading.slots and (recounted := _recount(text, start, end, new, reading)):
+            text, start = recounted  # "a single hot air balloon" -> "lots of hot air balloons"
+            end = start  # nothing left to put
+        elif "count" in reading.slots:  # "two astronauts" -> "one astronaut"
             end = _extend_right(text, end, _forms_in(text[end:], reading.objects))
         # A dropped tag that holds the old value goes with it: "anime style" -> "oil painting".
         for lemma in reading.drop:
@@ -132,7 +150,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
             # A photo's genre goes with it: "food photography" -> "anime illustration".
             if medium_kind(text[start:end]) == "photo":
                 start = _bare_clause_start(text, start)
-        text = _put(text, start, end, new)
+        if end > start or "count" not in reading.slots:
+            text = _put(text, start, end, new)
     value = _bare(new)
     # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
     # where the reader drops them ("snow on the roofs" in spring).
@@ -174,10 +193,19 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     head = spans[0][0]
     if "count" in reading.slots:  # "a group of penguins" -> "two penguins"
         numerals = {word for word in _words(text[:head]) if word.isdigit()}
-        start = _extend_left(text, head, _QUANTITY_WORDS | numerals)
         thing = text[head : spans[0][1]]
         names_thing = lemmatize(_words(value)[-1], "n") in reading.objects  # "two penguins"
-        counted = value if names_thing else f"{value} {thing}"
+        # The thing's modifiers stay after the new count: "a red kite" -> "three red kites".
+        described = _extend_left(text, head, _adjectives(text[:head]) | _nouns(text[:head]))
+        described = min(described, _extend_left(text, head, _QUANTITY_WORDS | numerals))
+        start = _extend_left(text, described, _QUANTITY_WORDS | numerals)
+        between = text[described:head].strip()
+        between = " ".join(w for w in between.split() if w not in _QUANTITY_WORDS | numerals)
+        if names_thing:
+            counted = " ".join(part for part in (" ".join(_words(value)[:-1]), between) if part)
+            counted = f"{counted} {_words(value)[-1]}"
+        else:
+            counted = f"{value} {between} {thing}" if between else f"{value} {thing}"
         edited = text[:start] + counted + text[spans[0][1] :]
         return edited, start
     start = _extend_left(text, head, _nouns(text[:head]))
@@ -195,6 +223,32 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     after = len(edited) - len(text) + end  # where the words after the new value begin
     edited = edited[:after].rstrip() + " " + edited[after:].lstrip()
     return edited, edited.index(value, max(0, start - 3))
+
+
+def _recount(text: str, start: int, end: int, new: str, reading: EditReading):
+    """A new count that names its thing ("lots of balloons", "several wolves") takes the place
+    of the old count words at text[start:end] and of the thing's head noun after them, and
+    the thing's other modifiers stay between: "a single hot air balloon" -> "lots of hot air
+    balloons". Return (text, where the count went), or None when the count names no thing or
+    the thing is not in the old count's clause."""
+    words = _bare(new).split()
+    if len(words) < 2 or lemmatize(words[-1], "n") not in reading.objects:
+        return None
+    clause_end = text.find(",", end)
+    clause_end = len(text) if clause_end < 0 else clause_end
+    heads = [
+        (begin, finish)
+        for lemma in reading.objects
+        for begin, finish in _find(text[:clause_end], lemma)
+        if begin >= end
+    ]
+    if not heads:
+        return None
+    head_start, head_end = min(heads)
+    start = _extend_left(text, start, _QUANTITY_WORDS)
+    between = text[end:head_start].strip()
+    counted = " ".join(part for part in (" ".join(words[:-1]), between, words[-1]) if part)
+    return text[:start] + counted + text[head_end:], start
 
 
 def _is_material(word: str) -> bool:
@@ -240,7 +294,8 @@ def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
     ("snow on the roofs"), else the word alone ("a snowy cabin", "a flower meadow")."""
     after = text[end:].lstrip()
     modifies_next = bool(after) and after[0] not in ",." and after.split()[0] not in _PREPOSITIONS
-    if modifies_next or _is_adjective_at(text, start):
+    # A phrase ("clear blue sky") names a thing of its own even where it opens with an adjective.
+    if modifies_next or (" " not in lemma and _is_adjective_at(text, start)):
         return _delete(text, start, end)
     return _remove_thing(text, lemma, "") or _delete(text, start, end)
 

@@ -106,6 +106,18 @@ READINGS = [
     ("relative", "a city at night, light fog, noir", "thicker fog", ["thick"], ["light"]),
     # ... but not the subject clause, and not a medium's tags (those go by medium family).
     ("add", "a lighthouse at dusk, soft light", "add a light in the window", ["window"], []),
+    # A participle names the light: the old light tag goes, its head too.
+    ("lighting", "a study, old maps, cool window light, oil painting", "make it lit by one candle", ["one", "candle"], ["cool", "window"]),
+    # An attribute noun ("normal sized") and a participle adjective ("fully grown").
+    ("size", "a giant mushroom in a forest, 3d render", "make the mushroom normal sized", ["normal", "size"], ["giant"]),
+    ("age", "a young elephant in a river, wildlife photo", "make the elephant fully grown", ["grown"], ["young"]),
+    # Counts without a number, and a lone thing made many.
+    ("count", "a single paper lantern over a river, photo", "lots of lanterns", ["lots"], ["single"]),
+    ("count", "a lone wolf howling on a hill", "make it several wolves", ["several"], ["lone"]),
+    # A comparative with no object: the picture's adjective of the same attribute.
+    ("relative", "a narrow alley in tokyo, neon signs", "wider", ["wide"], ["narrow"]),
+    # Sunshine words fit only a sunny sky.
+    ("weather", "a beach under a clear blue sky, kids playing, photo", "make it rain", ["rain"], ["clear blue sky"]),
 ]
 # fmt: on
 

@@ -268,6 +268,34 @@ EDITS = [
         "jellyfish hologram instead of the koi",
         "a tokyo crosswalk at night, a giant jellyfish hologram above the street",
     ),
+    (
+        "a giant mushroom in a forest, 3d render",
+        "make the mushroom normal sized",
+        "a normal sized mushroom in a forest, 3d render",
+    ),
+    (
+        "a single paper lantern over a river, photo",
+        "lots of lanterns",
+        "lots of paper lanterns over a river, photo",
+    ),
+    ("a red kite over a green field", "make it three kites", "three red kites over a green field"),
+    ("a flock of white sheep on a hill", "make it one sheep", "one white sheep on a hill"),
+    (
+        "a lone wolf howling on a hill, full moon",
+        "make it several wolves",
+        "several wolves howling on a hill, full moon",
+    ),
+    ("a narrow alley in tokyo, neon signs", "wider", "a wide alley in tokyo, neon signs"),
+    (
+        "a beach under a clear blue sky, kids playing, photo",
+        "make it rain",
+        "a beach, rain, kids playing, photo",
+    ),
+    (
+        "a study, old maps, cool window light, oil painting",
+        "make it lit by one candle",
+        "a study, old maps, lit by one candle, oil painting",
+    ),
 ]
 
 

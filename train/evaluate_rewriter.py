@@ -92,7 +92,8 @@ class EvaluateRewriterConfig:
     test_files: str = field(
         default=(
             "assets/instructpe/test.jsonl,assets/instructpe/heldout/single.jsonl,"
-            "assets/instructpe/heldout/single_b.jsonl,assets/instructpe/heldout/single_c.jsonl"
+            "assets/instructpe/heldout/single_b.jsonl,assets/instructpe/heldout/single_c.jsonl,"
+            "assets/instructpe/heldout/single_d.jsonl"
         ),
         metadata={
             "help": "Comma-separated single-edit files, each reported on its own ('': none)."
@@ -101,7 +102,8 @@ class EvaluateRewriterConfig:
     chain_files: str = field(
         default=(
             "assets/instructpe/test_chains.jsonl,assets/instructpe/heldout/chains.jsonl,"
-            "assets/instructpe/heldout/chains_b.jsonl,assets/instructpe/heldout/chains_c.jsonl"
+            "assets/instructpe/heldout/chains_b.jsonl,assets/instructpe/heldout/chains_c.jsonl,"
+            "assets/instructpe/heldout/chains_d.jsonl"
         ),
         metadata={"help": "Comma-separated chain files, each reported on its own ('': none)."},
     )
