@@ -440,6 +440,10 @@ def _send(
         if not target_prompt:
             raise InputError("Type the prompt to render in the prompt box first.")
         instruction = HAND_EDIT if previous is not None else target_prompt
+        if previous is not None and _draws_the_same(
+            state, previous, target_prompt, settings, context
+        ):
+            raise InputError(SAME_PICTURE)
         state.say("user", f"✏️ {target_prompt}")
     elif state.unchanged is not None and text.lower() in (TRY_AGAIN, EDIT_BY_HAND):
         state.say("user", text)
@@ -592,6 +596,41 @@ def _add_turn(
         },
         scores=result.scores,
         mode=request.mode if is_edit else "text",
+    )
+
+
+SAME_PICTURE = (
+    "That is the current turn's prompt, and with the same seed, model and settings it would "
+    "draw the same picture again, so nothing was rendered. Change the prompt, or the seed "
+    "or another setting under Advanced settings (or ask for variations)."
+)
+# Modes that draw a picture from the prompt and seed alone (no earlier image).
+_FROM_PROMPT_ALONE = frozenset({"text", "rewrite"})
+
+
+def _draws_the_same(state, previous, target_prompt: str, settings, context) -> bool:
+    """Whether rendering `target_prompt` by hand would redraw `previous`'s picture: the same
+    prompt, seed, model, negative prompt, speed and recorded settings, one variation, and a
+    mode that starts from the same place (text and rewrite both draw from the prompt alone)."""
+    if previous.error or not previous.image_path or int(settings.variations) > 1:
+        return False
+    if not same_prompt(target_prompt, previous.prompt):
+        return False
+    request = _with_prompt(
+        _request(state, HAND_EDIT, previous, settings, context)[0], target_prompt
+    )
+    modes = {request.mode, previous.mode}
+    if not (modes <= _FROM_PROMPT_ALONE or modes == {"keep"}):
+        return False
+    recorded = [key for key in _RECORDED_SETTINGS if key != "rewriter"]
+    if request.mode != "keep":  # strength and image guidance only shape an image edit
+        recorded = [key for key in recorded if key not in ("strength", "image_guidance_scale")]
+    return (
+        request.seed == previous.seed
+        and request.model == previous.model
+        and request.negative_prompt == previous.negative_prompt
+        and previous.settings.get("speed", "quality") == settings.speed
+        and all(getattr(request, key, None) == previous.settings.get(key) for key in recorded)
     )
 
 

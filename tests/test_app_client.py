@@ -653,6 +653,26 @@ def test_a_hand_edited_prompt_renders_as_a_new_turn(app_url):
     assert len(gallery) == 2 and gallery[-1]["caption"].endswith(": (edited by hand)")
 
 
+def test_rendering_the_current_prompt_unchanged_is_refused_not_duplicated(app_url):
+    def render(prompt: str, seed: int = 7, variations: int = 1):
+        return client.predict(
+            prompt, secret_of(client), "start from text", None, "tiny-sd", "", "append",
+            "rewrite only", 0.6, 1.5, 7.5, seed, 2, "", "native size", variations,
+            api_name="/render_prompt",
+        )  # fmt: skip
+
+    client = Client(app_url, verbose=False)
+    send(client, "a lantern on a pier")  # seed 7, 2 steps: what render() sends
+    chat, _, diff, _, gallery, _ = render("  A lantern on a pier ")
+    assert "would draw the same picture again" in str(chat[-1]["content"])
+    assert len(gallery) == 1 and prompt_of(diff) == "a lantern on a pier"
+    state = APP["context"].sessions.get(secret_of(client), None)
+    assert len(state.session.turns) == 1
+    # another seed draws another picture: a new turn
+    chat, _, _, _, gallery, _ = render("a lantern on a pier", seed=8)
+    assert len(gallery) == 2 and "edited by hand" in str(chat[-2]["content"])
+
+
 def test_the_draft_speed_renders_with_the_few_step_model_and_records_it(app_url, monkeypatch):
     from dataclasses import replace
 
