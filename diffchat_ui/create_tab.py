@@ -546,6 +546,8 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
     for event in job.iter_events():
         if event.kind == "progress" and event.total:
             progress((event.step, event.total), desc=event.description)
+        elif event.kind == "progress":  # a phase without steps (the rewrite): its name alone
+            progress(0.0, desc=event.description)
         elif event.kind == "queued" and event.ahead:  # only when someone else is first
             progress(0.0, desc=f"waiting for other people's images ({event.ahead} ahead)")
         final = event

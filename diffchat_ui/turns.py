@@ -83,7 +83,7 @@ def run_turn(
 
     if isinstance(request, images.EditRequest):
         if request.mode != "ip2p" and request.target_prompt is None:
-            progress(0, 1, f"rewriting the prompt with {request.rewriter}")
+            progress(0, 0, f"rewriting the prompt with {request.rewriter}")  # a phase without steps
             target_prompt = rewrite_for_turn(request, sample_seed)
             if same_prompt(target_prompt, request.prompt):
                 return TurnResult(target_prompt, None, {}, unchanged=True)

@@ -94,6 +94,41 @@ def test_a_rewrite_that_changes_nothing_renders_nothing(echo_rewriter):
     assert same_prompt("A  cat ", "a cat") and not same_prompt("a cat", "a cat, night")
 
 
+def test_the_rewrite_phase_shows_its_name_not_a_step_count(echo_rewriter):
+    from types import SimpleNamespace
+
+    from core.images import EditRequest
+    from diffchat_ui.create_tab import _render
+    from diffchat_ui.turns import run_turn
+    from diffchat_ui.worker import JobEvent
+
+    request = EditRequest(
+        image=None, instruction="make it night", prompt="a cat", rewriter=echo_rewriter,
+        rewrite_candidates=1,
+    )  # fmt: skip
+    reported = []
+    run_turn(request, lambda *event: reported.append(event), threading.Event(), score=False)
+    assert reported[0] == (0, 0, f"rewriting the prompt with {echo_rewriter}")
+
+    # The chat shows a phase without steps as its name alone, and a denoising step as n / N.
+    class Job:
+        def iter_events(self):
+            yield JobEvent("progress", step=0, total=0, description="rewriting the prompt")
+            yield JobEvent("progress", step=1, total=4, description="denoising")
+            yield JobEvent("result", value="done")
+
+    worker = SimpleNamespace(submit=lambda *args: Job())
+    context = SimpleNamespace(settings=SimpleNamespace(offline=True), worker=worker)
+    shown = []
+    request = EditRequest(image=None, instruction="x", prompt="a cat", rewriter="append")
+    final = _render(context, request, None, threading.Event(), lambda *a, **k: shown.append((a, k)))
+    assert final.value == "done"
+    assert shown == [
+        ((0.0,), {"desc": "rewriting the prompt"}),
+        (((1, 4),), {"desc": "denoising"}),
+    ]
+
+
 @pytest.mark.parametrize(
     "mode, strength_visible, s_i_visible, guidance_label",
     [
