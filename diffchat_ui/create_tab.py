@@ -529,7 +529,7 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
     score = not context.settings.offline
     final = None
     if _rewrites_remotely(request):
-        request, final = _rewrite_remotely(request, flag, progress)
+        request, final = _rewrite_remotely(request, flag, progress, sample_seed)
         if final is None and same_prompt(request.target_prompt, request.prompt):
             return JobEvent(
                 "result", value=TurnResult(request.target_prompt, None, {}, unchanged=True)
@@ -673,21 +673,31 @@ def _rewrites_remotely(request) -> bool:
     )
 
 
-def _rewrite_remotely(request, cancel_event, progress):
+def _rewrite_remotely(request, cancel_event, progress, sample_seed: int | None = None):
     """Return (request with its target prompt, None), or (request, the error JobEvent).
 
     A chat API can take its whole timeout to answer: it is asked here, in this person's
     handler, so the model worker keeps rendering everyone else's turns meanwhile, and Stop
-    ends the wait.
+    ends the wait. With `sample_seed` ("try again" after a no-op) it samples one answer, as
+    a local rewriter does (`turns.rewrite_for_turn`).
     """
-    from core.rewrite import load_rewriter, rewrite_cancellable
+    from core.rewrite import load_rewriter, rewrite_cancellable, sample_cancellable
 
     progress(0.0, desc=f"waiting for the {request.rewriter} rewriter")
     try:
         rewriter = load_rewriter(request.rewriter)
-        target_prompt = rewrite_cancellable(
-            rewriter, request.prompt, request.instruction, cancel_event, request.rewrite_candidates
-        )
+        if sample_seed is None:
+            target_prompt = rewrite_cancellable(
+                rewriter,
+                request.prompt,
+                request.instruction,
+                cancel_event,
+                request.rewrite_candidates,
+            )
+        else:
+            target_prompt = sample_cancellable(
+                rewriter, request.prompt, request.instruction, 1, cancel_event, seed=sample_seed
+            )[0]
     except GenerationCancelled as error:
         return request, JobEvent("error", message=str(error), cancelled=True)
     except DiffChatError as error:

@@ -454,3 +454,25 @@ def test_a_turn_at_the_draft_speed_checks_the_draft_model(monkeypatch, tmp_path,
         model_refusal(fresh, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p", speed="draft")
         is None
     )
+
+
+def test_try_again_with_a_chat_api_rewriter_samples_with_the_seed(monkeypatch):
+    import core.rewrite
+    from core.images import EditRequest
+    from diffchat_ui.create_tab import _rewrite_remotely
+
+    class ChatApiEcho(EchoRewriter):  # answers as the chat API backend would, by its name
+        name = core.rewrite.ChatAPIRewriter.name
+
+    monkeypatch.setitem(core.rewrite._cache, ChatApiEcho.name, ChatApiEcho())
+    request = EditRequest(
+        image=None,
+        instruction="make it night",
+        prompt="a cat",
+        rewriter=ChatApiEcho.name,
+        rewrite_candidates=1,  # plain greedy: verified decoding would repair the copy
+    )
+    greedy, error = _rewrite_remotely(request, threading.Event(), lambda *a, **k: None)
+    assert error is None and greedy.target_prompt == "a cat"
+    sampled, _ = _rewrite_remotely(request, threading.Event(), lambda *a, **k: None, 5)
+    assert sampled.target_prompt == "a cat, sample 5"
