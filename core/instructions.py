@@ -954,14 +954,19 @@ def _object_modifiers(prompt: str, objects: list[str]) -> list[tuple[str, str | 
     """Return (lemma, POS) of the modifiers before each of `objects` in the prompt: the
     adjectives, nouns and numerals just before the noun, up to three words ("a red car")."""
     tagged = tagged_lemmas(prompt)
-    words = split_words(prompt)
+    spans = word_spans(prompt)
+    words = [word for _, _, word in spans]
     modifiers = []
     for index, (lemma, _) in enumerate(tagged):
         if lemma not in objects:
             continue
         for back in range(index - 1, max(index - 4, -1), -1):
             modifier, pos = tagged[back]
-            if (pos not in ("a", "n") and not _is_numeral(words[back])) or words[back] in _PRONOUNS:
+            if (
+                (pos not in ("a", "n") and not _is_numeral(words[back]))
+                or words[back] in _PRONOUNS
+                or "," in prompt[spans[back][1] : spans[back + 1][0]]  # "four temples, people"
+            ):
                 break
             modifiers.append((modifier, pos))
     return modifiers

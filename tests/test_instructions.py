@@ -188,6 +188,10 @@ NOT_LOST = [
     # Wind blows under any sky; snow falls from clouds; a prompt's "day" is daytime.
     ("a dock, clouds drifting by, in windy weather", "let it snow", ["snow"], []),
     ("a lighthouse on a sunny day", "make it night", ["night"], ["day"]),
+    # A count reads the thing's own modifiers, not the clause before the comma.
+    ("four teal temples, people walking by, backlit", "only a few people please", ["few"], []),
+    # "trending on artstation" is a quality tag of any medium, not digital painting's.
+    ("an oil painting of a king, trending on artstation", "make it a watercolor", ["watercolor"], ["oil painting"]),
 ]
 # fmt: on
 
