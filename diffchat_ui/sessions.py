@@ -239,9 +239,12 @@ class SessionStore:
         meanwhile (an import, New session). Then the change is refused: the filed chat stays
         as it is, and the images only `state` uses (a turn rendered meanwhile, now in nobody's
         chat) are removed. Changes that started from the same chat (concurrent turns of one
-        chat, which share its ChatState) are all filed, as before.
+        chat, which share its ChatState) are all filed, as before. No chat before and none
+        after is no change: it counts as filed and leaves whatever is filed now alone.
         """
         session_id = self.session_id(secret, user)
+        if given is None and state is None:
+            return True
         with self._lock:
             entry = self._entries.get(session_id)
             filed = entry.state if entry is not None else None

@@ -13,6 +13,7 @@ from diffchat_ui.sessions import (
     server_key,
     session_ttl_seconds,
 )
+from diffchat_ui.state import ChatState
 
 
 @pytest.fixture
@@ -107,7 +108,9 @@ def test_a_change_is_filed_only_while_its_chat_is_still_the_filed_one(store, tmp
     assert not image.exists()
     assert outside.exists()  # only the session's own image folder is cleaned
     fresh = store.new_state(secret, None, seed=4)
-    assert not store.file_if_current(secret, None, None, None)  # started before it existed
+    assert not store.file_if_current(secret, None, None, ChatState.new(5, tmp_path))  # began before
+    # A page load that found no chat and files none leaves the chat made meanwhile alone.
+    assert store.file_if_current(secret, None, None, None)
     assert store.get(secret, None) is fresh
 
 
