@@ -199,6 +199,10 @@ _MEDIUM_ANCHORS = {
     "photo": ("photograph.n.01", "photography.n.01", "photography.n.02", "photography.n.03"),
     "art": ("graphic_art.n.01", "painting.n.01", "drawing.n.01", "drawing.n.02", "artwork.n.01"),
 }
+# Quantity words that count the noun after them ("many birds", "lots of balloons"); as
+# fillers they say nothing ("a lot more fog").
+_NUMBERLESS_COUNTS = frozenset("many several few lots dozens hundreds thousands countless".split())
+_QUANTITIES = _NUMBERLESS_COUNTS | {"one"}
 # Prompt tags WordNet 3.0 lacks (or files under an unrelated sense: "anime" is a resin,
 # "cartoon" a kind of wit, "sunny" only means cheerful): slot, and medium family.
 _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
@@ -218,11 +222,9 @@ _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
     "golden hour": ("time_of_day", None),
     "blue hour": ("time_of_day", None),
     "sunny": ("weather", None),
-    # Counts without a number ("lots of balloons"); only the same word is the same value.
-    **{
-        word: ("count", None)
-        for word in "many several few lots dozens hundreds thousands countless lone solitary".split()
-    },
+    # Counts without a number ("lots of balloons"; "a lone wolf" is one); only the same word
+    # is the same value.
+    **{word: ("count", None) for word in _NUMBERLESS_COUNTS | {"lone", "solitary"}},
 }
 # A picture cannot show a 24-hour day: "on a sunny day" means the daytime part of it.
 _WHOLE_DAY = {"day.n.01": "day.n.04"}
@@ -645,11 +647,6 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
         ):
             result.append((lemma, pos, word))
     return result
-
-
-# Quantity words that count the noun after them ("many birds", "lots of balloons"); as
-# fillers they say nothing ("a lot more fog").
-_QUANTITIES = frozenset("one many several few lots dozens hundreds thousands countless".split())
 
 
 def _counts_next(words: list[str], tagged, index: int) -> bool:

@@ -32,6 +32,7 @@ from core.instructions import (
     _FILTER_WORDS,
     _PREPOSITIONS,
     _PRONOUNS,
+    _QUANTITIES,
     EditReading,
     _closure,
     _family,
@@ -59,10 +60,9 @@ _FUNCTION_WORDS = (
 )
 _SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
 # Words that say how many of a thing there are ("a group of", "a single", "several").
-_QUANTITY_WORDS = frozenset(
-    """a an one single some few several many lots lot of group pair couple bunch flock herd
-    crowd dozens handful just only two three four five six seven eight nine ten eleven
-    twelve hundreds thousands lone solitary""".split()
+_QUANTITY_WORDS = _QUANTITIES | frozenset(
+    """a an single some lot of group pair couple bunch flock herd crowd handful just only
+    two three four five six seven eight nine ten eleven twelve lone solitary""".split()
 )
 _TRAILING = re.compile(r"\s*\b(?:instead|too|as well|please|pls|thanks)\s*$")
 
