@@ -140,9 +140,10 @@ _MOVE_TO = re.compile(
     r"(?P<new>(?:to|in|into|on|onto|at|inside|under|by)\s+.+)$"
 )
 # A place phrase of a prompt: "in a living room", "on a street in london", "at the beach".
+_PLACE_PREPOSITIONS = "in|on|at|inside|by|near|under|beside"
 _PLACE_PHRASE = re.compile(
-    r"\b(?:in|on|at|inside|by|near|under|beside)\s+(?:a|an|the|his|her|their|some)?\s*"
-    r"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding|in|on|at|inside|by|near|under|beside)\b)[\w'-]+){0,3}"
+    rf"\b(?:{_PLACE_PREPOSITIONS})\s+(?:a|an|the|his|her|their|some)?\s*"
+    rf"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding|{_PLACE_PREPOSITIONS})\b)[\w'-]+){{0,3}}"
 )
 _PLACE_ANCHORS = frozenset(
     {
@@ -167,13 +168,12 @@ _MAKE_INTO = re.compile(
     r"(?P<new>.+)$"
 )
 # "make the car blue", "paint the door red": make + a named thing + its new attribute.
-_SET_ATTRIBUTE = re.compile(
-    r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|this)\s+"
-    r"\S+(?:\s\S+)?)\s+(?P<new>\S+(?:\s\S+)?)$"
-)
-_SET_ATTRIBUTE_ONE_WORD = re.compile(
-    r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|this)\s+"
-    r"\S+)\s+(?P<new>\S+(?:\s\S+)?)$"
+_SET_ATTRIBUTE, _SET_ATTRIBUTE_ONE_WORD = (
+    re.compile(
+        r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|"
+        rf"this)\s+\S+{second_word})\s+(?P<new>\S+(?:\s\S+)?)$"
+    )
+    for second_word in (r"(?:\s\S+)?", "")  # the object is one or two words / one word
 )
 _COMPOUND_SPLIT = re.compile(
     r"\s*(?:,\s*and then|,\s*and|\band then\b|\band\b|;|,\s*then|\bthen\b|,)\s*"
@@ -733,7 +733,8 @@ def _same_scene_slot(old_phrase: str, new_phrase: str) -> bool:
         old_value is not None
         and new_value is not None
         and old_value.slot == new_value.slot
-        and old_value.slot in ("season", "time_of_day", "weather")
+        and old_value.slot in SCENE_SLOTS
+        and old_value.slot != "medium"
     )
 
 
