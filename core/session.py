@@ -89,7 +89,8 @@ class Session:
 
     def children(self, turn_id: int | None) -> list[Turn]:
         """Return the turns whose parent is `turn_id` (None: the roots), oldest first."""
-        return [turn for turn in self.turns.values() if turn.parent_id == turn_id]
+        # A snapshot: concurrent turns of one chat (two sends at once) add turns meanwhile.
+        return [turn for turn in list(self.turns.values()) if turn.parent_id == turn_id]
 
     def path_to(self, turn_id: int | None = None) -> list[Turn]:
         """Return the turns from the root down to `turn_id` (default: the current turn)."""
@@ -189,7 +190,7 @@ class Session:
             "seed": self.seed,
             "created_at": self.created_at,
             "current_id": self.current_id,
-            "turns": [asdict(turn) for turn in self.turns.values()],
+            "turns": [asdict(turn) for turn in list(self.turns.values())],  # a snapshot
         }
 
     def export_json(self, path: str | Path, embed_images: bool = False) -> Path:

@@ -278,7 +278,8 @@ def current_turn(state: ChatState):
 
 def turns_with_images(state: ChatState) -> list:
     """Return every turn of the tree whose image is there, oldest first (the gallery)."""
-    return [turn for turn in state.session.turns.values() if image_exists(turn)]
+    # A snapshot: another send on this chat may add a turn while this one draws its view.
+    return [turn for turn in list(state.session.turns.values()) if image_exists(turn)]
 
 
 # ---------------------------------------------------------------- views
@@ -484,12 +485,13 @@ def _send(
         final = _render(context, request, source_image, flag, progress, sample_seed)
         if final.kind == "error":
             if not final.cancelled and not added:  # kept in the tree (not current) for export
-                state.session.add_turn(
-                    instruction,
-                    previous.prompt if previous else "",
-                    error=final.message,
-                    mode=request.mode if previous is not None else "text",
-                )
+                with state.tree_lock:
+                    state.session.add_turn(
+                        instruction,
+                        previous.prompt if previous else "",
+                        error=final.message,
+                        mode=request.mode if previous is not None else "text",
+                    )
             state.say("assistant", ("⏹ " if final.cancelled else "⚠️ ") + final.message)
             break
         result = final.value
@@ -501,8 +503,9 @@ def _send(
             # later variations render the same prompt: the rewriter runs once
             request = _with_prompt(request, result.prompt)
         # every variation is a child of the turn it edits (siblings of each other)
-        state.session.current_id = previous.id if previous is not None else None
-        added.append(_add_turn(state, instruction, previous, request, result, settings.speed))
+        with state.tree_lock:
+            state.session.current_id = previous.id if previous is not None else None
+            added.append(_add_turn(state, instruction, previous, request, result, settings.speed))
         state.say("assistant", _turn_message(previous, added[-1], request))
         state.say("assistant", {"path": added[-1].image_path})
         for note in result.notes:

@@ -347,7 +347,7 @@ class SessionStore:
 def _image_paths(state: ChatState | None) -> set[Path]:
     if state is None:
         return set()
-    turns = state.session.turns.values()
+    turns = list(state.session.turns.values())  # a snapshot: other sends may add turns
     return {Path(turn.image_path) for turn in turns if turn.image_path}
 
 

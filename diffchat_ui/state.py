@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,9 @@ class ChatState:
     notes_shown: set[str] = field(default_factory=set)
     # The id diffchat_ui.sessions files this chat under (keys its Stop flag); "" unfiled.
     session_id: str = ""
+    # Held while a finished turn joins the tree: two sends on one chat (two tabs) share this
+    # state, and "make the parent current, then add the child" must not interleave.
+    tree_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def new(cls, seed: int, folder: Path | None = None) -> ChatState:
