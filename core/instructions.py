@@ -185,6 +185,8 @@ _PART_STARTS = _EDIT_VERBS | {"no", "without", "more", "less", "fewer", "instead
 # Slots (WordNet anchors; see the module docstring)
 
 SCENE_SLOTS = ("season", "time_of_day", "weather", "medium")
+# The scene's own state, which one value replaces another of: all scene slots but the medium.
+WEATHER_LIKE_SLOTS = frozenset(SCENE_SLOTS) - {"medium"}
 OBJECT_SLOTS = ("colour", "count")
 _SLOT_ANCHORS = {
     "season": ("season.n.02",),
@@ -733,8 +735,7 @@ def _same_scene_slot(old_phrase: str, new_phrase: str) -> bool:
         old_value is not None
         and new_value is not None
         and old_value.slot == new_value.slot
-        and old_value.slot in SCENE_SLOTS
-        and old_value.slot != "medium"
+        and old_value.slot in WEATHER_LIKE_SLOTS
     )
 
 

@@ -33,6 +33,7 @@ from core.instructions import (
     _PREPOSITIONS,
     _PRONOUNS,
     _QUANTITIES,
+    WEATHER_LIKE_SLOTS,
     EditReading,
     _closure,
     _family,
@@ -58,7 +59,6 @@ _FUNCTION_WORDS = (
         {"of", "in", "on", "at", "under", "over", "from", "for", "its", "his", "her", "their"}
     )
 )
-_SCENE_SLOTS = frozenset({"season", "time_of_day", "weather"})
 # Words that say how many of a thing there are ("a group of", "a single", "several").
 _QUANTITY_WORDS = _QUANTITIES | frozenset(
     """a an single some lot of group pair couple bunch flock herd crowd handful just only
@@ -143,7 +143,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
         start = _extend_left(text, start, old_words)
         if reading.kind in ("replace", "instead"):  # "a coffee mug": the mug's kind goes too
             start = _extend_left(text, start, _nouns(text[:start]))
-        if set(reading.slots) & _SCENE_SLOTS:
+        if set(reading.slots) & WEATHER_LIKE_SLOTS:
             start = _extend_left(text, start, _adjectives(text[:start]))
         if "medium" in reading.slots:
             start = _extend_left(text, start, medium_name_words())
@@ -181,7 +181,7 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     if (
         reading.kind not in ("set", "relative")
         or not reading.objects
-        or set(reading.slots) & (_SCENE_SLOTS | {"medium"})  # a value of the scene
+        or set(reading.slots) & (WEATHER_LIKE_SLOTS | {"medium"})  # a value of the scene
     ):
         return None
     value = _bare(new)
@@ -197,7 +197,6 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
         names_thing = lemmatize(_words(value)[-1], "n") in reading.objects  # "two penguins"
         # The thing's modifiers stay after the new count: "a red kite" -> "three red kites".
         described = _extend_left(text, head, _adjectives(text[:head]) | _nouns(text[:head]))
-        described = min(described, _extend_left(text, head, _QUANTITY_WORDS | numerals))
         start = _extend_left(text, described, _QUANTITY_WORDS | numerals)
         between = text[described:head].strip()
         between = " ".join(w for w in between.split() if w not in _QUANTITY_WORDS | numerals)
