@@ -140,7 +140,7 @@ _MOVE_TO = re.compile(
     r"(?P<new>(?:to|in|into|on|onto|at|inside|under|by)\s+.+)$"
 )
 # A place phrase of a prompt: "in a living room", "on a street in london", "at the beach".
-_PLACE_PREPOSITIONS = "in|on|at|inside|by|near|under|beside"
+_PLACE_PREPOSITIONS = "in|on|at|inside|by|near|under|beside|across|through|along"
 _PLACE_PHRASE = re.compile(
     rf"\b(?:{_PLACE_PREPOSITIONS})\s+(?:a|an|the|his|her|their|some)?\s*"
     rf"[\w'-]+(?:\s+(?!(?:with|and|while|as|wearing|holding|{_PLACE_PREPOSITIONS})\b)[\w'-]+){{0,3}}"
@@ -957,7 +957,10 @@ def _object_modifiers(prompt: str, objects: list[str]) -> list[tuple[str, str | 
     words = [word for _, _, word in spans]
     modifiers = []
     for index, (lemma, _) in enumerate(tagged):
-        if lemma not in objects:
+        # "a small campfire" for "make the fire bigger": a compound ending in the object
+        if lemma not in objects and not any(
+            len(lemma) > len(thing) + 2 and lemma.endswith(thing) for thing in objects
+        ):
             continue
         for back in range(index - 1, max(index - 4, -1), -1):
             modifier, pos = tagged[back]
@@ -1001,20 +1004,158 @@ def _attribute_noun(lemma: str) -> frozenset[str]:
     return frozenset({senses[0].name()}) if senses and senses[0].attributes() else frozenset()
 
 
+@lru_cache(maxsize=50_000)
+def _antonyms(lemma: str) -> frozenset[str]:
+    """Return the WordNet antonyms of an adjective's first sense, through its head adjective
+    where it is a satellite ("stormy" -> calm, "tiny" -> big, large)."""
+    senses = _wordnet().synsets(lemma, pos="a")
+    if not senses:
+        return frozenset()
+    first = senses[0]
+    heads = [first, *first.similar_tos()] if first.pos() == "s" else [first]
+    return frozenset(
+        antonym.name().replace("_", " ")
+        for head in heads
+        for word in head.lemmas()
+        for antonym in word.antonyms()
+    )
+
+
+def _opposite(first: str, second: str) -> bool:
+    """Whether two adjectives are WordNet antonyms in their first senses (calm / stormy)."""
+    return second in _antonyms(first) or first in _antonyms(second)
+
+
 def _old_attribute_adjectives(
     prompt: str, objects: list[str], new: str, pos: str | None = "a"
 ) -> list[str]:
     """Return the prompt's modifiers of one of `objects` that give the same WordNet attribute
-    as the adjective `new` ("young" in "a young fisherman" for "old": both ages), or that
-    `new` names where it is an attribute noun ("giant" in "a giant teacup" for "normal sized")."""
+    as the adjective `new` ("young" in "a young fisherman" for "old": both ages) or are its
+    antonym ("stormy" in "stormy sea" for "calm"), or that `new` names where it is an
+    attribute noun ("giant" in "a giant teacup" for "normal sized")."""
     attributes = _adjective_attributes(new) if pos == "a" else _attribute_noun(new)
-    if not attributes:
-        return []
     return [
         modifier
         for modifier, _ in _object_modifiers(prompt, objects)
-        if modifier != new and _adjective_attributes(modifier) & attributes
+        if modifier != new
+        and (
+            (attributes and _adjective_attributes(modifier) & attributes)
+            or (pos == "a" and _opposite(modifier, new))
+        )
     ]
+
+
+# Worn over the body, so one takes another's place ("put him in a tuxedo" on "a man in a
+# hoodie"); hats, shoes, scarves and jewellery are worn beside the rest.
+_OUTFIT_ANCHOR = "clothing.n.01"
+_WORN_BESIDE = frozenset(
+    {
+        "headdress.n.01",
+        "footwear.n.01",
+        "footwear.n.02",
+        "neckwear.n.01",
+        "handwear.n.01",
+        "scarf.n.01",
+        "belt.n.02",
+        "hosiery.n.01",
+        "glove.n.02",
+    }
+)
+_OUTFIT_LINK = re.compile(
+    r"\b(?:in|into|wearing|dressed in|to|for|with)\s+(?:a|an|the|some|his|her|their)?\s*"
+)
+
+
+def _is_outfit(lemma: str) -> bool:
+    """Whether a noun's first WordNet sense is clothing worn over the body (a tuxedo, a summer
+    dress, overalls), not a hat, shoes or a scarf."""
+    senses = _noun_senses(lemma, "n", True)
+    if not senses:
+        return False
+    closure = _closure(senses[0].name())
+    return _OUTFIT_ANCHOR in closure and not closure & _WORN_BESIDE
+
+
+def _prompt_outfit(prompt: str) -> tuple[str, list[str]] | None:
+    """Return (words as written, their lemmas) of the first outfit the prompt puts someone in
+    ("a summer dress" of "a girl in a summer dress holding a puppy"), else None."""
+    spans = word_spans(prompt)
+    words = [word for _, _, word in spans]
+    tagged = tagged_lemmas(prompt) if words else ()
+    for index, word in enumerate(words):
+        if word not in ("in", "wearing"):
+            continue
+        start = index + 1
+        for end in range(start, min(start + 4, len(words))):
+            lemma, pos = tagged[end]
+            if pos == "n" and _is_outfit(lemma):
+                first = start + (words[start] in ("a", "an", "the", "some", "his", "her", "their"))
+                phrase = prompt[spans[start][0] : spans[end][1]]
+                return phrase, [
+                    lemma for lemma, pos in tagged[first : end + 1] if pos in ("n", "a")
+                ]
+            if pos not in ("n", "a") and words[end] not in (
+                "a",
+                "an",
+                "the",
+                "his",
+                "her",
+                "their",
+            ):
+                break
+    return None
+
+
+def _new_outfit(text: str) -> str | None:
+    """The outfit a dressing instruction puts on ("a tuxedo" of "put the scarecrow in a tuxedo",
+    "a raincoat" of "change her dress to a raincoat"), else None."""
+    for match in _OUTFIT_LINK.finditer(text):
+        phrase = text[match.end() :].strip()
+        content = _content(text[match.start() :])  # "in a kimono": alone, "kimono" tags oddly
+        if content and content[-1][1] == "n" and _is_outfit(content[-1][0]):
+            return text[match.start() :].split(None, 1)[1] if phrase else None
+    return None
+
+
+# Hypernyms too general to say two things are of a kind ("a bicycle instead" does not
+# replace the wall an artifact shares with it).
+_TOO_GENERAL = frozenset(
+    {
+        "entity.n.01",
+        "physical_entity.n.01",
+        "object.n.01",
+        "whole.n.02",
+        "artifact.n.01",
+        "organism.n.01",
+        "living_thing.n.01",
+        "matter.n.03",
+        "abstraction.n.06",
+    }
+)
+
+
+def _same_kind_noun(prompt: str, new_noun: str) -> str | None:
+    """The prompt's noun that `new_noun` most plausibly stands in for, by their lowest common
+    WordNet hypernym ("motorbike" for "a bicycle instead": both wheeled vehicles; "coffee" for
+    "tea instead"); None unless one noun is clearly nearest and of the same kind."""
+    new_senses = _noun_senses(new_noun, "n", True)
+    if not new_senses:
+        return None
+    depths = {}
+    for lemma, pos in tagged_lemmas(prompt):
+        if pos != "n" or lemma == new_noun or lemma in depths:
+            continue
+        senses = _noun_senses(lemma, "n", True)
+        common = senses and new_senses[0].lowest_common_hypernyms(senses[0])
+        if common and (
+            common[0].name() == "person.n.01"
+            or (common[0].min_depth() >= 5 and common[0].name() not in _TOO_GENERAL)
+        ):
+            depths[lemma] = common[0].min_depth()
+    ranked = sorted(depths.items(), key=lambda item: -item[1])
+    if not ranked or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    return ranked[0][0]
 
 
 def _read_part(prompt: str, text: str) -> EditReading:
@@ -1043,8 +1184,11 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # the new prompt shows the change, so its words are the ones to gain.
         kind, new_phrase = "relative", restatement
     elif (match := _MOVE_TO.match(text)) and _is_place(match["new"]):
-        kind, new_phrase, moves = "set", match["new"], True
-        old_phrase = _place_phrase(prompt, match["new"].split()[0])
+        # "put the wolf in a snowy forest instead": the new place takes the old one's place
+        # whatever the prepositions.
+        new_place, instead = re.subn(r"\s+instead$", "", match["new"])
+        kind, new_phrase, moves = "set", new_place, True
+        old_phrase = _place_phrase(prompt, "to" if instead else new_place.split()[0])
     else:
         for pattern in _REPLACEMENTS:
             match = pattern.match(text)
@@ -1119,8 +1263,36 @@ def _read_part(prompt: str, text: str) -> EditReading:
     ):
         objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
 
+    # "a bicycle instead", "use tea instead": the prompt's thing of the same kind gives way.
+    if kind in ("other", "add") and old_phrase is None and re.search(r"\binstead$", text):
+        new_phrase = re.sub(r"^(?:use|have|make it|go with|try|put|add)\s+|\s*\binstead$", "", text)
+        nouns = [lemma for lemma, pos, _ in _content(new_phrase) if pos == "n"]
+        if nouns and (old := _same_kind_noun(prompt, nouns[-1])):
+            old_phrase, kind = old, "instead"
+        else:
+            new_phrase = text
+    # "put the scarecrow in a tuxedo", "change her dress to a raincoat": the new outfit takes
+    # the old one's place.
+    if (
+        kind in ("other", "add", "replace", "set")
+        and (
+            old_phrase is None
+            or _is_pronoun_phrase(old_phrase)
+            or _is_outfit(_head_nouns(old_phrase)[-1] if _head_nouns(old_phrase) else "")
+        )
+        and (outfit := _new_outfit(text))
+        and (worn := _prompt_outfit(prompt))
+        and not _holds_word(prompt, split_words(outfit)[-1])
+    ):
+        old_phrase, new_phrase, kind, objects = worn[0], outfit, "replace", []
+        outfit_lost = worn[1]
+    else:
+        outfit_lost = None
+
     lose: list[str] = []
-    if old_phrase is not None and not _is_pronoun_phrase(old_phrase):
+    if outfit_lost:
+        lose = [lemma for lemma in outfit_lost if not is_present(lemma, new_phrase)]
+    elif old_phrase is not None and not _is_pronoun_phrase(old_phrase):
         for head, modifiers in _noun_phrases(old_phrase):
             if not is_present(head, new_phrase):
                 lose.append(head)
@@ -1194,15 +1366,23 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
-    elif kind == "relative":
-        # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute.
+    elif kind == "relative" or (kind == "set" and any(s in SCENE_SLOTS for s in slots)):
+        # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute;
+        # "make it stormy" on "a calm summer day": its antonym.
         for lemma, pos in new_items:
-            if pos == "a" and lemma in gain and (attributes := _adjective_attributes(lemma)):
-                lose += [
-                    old
-                    for old, old_pos in tagged_lemmas(prompt)
-                    if old_pos == "a" and old != lemma and _adjective_attributes(old) & attributes
-                ]
+            if pos != "a" or lemma not in gain:
+                continue
+            attributes = _adjective_attributes(lemma) if kind == "relative" else frozenset()
+            lose += [
+                old
+                for old, old_pos in tagged_lemmas(prompt)
+                if old_pos == "a"
+                and old != lemma
+                and (
+                    (attributes and _adjective_attributes(old) & attributes)
+                    or _opposite(old, lemma)
+                )
+            ]
     drop: list[str] = []
     if kind in ("other", "set", "relative", "replace", "instead", "add"):
         replaced, dropped = _lexicon_losses(

@@ -160,7 +160,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
             start = _nearest(text, value, start)
             spans = [
                 (begin, finish)
-                for begin, finish in _find(text, lemma)
+                # a derived word is another thing once the old one has given way: "a
+                # violinist playing a cello"
+                for begin, finish in _find(text, lemma, exact_only=lemma not in reading.drop)
                 if not (begin >= start and finish <= start + len(value))  # the new value itself
             ]
             if not spans:
@@ -344,13 +346,15 @@ def _words(text: str) -> list[str]:
     return [word for _, _, word in word_spans(text)]
 
 
-def _find(text: str, lemma: str) -> list[tuple[int, int]]:
+def _find(text: str, lemma: str, exact_only: bool = False) -> list[tuple[int, int]]:
     """Return the character spans of `text` whose words are `lemma` (a form, a derived word
-    or a same-part-of-speech synonym; a multiword lemma word for word)."""
+    or a same-part-of-speech synonym; a multiword lemma word for word). Where the lemma
+    stands as itself, only those spans: "a violin", not "a violinist", is the violin."""
     spans = word_spans(text)
     tagged = tagged_lemmas(text) if spans else ()
     parts = lemma.split()
     found = []
+    exact = []
     for index in range(len(spans) - len(parts) + 1):
         window = range(index, index + len(parts))
         if len(parts) > 1:
@@ -370,7 +374,9 @@ def _find(text: str, lemma: str) -> list[tuple[int, int]]:
             or (pos in ("n", "a") and tag_lemma in synonyms(lemma, pos))
         ):
             found.append((spans[index][0], spans[index][1]))
-    return found
+            if lemma in forms:
+                exact.append(found[-1])
+    return exact if exact or exact_only else found
 
 
 def _extend_left(text: str, start: int, words: set[str]) -> int:

@@ -122,6 +122,8 @@ def tagged_lemmas(text: str) -> tuple[tuple[str, str | None], ...]:
     result = []
     for word, tag in zip(words, tags, strict=True):
         pos = coarse_pos(tag)
+        if tag == "FW" and _wordnet()._morphy(word, "n"):
+            pos = "n"  # the tagger's "foreign word" for a noun it lacks: kimono, tofu, ramen
         result.append((lemmatize(word, pos), pos))
     return tuple(result)
 

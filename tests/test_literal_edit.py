@@ -296,6 +296,51 @@ EDITS = [
         "make it lit by one candle",
         "a study, old maps, lit by one candle, oil painting",
     ),
+    # session 8: an antonym gives way ("calm" for stormy), also on a compound noun (campfire)
+    (
+        "a rowing boat on a calm lake, dusk",
+        "make it stormy",
+        "a rowing boat on a stormy lake, dusk",
+    ),
+    (
+        "a tiny bonfire in a forest clearing",
+        "make the fire larger",
+        "a larger bonfire in a forest clearing",
+    ),
+    # a move to a new place replaces the old one, whatever its preposition
+    (
+        "a caravan of trucks driving through a jungle, photo",
+        "move the trucks to a frozen lake",
+        "a caravan of trucks driving in a frozen lake, photo",
+    ),
+    (
+        "a fox sitting on a rooftop, autumn",
+        "put the fox in a wheat field instead",
+        "a fox sitting in a wheat field, autumn",
+    ),
+    # a new outfit takes the old one's place; a hat is worn beside it
+    (
+        "a butler in a black waistcoat pouring wine",
+        "put the butler in a kimono",
+        "a butler in a kimono pouring wine",
+    ),
+    (
+        "a singer wearing a sequined gown on stage",
+        "change her gown to a leather jacket",
+        "a singer wearing a leather jacket on stage",
+    ),
+    (
+        "a farmer in overalls by a barn",
+        "give him a straw hat",
+        "a farmer in overalls by a barn, with a straw hat",
+    ),
+    # "X instead" replaces the prompt's thing of the same kind
+    ("a glass of milk on a kitchen table", "juice instead", "a glass of juice on a kitchen table"),
+    (
+        "a jazz musician playing a trumpet, smoky club",
+        "a saxophone instead",
+        "a jazz musician playing a saxophone, smoky club",
+    ),
 ]
 
 
