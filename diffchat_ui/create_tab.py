@@ -833,9 +833,12 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
 
     The file is read and checked into a fresh session whose folder is a new subfolder of
     the chat's image folder (diffchat_ui.state.import_folder: in the workspace, where a
-    restart finds the images again); only once that succeeded are the old chat's images
-    removed (the swap). A refusal removes that subfolder and leaves the chat, its turns and
-    its images as they were, with the reason as a chat message.
+    restart finds the images again, and unique, so two imports at once never share one).
+    The old chat's images are removed only when the store files the import in its place
+    (SessionStore.put); an import refused there, because another import or New session
+    replaced the chat meanwhile, leaves the chat that was filed as it is. A refused file
+    removes that subfolder and leaves the chat, its turns and its images as they were, with
+    the reason as a chat message.
     """
     from core.session import Session
     from diffchat_ui.state import import_folder, swap_in_import

@@ -20,6 +20,7 @@ removed, folders included.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from core.errors import DiffChatError, InputError
 from diffchat_ui.saved_chats import CHAT_FILE, chat_title, load_chat, save_chat
-from diffchat_ui.state import ChatState
+from diffchat_ui.state import ChatState, image_paths, remove_replaced_files
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,12 @@ class SessionStore:
         return state
 
     def put(self, secret: str, user: str | None, state: ChatState) -> None:
-        """File `state` under `secret` (an imported chat, for example)."""
+        """File `state` under `secret` (an imported chat, for example).
+
+        When it replaces another chat, the old chat's files go in the same step: its folder,
+        or, when both share one (an import swapped in), what only the old chat had
+        (diffchat_ui.state.remove_replaced_files: other imports' staging folders stay).
+        """
         session_id = self.session_id(secret, user)
         self.record_folder(session_id).mkdir(parents=True, exist_ok=True)
         state.session_id = session_id
@@ -226,8 +232,12 @@ class SessionStore:
             self._entries[session_id] = _Entry(state, time.time(), browser)
             # saved on every change, so a reload or a restart finds the chat as it was
             save_chat(state, self.record_folder(session_id))
-        if old is not None and old.state.folder != state.folder:
-            shutil.rmtree(old.state.folder, ignore_errors=True)
+            if old is None or old.state is state:
+                return
+            if old.state.folder == state.folder:
+                remove_replaced_files(old.state, state)
+            else:
+                shutil.rmtree(old.state.folder, ignore_errors=True)
 
     def file_if_current(
         self, secret: str, user: str | None, given: ChatState | None, state: ChatState | None
@@ -256,9 +266,13 @@ class SessionStore:
                 return True
             if state is not None and state is not filed:
                 folder = self.image_folder(session_id).resolve()
-                for path in _image_paths(state) - _image_paths(filed):
-                    if path.resolve().is_relative_to(folder):
+                for path in image_paths(state) - image_paths(filed):
+                    path = path.resolve()
+                    if path.is_relative_to(folder):
                         path.unlink(missing_ok=True)
+                        if path.parent != folder:  # a refused import's staging folder
+                            with contextlib.suppress(OSError):  # kept while not empty
+                                path.parent.rmdir()
         return False
 
     def title(self, secret: str, user: str | None) -> str | None:
@@ -342,13 +356,6 @@ class SessionStore:
         for session_id in known:
             self._remove(session_id)
         return sorted(known)
-
-
-def _image_paths(state: ChatState | None) -> set[Path]:
-    if state is None:
-        return set()
-    turns = list(state.session.turns.values())  # a snapshot: other sends may add turns
-    return {Path(turn.image_path) for turn in turns if turn.image_path}
 
 
 # ---------------------------------------------------------------- wiring into Gradio

@@ -90,16 +90,48 @@ def import_folder(state: ChatState) -> Path:
 
 
 def swap_in_import(state: ChatState, imported: ChatState) -> ChatState:
-    """Return `imported` (checked into `import_folder(state)`) as the chat in `state`'s
-    place: the old chat's images are removed, everything in the folder but the import's
-    subfolder, and the imported chat takes over the folder for its next turns."""
-    for entry in state.folder.iterdir():
-        if entry == imported.folder:
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+    """Return `imported` (checked into `import_folder(state)`) ready to take `state`'s place:
+    it takes over the folder for its next turns. Nothing is removed here: the old chat's
+    files go only when the store files the import (SessionStore.put calls
+    `remove_replaced_files`), so an import that is refused at filing (another tab replaced
+    the chat first) leaves the chat and its images as they are."""
     imported.folder = state.folder
     imported.session_id = state.session_id
     return imported
+
+
+def image_paths(state: ChatState | None) -> set[Path]:
+    """Return the image files of `state`'s turns (none for None)."""
+    if state is None:
+        return set()
+    turns = list(state.session.turns.values())  # a snapshot: other sends may add turns
+    return {Path(turn.image_path) for turn in turns if turn.image_path}
+
+
+def remove_replaced_files(old: ChatState, new: ChatState) -> None:
+    """Remove from the folder `old` and `new` share what belonged to `old`, now that `new`
+    replaced it: every file and folder in it except `new`'s images and the import folders
+    that hold none of `old`'s images.
+
+    Those import folders are `new`'s own and those of imports still being checked (two
+    tabs, or two quick uploads, import at once): each is kept or removed when its own
+    import is filed or refused, so one import never removes another's images.
+    """
+    folder = Path(new.folder)
+    old_images = {path.resolve() for path in image_paths(old)}
+    new_images = {path.resolve() for path in image_paths(new)}
+
+    def holds(entry: Path, images: set[Path]) -> bool:
+        return any(image == entry or image.is_relative_to(entry) for image in images)
+
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        resolved = entry.resolve()
+        if holds(resolved, new_images):
+            continue
+        if entry.is_dir() and entry.name.startswith(IMPORT_PREFIX):
+            if not holds(resolved, old_images):
+                continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

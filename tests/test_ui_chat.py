@@ -412,3 +412,72 @@ def test_concurrent_sends_on_one_chat_still_make_branches(two_tabs):
         assert sorted(turn.prompt for turn in children) == sorted(
             f"a blue house, {edit}" for edit in edits
         )
+
+
+@pytest.mark.parametrize("pause", ["before its images are written", "before it is filed"])
+def test_two_imports_at_once_leave_one_of_them_whole(two_tabs, monkeypatch, pause):
+    """Two imports on one chat (two tabs, or two quick uploads): each one's swap used to
+    remove everything in the chat's folder but its own staging folder, so the other
+    import's images went, and the chat that was filed pointed at deleted files."""
+    import threading
+
+    import gradio as gr
+
+    from core.session import Session
+    from diffchat_ui.create_tab import export_session
+    from diffchat_ui.sessions import REPLACED_MESSAGE, SessionStore
+
+    store = two_tabs.store
+    first = export_session(_chat_with_images(store, store.open(None, None, True), ["a cat"]))
+    second = export_session(
+        _chat_with_images(store, store.open(None, None, True), ["a dog", "a dog, asleep"])
+    )
+    secret = store.open(None, None, True)
+    _chat_with_images(store, secret, ["a blue house"])
+
+    paused, resume = threading.Event(), threading.Event()
+    original = Session.import_json.__func__
+
+    def import_json(cls, path, image_folder=None):  # holds the first import where asked
+        hold = str(path) == first
+        if hold and pause == "before its images are written":
+            paused.set()
+            resume.wait(timeout=WAIT_S)
+        session = original(cls, path, image_folder)
+        if hold and pause == "before it is filed":
+            paused.set()
+            resume.wait(timeout=WAIT_S)
+        return session
+
+    monkeypatch.setattr(Session, "import_json", classmethod(import_json))
+    held, outcome = _in_thread(two_tabs.import_session, first, secret, 3)
+    assert paused.wait(timeout=WAIT_S)
+    messages, *_ = _call(two_tabs.import_session, second, secret, 3)  # the other tab
+    assert "Imported a session with 2 turns" in str(messages[-1]["content"])
+    resume.set()
+    held.join(timeout=WAIT_S)
+    assert not held.is_alive()
+
+    # The first import started from the chat the second one replaced: it is refused.
+    assert isinstance(outcome.get("error"), gr.Error), outcome
+    assert outcome["error"].message == REPLACED_MESSAGE
+    for chat in (
+        store.get(secret, None),
+        SessionStore(store.workspace, KEY, 3600).get(secret, None),
+    ):
+        turns = list(chat.session.turns.values())
+        assert [turn.prompt for turn in turns] == ["a dog", "a dog, asleep"]
+        assert all(Path(turn.image_path).is_file() for turn in turns)
+    # Nothing else is left in the chat's folder: not the old chat's images, not the refused
+    # import's staging folder.
+    chat = store.get(secret, None)
+    images = {Path(turn.image_path) for turn in chat.session.turns.values()}
+    assert set(chat.folder.rglob("*")) == images | {path.parent for path in images}
+
+    # A later import replaces this one as a whole, its folder included.
+    monkeypatch.setattr(Session, "import_json", classmethod(original))
+    messages, *_ = _call(two_tabs.import_session, first, secret, 3)
+    chat = store.get(secret, None)
+    images = {Path(turn.image_path) for turn in chat.session.turns.values()}
+    assert [turn.prompt for turn in chat.session.turns.values()] == ["a cat"]
+    assert set(chat.folder.rglob("*")) == images | {path.parent for path in images}
