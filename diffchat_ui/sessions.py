@@ -396,7 +396,9 @@ def session_handler(
     The event passes the session secret (gr.BrowserState) at `position` instead; the handler
     gives `fn` the chat that secret opens for the logged-in user (a new one when `fresh` and
     there is none, else None), files the chat `fn` returns under the secret (None: dropped)
-    and leaves it out of the outputs. A generator runs in a worker thread; when the client
+    and leaves it out of the outputs. A chat made for the call that the call leaves without
+    a turn (a refused first message, a refused import) is not kept, so the workspace is as
+    it was before the call. A generator runs in a worker thread; when the client
     cancels the event, `on_cancel(cancel_key)` stops the session's job, so a cancelled turn is
     never added to the chat. A result is filed only while the chat `fn` started from is still
     the filed one (`SessionStore.file_if_current`): when another call replaced it meanwhile
@@ -437,16 +439,23 @@ def session_handler(
         args = list(args) + [None] * (len(parameters) - len(args))
         secret, request = args[position], args[request_index]
         user = getattr(request, "username", None)
+        made = None  # the chat made for this call, if any
         try:
             state = store.get(secret, user)
             if state is None and fresh:
-                state = store.new_state(secret, user, seed=0)
+                state = made = store.new_state(secret, user, seed=0)
         except InputError as error:
             raise gr.Error(str(error)) from error
         args[position] = state
         if added_request:
             del args[request_index]
-        return secret, user, state, args
+        return secret, user, state, made, args
+
+    def forget_if_unused(secret: str, user: str | None, made: ChatState | None) -> None:
+        """Drop `made`, the chat made for this call, when the call gave it no turn (and it
+        is still the filed chat): its folder and saved copy were made for nothing."""
+        if made is not None and not made.session.turns:
+            store.file_if_current(secret, user, made, None)
 
     def file(secret: str, user: str | None, given: ChatState | None, result):
         """Return (the outputs, the chat now filed) of one result of `fn`; refuses
@@ -467,13 +476,14 @@ def session_handler(
     if inspect.isgeneratorfunction(fn):
 
         async def handler(*args):
-            secret, user, state, inner_args = prepare(args)
+            secret, user, state, made, inner_args = prepare(args)
             iterator = fn(*inner_args)
             done = object()
             try:
                 while True:
                     item = await anyio.to_thread.run_sync(run, lambda: next(iterator, done))
                     if item is done:
+                        forget_if_unused(secret, user, made)
                         return
                     try:
                         outputs, state = file(secret, user, state, item)
@@ -485,13 +495,19 @@ def session_handler(
                 if on_cancel is not None:
                     on_cancel(store.cancel_key(secret, user))
                 raise
+            except Exception:
+                forget_if_unused(secret, user, made)
+                raise
 
     else:
 
         async def handler(*args):
-            secret, user, state, inner_args = prepare(args)
-            result = await anyio.to_thread.run_sync(run, lambda: fn(*inner_args))
-            return file(secret, user, state, result)[0]
+            secret, user, state, made, inner_args = prepare(args)
+            try:
+                result = await anyio.to_thread.run_sync(run, lambda: fn(*inner_args))
+                return file(secret, user, state, result)[0]
+            finally:
+                forget_if_unused(secret, user, made)
 
     handler.__signature__ = inspect.Signature(parameters)
     handler.__annotations__ = {

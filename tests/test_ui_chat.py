@@ -414,6 +414,10 @@ def test_concurrent_sends_on_one_chat_still_make_branches(two_tabs):
         )
 
 
+def _workspace_files(store):
+    return sorted(path.relative_to(store.workspace) for path in store.workspace.rglob("*"))
+
+
 @pytest.mark.parametrize("pause", ["before its images are written", "before it is filed"])
 def test_two_imports_at_once_leave_one_of_them_whole(two_tabs, monkeypatch, pause):
     """Two imports on one chat (two tabs, or two quick uploads): each one's swap used to
@@ -481,3 +485,25 @@ def test_two_imports_at_once_leave_one_of_them_whole(two_tabs, monkeypatch, paus
     images = {Path(turn.image_path) for turn in chat.session.turns.values()}
     assert [turn.prompt for turn in chat.session.turns.values()] == ["a cat"]
     assert set(chat.folder.rglob("*")) == images | {path.parent for path in images}
+
+
+def test_a_refused_import_on_a_new_session_leaves_the_workspace_as_it_was(two_tabs, tmp_path):
+    """The bound import made an empty chat for a session that had none (an API client just
+    after /open_session, a fresh browser); a refused file then left its image folder and a
+    saved empty chat behind (so did a refused first message)."""
+    store = two_tabs.store
+    secret = store.open(None, None, True)
+    bad = write(tmp_path, "bad.json", '{"format": "diffchat-session", oops')
+    before = _workspace_files(store)
+    messages, *_ = _call(two_tabs.import_session, str(bad), secret, 3)
+    assert "not imported; your chat is unchanged" in messages[-1]["content"]
+    assert _workspace_files(store) == before
+    assert store.get(secret, None) is None
+    # A refused first message is the same: the chat made for it is not kept either.
+    messages, *_ = _call(two_tabs.send, "x" * 1001, secret)
+    assert "the limit is 1,000" in messages[-1]["content"]
+    assert _workspace_files(store) == before
+    # A first message that renders keeps its chat.
+    two_tabs.release.set()
+    _call(two_tabs.send, "a red fox", secret)
+    assert [turn.prompt for turn in store.get(secret, None).session.turns.values()] == ["a red fox"]
