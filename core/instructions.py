@@ -55,6 +55,7 @@ should ask a question with concrete options there instead of guessing; the Creat
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -100,6 +101,8 @@ _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
     r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
 )
+# "take the hat off the snowman", "take his glasses off"
+_TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+off\b.*$")
 _NEGATION = re.compile(
     r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no|minus|"
     r"(?:don't|do not) want(?: any)?)\s+(?P<old>.+)$"
@@ -1158,6 +1161,16 @@ def _same_kind_noun(prompt: str, new_noun: str) -> str | None:
     return ranked[0][0]
 
 
+def _shade(phrase: str) -> SlotValue | None:
+    """The colour slot of a shade WordNet lists without placing it under colours ("bright
+    blue": a colour word after its modifier), else None."""
+    words = phrase.split()
+    if len(words) < 2:
+        return None
+    value = slot_of(words[-1], "a")
+    return value if value is not None and value.slot == "colour" else None
+
+
 def _read_part(prompt: str, text: str) -> EditReading:
     """Read one (non-compound) instruction part."""
     original = text
@@ -1174,7 +1187,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
     moves = False  # the scene moves to a new place (_MOVE_TO)
     relative, comma, restatement = text.partition(", ")
 
-    if match := _REMOVE.match(text):
+    if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
         kind, old_phrase, new_phrase = "remove", match["old"], ""
     elif match := _NEGATION.search(text):
         kind, old_phrase = "negation", match["old"]
@@ -1242,7 +1255,12 @@ def _read_part(prompt: str, text: str) -> EditReading:
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
     new_slots = [
-        (lemma, slot_of(lemma, pos, strict=_holds_word(prompt, lemma)) or _named_medium(lemma))
+        (
+            lemma,
+            slot_of(lemma, pos, strict=_holds_word(prompt, lemma))
+            or _named_medium(lemma)
+            or _shade(lemma),
+        )
         for lemma, pos in new_items
     ]
     new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
@@ -1298,6 +1316,14 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 lose.append(head)
             else:  # "swap the lemon tree for an orange tree": the tree stays, the lemon goes
                 lose += [modifier for modifier in modifiers if not is_present(modifier, new_phrase)]
+    if kind in ("remove", "negation") and lose:
+        # The adjectives that only described the removed thing go with it: "thick fog".
+        counts = Counter(lemma for lemma, _ in tagged_lemmas(prompt))
+        lose += [
+            modifier
+            for modifier, pos in _object_modifiers(prompt, list(lose))
+            if pos == "a" and counts[modifier] == 1 and modifier not in lose
+        ]
     pronoun = _names_person_pronoun(prompt, text)
     if kind == "other":
         first = split_words(text)[:1]

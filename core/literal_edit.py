@@ -87,7 +87,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
     if reading.kind in ("remove", "negation"):
         if not reading.lose:
             return None
-        for lemma in reading.lose:
+        for index, lemma in enumerate(reading.lose):
+            if index and not _find(text, lemma):
+                continue  # a modifier that went with its thing: "thick" of "thick fog"
             removed = _remove_thing(text, lemma, reading.old_phrase)
             if removed is None:
                 return None
@@ -507,6 +509,10 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     )
     if link is None:
         return None  # the clause's subject: the instruction asks for a different picture
+    # A participle that only says how the thing lies goes with it: "covered in snow".
+    words_before = word_spans(text[begin:link])
+    if len(words_before) > 1 and re.fullmatch(r"[a-z]+ed", words_before[-1][2]):
+        link = begin + words_before[-1][0]
     # The words after it that the instruction named too go with it ("the man on the
     # scooter"); the rest of the clause stays ("a cat on a sofa" without the cat: "on a sofa").
     named = set(_words(old_phrase)) - _ARTICLES
@@ -516,7 +522,12 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
             break
         if word in named:
             stop = end + end_word
-    return text[:link].rstrip() + " " + text[stop:].lstrip()
+    rest = text[stop:].lstrip()
+    link_word = _words(text[link:])[0]
+    if rest.startswith("and ") and link_word != "and":
+        # "with thick fog and stone lanterns": the link stays for the next thing
+        return text[: link + len(link_word)] + " " + rest[len("and ") :]
+    return text[:link].rstrip() + " " + rest
 
 
 def _is_adjective_at(text: str, start: int) -> bool:

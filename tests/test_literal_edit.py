@@ -334,6 +334,20 @@ EDITS = [
         "give him a straw hat",
         "a farmer in overalls by a barn, with a straw hat",
     ),
+    # remove: the adjectives of the removed thing, its participle and a dangling "and" go too
+    (
+        "a temple courtyard with dense smoke and bronze bells, photo",
+        "get rid of the smoke",
+        "a temple courtyard with bronze bells, photo",
+    ),
+    ("a statue draped in ivy, museum garden", "no more ivy", "a statue, museum garden"),
+    (
+        "a pirate with a wooden leg and a parrot, oil painting",
+        "take the parrot off the pirate",
+        "a pirate with a wooden leg, oil painting",
+    ),
+    # a shade WordNet lists apart is still a colour
+    ("a yellow canoe on a lake", "paint the canoe pale green", "a pale green canoe on a lake"),
     # "X instead" replaces the prompt's thing of the same kind
     ("a glass of milk on a kitchen table", "juice instead", "a glass of juice on a kitchen table"),
     (
