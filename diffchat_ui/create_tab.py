@@ -478,6 +478,9 @@ def _send(
     if hand_prompt is not None:
         request = _with_prompt(request, target_prompt)
     flag = context.cancel_flags.fresh(session_key)
+    # Another tab may replace this chat meanwhile (an import, New session): the turn would be
+    # refused when it is filed, so its render stops then instead of running to its end.
+    state.stop_when_replaced(flag)
     added = []
     for index in range(max(1, int(settings.variations))):
         if index:

@@ -234,6 +234,7 @@ class SessionStore:
             save_chat(state, self.record_folder(session_id))
             if old is None or old.state is state:
                 return
+            old.state.mark_replaced()
             if old.state.folder == state.folder:
                 remove_replaced_files(old.state, state)
             else:
@@ -285,6 +286,7 @@ class SessionStore:
         with self._lock:
             entry = self._entries.pop(session_id, None)
         if entry is not None:
+            entry.state.mark_replaced()
             shutil.rmtree(entry.state.folder, ignore_errors=True)
         shutil.rmtree(self.image_folder(session_id), ignore_errors=True)
         (self.record_folder(session_id) / CHAT_FILE).unlink(missing_ok=True)
@@ -308,6 +310,7 @@ class SessionStore:
         with self._lock:
             entry = self._entries.pop(session_id, None)
         if entry is not None:
+            entry.state.mark_replaced()
             shutil.rmtree(entry.state.folder, ignore_errors=True)
         shutil.rmtree(self.image_folder(session_id), ignore_errors=True)
         shutil.rmtree(self.record_folder(session_id), ignore_errors=True)

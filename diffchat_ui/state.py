@@ -12,6 +12,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,11 @@ class ChatState:
     # Held while a finished turn joins the tree: two sends on one chat (two tabs) share this
     # state, and "make the parent current, then add the child" must not interleave.
     tree_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Set once the store no longer files this chat (replaced by an import, dropped, removed):
+    # a turn still rendering for it would only be refused, so its Stop flags are set too.
+    replaced: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    _turn_flags: weakref.WeakSet = field(default_factory=weakref.WeakSet, repr=False, compare=False)
+    _flags_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def new(cls, seed: int, folder: Path | None = None) -> ChatState:
@@ -56,6 +62,23 @@ class ChatState:
         if options:
             message["options"] = [{"value": option} for option in options]
         self.messages.append(message)
+
+    def stop_when_replaced(self, flag: threading.Event) -> None:
+        """Set `flag` (a running turn's Stop flag) when this chat is replaced, or at once
+        when it already was: the turn's work stops instead of running to a refused end."""
+        with self._flags_lock:
+            self._turn_flags.add(flag)
+            if self.replaced.is_set():
+                flag.set()
+
+    def mark_replaced(self) -> None:
+        """Say this chat is no longer the filed one (diffchat_ui.sessions calls it): every
+        turn still running for it is stopped."""
+        with self._flags_lock:
+            self.replaced.set()
+            flags = list(self._turn_flags)
+        for flag in flags:
+            flag.set()
 
     def next_image_name(self) -> str:
         """Return a unique file stem for the next turn's image, named after the turn it will

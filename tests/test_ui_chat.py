@@ -259,22 +259,31 @@ WAIT_S = 30  # every wait is bounded: a broken order fails the test instead of h
 @pytest.fixture
 def two_tabs(monkeypatch, tmp_path):
     """A store, the bound Send and Import handlers, and the stand-in render's two events:
-    `rendering` (set when a render starts) and `release` (the render finishes once set)."""
+    `rendering` (set when a render starts) and `release` (the render finishes once set);
+    `renders` lists how each render ended ("finished", or "stopped" by its cancel event)."""
     import threading
+    import time
 
     from PIL import Image
 
     import diffchat_ui.settings
+    from core.errors import GenerationCancelled
     from diffchat_ui import create_tab
     from diffchat_ui.sessions import SessionStore, session_handler
     from diffchat_ui.turns import TurnResult
     from diffchat_ui.worker import CancelFlags, Worker
 
     rendering, release = threading.Event(), threading.Event()
+    renders = []
 
-    def run_turn(request, *_):  # stands in for the rewrite + render on the worker
+    def run_turn(request, progress, cancel_event, *_):  # stands in for the rewrite + render
         rendering.set()
-        release.wait(timeout=WAIT_S)
+        deadline = time.monotonic() + WAIT_S
+        while not release.wait(timeout=0.01) and time.monotonic() < deadline:
+            if cancel_event.is_set():  # as the library checks Stop between diffusion steps
+                renders.append("stopped")
+                raise GenerationCancelled("Stopped.")
+        renders.append("finished")
         edit = getattr(request, "instruction", None)
         prompt = f"{request.prompt}, {edit}" if edit else request.prompt
         return TurnResult(prompt, Image.new("RGB", (8, 8), "red"), {})
@@ -309,6 +318,7 @@ def two_tabs(monkeypatch, tmp_path):
         import_session=session_handler(store, on_import, position=1, **bind),
         rendering=rendering,
         release=release,
+        renders=renders,
     )
 
 
@@ -382,6 +392,44 @@ def test_an_import_in_another_tab_while_a_turn_renders_is_not_overwritten(two_ta
     # the saved chat (what a reload or restart finds) is the import as well
     restarted = SessionStore(store.workspace, KEY, ttl_seconds=3600).get(secret, None)
     assert [turn.prompt for turn in restarted.session.turns.values()] == ["a cat"]
+
+
+def test_a_turn_whose_chat_is_replaced_stops_rendering_at_once(two_tabs):
+    """The turn of a chat that another tab replaced (an import, New session) is refused when
+    it finishes, but it used to render to its end first, holding the one model worker for
+    nothing: it is stopped as soon as its chat is replaced."""
+    import gradio as gr
+
+    from diffchat_ui.create_tab import export_session
+    from diffchat_ui.sessions import REPLACED_MESSAGE
+
+    store = two_tabs.store
+    exported = export_session(_chat_with_images(store, store.open(None, None, True), ["a cat"]))
+    secret = store.open(None, None, True)
+    _chat_with_images(store, secret, ["a blue house"])
+
+    turn, outcome = _in_thread(two_tabs.send, "add a red door", secret)
+    assert two_tabs.rendering.wait(timeout=WAIT_S)
+    _call(two_tabs.import_session, exported, secret, 3)  # the other tab; `release` stays unset
+    turn.join(timeout=WAIT_S)
+    two_tabs.release.set()  # lets a render that was not stopped end (and the test fail)
+    assert not turn.is_alive()
+    assert two_tabs.renders == ["stopped"]
+    assert isinstance(outcome.get("error"), gr.Error), outcome
+    assert outcome["error"].message == REPLACED_MESSAGE
+    assert [turn.prompt for turn in store.get(secret, None).session.turns.values()] == ["a cat"]
+
+    # New session dropping a chat with no turns yet stops its first render the same way.
+    two_tabs.rendering.clear()
+    two_tabs.release.clear()
+    fresh = store.open(None, None, True)
+    first, outcome = _in_thread(two_tabs.send, "a red fox", fresh)
+    assert two_tabs.rendering.wait(timeout=WAIT_S)
+    store.drop(fresh, None)
+    first.join(timeout=WAIT_S)
+    two_tabs.release.set()
+    assert not first.is_alive() and two_tabs.renders == ["stopped", "stopped"]
+    assert outcome["error"].message == REPLACED_MESSAGE
 
 
 def test_concurrent_sends_on_one_chat_still_make_branches(two_tabs):
