@@ -101,6 +101,21 @@ _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
     r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
 )
+_SET_LIGHTING = re.compile(
+    r"^(?:make|set|change|turn)\s+the\s+(?:lighting|light)\s+(?:to\s+|into\s+)?(?:be\s+)?"
+    r"(?P<new>(?!lighting\b)\w+(?:\s.+)?)$"
+)
+# Where a thing stands in the frame: "in the center of", "on the left side of".
+_POSITION_WORDS = "left|right|center|centre|middle|top|bottom|corner|foreground"
+_PROMPT_POSITION = re.compile(
+    rf"\b(?:in|on|at)\s+the\s+(?:far\s+|very\s+|lower\s+|upper\s+)?(?P<where>{_POSITION_WORDS})"
+    r"(?:\s+side)?\b"
+)
+_NEW_POSITION = re.compile(rf"\b(?P<where>{_POSITION_WORDS})\b")
+_POSITION_VERBS = frozenset(
+    {"move", "put", "place", "shift", "center", "centre", "position", "set"}
+)
+_CENTERED = frozenset({"center", "centre", "middle"})
 # "take the hat off the snowman", "take his glasses off"
 _TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+off\b.*$")
 _NEGATION = re.compile(
@@ -1186,6 +1201,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
     becomes = False  # the old thing turns into the new side (see _is_attribute)
     moves = False  # the scene moves to a new place (_MOVE_TO)
     relative, comma, restatement = text.partition(", ")
+    # "make the lighting dramatic with hard shadows" -> "dramatic lighting with hard shadows"
+    if match := _SET_LIGHTING.match(text):
+        first, _, rest = match["new"].partition(" ")
+        text = new_phrase = f"make it {first} lighting {rest}".strip()
 
     if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
         kind, old_phrase, new_phrase = "remove", match["old"], ""
@@ -1249,6 +1268,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
                         noun for noun in _head_nouns(match["object"]) if not _is_numeral(noun)
                     ]
                     new_phrase, kind = match["new"], "set"
+                    if split_words(match["object"])[-1] in ("light", "lighting"):
+                        new_phrase = f"{new_phrase} lighting"  # "make the lighting harsh"
                 else:  # "make the tulips sunflowers": other things take their place
                     old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
@@ -1289,6 +1310,23 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old, "instead"
         else:
             new_phrase = text
+    # "move the tree to the left side", "center the lighthouse": the new position takes the
+    # old one's place ("in the center" -> "on the left side").
+    named_lost = None
+    positioned = False
+    if (
+        old_phrase is None
+        and split_words(text)[:1] in ([verb] for verb in _POSITION_VERBS)
+        and (new_match := _NEW_POSITION.search(text))
+        and (old_match := _PROMPT_POSITION.search(prompt))
+    ):
+        new_where, old_where = new_match["where"], old_match["where"]
+        if new_where != old_where and not {new_where, old_where} <= _CENTERED:
+            side = " side" if re.search(rf"\b{new_where}\s+side\b", text) else ""
+            preposition = "in" if new_where in _CENTERED else "on"
+            old_phrase, kind = old_match.group(0), "set"
+            new_phrase = f"{preposition} the {new_where}{side}"
+            named_lost, moves, positioned = [old_where], False, True
     # "put the scarecrow in a tuxedo", "change her dress to a raincoat": the new outfit takes
     # the old one's place.
     if (
@@ -1303,13 +1341,11 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and not _holds_word(prompt, split_words(outfit)[-1])
     ):
         old_phrase, new_phrase, kind, objects = worn[0], outfit, "replace", []
-        outfit_lost = worn[1]
-    else:
-        outfit_lost = None
+        named_lost = [lemma for lemma in worn[1] if not is_present(lemma, new_phrase)]
 
     lose: list[str] = []
-    if outfit_lost:
-        lose = [lemma for lemma in outfit_lost if not is_present(lemma, new_phrase)]
+    if named_lost:
+        lose = list(named_lost)
     elif old_phrase is not None and not _is_pronoun_phrase(old_phrase):
         for head, modifiers in _noun_phrases(old_phrase):
             if not is_present(head, new_phrase):
@@ -1380,6 +1416,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
             kind = "set"
     if moves:
         slots.append("location")
+    if positioned:
+        slots.append("position")
     if (
         kind in ("other", "set", "relative")
         and old_phrase is None
@@ -1387,7 +1425,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and gain
         and "medium" not in slots  # a medium's tags go by family above ("concept art" stays)
     ):
-        lose += _same_kind_tag_words(prompt, new_phrase)
+        lose += _same_kind_tag_words(prompt, new_phrase, text)
     if kind in ("set", "relative") and objects:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in new_items:
@@ -1673,7 +1711,7 @@ def _lexicon_losses(
 _MAX_TAG_WORDS = 4
 
 
-def _same_kind_tag_words(prompt: str, new_phrase: str) -> list[str]:
+def _same_kind_tag_words(prompt: str, new_phrase: str, instruction: str = "") -> list[str]:
     """Return the modifiers of the prompt's short tag clauses that the new phrase replaces:
     a comma clause of up to four words whose last word (its head) is the new phrase's head
     or a word derived from it ("flat lighting" for "dramatic side lighting", "soft light" for
@@ -1689,20 +1727,31 @@ def _same_kind_tag_words(prompt: str, new_phrase: str) -> list[str]:
     related = _family(new_head) | {new_head}
     # "lit by a desk lamp": the participle names the light ("window light" goes).
     related |= _family(lemmatize(split_words(cut)[-1], "v"))
+    # "make the lighting dramatic", "backlit please": a light word anywhere says the light
+    # changes, so the old light tag goes, its head too where the new phrase has no such word.
+    # (Neon lights are things, not the light: only a singular light or lighting tag goes.)
+    lighting = any(
+        word.endswith("lit") or word in ("light", "lighting", "lights")
+        for word in split_words(re.split(r"\b(?:from|with|by)\b", instruction or new_phrase)[0])
+    )
     new_forms = _text_words(new_phrase).forms
     lost = []
     for clause in prompt.split(",")[1:]:  # the first clause is the subject, not a tag
         words = split_words(clause)
-        if (
-            not 1 < len(words) <= _MAX_TAG_WORDS
-            or not ({head(words)} | _family(head(words))) & related
+        light_tag = lighting and words[-1:] in (["light"], ["lighting"])
+        if not 1 < len(words) <= _MAX_TAG_WORDS or not (
+            light_tag or ({head(words)} | _family(head(words))) & related
         ):
             continue
         lost += [
             lemma
             for lemma, pos, word in _content(" ".join(words[:-1]))
-            if pos in ("a", "n") and lemma not in new_forms and word not in new_forms
+            if (pos in ("a", "n") or light_tag)  # "soft diffused light": diffused too
+            and lemma not in new_forms
+            and word not in new_forms
         ]
+        if light_tag and not new_forms & {"light", "lighting"}:
+            lost.append(head(words))
     return lost
 
 

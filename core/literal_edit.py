@@ -97,6 +97,10 @@ def _apply(text: str, reading: EditReading) -> str | None:
         return text
     if "location" in reading.slots:
         return _move(text, reading)
+    if "position" in reading.slots:  # "in the center" -> "on the left side"
+        if reading.old_phrase not in text:
+            return None
+        return text.replace(reading.old_phrase, reading.new_phrase, 1)
     new = _content_phrase(reading.new_phrase)
     if not new or not reading.gain:
         return None

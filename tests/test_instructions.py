@@ -82,7 +82,7 @@ READINGS = [
     ("mood", "a forest path, bright colours", "make it feel gloomy", ["gloomy"], []),
     ("camera", "a fox in the snow", "make it a close-up shot", ["close-up", "shot"], []),
     ("camera", "a city street", "use a wide-angle lens", ["wide-angle lens"], []),
-    ("composition", "a lighthouse in the middle of the frame", "move the lighthouse to the left", ["left"], []),
+    ("composition", "a lighthouse in the middle of the frame", "move the lighthouse to the left", ["left"], ["middle"]),  # one position at a time
     ("composition", "a tree on a hill", "put the tree on the right side", ["right", "side"], []),
     ("compound", "a castle on a hill at sunset", "make it night and add a moon", ["night", "moon"], ["sunset"]),
     ("compound", "a red car in a street", "make the car blue, then remove the street", ["blue"], ["red", "street"]),

@@ -348,6 +348,22 @@ EDITS = [
     ),
     # a shade WordNet lists apart is still a colour
     ("a yellow canoe on a lake", "paint the canoe pale green", "a pale green canoe on a lake"),
+    # a light change replaces the light tag; a new position the old one
+    (
+        "a violinist on a balcony, soft window light, film photo",
+        "make the lighting harsh with deep shadows",
+        "a violinist on a balcony, harsh lighting with deep shadows, film photo",
+    ),
+    (
+        "a deer in a clearing, rim lighting, photo",
+        "backlit please",
+        "a deer in a clearing, backlit, photo",
+    ),
+    (
+        "a red balloon in the center of an empty room",
+        "move the balloon to the right side",
+        "a red balloon on the right side of an empty room",
+    ),
     # "X instead" replaces the prompt's thing of the same kind
     ("a glass of milk on a kitchen table", "juice instead", "a glass of juice on a kitchen table"),
     (
