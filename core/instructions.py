@@ -1849,7 +1849,8 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
     others = [
         (lemma, pos)
         for lemma, pos in _prompt_keywords(prompt)
-        if lemma not in lose and not any(is_present(old, lemma) for old in lose)
+        if lemma not in lose
+        and not any(is_present(old, lemma) or lemma in old.split() for old in lose)
     ]
     gone = [lemma for lemma, pos in others if not _keeps(words, lemma, pos)]
     kept = 1 - len(gone) / len(others) if others else 1.0
