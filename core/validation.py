@@ -170,23 +170,31 @@ PATH_KINDS = (READ, WRITE, READ_OR_ID, FILE_NAME)
 _MODEL_ID = re.compile(r"^[A-Za-z0-9_][\w.-]*(/[A-Za-z0-9_][\w.-]*)?$")
 
 
-def _allowed_roots(access: str) -> list[Path]:
-    roots = [workspace_dir()]
-    if access == READ:
-        roots.append(assets_dir().resolve())
-    return roots
+def _confinement(root: str | Path | None) -> Path:
+    """Return the folder a caller's paths are confined to: `root` (which must lie in the
+    workspace), or the workspace itself when None."""
+    workspace = workspace_dir()
+    if root is None:
+        return workspace
+    root = Path(root).resolve()
+    if not root.is_relative_to(workspace):
+        raise ValueError(f"a confinement root must lie in the workspace {workspace}: {root}")
+    return root
 
 
-def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
-    """Return `user_path` resolved inside the workspace, or also inside the shipped assets/
+def resolve_user_path(
+    user_path: str | Path, access: str = WRITE, root: str | Path | None = None
+) -> Path:
+    """Return `user_path` resolved inside `root` (default: the workspace; with --auth the
+    app passes the logged-in user's own folder in it), or also inside the shipped assets/
     folder when `access` is "read".
 
-    A relative path is taken relative to the workspace (for reading, "assets/..." also finds
-    the shipped folder). `..` and every symlink on the way are resolved before the check, so a
+    A relative path is taken relative to `root` (for reading, "assets/..." also finds the
+    shipped folder). `..` and every symlink on the way are resolved before the check, so a
     link pointing out is refused too. Refuses (InputError) an empty path, any path that ends
-    up outside those folders, the workspace itself as a place to write, and the app's own
-    files in it (core.paths.APP_OWNED_ENTRIES: the server key, the votes, the served folder,
-    session and comparison records).
+    up outside those folders, `root` itself as a place to write, and the app's own files in
+    the workspace (core.paths.APP_OWNED_ENTRIES: the server key, the votes, the served
+    folder, session and comparison records).
     """
     if access not in (READ, WRITE):
         raise ValueError(f"access must be {READ!r} or {WRITE!r}, not {access!r}")
@@ -194,20 +202,23 @@ def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
         raise InputError("Please give a file or folder path inside the workspace.")
     text = str(user_path).strip()
     workspace = workspace_dir()
+    base = _confinement(root)
     candidate = Path(text).expanduser()
     if not candidate.is_absolute():
         in_repo = (REPO_ROOT / candidate).resolve()
-        candidate = workspace / candidate
+        candidate = base / candidate
         if access == READ and not candidate.exists() and in_repo.is_relative_to(assets_dir()):
             candidate = in_repo
     resolved = candidate.resolve()
-    if not any(resolved.is_relative_to(root) for root in _allowed_roots(access)):
-        where = f"the workspace {workspace}"
+    allowed = [base] + ([assets_dir().resolve()] if access == READ else [])
+    if not any(resolved.is_relative_to(folder) for folder in allowed):
+        where = f"the workspace {workspace}" if base == workspace else f"your folder {base}"
         if access == READ:
             where += f" or the shipped {assets_dir()}"
         raise InputError(f"{text} is outside {where}; only paths inside it are allowed.")
-    if resolved == workspace and access == WRITE:
-        raise InputError(f"{text}: give a folder inside the workspace, not the workspace itself.")
+    if resolved == base and access == WRITE:
+        which = "the workspace" if base == workspace else "your folder"
+        raise InputError(f"{text}: give a folder inside {which}, not {which} itself.")
     if resolved.is_relative_to(workspace) and resolved != workspace:
         # A stage writing here would overwrite the server key or the votes, or put its files
         # in the served folder; reading would show them in its error messages.
@@ -220,18 +231,19 @@ def resolve_user_path(user_path: str | Path, access: str = WRITE) -> Path:
     return resolved
 
 
-def resolve_workspace_path(user_path: str | Path) -> Path:
-    """Return `user_path` resolved inside the workspace (a place to write): the "write" form of
-    `resolve_user_path`. Refuses (InputError) anything outside the workspace."""
-    return resolve_user_path(user_path, WRITE)
+def resolve_workspace_path(user_path: str | Path, root: str | Path | None = None) -> Path:
+    """Return `user_path` resolved inside `root` (default the workspace) as a place to write:
+    the "write" form of `resolve_user_path`. Refuses (InputError) anything outside it."""
+    return resolve_user_path(user_path, WRITE, root)
 
 
-def resolve_model_reference(name: str) -> str:
+def resolve_model_reference(name: str, root: str | Path | None = None) -> str:
     """Return a model or rewriter reference that is safe to load: a registry name or Hugging
-    Face id unchanged, or a folder inside the workspace or assets/ as its absolute path.
+    Face id unchanged, or a folder inside `root` (default the workspace; with --auth the
+    user's own folder) or assets/ as its absolute path.
 
-    A name that exists as a path (in the workspace, or relative to the working directory where
-    a loader would find it) is a path and must be inside those folders; "org/name" that is no
+    A name that exists as a path (in `root`, or relative to the working directory where a
+    loader would find it) is a path and must be inside those folders; "org/name" that is no
     existing path is a hub id. Refuses (InputError) an empty name, a path outside those folders
     ("/etc", "../x", "~/x") and anything that is neither an existing folder nor an id.
     """
@@ -244,29 +256,29 @@ def resolve_model_reference(name: str) -> str:
     if as_path.is_absolute():
         candidates = [as_path]
     else:
-        candidates = [base / as_path for base in (workspace_dir(), Path.cwd(), REPO_ROOT)]
+        candidates = [base / as_path for base in (_confinement(root), Path.cwd(), REPO_ROOT)]
     existing = next((candidate for candidate in candidates if candidate.exists()), None)
     if existing is not None:
-        return str(resolve_user_path(existing, READ))
+        return str(resolve_user_path(existing, READ, root))
     if _MODEL_ID.match(text):
         return text
-    resolve_user_path(as_path, READ)  # a path outside the workspace gets that message
+    resolve_user_path(as_path, READ, root)  # a path outside `root` gets that message
     raise InputError(f"{text} is not a registry name, a Hugging Face id or an existing folder.")
 
 
-def check_path_option(kind: str, value: str, name: str = "") -> str:
+def check_path_option(kind: str, value: str, name: str = "", root: str | Path | None = None) -> str:
     """Return the value to pass on for a path-valued option of `kind` (PATH_KINDS).
 
-    "read" and "write" values are resolved by `resolve_user_path`; "read-or-id" by
-    `resolve_model_reference`; a "file-name" must be a bare file name (no folder part).
-    Refuses (InputError), naming the option, whatever those refuse.
+    "read" and "write" values are resolved by `resolve_user_path` inside `root` (default the
+    workspace); "read-or-id" by `resolve_model_reference`; a "file-name" must be a bare file
+    name (no folder part). Refuses (InputError), naming the option, whatever those refuse.
     """
     label = f"{name}: " if name else ""
     try:
         if kind in (READ, WRITE):
-            return str(resolve_user_path(value, kind))
+            return str(resolve_user_path(value, kind, root))
         if kind == READ_OR_ID:
-            return resolve_model_reference(value)
+            return resolve_model_reference(value, root)
         if kind == FILE_NAME:
             text = str(value).strip()
             if not text or Path(text).name != text or text in (".", ".."):

@@ -481,10 +481,14 @@ def build(context: AppContext) -> gr.Dropdown:
 
         try:
             stop_key = context.stop_key("compare", secret, request)
-            # A rewriter folder must be inside the workspace or assets/; ids and names pass.
+            # A rewriter folder must be inside the user's root (the workspace without --auth)
+            # or assets/; ids and names pass.
+            root = context.user_root(request)
             rewriters = tuple(
                 dict.fromkeys(
-                    resolve_model_reference(r) for r in (diffchat_v, chat_v) if r and r != "(none)"
+                    resolve_model_reference(r, root)
+                    for r in (diffchat_v, chat_v)
+                    if r and r != "(none)"
                 )
             )
             plan = ComparePlan(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,8 +13,18 @@ from diffchat_ui.settings import AppSettings
 from diffchat_ui.votes import VoteStore
 from diffchat_ui.worker import CancelFlags, Worker
 
-# Training outputs that can serve as rewriters live under this workspace folder.
+# Training outputs that can serve as rewriters live under this folder of the user's root.
 TRAIN_RUNS = "train-runs"
+# With --auth each logged-in user has a folder of their own under this workspace folder.
+USERS_FOLDER = "users"
+
+
+def user_folder_name(user: str) -> str:
+    """Return the folder name of logged-in `user` under WORKSPACE/users: the name's letters
+    and digits (readable) and a hash of the whole name (so "a.b" and "a b" stay apart, and
+    "../x" is no path)."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", user).strip("_")[:32] or "user"
+    return f"{readable}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -58,16 +70,31 @@ class AppContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def train_runs_dir(self) -> Path:
-        """Return the workspace folder the Train tab writes runs into."""
-        path = self.settings.workspace / TRAIN_RUNS
+    def user_root(self, request=None) -> Path:
+        """Return the folder every path the caller sets is confined to (core.validation's
+        `root`): the workspace without --auth, else the logged-in user's own folder,
+        WORKSPACE/users/<user_folder_name> (made on first use), so one user's training runs
+        and evaluations are out of another's reach. The shipped assets/ stay readable to all.
+        """
+        user = getattr(request, "username", None)
+        if not user:
+            return self.settings.workspace
+        path = self.settings.workspace / USERS_FOLDER / user_folder_name(user)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def rewriter_choices(self) -> list[tuple[str, str]]:
-        """Return the rewriter dropdown as (label, value): registry rewriters, then finished
-        training runs labelled by their run name (the value is the run's folder)."""
-        runs = self.train_runs_dir()
+    def train_runs_dir(self, request=None) -> Path:
+        """Return the folder the Train tab writes runs into: TRAIN_RUNS in the caller's root
+        (`user_root`)."""
+        path = self.user_root(request) / TRAIN_RUNS
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def rewriter_choices(self, request=None) -> list[tuple[str, str]]:
+        """Return the rewriter dropdown as (label, value): registry rewriters, then the
+        caller's finished training runs labelled by their run name (the value is the run's
+        folder)."""
+        runs = self.train_runs_dir(request)
         return [(name, name) for name in list_models("rewriter")] + [
             (f"{path.relative_to(runs).as_posix()} (trained here)", str(path))
             for path in finished_rewriters(runs)

@@ -92,6 +92,8 @@ class TurnSettings:
     variations: int = 1
     rewrite_candidates: int = DEFAULT_REWRITE_CANDIDATES
     speed: str = "quality"  # core.registry.SPEEDS: "draft" renders with the few-step model
+    # Where model and rewriter folders must lie (AppContext.user_root; None: the workspace).
+    user_root: Path | None = None
 
     def width_height(self) -> tuple[int | None, int | None]:
         """Return (width, height) of the chosen size preset, (None, None) for native."""
@@ -104,8 +106,8 @@ class TurnSettings:
         if self.model == CUSTOM_MODEL:
             if not self.custom_model.strip():
                 raise DiffChatError("Type a model folder or Hugging Face id for the custom model.")
-            # A folder must be inside the workspace or assets/; ids and registry names pass.
-            return resolve_model_reference(self.custom_model)
+            # A folder must be inside the user's root or assets/; ids and registry names pass.
+            return resolve_model_reference(self.custom_model, self.user_root)
         return self.model
 
     def render_model(self) -> str:
@@ -114,10 +116,11 @@ class TurnSettings:
         return render_model(self.model_name(), self.speed)
 
     def rewriter_name(self) -> str:
-        """Return the rewriter: a registry name, hub id or folder inside the workspace/assets."""
+        """Return the rewriter: a registry name, hub id or folder inside the user's root (the
+        workspace without --auth) or assets/."""
         from core.validation import resolve_model_reference
 
-        return resolve_model_reference(self.rewriter)
+        return resolve_model_reference(self.rewriter, self.user_root)
 
 
 # ---------------------------------------------------------------- session helpers
@@ -204,6 +207,7 @@ def model_refusal(
     ip2p_model: str,
     hand: bool = False,
     speed: str = "quality",
+    root: Path | None = None,
 ) -> str | None:
     """Return why the image model the next turn would render with cannot run here, or None.
 
@@ -211,7 +215,8 @@ def model_refusal(
     only to fail at the render. The first turn from an upload renders nothing; an
     InstructPix2Pix edit renders with `ip2p_model`; a prompt typed by hand renders with the
     image model in any mode; at the draft speed that is the few-step model (render_model).
-    A custom folder or id is checked when it loads."""
+    A custom folder or id is checked when it loads; at the draft speed it must lie in `root`
+    (the user's root, default the workspace) before its family is read."""
     from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
 
@@ -224,7 +229,7 @@ def model_refusal(
     if speed == "quality" or not chosen:
         return unavailable_reason(chosen)
     try:  # a custom folder is confined before its family is read
-        draft = render_model(resolve_model_reference(chosen), speed)
+        draft = render_model(resolve_model_reference(chosen, root), speed)
     except InputError as error:
         return str(error)
     reason = unavailable_reason(draft)
@@ -423,6 +428,7 @@ def _send(
         context.settings.ip2p_model,
         hand=hand_prompt is not None,
         speed=settings.speed,
+        root=settings.user_root,
     )
     if problem:  # before any rewrite runs: the render could only fail after it
         raise ModelUnavailableError(problem)
@@ -1155,6 +1161,7 @@ def build(context: AppContext) -> CreateControls:
                 variations=int(variations_v or 1),
                 rewrite_candidates=int(candidates_v or DEFAULT_REWRITE_CANDIDATES),
                 speed=speed_v or "quality",
+                user_root=context.user_root(request),
             )
             # Stop is keyed by the stored session, not by the (public) Gradio session hash.
             session_key = chat_state.session_id or request.session_hash or "anonymous"
@@ -1191,7 +1198,9 @@ def build(context: AppContext) -> CreateControls:
 
     bound_extras = bind(refresh_extras, 0, returns_state=False)
 
-    def accept(text, chat_state, rewriter_v, start, model_v, custom_v, mode_v, speed_v):
+    def accept(
+        text, chat_state, rewriter_v, start, model_v, custom_v, mode_v, speed_v, request: gr.Request
+    ):
         # Clear the box at once unless the message will be refused (then it stays to fix).
         problem = model_refusal(
             chat_state,
@@ -1201,6 +1210,7 @@ def build(context: AppContext) -> CreateControls:
             mode_v,
             settings.ip2p_model,
             speed=speed_v or "quality",
+            root=context.user_root(request),
         )
         refused = refusal(text or "", chat_state, rewriter_v, problem)
         return gr.update() if refused else "", text, gr.update(interactive=True)

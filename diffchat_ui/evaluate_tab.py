@@ -24,6 +24,8 @@ from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.tab_stop import stop_handler
 from train.runner import ChildProcess
 
+# Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
+EVALUATIONS = "evaluations"
 METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pix", "best-of-n")
 
 
@@ -69,8 +71,9 @@ def evaluation_command(
     return command
 
 
-def resolve_data_file(path: str) -> str:
-    """Return the data file to use, resolved inside the workspace or the shipped assets/.
+def resolve_data_file(path: str, root: Path | None = None) -> str:
+    """Return the data file to use, resolved inside `root` (default the workspace; with
+    --auth the user's own folder) or the shipped assets/.
 
     Refuses (InputError) an empty path, a path outside those folders and a missing file.
     """
@@ -81,7 +84,7 @@ def resolve_data_file(path: str) -> str:
         raise InputError(
             "Give a data file (JSONL or CSV of raw_prompt, instruction, target_prompt)."
         )
-    resolved = resolve_user_path(path, "read")
+    resolved = resolve_user_path(path, "read", root)
     if not resolved.is_file():
         raise InputError(f"{resolved} is not a file.")
     return str(resolved)
@@ -123,7 +126,8 @@ def build(context: AppContext) -> None:
         limit = gr.Number(value=2 if settings.offline else None, precision=0, label="Limit (rows)")
         seed = gr.Number(value=0, precision=0, label="Seed")
         output = gr.Textbox(
-            label="Output folder in the workspace (empty: a new one; an old one resumes)"
+            label="Output folder in the workspace, with a login in your own folder (empty: a "
+            "new one; an old one resumes)"
         )
     with gr.Row():
         models = gr.Dropdown(
@@ -170,11 +174,12 @@ def build(context: AppContext) -> None:
 
         try:
             stop_key = context.stop_key("evaluate", secret, request)
-            data_file = resolve_data_file(data_v)
+            root = context.user_root(request)
+            data_file = resolve_data_file(data_v, root)
             if (output_v or "").strip():
-                out_dir = resolve_workspace_path(output_v.strip())
+                out_dir = resolve_workspace_path(output_v.strip(), root)
             else:
-                out_dir = settings.workspace / "evaluations" / time.strftime("%Y%m%d-%H%M%S")
+                out_dir = root / EVALUATIONS / time.strftime("%Y%m%d-%H%M%S")
             command = evaluation_command(
                 data_file,
                 list(methods_v or []),
@@ -215,14 +220,14 @@ def build(context: AppContext) -> None:
         api_name="evaluate",
     )
 
-    def on_show(output_v):
+    def on_show(output_v, request: gr.Request):
         """Show a finished (or stopped) evaluation folder without running anything."""
         from core.validation import resolve_workspace_path
 
         try:
             if not (output_v or "").strip():
                 raise InputError("Give the output folder of an earlier evaluation.")
-            out_dir = resolve_workspace_path(output_v.strip())
+            out_dir = resolve_workspace_path(output_v.strip(), context.user_root(request))
             if not (out_dir / "summary.md").is_file():
                 raise InputError(f"{out_dir} has no summary.md: run (or resume) it first.")
         except DiffChatError as error:

@@ -44,12 +44,15 @@ def build_demo(context: AppContext) -> gr.Blocks:
         vote.select(open_votes, vote_inputs, vote_outputs, api_name=False)
         model_download.wire(context, banner, download_button, create_controls)
 
-        # Finished training runs join the rewriter dropdowns when their tab is opened.
-        def refresh_rewriters():
-            return gr.update(choices=context.rewriter_choices())
+        # Finished training runs (the logged-in user's own, with --auth) join the rewriter
+        # dropdowns when the page loads and when their tab is opened.
+        def refresh_rewriters(request: gr.Request):
+            return gr.update(choices=context.rewriter_choices(request))
 
         create.select(refresh_rewriters, None, create_rewriter, api_name=False)
         compare.select(refresh_rewriters, None, compare_rewriter, api_name=False)
+        demo.load(refresh_rewriters, None, create_rewriter, api_name=False)
+        demo.load(refresh_rewriters, None, compare_rewriter, api_name=False)
     return demo
 
 

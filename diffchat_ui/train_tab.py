@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DiffChatError, InputError
-from diffchat_ui.context import AppContext
+from diffchat_ui.context import TRAIN_RUNS, AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.tab_stop import stop_handler
@@ -167,24 +167,28 @@ def path_kinds(stage: str) -> dict[str, str]:
     }
 
 
-def stage_arguments(stage: str, base_model: str, data_file: str, options: list[list]) -> list[str]:
+def stage_arguments(
+    stage: str, base_model: str, data_file: str, options: list[list], root: Path | None = None
+) -> list[str]:
     """Return the stage's command-line options: model, data, and the changed table rows.
 
     Every path-valued value (known by its config field, see `path_kinds`) passes
-    core.validation.check_path_option: paths stay inside the workspace (or assets/ for
-    reading), models are registry names, hub ids or such folders. Refuses (InputError) that,
-    and a table row that is not an option of the stage's table.
+    core.validation.check_path_option: paths stay inside `root` (default the workspace; with
+    --auth the user's own folder) or assets/ for reading, models are registry names, hub ids
+    or such folders. Refuses (InputError) that, and a table row that is not an option of the
+    stage's table.
     """
     from core.validation import check_path_option
 
     kinds = path_kinds(stage)
     arguments = []
     if base_model:
-        model = check_path_option(kinds["model_name_or_path"], base_model, "Base model")
+        model = check_path_option(kinds["model_name_or_path"], base_model, "Base model", root)
         arguments += ["--model_name_or_path", model]
     if data_file:
         option = DATA_OPTION[stage]
-        arguments += [f"--{option}", check_path_option(kinds[option], data_file, "Data file")]
+        checked = check_path_option(kinds[option], data_file, "Data file", root)
+        arguments += [f"--{option}", checked]
     defaults = {row[0]: row[1] for row in default_options(stage)}
     for name, value, *_ in options:
         name, value = str(name).strip(), str(value).strip()
@@ -195,19 +199,20 @@ def stage_arguments(stage: str, base_model: str, data_file: str, options: list[l
             raise InputError(f"{name} is not an option of the {stage} table{own}.")
         if value != "" and value != defaults[name]:
             if name in kinds:
-                value = check_path_option(kinds[name], value, name)
+                value = check_path_option(kinds[name], value, name, root)
             arguments += [f"--{name}", value]
     return arguments
 
 
-def data_command(data_file: str, output_dir: Path) -> list[str]:
-    """Return the data stage's command: deduplicate `data_file` (inside the workspace or
-    assets/) and split it into train/test. Refuses (InputError) a missing or outside file."""
+def data_command(data_file: str, output_dir: Path, root: Path | None = None) -> list[str]:
+    """Return the data stage's command: deduplicate `data_file` (inside `root`, default the
+    workspace, or assets/) and split it into train/test. Refuses (InputError) a missing or
+    outside file."""
     from core.validation import resolve_user_path
 
     if not data_file:
         raise InputError("Give the data file to deduplicate and split.")
-    source = str(resolve_user_path(data_file, "read"))
+    source = str(resolve_user_path(data_file, "read", root))
     return [sys.executable, "-m", "train", "data", "split", source, "--out", str(output_dir)]
 
 
@@ -228,7 +233,8 @@ def build(context: AppContext) -> None:
     """Lay out the Train tab and wire its events (inside a gr.Tab)."""
     from core.validation import resolve_workspace_path
 
-    runs = context.train_runs_dir()
+    # Relative: taken in the person's root (the workspace, or with --auth their own folder).
+    runs = Path(TRAIN_RUNS)
     with gr.Row():
         stage = gr.Dropdown(list(STAGES), value="sft", label="Stage")
         base_model = gr.Textbox(
@@ -237,7 +243,8 @@ def build(context: AppContext) -> None:
         data_file = gr.Textbox(value=str(Path("assets/instructpe/train.jsonl")), label="Data file")
     with gr.Row():
         output = gr.Textbox(
-            value=str(runs / "sft-run"), label="Output folder (inside the workspace)"
+            value=str(runs / "sft-run"),
+            label="Output folder (inside the workspace; with a login, inside your own folder)",
         )
         processes = gr.Number(value=1, precision=0, label="Processes / GPUs")
     with gr.Row():
@@ -287,15 +294,16 @@ def build(context: AppContext) -> None:
 
         try:
             flag = context.cancel_flags.fresh(context.stop_key("train", secret, request))
-            output_dir = resolve_workspace_path(output_v)
+            root = context.user_root(request)
+            output_dir = resolve_workspace_path(output_v, root)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
             base, data = (base_v or "").strip(), (data_v or "").strip()
             if stage_v == "data":
-                child = ChildProcess(data_command(data, output_dir)).start()
+                child = ChildProcess(data_command(data, output_dir, root)).start()
             else:
                 child = StageRun(
                     stage_v,
-                    stage_arguments(stage_v, base, data, rows),
+                    stage_arguments(stage_v, base, data, rows, root),
                     output_dir=output_dir,
                     num_processes=int(processes_v or 1),
                 )

@@ -218,7 +218,7 @@ def test_a_session_hash_cannot_stop_another_clients_training_or_evaluation(app_u
         "print('started', flush=True); time.sleep(600)"
     )
     silent_child = [sys.executable, "-c", program]
-    monkeypatch.setattr(train_tab, "data_command", lambda data, out: silent_child)
+    monkeypatch.setattr(train_tab, "data_command", lambda *args: silent_child)
     monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *args: silent_child)
     no_options = {"headers": ["option", "value", "help"], "data": []}
     runs = [

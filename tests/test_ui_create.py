@@ -330,6 +330,27 @@ def test_trained_rewriters_are_listed_by_run_name(tmp_path):
     assert context.rewriter_choices()[-1] == ("sft-run/final (trained here)", str(final))
 
 
+def test_with_a_login_each_user_lists_only_their_own_trained_rewriters(tmp_path):
+    from types import SimpleNamespace
+
+    from diffchat_ui.context import AppContext, user_folder_name
+    from diffchat_ui.settings import AppSettings
+
+    context = AppContext(AppSettings(True, "tiny-sd", "tiny-ip2p", "append", tmp_path))
+    alice, bob = SimpleNamespace(username="alice"), SimpleNamespace(username="bob")
+    final = context.train_runs_dir(alice) / "sft-run" / "final"
+    final.mkdir(parents=True)
+    (final / "adapter_config.json").write_text("{}")
+    assert final.is_relative_to(tmp_path / "users" / user_folder_name("alice"))
+    assert context.rewriter_choices(alice)[-1] == ("sft-run/final (trained here)", str(final))
+    assert str(final) not in {value for _, value in context.rewriter_choices(bob)}
+    assert str(final) not in {value for _, value in context.rewriter_choices()}  # no login
+    assert context.user_root(SimpleNamespace(username=None)) == tmp_path  # without --auth
+    # A user name is never a path, and names that read alike stay apart.
+    assert "/" not in user_folder_name("../etc") and not user_folder_name("../etc").startswith(".")
+    assert user_folder_name("a.b") != user_folder_name("a b")
+
+
 def test_a_saved_chat_comes_back_after_a_restart(tmp_path):
     from diffchat_ui.saved_chats import chat_title, load_chat
     from diffchat_ui.sessions import SessionStore, new_secret

@@ -246,3 +246,41 @@ def test_the_app_keeps_its_files_under_the_refused_names(tmp_path):
         context.comparisons_dir().relative_to(tmp_path).parts[0],
     } | {path.name for path in tmp_path.iterdir()}
     assert owned <= set(APP_OWNED_ENTRIES), owned - set(APP_OWNED_ENTRIES)
+
+
+def test_a_users_folder_confines_their_paths_and_keeps_the_shipped_assets(tmp_path, monkeypatch):
+    """With --auth every path a user sets is confined to their own folder in the workspace:
+    the Train and Evaluate tabs had one shared folder, so one user read another's runs."""
+    from core.paths import assets_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    alice, bob = tmp_path / "users" / "alice", tmp_path / "users" / "bob"
+    (bob / "train-runs" / "sft" / "final").mkdir(parents=True)
+    (bob / "evaluations").mkdir()
+    alice.mkdir()
+    # Relative paths are taken in the user's folder.
+    assert resolve_user_path("train-runs/x", "write", alice) == alice.resolve() / "train-runs/x"
+    assert check_path_option("write", "labels.jsonl", root=alice) == str(
+        alice.resolve() / "labels.jsonl"
+    )
+    # Another user's folder, the shared workspace and its files are out of reach.
+    for user_path in (bob / "evaluations", "../bob/evaluations", tmp_path / "notes.jsonl"):
+        for access in ("read", "write"):
+            with pytest.raises(InputError, match="outside your folder"):
+                resolve_user_path(user_path, access, alice)
+    with pytest.raises(InputError, match="outside your folder"):
+        resolve_model_reference(str(bob / "train-runs" / "sft" / "final"), alice)
+    with pytest.raises(InputError, match="outside your folder"):
+        check_path_option("read-or-id", "../bob/train-runs/sft/final", root=alice)
+    with pytest.raises(InputError, match="not your folder itself"):
+        resolve_user_path(".", "write", alice)
+    # Bob reaches his own run; both read the shipped assets; ids stay ids.
+    final = bob.resolve() / "train-runs" / "sft" / "final"
+    assert resolve_model_reference("train-runs/sft/final", bob) == str(final)
+    shipped = assets_dir().resolve() / "instructpe" / "train.jsonl"
+    assert resolve_user_path("assets/instructpe/train.jsonl", "read", alice) == shipped
+    assert resolve_model_reference("org/model", alice) == "org/model"
+    # Without a user folder (no --auth) the workspace is the root, as before.
+    assert resolve_user_path(bob / "evaluations", "read") == (bob / "evaluations").resolve()
+    with pytest.raises(ValueError, match="must lie in the workspace"):
+        resolve_user_path("x", "write", tmp_path.parent)

@@ -1,0 +1,156 @@
+"""Issue 11 through gradio_client against the app launched with two logins (--auth): each
+user's Train and Evaluate paths are confined to their own folder in the workspace, so one
+user can neither read nor write another's training runs or evaluations, nor load another's
+trained rewriter; the shipped assets stay readable to both.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio_client")
+
+from gradio_client import Client  # noqa: E402
+
+LOGINS = {"alice": "alice-password", "bob": "bob-password"}
+NO_OPTIONS = {"headers": ["option", "value", "help"], "data": []}
+
+
+@pytest.fixture(scope="module")
+def app(offline_assets, tmp_path_factory):
+    workspace = tmp_path_factory.mktemp("workspace")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
+        from diffchat_ui.context import AppContext
+        from diffchat_ui.layout import build_demo, launch_options, queue
+        from diffchat_ui.settings import detect_settings
+
+        context = AppContext(detect_settings(force_offline=True, concurrency=2))
+        demo = queue(build_demo(context), 2)
+        _, url, _ = demo.launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=None,
+            quiet=True,
+            auth=list(LOGINS.items()),
+            _frontend=False,  # launch's 3 s page check fails on a busy 2-core machine
+            **launch_options(context),
+        )
+        yield url, workspace.resolve()
+        demo.close()
+
+
+class Login:
+    """One logged-in API client with its chat session secret."""
+
+    def __init__(self, url: str, user: str):
+        self.client = Client(url, auth=(user, LOGINS[user]), verbose=False)
+        self.secret = self.client.predict(api_name="/open_session")
+
+    def train(self, stage, data_file, output, base="smollm2-base"):
+        return self.client.predict(
+            self.secret, stage, base, data_file, output, 1, NO_OPTIONS, api_name="/train"
+        )[0]
+
+    def evaluate(self, output, data_file="assets/instructpe/test.jsonl"):
+        return self.client.predict(
+            self.secret,
+            data_file,
+            1,
+            0,
+            ["tiny-sd"],
+            ["append"],
+            True,
+            output,
+            api_name="/evaluate",
+        )[0]
+
+    def results(self, output):
+        return self.client.predict(output, api_name="/evaluation_results")
+
+    def send(self, text, rewriter="append"):
+        return self.client.predict(
+            text,
+            self.secret,
+            "start from text",
+            None,
+            "tiny-sd",
+            "",
+            rewriter,
+            "rewrite only",
+            0.6,
+            1.5,
+            7.5,
+            7,
+            2,
+            "",
+            "native size",
+            1,
+            api_name="/send",
+        )
+
+
+def _user_folder(workspace: Path, user: str) -> Path:
+    from diffchat_ui.context import USERS_FOLDER, user_folder_name
+
+    return workspace / USERS_FOLDER / user_folder_name(user)
+
+
+def test_each_user_trains_and_evaluates_in_their_own_folder(app, monkeypatch):
+    """All users had one folder: Bob could show Alice's evaluation, read her split data,
+    write into her run folder and load her trained rewriter by its path."""
+    from diffchat_ui import evaluate_tab
+
+    url, workspace = app
+
+    def finished_evaluation(data, methods, models, out_dir, *rest):  # stands in for the run
+        script = (
+            "import pathlib, sys; out = pathlib.Path(sys.argv[1]); "
+            "out.mkdir(parents=True, exist_ok=True); "
+            "(out / 'summary.md').write_text('| method | alice |')"
+        )
+        return [sys.executable, "-c", script, str(out_dir)]
+
+    monkeypatch.setattr(evaluate_tab, "evaluation_command", finished_evaluation)
+    alice, bob = Login(url, "alice"), Login(url, "bob")
+    alice_folder, bob_folder = _user_folder(workspace, "alice"), _user_folder(workspace, "bob")
+
+    # Alice's relative paths land in her folder; the shipped assets are hers to read.
+    assert alice.evaluate("evaluations/mine").startswith("Done")
+    assert (alice_folder / "evaluations" / "mine" / "summary.md").is_file()
+    status = alice.train("data", "assets/instructpe/train.jsonl", "train-runs/split")
+    assert status.startswith("Finished"), status
+    split = sorted((alice_folder / "train-runs" / "split").glob("*.jsonl"))
+    assert split, status
+    run = alice_folder / "train-runs" / "sft" / "final"
+    run.mkdir(parents=True)
+    (run / "adapter_config.json").write_text("{}")
+
+    # Bob reaches none of it, by absolute path or by climbing out of his folder.
+    refused = {
+        "show her evaluation": bob.results(str(alice_folder / "evaluations" / "mine"))[0],
+        "show it by ..": bob.results(f"../{alice_folder.name}/evaluations/mine")[0],
+        "evaluate into her folder": bob.evaluate(str(alice_folder / "evaluations" / "b")),
+        "evaluate her data": bob.evaluate("", data_file=str(split[0])),
+        "train on her data": bob.train("data", str(split[0]), "train-runs/copy"),
+        "train into her folder": bob.train(
+            "data", "assets/instructpe/train.jsonl", str(alice_folder / "train-runs" / "b")
+        ),
+        "train from her model": bob.train("sft", "assets/instructpe/train.jsonl", "t", str(run)),
+        "the shared workspace": bob.results(str(workspace / "evaluations"))[0],
+    }
+    for what, status in refused.items():
+        assert status.startswith("⚠️") and "outside your folder" in status, (what, status)
+    assert sorted(path.name for path in (alice_folder / "evaluations").iterdir()) == ["mine"]
+    assert not (alice_folder / "train-runs" / "b").exists()
+    bob.send("a red fox")
+    chat, image, *_ = bob.send("make it night", rewriter=str(run))
+    assert "outside your folder" in str(chat[-1]["content"])
+    # His own relative path names his own folder, which has no such evaluation.
+    status, *_ = bob.results("evaluations/mine")
+    assert status.startswith("⚠️") and str(bob_folder) in status
+    assert bob.evaluate("evaluations/mine").startswith("Done")
+    assert (bob_folder / "evaluations" / "mine" / "summary.md").is_file()
