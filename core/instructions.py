@@ -1792,8 +1792,10 @@ class EditCheck:
 
     `missing`: gain lemmas the candidate lacks; `leftover`: lose lemmas it still holds;
     `unchanged`: it equals the prompt (ignoring case, spaces and commas); `kept`: the share
-    of the prompt's other keywords that survive, `lost`: those that did not; `ok`: nothing
-    missing, nothing left over, not unchanged; `complete`: ok and nothing lost; `score` in
+    of the prompt's other keywords that survive, `lost`: those that did not; `added`: for a
+    removal, the nouns it brings that neither the prompt nor the instruction holds ("a book on
+    the counter" for "remove the cat"); `ok`: nothing missing, nothing left over, nothing
+    added, not unchanged; `complete`: ok and nothing lost; `score` in
     [0, 1] (see `check_edit`).
     """
 
@@ -1805,6 +1807,7 @@ class EditCheck:
     ok: bool
     score: float
     lost: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -1856,6 +1859,16 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
     kept = 1 - len(gone) / len(others) if others else 1.0
     replaced = _replaced_in_place(prompt, candidate, reading) if gone else frozenset()
     lost = tuple(lemma for lemma in gone if lemma not in replaced)
+    added: tuple[str, ...] = ()
+    if all(part.kind in ("remove", "negation") for part in reading.parts or (reading,)):
+        held = _text_words(f"{prompt} {instruction}")
+        added = tuple(
+            dict.fromkeys(
+                lemma
+                for lemma, pos in words.tagged_order
+                if pos == "n" and not _keeps(held, lemma, "n")
+            )
+        )
     shares = []
     if reading.gain:
         shares.append(1 - len(missing) / len(reading.gain))
@@ -1869,9 +1882,10 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         leftover=leftover,
         unchanged=unchanged,
         kept=kept,
-        ok=not missing and not leftover and not unchanged,
+        ok=not missing and not leftover and not unchanged and not added,
         score=score,
         lost=lost,
+        added=added,
     )
 
 

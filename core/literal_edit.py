@@ -506,8 +506,16 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
         (
             begin + s
             for n, (s, _, word) in reversed(list(enumerate(before)))
-            # a link word, or a preposition after the subject ("a fox asleep on a porch")
-            if word in _LINK_WORDS or (n > 1 and word in _PREPOSITIONS)
+            # a link word, or a preposition or gerund after the subject ("a fox asleep on a
+            # porch", "a steam train crossing a stone bridge")
+            if word in _LINK_WORDS
+            or (n > 1 and word in _PREPOSITIONS)
+            or (
+                n > 1
+                and word.endswith("ing")
+                and n + 1 < len(before)
+                and before[n + 1][2] in _ARTICLES | {"his", "her", "their"}
+            )
         ),
         None,
     )

@@ -393,6 +393,13 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
             "a lighthouse on a cliff, fisheye lens",
             ("rough", "sea", "oil", "painting"),
         ),
+        # an edit the reader could not place replaces nothing: the rope ladder is lost
+        (
+            "a cabin on stilts, tall reeds, rope bridge, photo",
+            "wide angle shot",
+            "a cabin on stilts, tall reeds, wide angle shot, photo",
+            ("rope", "bridge"),
+        ),
     ],
 )
 def test_check_edit_lists_the_words_lost_beside_the_edit(prompt, instruction, candidate, lost):
@@ -463,6 +470,9 @@ def test_check_edit_removal():
     assert check_edit(prompt, "remove the hat", "a man on a bike").ok
     kept_hat = check_edit(prompt, "remove the hat", "a man with a hat riding a bike")
     assert kept_hat.leftover == ("hat",) and not kept_hat.ok
+    # a removal brings nothing new: the hat did not become a scarf
+    swapped = check_edit(prompt, "remove the hat", "a man with a scarf on a bike")
+    assert swapped.added == ("scarf",) and not swapped.ok
 
 
 def test_check_edit_counts_a_derived_word_as_the_gain():

@@ -346,6 +346,9 @@ EDITS = [
         "take the parrot off the pirate",
         "a pirate with a wooden leg, oil painting",
     ),
+    # a gerund that takes the removed thing goes with it; an adjective in -ing does not
+    ("a tram crossing an iron bridge, dusk", "remove the bridge", "a tram, dusk"),
+    ("a monk reading a glowing scroll in a cave", "remove the scroll", "a monk in a cave"),
     # a shade WordNet lists apart is still a colour
     ("a yellow canoe on a lake", "paint the canoe pale green", "a pale green canoe on a lake"),
     # a light change replaces the light tag; a new position the old one
