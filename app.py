@@ -16,19 +16,83 @@ import argparse
 import atexit
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """Return (user, password) from "user:pass"; None for no auth. Refuses other shapes."""
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise SystemExit("--auth (or DIFFCHAT_AUTH) must look like user:password")
+# Where a login comes from, in refusals: never the text itself (it may hold a password).
+AUTH_OPTION = "--auth (or DIFFCHAT_AUTH)"
+AUTH_FILE_OPTION = "--auth-file (or DIFFCHAT_AUTH_FILE)"
+
+
+def parse_login(text: str, where: str) -> tuple[str, str]:
+    """Return (user, password) from "user:password"; the password is all after the first
+    colon (it may hold colons). Refuses other shapes with a message naming `where`, never the
+    text."""
+    user, sep, password = text.strip().partition(":")
+    user = user.strip()
+    if not sep:
+        raise SystemExit(f"{where}: expected user:password, found no colon")
+    if not user:
+        raise SystemExit(f"{where}: the user name before the colon is empty")
+    if not password:
+        raise SystemExit(f"{where}: the password after the colon is empty")
     return user, password
+
+
+def logins_from_values(values: list[str]) -> list[tuple[str, str, str]]:
+    """Return (where, user, password) for each login of the --auth values, each one
+    "user:password" or a comma-separated list of them (a password with a comma goes in an
+    --auth-file)."""
+    entries = [entry for value in values for entry in value.split(",")]
+    logins = []
+    for number, entry in enumerate(entries, 1):
+        where = f"{AUTH_OPTION} login {number}"
+        if not entry.strip():
+            raise SystemExit(f"{where} is empty (logins are user:password, comma-separated)")
+        logins.append((where, *parse_login(entry, where)))
+    return logins
+
+
+def logins_from_file(path: str) -> list[tuple[str, str, str]]:
+    """Return (where, user, password) for each "user:password" line of the file at `path`;
+    blank lines and lines starting with # are skipped, a file with no login is refused."""
+    if not path.strip():  # `--auth-file "$UNSET"` must not start the app without a login
+        raise SystemExit(f"{AUTH_FILE_OPTION}: the path is empty")
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise SystemExit(
+            f"{AUTH_FILE_OPTION} {path}: cannot read it ({error.strerror or error})"
+        ) from None
+    except UnicodeDecodeError:
+        raise SystemExit(f"{AUTH_FILE_OPTION} {path}: not UTF-8 text") from None
+    logins = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.strip().startswith("#"):
+            where = f"{AUTH_FILE_OPTION} {path} line {number}"
+            logins.append((where, *parse_login(line, where)))
+    if not logins:
+        raise SystemExit(f"{AUTH_FILE_OPTION} {path}: no user:password line in it")
+    return logins
+
+
+def collect_logins(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """Return the (user, password) logins of --auth and --auth-file together, as launch()
+    takes them; None when neither is given (no login). A user name given twice is refused."""
+    logins = logins_from_values(args.auth or [])
+    if args.auth_file is not None:
+        logins += logins_from_file(args.auth_file)
+    first_given: dict[str, str] = {}
+    for where, user, _ in logins:
+        if user in first_given:
+            raise SystemExit(
+                f"{where}: user {user!r} is given twice (first at {first_given[user]})"
+            )
+        first_given[user] = where
+    return [(user, password) for _, user, password in logins] or None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,8 +107,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="open a public gradio.live link")
     parser.add_argument(
         "--auth",
-        default=os.environ.get("DIFFCHAT_AUTH"),
-        help="user:password to require a login (or DIFFCHAT_AUTH)",
+        action="append",
+        metavar="USER:PASSWORD[,USER:PASSWORD...]",
+        help="require a login: one or more user:password, comma-separated; may be given more "
+        "than once (or DIFFCHAT_AUTH)",
+    )
+    parser.add_argument(
+        "--auth-file",
+        default=os.environ.get("DIFFCHAT_AUTH_FILE") or None,
+        metavar="PATH",
+        help="require a login: a file of user:password lines, blank lines and # comments "
+        "skipped, so passwords stay out of shell history and ps (or DIFFCHAT_AUTH_FILE)",
     )
     parser.add_argument(
         "--concurrency",
@@ -64,7 +137,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="never download the default image model, nor offer it in the banner "
         "(or DIFFCHAT_NO_DOWNLOAD=1)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # The environment stands in for --auth only when the command line gives none.
+    if args.auth is None and os.environ.get("DIFFCHAT_AUTH"):
+        args.auth = [os.environ["DIFFCHAT_AUTH"]]
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.concurrency < 1:
         raise SystemExit("--concurrency must be at least 1")
-    auth = parse_auth(args.auth)
+    auth = collect_logins(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from core.errors import RedactingFilter
 
@@ -100,6 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("diffchat").info(
         "model set: %s", "offline (tiny models)" if settings.offline else "real weights"
     )
+    if auth:
+        logging.getLogger("diffchat").info(
+            "login required: %d user(s): %s", len(auth), ", ".join(user for user, _ in auth)
+        )
     context = AppContext(settings)
     # On shutdown the chats of API clients go; browser-held ones stay for the next start.
     atexit.register(context.sessions.close)

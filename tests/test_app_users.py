@@ -1,11 +1,14 @@
-"""Issue 11 through gradio_client against the app launched with two logins (--auth): each
-user's Train and Evaluate paths are confined to their own folder in the workspace, so one
-user can neither read nor write another's training runs or evaluations, nor load another's
-trained rewriter; the shipped assets stay readable to both.
+"""Issue 11 through gradio_client against the app started by app.main with two logins from
+the command line (one in an --auth-file, one in --auth): each can log in, and each user's
+Train and Evaluate paths are confined to their own folder in the workspace, so one user can
+neither read nor write another's training runs or evaluations, nor load another's trained
+rewriter; the shipped assets stay readable to both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from pathlib import Path
 
@@ -19,28 +22,55 @@ LOGINS = {"alice": "alice-password", "bob": "bob-password"}
 NO_OPTIONS = {"headers": ["option", "value", "help"], "data": []}
 
 
+@contextlib.contextmanager
+def _logged():
+    """Yield the list the messages logged meanwhile go to."""
+    records: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: records.append(record.getMessage())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 @pytest.fixture(scope="module")
 def app(offline_assets, tmp_path_factory):
+    import gradio as gr
+
+    import app as launcher
+
     workspace = tmp_path_factory.mktemp("workspace")
+    logins_file = tmp_path_factory.mktemp("secrets") / "logins"
+    logins_file.write_text(f"# who may log in\n\nalice:{LOGINS['alice']}\n")
+    launch = gr.Blocks.launch
+    launched = {}
+
+    def launch_in_background(demo, **options):
+        # main() blocks in launch(); here it returns, on a free port, and skips launch's 3 s
+        # page check, which fails on a busy 2-core machine.
+        options.update(prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False)
+        launched.update(demo=demo, auth=options["auth"])
+        launched["url"] = launch(demo, **options)[1]
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DIFFCHAT_WORKSPACE", str(workspace))
-        from diffchat_ui.context import AppContext
-        from diffchat_ui.layout import build_demo, launch_options, queue
-        from diffchat_ui.settings import detect_settings
-
-        context = AppContext(detect_settings(force_offline=True, concurrency=2))
-        demo = queue(build_demo(context), 2)
-        _, url, _ = demo.launch(
-            prevent_thread_lock=True,
-            server_name="127.0.0.1",
-            server_port=None,
-            quiet=True,
-            auth=list(LOGINS.items()),
-            _frontend=False,  # launch's 3 s page check fails on a busy 2-core machine
-            **launch_options(context),
-        )
-        yield url, workspace.resolve()
-        demo.close()
+        for variable in ("DIFFCHAT_AUTH", "DIFFCHAT_AUTH_FILE", "SPACE_ID"):
+            patch.delenv(variable, raising=False)
+        patch.setattr(gr.Blocks, "launch", launch_in_background)
+        argv = ["--offline", "--no-download", "--auth-file", str(logins_file)]
+        with _logged() as records:
+            launcher.main([*argv, "--auth", f"bob:{LOGINS['bob']}"])
+        assert sorted(launched["auth"]) == sorted(LOGINS.items())
+        assert "login required: 2 user(s): bob, alice" in records
+        assert not [r for r in records if any(pw in r for pw in LOGINS.values())]
+        yield launched["url"], workspace.resolve()
+        launched["demo"].close()
 
 
 class Login:
@@ -97,6 +127,15 @@ def _user_folder(workspace: Path, user: str) -> Path:
     from diffchat_ui.context import USERS_FOLDER, user_folder_name
 
     return workspace / USERS_FOLDER / user_folder_name(user)
+
+
+def test_only_the_command_line_logins_get_in(app):
+    url, _ = app
+    for user, password in LOGINS.items():
+        assert Client(url, auth=(user, password), verbose=False).predict(api_name="/open_session")
+    for wrong in [("alice", LOGINS["bob"]), ("carol", LOGINS["alice"])]:
+        with pytest.raises(ValueError, match="Could not login"):  # Gradio answers 400
+            Client(url, auth=wrong, verbose=False)
 
 
 def test_each_user_trains_and_evaluates_in_their_own_folder(app, monkeypatch):

@@ -20,21 +20,111 @@ from diffchat_ui.votes import TIE
 from train.runner import ChildProcess
 
 
-def test_flags_default_to_localhost_and_parse_auth(monkeypatch):
+def test_flags_default_to_localhost_and_no_login(monkeypatch):
     monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    monkeypatch.delenv("DIFFCHAT_AUTH_FILE", raising=False)
     args = app.parse_args([])
-    assert (args.host, args.port, args.share, args.auth, args.concurrency) == (
-        "127.0.0.1",
-        7860,
-        False,
-        None,
-        2,
+    assert (args.host, args.port, args.share, args.concurrency) == ("127.0.0.1", 7860, False, 2)
+    assert (args.auth, args.auth_file, app.collect_logins(args)) == (None, None, None)
+
+
+def _logins(argv: list[str]):
+    return app.collect_logins(app.parse_args(argv))
+
+
+def test_auth_takes_several_logins_repeated_or_comma_separated(monkeypatch):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    monkeypatch.delenv("DIFFCHAT_AUTH_FILE", raising=False)
+    assert _logins(["--auth", "ann:s3cret:x"]) == [("ann", "s3cret:x")]  # as before
+    assert _logins(["--auth", "alice:pw1, bob:pw2", "--auth", "carol:pw3"]) == [
+        ("alice", "pw1"),
+        ("bob", "pw2"),
+        ("carol", "pw3"),
+    ]
+    monkeypatch.setenv("DIFFCHAT_AUTH", "bob:pw,dan:pw4")
+    assert _logins(["--offline"]) == [("bob", "pw"), ("dan", "pw4")]
+    assert _logins(["--auth", "eve:pw5"]) == [("eve", "pw5")]  # the command line wins
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--auth", "no-colon-Secret1"], "login 1: expected user:password, found no colon"),
+        (["--auth", "ann:pw,:Secret1"], "login 2: the user name before the colon is empty"),
+        (["--auth", "ann:Secret1", "--auth", "bob:"], "login 2: the password after the colon"),
+        (["--auth", "ann:Secret1,,bob:pw"], "login 2 is empty"),
+        (["--auth", ""], "login 1 is empty"),  # --auth "$UNSET" must not mean no login
+        (["--auth", "ann:Secret1,ann:Secret2"], "login 2: user 'ann' is given twice"),
+    ],
+)
+def test_auth_refuses_a_bad_login_without_showing_the_password(monkeypatch, argv, message):
+    monkeypatch.delenv("DIFFCHAT_AUTH_FILE", raising=False)
+    with pytest.raises(SystemExit) as refused:
+        _logins(argv)
+    assert message in str(refused.value) and "Secret" not in str(refused.value)
+
+
+def test_auth_file_reads_one_login_a_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    monkeypatch.delenv("DIFFCHAT_AUTH_FILE", raising=False)
+    path = tmp_path / "logins"
+    path.write_bytes(
+        "\ufeff# the team\r\nalice:pw:with,commas # and a hash\r\n\n  \n   # indented\n"
+        " bob :pw2\n".encode()
     )
-    assert app.parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
-    with pytest.raises(SystemExit, match="user:password"):
-        app.parse_auth("no-colon")
-    monkeypatch.setenv("DIFFCHAT_AUTH", "bob:pw")
-    assert app.parse_args(["--offline"]).auth == "bob:pw"
+    assert _logins(["--auth-file", str(path)]) == [
+        ("alice", "pw:with,commas # and a hash"),  # all after the first colon is the password
+        ("bob", "pw2"),
+    ]
+    # With --auth too, every login counts; so does DIFFCHAT_AUTH_FILE for the file.
+    monkeypatch.setenv("DIFFCHAT_AUTH_FILE", str(path))
+    assert _logins(["--auth", "carol:pw3"]) == [
+        ("carol", "pw3"),
+        ("alice", "pw:with,commas # and a hash"),
+        ("bob", "pw2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("alice:pw1\n\n# bob\nSecret1\n", "line 4: expected user:password, found no colon"),
+        ("alice:pw1\n:Secret1\n", "line 2: the user name before the colon is empty"),
+        ("# x\nalice:\n", "line 2: the password after the colon is empty"),
+        ("alice:Secret1\nbob:pw\nalice:Secret2\n", "line 3: user 'alice' is given twice"),
+        ("# nobody yet\n\n", "no user:password line in it"),
+        (b"alice:Secret\xff\n", "not UTF-8 text"),
+    ],
+)
+def test_auth_file_refuses_a_bad_line_by_its_number(tmp_path, monkeypatch, lines, message):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    path = tmp_path / "logins"
+    if isinstance(lines, bytes):
+        path.write_bytes(lines)
+    else:
+        path.write_text(lines)
+    with pytest.raises(SystemExit) as refused:
+        _logins(["--auth-file", str(path)])
+    text = str(refused.value)
+    assert message in text and str(path) in text and "Secret" not in text
+    if "twice" in message:
+        assert "first at --auth-file (or DIFFCHAT_AUTH_FILE) " + f"{path} line 1" in text
+
+
+def test_auth_file_refuses_a_missing_file_and_a_user_also_in_auth(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    with pytest.raises(SystemExit, match="cannot read it"):
+        _logins(["--auth-file", str(tmp_path / "absent")])
+    with pytest.raises(SystemExit, match="the path is empty"):
+        _logins(["--auth-file", ""])  # --auth-file "$UNSET" must not mean no login
+    path = tmp_path / "logins"
+    path.write_text("bob:Secret1\n")
+    with pytest.raises(SystemExit, match="line 1: user 'bob' is given twice") as refused:
+        _logins(["--auth", "bob:Secret2", "--auth-file", str(path)])
+    assert "Secret" not in str(refused.value)
+    # The launcher refuses before it builds or starts anything.
+    with pytest.raises(SystemExit, match="cannot read it"):
+        app.main(["--auth-file", str(tmp_path / "absent")])
 
 
 def test_offline_when_sd15_is_not_cached(tmp_path, monkeypatch):
