@@ -116,6 +116,7 @@ _POSITION_VERBS = frozenset(
     {"move", "put", "place", "shift", "center", "centre", "position", "set"}
 )
 _CENTERED = frozenset({"center", "centre", "middle"})
+_SET_PERSON = re.compile(r"^(?:make|turn)\s+(?:him|her|them)\s+(?P<new>.+)$")
 # "take the hat off the snowman", "take his glasses off"
 _TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+off\b.*$")
 _NEGATION = re.compile(
@@ -1272,6 +1273,15 @@ def _read_part(prompt: str, text: str) -> EditReading:
                         new_phrase = f"{new_phrase} lighting"  # "make the lighting harsh"
                 else:  # "make the tulips sunflowers": other things take their place
                     old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
+    # "make him young" on "an elderly man": the attribute is the prompt's first person's.
+    if (
+        kind == "other"
+        and (match := _SET_PERSON.match(text))
+        and (content := _content(match["new"]))
+        and all(pos == "a" for _, pos, _ in content)
+        and (people := _person_nouns(prompt))
+    ):
+        objects, new_phrase, kind = people[:1], match["new"], "set"
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
@@ -1603,13 +1613,19 @@ def medium_name_words() -> frozenset[str]:
     return _lexicon().medium_name_words
 
 
-def _names_a_person(clause: str) -> bool:
-    return any(
-        pos == "n"
+def _person_nouns(text: str) -> list[str]:
+    """The nouns of `text` whose first WordNet sense is a person, in order."""
+    return [
+        lemma
+        for lemma, pos in (tagged_lemmas(text) if split_words(text) else ())
+        if pos == "n"
         and (senses := _wordnet().synsets(lemma, pos="n"))
         and "person.n.01" in _closure(senses[0].name())
-        for lemma, pos in (tagged_lemmas(clause) if split_words(clause) else ())
-    )
+    ]
+
+
+def _names_a_person(clause: str) -> bool:
+    return bool(_person_nouns(clause))
 
 
 def _clauses_holding(prompt: str, objects: tuple[str, ...], pronoun: bool) -> list[str]:

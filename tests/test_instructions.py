@@ -275,6 +275,9 @@ def test_pronouns_resolve_to_nothing_to_lose():
     assert reading.pronoun and reading.lose == ()
     # "her" says whose hair when the prompt has hair: not a pronoun edit.
     assert not read_instruction("a woman with red hair", "change her hair to blonde").pronoun
+    # a new attribute of him is the prompt's person's: the old value of it goes
+    reading = read_instruction("a frail old sailor mending a net", "make him young")
+    assert reading.objects == ("sailor",) and "old" in reading.lose
 
 
 def test_compound_instructions_read_each_part():
