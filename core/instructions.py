@@ -1940,11 +1940,8 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
     # An added thing replaces nothing, and neither does a new attribute of a thing the prompt
     # holds ("make the sword red hot" keeps the female blacksmith), except the thing's old
     # value of it (a span holding a lose word, below).
-    # An edit the reader could not place ("wide angle shot" on a prompt with no shot size)
-    # replaces nothing either: a "rope ladder" it overwrote is lost.
     replaces = any(
         part.kind != "add"
-        and not (part.kind == "other" and not part.lose)
         and not (part.kind in ("set", "relative") and part.objects and set(part.objects) <= held)
         for part in readings
     )
