@@ -450,7 +450,9 @@ def build(context: AppContext) -> gr.Dropdown:
         run_button = gr.Button("Compare", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
     status = gr.Markdown()
-    gallery = gr.Gallery(label="Side by side", columns=4, height=360)
+    # Height "auto": at a fixed 360 px a row of four thumbnails was taller than the box, so
+    # the captions naming each method were scrolled out of sight.
+    gallery = gr.Gallery(label="Side by side", columns=4, height="auto", elem_id="compare-gallery")
     table = gr.Dataframe(
         label="Prompts and scores (higher is better; scales in the headers)",
         wrap=True,

@@ -88,9 +88,11 @@ def run_turn(
             if same_prompt(target_prompt, request.prompt):
                 return TurnResult(target_prompt, None, {}, unchanged=True)
             request = replace(request, target_prompt=target_prompt)
+        say_model_loading(request.ip2p_model if request.mode == "ip2p" else request.model, progress)
         edited = images.edit(request, progress=step_progress, cancel_event=cancel_event)
         result = TurnResult(edited.target_prompt, edited.image, dict(edited.parameters))
     else:
+        say_model_loading(request.model, progress)
         generated = images.generate(request, progress=step_progress, cancel_event=cancel_event)
         result = TurnResult(request.prompt, generated.image, dict(generated.parameters))
     if score:
@@ -102,6 +104,22 @@ def run_turn(
         per_image, result.notes = score_images([result.image], [result.prompt], edits, tiny)
         result.scores = per_image[0]
     return result
+
+
+def say_model_loading(model: str, progress: ProgressFn) -> None:
+    """Report "loading MODEL" as a phase of its own when the render must load it first (real
+    weights take tens of seconds), instead of a progress overlay with no words until the
+    first denoising step."""
+    from core import pipelines
+    from core.registry import get_model_spec
+
+    try:
+        name = get_model_spec(model).name
+    except DiffChatError:
+        return  # the render refuses it itself, with its message
+    loaded = pipelines.current_spec()
+    if loaded is None or loaded.name != name:
+        progress(0, 0, f"loading {name}")
 
 
 _scorers: dict[tuple[str, bool], object] = {}

@@ -8,6 +8,7 @@ tab screenshots in docs/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -102,6 +103,9 @@ def _settings(page):
 def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     from playwright.sync_api import expect
 
+    from core import pipelines
+
+    pipelines.unload()  # as on a fresh start: the first turn loads its model
     expect(page.locator("#stop")).to_be_disabled()  # greyed out while idle
     expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
     box = page.locator("#instruction textarea")
@@ -112,7 +116,12 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#chat")).to_contain_text("a red fox in a snowy forest", timeout=5_000)
     expect(box).to_have_value("")
     expect(page.locator("#stop")).to_be_enabled()
+    # the progress over the image names the phase (the model load, then the steps)...
+    progress = page.locator("#current-image .wrap")
+    expect(progress).to_contain_text(re.compile("loading tiny-sd|denoising"), timeout=120_000)
     page.screenshot(path=str(tmp_path / "mid-turn.png"), full_page=True)
+    # ...and covers nothing else
+    assert {name: _shown_overlays(page, name) for name in UNCOVERED} == dict.fromkeys(UNCOVERED, 0)
     image = page.locator("#current-image img")
     expect(image).to_be_visible(timeout=600_000)  # a loaded 2-core machine: up to 5 min seen
     expect(page.locator("#prompt-diff")).to_contain_text("a red fox in a snowy forest")
@@ -205,6 +214,51 @@ def test_evaluation_plots_render_as_images(page, workspace):
     assert plot.evaluate("img => img.naturalWidth") > 0
 
 
+@pytest.mark.slow  # three renders and the tiny scorers on the loaded 2-core machine
+def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("textbox", name="Raw prompt").fill("a cabin in the woods, watercolor")
+    page.get_by_role("textbox", name="Instruction", exact=True).fill("make it autumn")
+    rewriter = page.get_by_role("combobox", name="DiffChat rewriter", exact=True)
+    rewriter.fill("append")  # quick; the offline SmolLM2 rewriter runs in the Create tests
+    rewriter.press("Enter")
+    page.get_by_role("combobox", name="Chat LLM (OpenAI-compatible or local)").click()
+    page.get_by_role("option", name="(none)").click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    # the progress names what renders: raw image, append, instructpix2pix (3 renders)
+    running = re.compile(r"(raw image|append|instructpix2pix) on tiny-sd \(\d of 3\)")
+    expect(page.get_by_text(running).first).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("Done: 1 model(s).")).to_be_visible(timeout=600_000)
+    table = page.locator("#compare-table")
+    expect(table).to_contain_text("append")
+    expect(table).to_contain_text("instructpix2pix")
+    expect(table).to_contain_text("content_integrity (0-100)")  # the scale in the header
+    # each picture's caption names its method, in sight without scrolling the gallery
+    gallery = page.locator("#compare-gallery")
+    for caption in ("raw · tiny-sd", "append · tiny-sd", "instructpix2pix · tiny-sd"):
+        expect(gallery.locator(".caption-label", has_text=caption)).to_be_visible()
+    hidden = gallery.evaluate(
+        """gallery => {
+          const box = gallery.querySelector('.grid-wrap').getBoundingClientRect();
+          return [...gallery.querySelectorAll('.caption-label')]
+            .filter(c => c.getBoundingClientRect().bottom > box.bottom + 1).length;
+        }"""
+    )
+    assert hidden == 0, f"{hidden} captions lie below the gallery's visible part"
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    # the table stays inside its column (wrapping or scrolling inside), the page does not
+    # scroll sideways
+    sizes = table.evaluate(
+        """block => ({right: block.getBoundingClientRect().right,
+                      page: document.documentElement.clientWidth,
+                      scroll: document.documentElement.scrollWidth})"""
+    )
+    assert sizes["right"] <= sizes["page"] and sizes["scroll"] <= sizes["page"], sizes
+
+
 @pytest.mark.slow  # a training child process: model load and steps, about a minute here
 def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     from PIL import Image
@@ -220,13 +274,16 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("Base model (registry name, folder or id)").fill(str(base))
     page.get_by_label("Data file").fill(str(data))
-    page.get_by_label("Output folder (inside the workspace)").fill(
+    page.get_by_label("Output folder (inside the workspace").fill(
         str(workspace / "train-runs" / "browser-sft")
     )
     page.get_by_role("button", name="Quick run on this CPU").click()
     # a run long enough to watch: max_steps 30 -> 100000 in the table (Stop ends it)
     cell = page.locator("#train-options").get_by_text("30", exact=True).first
-    cell.dblclick()
+    # select, then Enter opens the editor (a double click landed on another row: the first
+    # click scrolls the long table)
+    cell.click()
+    page.keyboard.press("Enter")
     page.keyboard.press("ControlOrMeta+a")
     page.keyboard.type("100000")
     page.keyboard.press("Enter")
@@ -237,8 +294,16 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     # the curve draws while the run goes on, not hidden under a progress overlay
     curve = page.locator("#train-curves canvas, #train-curves svg").first
     expect(curve).to_be_visible(timeout=240_000)
-    expect(page.locator("#train-log textarea")).to_be_visible()
+    log = page.locator("#train-log textarea")
+    expect(log).to_be_visible()
+    expect(log).not_to_have_value("")  # the live log, not an empty box
     assert "Running" in page.locator("#train-status").inner_text()
+    # the run's progress sits on the status line, over neither the log nor the curve
+    assert _shown_overlays(page, "train-log") == 0
+    assert _shown_overlays(page, "train-curves") == 0
+    # the legend names the curves
+    legend = page.locator("#train-curves [aria-label*='legend titled']")
+    expect(legend).to_have_attribute("aria-label", re.compile("titled 'curve'.*loss"))
     # the curve's own pixels: axes, ticks and a line in more than a handful of colours
     page.locator("#train-curves").screenshot(path=str(tmp_path / "train.png"))
     with Image.open(tmp_path / "train.png") as shot:
@@ -246,31 +311,82 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     assert colours is None or len(colours) > 8
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
+    first_run = _drawn_steps(page)
+    assert len(first_run) > 1, first_run
+
+    # Resume continues from the checkpoint Stop saved, and the curve keeps the first run's
+    # steps (it reads the whole metrics file), not only the new ones
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
+    _wait_until(
+        lambda: max(_drawn_steps(page), default=0) > max(first_run), 240, "the resumed run's steps"
+    )
+    resumed = _drawn_steps(page)
+    assert min(resumed) == min(first_run), (first_run[:3], resumed[:3])
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
 
 
-@pytest.mark.slow  # one turn and a reload on the loaded 2-core machine: minutes here
+def _drawn_steps(page) -> list[float]:
+    """Return the steps the Train curve draws, from the labels Vega gives each point
+    ("step: 12; value: 0.53; metric: loss")."""
+    labels = page.locator("#train-curves [aria-label^='step: ']").evaluate_all(
+        "marks => marks.map(mark => mark.getAttribute('aria-label'))"
+    )
+    return sorted(
+        {float(label.split(";")[0][len("step: ") :].replace(",", "")) for label in labels}
+    )
+
+
+def _wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.time() + timeout_s
+    while not condition():
+        assert time.time() < deadline, f"waited {timeout_s} s for {what}"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow  # two turns and a reload on the loaded 2-core machine: minutes here
 def test_a_gone_image_is_said_in_the_chat_without_error_badges(page, workspace):
     from playwright.sync_api import expect
 
     page.set_default_timeout(120_000)
     sessions = workspace / "public" / "sessions"
     before = {folder.name for folder in sessions.iterdir()}
-    page.locator("#instruction textarea").fill("a lighthouse on a cliff, watercolor")
-    page.locator("#send").click()
-    expect(page.locator("#current-image img")).to_be_visible(timeout=600_000)
-    # another process cleans the folder under a live session (what happened with /tmp)
+    _first_turn(page, "a lighthouse on a cliff, watercolor")
+    turns, chat, tree = (
+        page.locator("#turns img"),
+        page.locator("#chat"),
+        page.locator("#turn-tree"),
+    )
+    page.locator("#hand-prompt textarea").fill("a lighthouse on a cliff at night, watercolor")
+    page.locator("#render-prompt").click()
+    expect(turns).to_have_count(2, timeout=600_000)
+    # another process deletes the current turn's image (what happened with /tmp)
     (mine,) = (folder for folder in sessions.iterdir() if folder.name not in before)
-    for image in mine.glob("*.png"):
-        image.unlink()
+    (second,) = mine.glob("turn-002*.png")
+    second.unlink()
     page.reload()
     expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
-    chat = page.locator("#chat")
     expect(chat).to_contain_text("this image is gone", timeout=30_000)
-    expect(page.locator("#turn-tree")).to_contain_text("(image gone)")
-    page.locator("#instruction textarea").fill("make it night")
+    expect(tree).to_contain_text("#2 rewrite: (edited by hand) (image gone)")
+    expect(turns).to_have_count(1)  # the gallery holds the images that are there
+    # an edit of the gone turn is refused in the chat, offering the turn to branch from
+    page.locator("#instruction textarea").fill("make it foggy")
     page.locator("#send").click()
-    expect(chat).to_contain_text("The image of turn #1 is gone", timeout=60_000)
+    expect(chat).to_contain_text(
+        "The image of turn #2 is gone (the file of its image). Start a new branch from turn #1?",
+        timeout=60_000,
+    )
     expect(page.locator("#current-image img")).to_have_count(0)
+    # taking the offer: click turn #1 in the gallery, and the next turn branches from it
+    turns.first.click()
+    expect(tree).to_contain_text(re.compile(r"#1 text to image: .*← current"))
+    page.locator("#hand-prompt textarea").fill("a lighthouse on a cliff in fog, watercolor")
+    page.locator("#render-prompt").click()
+    expect(turns).to_have_count(2, timeout=600_000)
+    expect(page.locator("#turns")).to_contain_text("#3 (from #1)")
+    expect(tree).to_contain_text(re.compile(r"#3 rewrite: \(edited by hand\)\s*← current"))
+    expect(page.locator("#current-image img")).to_be_visible()
     expect(page.get_by_text("Error", exact=True)).to_have_count(0)
 
 

@@ -129,6 +129,22 @@ def test_the_rewrite_phase_shows_its_name_not_a_step_count(echo_rewriter):
     ]
 
 
+def test_a_model_load_is_a_named_phase_before_the_first_step(offline_assets):
+    from core import pipelines
+    from core.images import GenerationRequest
+    from diffchat_ui.turns import run_turn
+
+    request = GenerationRequest("a cat", model="tiny-sd", num_inference_steps=2)
+    pipelines.unload()  # as on a fresh start: the first turn loads the model
+    reported = []
+    run_turn(request, lambda *event: reported.append(event), threading.Event(), score=False)
+    assert reported[0] == (0, 0, "loading tiny-sd")
+    assert reported[1:] == [(1, 2, "denoising"), (2, 2, "denoising")]
+    reported.clear()  # loaded now: straight to the steps
+    run_turn(request, lambda *event: reported.append(event), threading.Event(), score=False)
+    assert [description for *_, description in reported] == ["denoising", "denoising"]
+
+
 @pytest.mark.parametrize(
     "mode, strength_visible, s_i_visible, guidance_label",
     [
