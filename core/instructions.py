@@ -427,6 +427,10 @@ def _compatible(old: SlotValue, new: SlotValue, layered: bool = True) -> bool:
             return True
         if layered and layers == {"precipitation", "cloud"}:
             return True
+        # A part of the other's weather by WordNet's definition: a storm comes "with ...
+        # thunder and lightning", so lightning added to a stormy sky leaves it stormy.
+        if _defined_with(old, new) or _defined_with(new, old):
+            return True
     if old.slot in ("season", "time_of_day", "count"):
         # Only the same value: evening is a kind of daytime, yet "make it evening" ends "day".
         return bool(old.senses & new.senses)
@@ -435,6 +439,21 @@ def _compatible(old: SlotValue, new: SlotValue, layered: bool = True) -> bool:
         sense in _closure(other) or other in _closure(sense)
         for sense in old.senses
         for other in new.senses
+    )
+
+
+def _defined_with(whole: SlotValue, part: SlotValue) -> bool:
+    """Whether a WordNet definition of `whole`'s senses names one of `part`'s senses."""
+    wordnet = _wordnet()
+    names = {
+        name.replace("_", " ")
+        for sense in part.senses
+        for name in wordnet.synset(sense).lemma_names()
+    }
+    return any(
+        re.search(rf"\b{re.escape(name)}\b", wordnet.synset(sense).definition())
+        for sense in whole.senses
+        for name in names
     )
 
 
@@ -1960,9 +1979,21 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
             lemma in _family(word) or word in _family(lemma) for word in asked
         )
 
+    # A new season, time of day, weather or medium takes the place of its old value only:
+    # "at sunset" written over "calm sea" loses the sea (an earlier turn's edit).
+    scene_only = all(
+        part.kind == "set"
+        and part.slots
+        and set(part.slots) <= set(SCENE_SLOTS)
+        and not part.objects
+        for part in readings
+    )
+
     def gives_way(lemma: str, pos: str | None) -> bool:
         value = slot_of(lemma, pos)
-        return value is None or value.slot == "colour" or value.slot in slots_set
+        if value is None:
+            return not scene_only
+        return value.slot == "colour" or value.slot in slots_set
 
     explained: set[str] = set()
     matcher = SequenceMatcher(
