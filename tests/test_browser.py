@@ -214,6 +214,63 @@ def test_evaluation_plots_render_as_images(page, workspace):
     assert plot.evaluate("img => img.naturalWidth") > 0
 
 
+def test_vote_candidates_show_their_captions(page, workspace):
+    """The Compare gallery hid its captions under a fixed height; the Vote gallery's 280 px
+    hold one row of four, the most candidates a comparison has (a fifth would not fit)."""
+    import json
+
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    # the most candidates a Compare run makes: two rewriters, InstructPix2Pix, best-of-N
+    methods = ["append", "diffchat", "instructpix2pix", "best-of-4"]
+    folder = workspace / "comparisons" / "browser-vote"
+    folder.mkdir(parents=True)
+    for index, name in enumerate(["raw", *methods]):
+        Image.new("RGB", (64, 64), (40 * index, 90, 160)).save(folder / f"{name}.png")
+    candidates = [
+        {"method": m, "prompt": m, "image": f"{m}.png", "scores": {}, "error": ""} for m in methods
+    ]
+    (folder / "comparison.json").write_text(
+        json.dumps(
+            {
+                "id": folder.name,
+                "model": "tiny-sd",
+                "raw_prompt": "a cat in the vote test",
+                "instruction": "make it night",
+                "raw_image": "raw.png",
+                "candidates": candidates,
+            }
+        )
+    )
+    page.get_by_role("tab", name="Vote").click()
+    gallery = page.locator("#vote-candidates")
+    instruction = page.get_by_text("Raw prompt: a cat in the vote test")
+    # a ballot loads when the tab opens; other tests' comparisons may come first
+    expect(gallery.locator(".caption-label").first).to_be_visible(timeout=30_000)
+    for _ in range(10):
+        if instruction.count():
+            break
+        page.get_by_role("button", name="Next comparison").click()
+        page.wait_for_timeout(2_000)
+    expect(instruction).to_be_visible()
+    for letter in "ABCD":
+        expect(gallery.locator(".caption-label", has_text=f"Candidate {letter}")).to_be_visible()
+    assert _captions_below_the_gallery(gallery) == 0, "captions lie below the visible part"
+
+
+def _captions_below_the_gallery(gallery) -> int:
+    """Return how many of a gallery's captions lie below its visible part (a fixed height
+    scrolls them out of sight)."""
+    return gallery.evaluate(
+        """gallery => {
+          const box = gallery.querySelector('.grid-wrap').getBoundingClientRect();
+          return [...gallery.querySelectorAll('.caption-label')]
+            .filter(c => c.getBoundingClientRect().bottom > box.bottom + 1).length;
+        }"""
+    )
+
+
 @pytest.mark.slow  # three renders and the tiny scorers on the loaded 2-core machine
 def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
     from playwright.sync_api import expect
@@ -240,13 +297,7 @@ def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
     gallery = page.locator("#compare-gallery")
     for caption in ("raw · tiny-sd", "append · tiny-sd", "instructpix2pix · tiny-sd"):
         expect(gallery.locator(".caption-label", has_text=caption)).to_be_visible()
-    hidden = gallery.evaluate(
-        """gallery => {
-          const box = gallery.querySelector('.grid-wrap').getBoundingClientRect();
-          return [...gallery.querySelectorAll('.caption-label')]
-            .filter(c => c.getBoundingClientRect().bottom > box.bottom + 1).length;
-        }"""
-    )
+    hidden = _captions_below_the_gallery(gallery)
     assert hidden == 0, f"{hidden} captions lie below the gallery's visible part"
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
     # the table stays inside its column (wrapping or scrolling inside), the page does not
