@@ -293,21 +293,28 @@ def turns_with_images(state: ChatState) -> list:
 def _view(state: ChatState | None, context: AppContext):
     """Return the screen for a state: chat, image, prompt diff, scores, gallery, download."""
     if state is None:
-        return [], None, [], "", [], None
+        return [], None, prompt_diff_view([]), "", [], None
     turn = current_turn(state)
     gallery = [
         (turn_.image_path, gallery_caption(state, turn_)) for turn_ in turns_with_images(state)
     ]
     messages = shown_messages(state.messages)
     if turn is None:
-        return messages, None, [], "", gallery, None
+        return messages, None, prompt_diff_view([]), "", gallery, None
     parent = state.session.turns.get(turn.parent_id) if turn.parent_id is not None else None
-    diff = diff_words(parent.prompt if parent else "", turn.prompt)
+    diff = prompt_diff_view(diff_words(parent.prompt if parent else "", turn.prompt))
     scores = "\n".join(f"- **{name}**: {value:.3f}" for name, value in (turn.scores or {}).items())
     if scores and context.settings.offline:
         scores += "\n\n_Tiny random-weight scorers: the numbers are meaningless._"
     image = turn.image_path if image_exists(turn) else None
     return messages, image, diff, scores, gallery, image
+
+
+def prompt_diff_view(segments: list[tuple[str, str | None]]) -> dict:
+    """Return the prompt diff's update: the segments, with the "added / removed" legend only
+    when some word is marked (before the first turn, or on a first prompt, the legend's
+    chips alone read as content)."""
+    return gr.update(value=segments, show_legend=any(label for _, label in segments))
 
 
 GONE_IMAGE = "_(this image is gone)_"
@@ -971,7 +978,7 @@ def build(context: AppContext) -> CreateControls:
             prompt_view = gr.HighlightedText(
                 label="Prompt (changes highlighted)",
                 color_map=COLOR_MAP,
-                show_legend=True,
+                show_legend=False,  # until a turn changes words (prompt_diff_view)
                 combine_adjacent=False,
                 elem_id="prompt-diff",
             )

@@ -106,11 +106,15 @@ def send(client: Client, text: str, **inputs):
     return client.predict(*send_inputs(client, text, **inputs), api_name=SEND)
 
 
+def segments_of(diff) -> list[dict]:
+    """The HighlightedText segments of the prompt diff (an update: it also sets the legend)."""
+    return diff["value"] if isinstance(diff, dict) else diff
+
+
 def prompt_of(diff) -> str:
     """The current prompt: the kept and added segments of the HighlightedText value."""
-    segments = diff["value"] if isinstance(diff, dict) else diff
     return "".join(
-        s["token"] for s in segments if s.get("class_or_confidence") != "removed"
+        s["token"] for s in segments_of(diff) if s.get("class_or_confidence") != "removed"
     ).strip()
 
 
@@ -129,7 +133,8 @@ def test_three_turns_with_clarification_undo_and_branch(app_url):
 
     chat, _, diff, _, gallery, _ = send(client, "make it night")
     assert prompt_of(diff) == "a red fox in a snowy forest, make it night"
-    assert {"token": "make it night", "class_or_confidence": "added"} in diff
+    assert {"token": "make it night", "class_or_confidence": "added"} in segments_of(diff)
+    assert diff["show_legend"] is True  # the legend explains the marked words
     assert len(gallery) == 2
 
     # A vague instruction gets a question with choices instead of a render.

@@ -125,6 +125,8 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     image = page.locator("#current-image img")
     expect(image).to_be_visible(timeout=600_000)  # a loaded 2-core machine: up to 5 min seen
     expect(page.locator("#prompt-diff")).to_contain_text("a red fox in a snowy forest")
+    legend = page.locator("#prompt-diff [data-testid='highlighted-text:category-legend']")
+    expect(legend).to_have_count(0)  # a first prompt has no changed words to explain
     expect(page.locator("#chat")).to_contain_text("text to image")
     expect(page.locator("#turn-tree")).to_contain_text("← current")
     expect(page.locator("#stop")).to_be_disabled()
@@ -140,6 +142,7 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     page.locator("#render-prompt").click()
     expect(page.locator("#chat")).to_contain_text("edited by hand", timeout=600_000)
     expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
+    expect(legend).to_contain_text("added")  # now "at night" is marked
     page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
     assert (tmp_path / "create.png").stat().st_size > 10_000
     if os.environ.get("DIFFCHAT_UPDATE_SCREENSHOT"):
@@ -169,6 +172,13 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
 def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     from playwright.sync_api import expect
 
+    # before the first turn the prompt diff shows no "added / removed" legend either (the
+    # legend is drawn with the text field, and the session's load has filled the chat)
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
+    expect(page.locator("#prompt-diff .textfield")).to_be_attached()
+    assert (
+        page.locator("#prompt-diff [data-testid='highlighted-text:category-legend']").count() == 0
+    )
     _settings(page)
     strength, s_i = page.locator("#strength"), page.locator("#s-i")
     custom = page.get_by_label("Custom model (folder or id)")

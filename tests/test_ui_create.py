@@ -211,6 +211,30 @@ def test_a_missing_image_is_said_with_the_turn_to_branch_from(tmp_path):
     assert image is None  # no broken image on the page
 
 
+def test_the_prompt_diff_legend_shows_only_with_changed_words(tmp_path):
+    from diffchat_ui.create_tab import _view
+    from diffchat_ui.state import ChatState
+
+    class Context:
+        class settings:  # noqa: N801 — stands in for AppSettings
+            offline = True
+
+    def prompt_diff(state):
+        return _view(state, Context)[2]
+
+    state = ChatState.new(seed=3)
+    assert prompt_diff(None) == {"__type__": "update", "value": [], "show_legend": False}
+    assert prompt_diff(state)["show_legend"] is False  # no turn yet
+    (tmp_path / "1.png").write_bytes(b"png")
+    state.session.add_turn("a cat", "a cat", image_path=str(tmp_path / "1.png"))
+    first = prompt_diff(state)
+    assert first["value"] == [("a cat", None)] and first["show_legend"] is False
+    state.session.add_turn("make it night", "a cat at night", image_path=str(tmp_path / "1.png"))
+    second = prompt_diff(state)
+    assert second["value"] == [("a cat ", None), ("at night", "added")]
+    assert second["show_legend"] is True
+
+
 def test_non_english_edit_instructions_are_refused_with_a_reason():
     from diffchat_ui.create_tab import checked_instruction
 
