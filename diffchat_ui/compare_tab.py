@@ -458,6 +458,9 @@ def build(context: AppContext) -> gr.Dropdown:
         wrap=True,
         interactive=False,
         max_height=420,
+        # The prompt column wraps at a fifth of the table, leaving the score columns room for
+        # their headers' longest words (layout.CSS keeps those whole): at 1280 px all fit.
+        column_widths=["auto", "auto", "20%"],
         elem_id="compare-table",
     )
 

@@ -21,6 +21,11 @@ CSS = """
 }
 /* Gallery captions are cut to one line; hovering shows the whole instruction. */
 #turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
+/* Compare's score headers wrap between words, never inside one: Gradio's table text breaks
+   anywhere, so narrow score columns read "pickscor|e", "conte|nt_in|tegri|ty". */
+#compare-table .header-cell, #compare-table .header-cell * {
+  word-break: normal; overflow-wrap: normal;
+}
 """
 TITLE = "DiffChat Studio"
 

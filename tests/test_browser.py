@@ -269,6 +269,27 @@ def test_vote_candidates_show_their_captions(page, workspace):
     assert _captions_below_the_gallery(gallery) == 0, "captions lie below the visible part"
 
 
+def _words_split_across_lines(cells) -> list[str]:
+    """Return the words of the cells' text that the browser broke over two lines."""
+    return cells.evaluate_all(
+        r"""cells => cells.flatMap(cell => {
+          const split = [];
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          for (let node; (node = walker.nextNode());) {
+            for (const word of node.data.matchAll(/\S+/g)) {
+              const range = document.createRange();
+              range.setStart(node, word.index);
+              range.setEnd(node, word.index + word[0].length);
+              const tops = [...range.getClientRects()].filter(r => r.width > 0)
+                .map(r => Math.round(r.top));
+              if (new Set(tops).size > 1) split.push(word[0]);
+            }
+          }
+          return split;
+        })"""
+    )
+
+
 def _captions_below_the_gallery(gallery) -> int:
     """Return how many of a gallery's captions lie below its visible part (a fixed height
     scrolls them out of sight)."""
@@ -303,6 +324,12 @@ def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
     expect(table).to_contain_text("append")
     expect(table).to_contain_text("instructpix2pix")
     expect(table).to_contain_text("content_integrity (0-100)")  # the scale in the header
+    # the headers wrap between words, never inside one ("pickscor|e"), and at this width
+    # every score column is in sight (the prompts wrap instead)
+    headers = table.locator(".header-table thead .header-cell")
+    assert _words_split_across_lines(headers) == []
+    last, block = headers.last.bounding_box(), table.bounding_box()
+    assert last["x"] + last["width"] <= block["x"] + block["width"] + 1, (last, block)
     # each picture's caption names its method, in sight without scrolling the gallery
     gallery = page.locator("#compare-gallery")
     for caption in ("raw · tiny-sd", "append · tiny-sd", "instructpix2pix · tiny-sd"):
