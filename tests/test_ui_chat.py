@@ -96,7 +96,8 @@ def test_an_image_start_shows_its_description_as_the_first_prompt(tmp_path):
         "(uploaded image)",
     )
     assert Path(image).is_file() and Path(image).parent == tmp_path / "chat"
-    assert diff == [("a blue wall", None)]  # the description is the prompt the edits change
+    assert diff["value"] == [("a blue wall", None)]  # the description is the prompt edits change
+    assert diff["show_legend"] is False  # nothing changed yet
     assert "described as “a blue wall”" in chat[-1]["content"]
     # Offline there is no captioner: an image without a description is refused, with a reason.
     empty = ChatState.new(seed=4, folder=tmp_path / "other")

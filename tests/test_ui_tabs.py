@@ -452,7 +452,7 @@ def test_tree_actions_turn_refusals_into_chat_messages(tmp_path):
     assert state.session.current.id == root.id  # refused: nothing changed
     state, chat, image, diff, *_ = _tree_action(context, state, "branch", child.id)
     assert state.session.current.id == child.id
-    assert diff == [("a cat, ", None), ("night", "added")]
+    assert diff["value"] == [("a cat, ", None), ("night", "added")]
     state, chat, image, diff, *_ = _tree_action(context, state, "undo")
     assert chat[-1]["content"] == f"Undone. Back at turn #{root.id}." and image.endswith("1.png")
     state, chat, *_ = _tree_action(context, state, "branch", 99)
