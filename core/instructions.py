@@ -1064,6 +1064,24 @@ def _opposite(first: str, second: str) -> bool:
     return second in _antonyms(first) or first in _antonyms(second)
 
 
+_MATERIAL_ANCHORS = frozenset({"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"})
+_MADE_OF = re.compile(r"\bmade (?:of|from|or consisting of)\b")
+
+
+@lru_cache(maxsize=50_000)
+def is_material(word: str, pos: str | None = None) -> bool:
+    """Whether WordNet files a noun sense of `word`, or the noun it derives from, under
+    material or substance (bronze, marble, velvet, glass), or defines its first adjective
+    sense as made of something ("wooden": made or consisting of wood; "woolen"). With `pos`
+    "a" only the adjective reading counts ("a turquoise train" is a colour, not the stone)."""
+    if pos != "a" and any(
+        _closure(sense.name()) & _MATERIAL_ANCHORS for sense in _noun_senses(word)
+    ):
+        return True
+    senses = _wordnet().synsets(word, pos="a")
+    return bool(senses) and bool(_MADE_OF.search(senses[0].definition()))
+
+
 def _old_attribute_adjectives(
     prompt: str, objects: list[str], new: str, pos: str | None = "a"
 ) -> list[str]:
@@ -1459,6 +1477,13 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
+        # "make the table marble" on "a wooden table": one material at a time.
+        if any(lemma in gain and is_material(lemma) for lemma, _ in new_items):
+            lose += [
+                modifier
+                for modifier, pos in _object_modifiers(prompt, objects)
+                if modifier not in gain and is_material(modifier, pos)
+            ]
     elif kind == "relative" or (kind == "set" and any(s in SCENE_SLOTS for s in slots)):
         # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute;
         # "make it stormy" on "a calm summer day": its antonym.

@@ -35,11 +35,10 @@ from core.instructions import (
     _QUANTITIES,
     WEATHER_LIKE_SLOTS,
     EditReading,
-    _closure,
     _family,
     _in_wordnet,
-    _noun_senses,
     _same_text,
+    is_material,
     is_present,
     medium_kind,
     medium_name_words,
@@ -220,11 +219,11 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     materials = {
         word
         for _, _, word in word_spans(text[:head])
-        if word not in _FUNCTION_WORDS and _is_material(word)
+        if word not in _FUNCTION_WORDS and is_material(word)
     }
     old_material = _extend_left(text, head, materials)
     end = start
-    if _is_material(value.split()[-1]) and old_material < head:
+    if is_material(value.split()[-1]) and old_material < head:
         start, end = old_material, head
     edited = _put(text, start, end, value)
     after = len(edited) - len(text) + end  # where the words after the new value begin
@@ -256,15 +255,6 @@ def _recount(text: str, start: int, end: int, new: str, reading: EditReading):
     between = text[end:head_start].strip()
     counted = " ".join(part for part in (" ".join(words[:-1]), between, words[-1]) if part)
     return text[:start] + counted + text[head_end:], start
-
-
-def _is_material(word: str) -> bool:
-    """Whether WordNet files a noun sense of `word`, or the noun it derives from, under
-    material or substance (bronze, marble, velvet, glass; wooden)."""
-    return any(
-        _closure(sense.name()) & {"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"}
-        for sense in _noun_senses(word)
-    )
 
 
 # Places one is on, not in ("on the beach", "on the moon"), for "move it to ...".

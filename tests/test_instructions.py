@@ -32,7 +32,7 @@ READINGS = [
     ("recolour", "a white cat on a sofa", "can you make the cat black please", ["black"], ["white"]),
     # "orange" after "to", bare and singular, is the car's new colour, not a fruit replacing it.
     ("recolour", "a photo of a car in a street", "change the car to orange", ["orange"], []),
-    ("material", "a wooden chair in a room", "make the chair marble", ["marble"], []),
+    ("material", "a wooden chair in a room", "make the chair marble", ["marble"], ["wooden"]),
     # A relative size edit drops the old size of the same object ("small" is a size, as "big").
     ("size", "a small dog on a lawn", "make the dog bigger", ["big"], ["small"]),
     ("age", "a young woman reading", "make the woman elderly", ["elderly"], ["young"]),

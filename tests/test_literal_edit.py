@@ -349,6 +349,9 @@ EDITS = [
     # a gerund that takes the removed thing goes with it; an adjective in -ing does not
     ("a tram crossing an iron bridge, dusk", "remove the bridge", "a tram, dusk"),
     ("a monk reading a glowing scroll in a cave", "remove the scroll", "a monk in a cave"),
+    # one material at a time, also where WordNet defines the old one as "made of" (wooden)
+    ("a wooden bench in a park, photo", "make the bench stone", "a stone bench in a park, photo"),
+    ("a woolen hat on a peg", "make the hat leather", "a leather hat on a peg"),
     # a shade WordNet lists apart is still a colour
     ("a yellow canoe on a lake", "paint the canoe pale green", "a pale green canoe on a lake"),
     # a light change replaces the light tag; a new position the old one
