@@ -1118,7 +1118,7 @@ _WORN_BESIDE = frozenset(
     }
 )
 _OUTFIT_LINK = re.compile(
-    r"\b(?:in|into|wearing|dressed in|to|for|with)\s+(?:a|an|the|some|his|her|their)?\s*"
+    r"\b(?:in|into|wearing|dressed in|to|for)\s+(?:a|an|the|some|his|her|their)?\s*"
 )
 
 
@@ -1386,6 +1386,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (outfit := _new_outfit(text))
         and (worn := _prompt_outfit(prompt))
         and not _holds_word(prompt, split_words(outfit)[-1])
+        # "add a man in a coat" dresses a new person, not the prompt's
+        and not any(not is_present(person, prompt, "n") for person in _person_nouns(text))
     ):
         old_phrase, new_phrase, kind, objects = worn[0], outfit, "replace", []
         named_lost = [lemma for lemma in worn[1] if not is_present(lemma, new_phrase)]

@@ -330,6 +330,11 @@ EDITS = [
         "a singer wearing a leather jacket on stage",
     ),
     (
+        "a bride in a white gown on the steps",
+        "add a man in a grey coat",
+        "a bride in a white gown on the steps, a man in a grey coat",
+    ),
+    (
         "a farmer in overalls by a barn",
         "give him a straw hat",
         "a farmer in overalls by a barn, with a straw hat",
