@@ -415,8 +415,8 @@ def test_follow_stops_a_silent_child(tmp_path):
     script = tmp_path / "quiet.py"
     script.write_text(
         INTERRUPTIBLE + "import sys, time\n"
-        "print('loading', flush=True)\n"
         "try:\n"
+        "    print('loading', flush=True)\n"  # inside: Stop may come right after it
         "    time.sleep(600)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted while silent', flush=True)\n"
