@@ -69,6 +69,14 @@ def logins_from_file(path: str) -> list[tuple[str, str, str]]:
         ) from None
     except UnicodeDecodeError:
         raise SystemExit(f"{AUTH_FILE_OPTION} {path}: not UTF-8 text") from None
+    if os.name == "posix" and Path(path).stat().st_mode & 0o077:
+        logging.getLogger("diffchat").warning(
+            "%s %s can be read by other users of this machine; `chmod 600 %s` keeps the "
+            "passwords to you",
+            AUTH_FILE_OPTION,
+            path,
+            path,
+        )
     logins = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() and not line.strip().startswith("#"):

@@ -85,6 +85,22 @@ def test_auth_file_reads_one_login_a_line(tmp_path, monkeypatch):
     ]
 
 
+def test_auth_file_readable_by_others_is_warned_about(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("DIFFCHAT_AUTH", raising=False)
+    monkeypatch.delenv("DIFFCHAT_AUTH_FILE", raising=False)
+    path = tmp_path / "logins"
+    path.write_text("alice:Secret1\n")
+    path.chmod(0o600)
+    with caplog.at_level("WARNING", logger="diffchat"):
+        _logins(["--auth-file", str(path)])
+    assert "read by other users" not in caplog.text
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="diffchat"):
+        assert _logins(["--auth-file", str(path)]) == [("alice", "Secret1")]
+    assert "read by other users" in caplog.text and "chmod 600" in caplog.text
+    assert "Secret1" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
