@@ -1026,12 +1026,21 @@ def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> li
 def _adjective_attributes(lemma: str) -> frozenset[str]:
     """Return the WordNet attributes (age.n.01, size.n.01, ...) of an adjective's first
     sense, through its head adjective where it is a satellite ("elderly" -> old -> age)."""
+    return frozenset(
+        attribute.name()
+        for head in _first_adjective_heads(lemma)
+        for attribute in head.attributes()
+    )
+
+
+def _first_adjective_heads(lemma: str) -> list:
+    """An adjective's first WordNet sense, with its head adjectives where it is a satellite
+    ("elderly" -> elderly, old): where its attributes and antonyms are listed."""
     senses = _wordnet().synsets(lemma, pos="a")
     if not senses:
-        return frozenset()
+        return []
     first = senses[0]
-    heads = [first, *first.similar_tos()] if first.pos() == "s" else [first]
-    return frozenset(attribute.name() for head in heads for attribute in head.attributes())
+    return [first, *first.similar_tos()] if first.pos() == "s" else [first]
 
 
 @lru_cache(maxsize=50_000)
@@ -1046,14 +1055,9 @@ def _attribute_noun(lemma: str) -> frozenset[str]:
 def _antonyms(lemma: str) -> frozenset[str]:
     """Return the WordNet antonyms of an adjective's first sense, through its head adjective
     where it is a satellite ("stormy" -> calm, "tiny" -> big, large)."""
-    senses = _wordnet().synsets(lemma, pos="a")
-    if not senses:
-        return frozenset()
-    first = senses[0]
-    heads = [first, *first.similar_tos()] if first.pos() == "s" else [first]
     return frozenset(
         antonym.name().replace("_", " ")
-        for head in heads
+        for head in _first_adjective_heads(lemma)
         for word in head.lemmas()
         for antonym in word.antonyms()
     )
