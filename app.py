@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("diffchat").info(
             "login required: %d user(s): %s", len(auth), ", ".join(user for user, _ in auth)
         )
-    context = AppContext(settings)
+    context = AppContext(settings, login_required=bool(auth))
     # On shutdown the chats of API clients go; browser-held ones stay for the next start.
     atexit.register(context.sessions.close)
     demo = queue(build_demo(context), args.concurrency)

@@ -36,6 +36,9 @@ class AppContext:
     cancel_flags: CancelFlags = field(default_factory=CancelFlags)
     votes: VoteStore | None = None
     sessions: SessionStore | None = None
+    # With --auth a call without a logged-in user (the page built at start-up) sees no
+    # user's runs and no shared workspace's either.
+    login_required: bool = False
 
     def __post_init__(self):
         # The server key (WORKSPACE/server.key) keys session ids, voter hashes, browser storage.
@@ -93,9 +96,13 @@ class AppContext:
     def rewriter_choices(self, request=None) -> list[tuple[str, str]]:
         """Return the rewriter dropdown as (label, value): registry rewriters, then the
         caller's finished training runs labelled by their run name (the value is the run's
-        folder)."""
+        folder). With a login required and no user logged in (the dropdown built at
+        start-up), only the registry rewriters: WORKSPACE/train-runs is nobody's."""
+        shipped = [(name, name) for name in list_models("rewriter")]
+        if self.login_required and not getattr(request, "username", None):
+            return shipped
         runs = self.train_runs_dir(request)
-        return [(name, name) for name in list_models("rewriter")] + [
+        return shipped + [
             (f"{path.relative_to(runs).as_posix()} (trained here)", str(path))
             for path in finished_rewriters(runs)
         ]

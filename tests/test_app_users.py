@@ -46,6 +46,10 @@ def app(offline_assets, tmp_path_factory):
     import app as launcher
 
     workspace = tmp_path_factory.mktemp("workspace")
+    # A finished run in the shared workspace: with logins it is nobody's to list.
+    shared_run = workspace / "train-runs" / "shared-run" / "final"
+    shared_run.mkdir(parents=True)
+    (shared_run / "adapter_config.json").write_text("{}")
     logins_file = tmp_path_factory.mktemp("secrets") / "logins"
     logins_file.write_text(f"# who may log in\n\nalice:{LOGINS['alice']}\n")
     launch = gr.Blocks.launch
@@ -136,6 +140,20 @@ def test_only_the_command_line_logins_get_in(app):
     for wrong in [("alice", LOGINS["bob"]), ("carol", LOGINS["alice"])]:
         with pytest.raises(ValueError, match="Could not login"):  # Gradio answers 400
             Client(url, auth=wrong, verbose=False)
+
+
+def test_the_start_up_rewriter_dropdowns_list_no_shared_workspace_run(app):
+    """The dropdowns built at start-up listed WORKSPACE/train-runs, a folder of no user's."""
+    url, workspace = app
+    config = Client(url, auth=("alice", LOGINS["alice"]), verbose=False).config
+    dropdowns = {
+        component["props"]["label"]: [value for _, value in component["props"]["choices"]]
+        for component in config["components"]
+        if component.get("type") == "dropdown"
+    }
+    for label in ("Rewriter", "DiffChat rewriter"):
+        assert "append" in dropdowns[label], dropdowns.keys()
+        assert not [value for value in dropdowns[label] if "shared-run" in str(value)], label
 
 
 def test_each_user_trains_and_evaluates_in_their_own_folder(app, monkeypatch):

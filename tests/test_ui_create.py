@@ -385,6 +385,14 @@ def test_with_a_login_each_user_lists_only_their_own_trained_rewriters(tmp_path)
     assert context.rewriter_choices(alice)[-1] == ("sft-run/final (trained here)", str(final))
     assert str(final) not in {value for _, value in context.rewriter_choices(bob)}
     assert str(final) not in {value for _, value in context.rewriter_choices()}  # no login
+    # The page built at start-up (no user yet) lists no run of the shared workspace either.
+    shared = context.settings.workspace / "train-runs" / "shared" / "final"
+    shared.mkdir(parents=True)
+    (shared / "adapter_config.json").write_text("{}")
+    assert str(shared) in {value for _, value in context.rewriter_choices()}  # without --auth
+    context.login_required = True
+    assert str(shared) not in {value for _, value in context.rewriter_choices()}
+    assert ("append", "append") in context.rewriter_choices()
     assert context.user_root(SimpleNamespace(username=None)) == tmp_path  # without --auth
     # A user name is never a path, and names that read alike stay apart.
     assert "/" not in user_folder_name("../etc") and not user_folder_name("../etc").startswith(".")
