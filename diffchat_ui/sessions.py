@@ -35,7 +35,7 @@ from pathlib import Path
 
 from core.errors import DiffChatError, InputError
 from diffchat_ui.saved_chats import CHAT_FILE, chat_title, load_chat, save_chat
-from diffchat_ui.state import ChatState, image_paths, remove_replaced_files
+from diffchat_ui.state import IMPORT_PREFIX, ChatState, image_paths, remove_replaced_files
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class SessionStore:
         self.images_root.mkdir(parents=True, exist_ok=True)
         self.records_root.mkdir(parents=True, exist_ok=True)
         self.sweep()
+        self.sweep_import_staging()
 
     # ------------------------------------------------------------ where things live
 
@@ -341,6 +342,50 @@ class SessionStore:
         if removed:
             log.info(
                 "removed %d session(s) idle for over %.1f h", len(removed), self.ttl_seconds / 3600
+            )
+        return removed
+
+    def sweep_import_staging(self) -> list[Path]:
+        """Remove the import staging folders (public/sessions/<id>/import-*) an interrupted
+        import left behind: those holding no image of their session's saved chat (an import
+        that was filed keeps its images there). Sessions in memory are skipped (an import
+        of theirs may be running), and so is one whose saved chat is damaged (kept as it
+        is). Run at start-up; return the folders removed (logged)."""
+        with self._lock:
+            live = set(self._entries)
+        removed = []
+        for folder in self.images_root.iterdir() if self.images_root.is_dir() else ():
+            if folder.name in live or folder.is_symlink() or not folder.is_dir():
+                continue
+            staging = [
+                entry
+                for entry in folder.iterdir()
+                if entry.name.startswith(IMPORT_PREFIX)
+                and entry.is_dir()
+                and not entry.is_symlink()
+            ]
+            if not staging:
+                continue
+            record = self.record_folder(folder.name)
+            kept: set[Path] = set()
+            if (record / CHAT_FILE).exists():
+                state = load_chat(record, folder)
+                if state is None:
+                    continue
+                kept = {path.resolve() for path in image_paths(state)} | {
+                    Path(message["content"]["path"]).resolve()
+                    for message in state.messages
+                    if isinstance(message["content"], dict)
+                }
+            for entry in staging:
+                resolved = entry.resolve()
+                if not any(path.is_relative_to(resolved) for path in kept):
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+        if removed:
+            log.info(
+                "removed %d import staging folder(s) left by interrupted session imports",
+                len(removed),
             )
         return removed
 

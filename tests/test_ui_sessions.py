@@ -130,3 +130,37 @@ def test_a_bound_handlers_refusal_reaches_the_person_as_its_message(store):
     export = session_handler(store, export_session, position=0, returns_state=False)
     with pytest.raises(gr.Error, match="its image .* no longer exists"):
         asyncio.run(export(secret))
+
+
+def test_a_crashed_imports_staging_folder_is_swept_at_start_up(store, tmp_path, caplog):
+    """An import's staging folder (public/sessions/<id>/import-*) left by a crash stayed until
+    its session was removed. At start-up one holding none of the saved chat's images goes;
+    the imported chat's own folder, the chat's other images and other sessions stay."""
+    import logging
+
+    from diffchat_ui.state import IMPORT_PREFIX
+
+    secret, other = new_secret(), new_secret()
+    state = store.new_state(secret, None, seed=0)
+    imported_home = state.folder / f"{IMPORT_PREFIX}0001"  # an import that was filed
+    imported_home.mkdir()
+    (imported_home / "turn-001.png").write_bytes(b"png")
+    state.session.add_turn("", "a red fox", image_path=str(imported_home / "turn-001.png"))
+    (state.folder / "turn-002.png").write_bytes(b"png")
+    store.put(secret, None, state)
+    crashed = state.folder / f"{IMPORT_PREFIX}0002"  # checked into, never swapped in
+    crashed.mkdir()
+    (crashed / "turn-001.png").write_bytes(b"png")
+    # A chat-less session (its first import crashed) loses its staging folder too.
+    unsaved = store.image_folder(store.session_id(other, None)) / f"{IMPORT_PREFIX}0003"
+    unsaved.mkdir(parents=True)
+    with caplog.at_level(logging.INFO, logger="diffchat_ui.sessions"):
+        again = SessionStore(tmp_path, server_key(tmp_path), ttl_seconds=3600)
+    assert not crashed.exists() and not unsaved.exists()
+    assert (imported_home / "turn-001.png").is_file() and (state.folder / "turn-002.png").is_file()
+    assert again.get(secret, None).session.current.image_path == str(imported_home / "turn-001.png")
+    assert "2 import staging folder(s)" in caplog.text
+    # A chat in memory is never swept (its imports may be running), even with a stale folder.
+    live = again.image_folder(again.session_id(secret, None)) / f"{IMPORT_PREFIX}0004"
+    live.mkdir()
+    assert again.sweep_import_staging() == [] and live.is_dir()
