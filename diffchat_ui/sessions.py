@@ -217,6 +217,37 @@ class SessionStore:
         self.put(secret, user, state)
         return state
 
+    def checkout(
+        self, secret: str, user: str | None, fresh: bool = False, seed: int = 0
+    ) -> ChatState | None:
+        """Return the chat `secret` opens for `user` (None when it has none), counting the
+        call as one using it; pair it with `checkin`. With `fresh`, a secret with no chat
+        gets a new one. Looking and making happen under the store lock, so two first calls
+        at once (two tabs, a double click) share one chat instead of the second replacing
+        the first. Refuses (InputError) a missing or malformed secret."""
+        with self._lock:
+            state = self.get(secret, user)
+            if state is None and fresh:
+                state = self.new_state(secret, user, seed)
+                state.made_for_a_call = True
+            if state is not None:
+                state.open_calls += 1
+            return state
+
+    def checkin(self, secret: str, user: str | None, state: ChatState | None, forget: bool) -> None:
+        """End a call that `checkout` gave `state`. With `forget`, a chat made for a call is
+        dropped when no turn landed in it and this was the last call using it (and it is
+        still the filed one): its folder and saved copy were made for nothing, so a refused
+        first message leaves the workspace as it was."""
+        if state is None:
+            return
+        with self._lock:
+            state.open_calls -= 1
+            if state.session.turns:
+                state.made_for_a_call = False
+            elif forget and state.made_for_a_call and state.open_calls == 0:
+                self.file_if_current(secret, user, state, None)
+
     def put(self, secret: str, user: str | None, state: ChatState) -> None:
         """File `state` under `secret` (an imported chat, for example).
 
@@ -443,10 +474,10 @@ def session_handler(
 
     The event passes the session secret (gr.BrowserState) at `position` instead; the handler
     gives `fn` the chat that secret opens for the logged-in user (a new one when `fresh` and
-    there is none, else None), files the chat `fn` returns under the secret (None: dropped)
-    and leaves it out of the outputs. A chat made for the call that the call leaves without
-    a turn (a refused first message, a refused import) is not kept, so the workspace is as
-    it was before the call. A generator runs in a worker thread; when the client
+    there is none, else None; `SessionStore.checkout`, so two first calls at once share one),
+    files the chat `fn` returns under the secret (None: dropped) and leaves it out of the
+    outputs. A chat made for a call that the calls using it leave without a turn (a refused
+    first message, a refused import) is not kept, so the workspace is as it was before. A generator runs in a worker thread; when the client
     cancels the event, `on_cancel(cancel_key)` stops the session's job, so a cancelled turn is
     never added to the chat. A result is filed only while the chat `fn` started from is still
     the filed one (`SessionStore.file_if_current`): when another call replaced it meanwhile
@@ -487,23 +518,14 @@ def session_handler(
         args = list(args) + [None] * (len(parameters) - len(args))
         secret, request = args[position], args[request_index]
         user = getattr(request, "username", None)
-        made = None  # the chat made for this call, if any
         try:
-            state = store.get(secret, user)
-            if state is None and fresh:
-                state = made = store.new_state(secret, user, seed=0)
+            state = store.checkout(secret, user, fresh=fresh)
         except InputError as error:
             raise gr.Error(str(error)) from error
         args[position] = state
         if added_request:
             del args[request_index]
-        return secret, user, state, made, args
-
-    def forget_if_unused(secret: str, user: str | None, made: ChatState | None) -> None:
-        """Drop `made`, the chat made for this call, when the call gave it no turn (and it
-        is still the filed chat): its folder and saved copy were made for nothing."""
-        if made is not None and not made.session.turns:
-            store.file_if_current(secret, user, made, None)
+        return secret, user, state, args
 
     def file(secret: str, user: str | None, given: ChatState | None, result):
         """Return (the outputs, the chat now filed) of one result of `fn`; refuses
@@ -524,14 +546,14 @@ def session_handler(
     if inspect.isgeneratorfunction(fn):
 
         async def handler(*args):
-            secret, user, state, made, inner_args = prepare(args)
+            secret, user, given, inner_args = prepare(args)
+            state, forget = given, True
             iterator = fn(*inner_args)
             done = object()
             try:
                 while True:
                     item = await anyio.to_thread.run_sync(run, lambda: next(iterator, done))
                     if item is done:
-                        forget_if_unused(secret, user, made)
                         return
                     try:
                         outputs, state = file(secret, user, state, item)
@@ -540,22 +562,22 @@ def session_handler(
                         raise
                     yield outputs
             except (GeneratorExit, anyio.get_cancelled_exc_class()):  # the client cancelled
+                forget = False  # its render may still be finishing into the chat's folder
                 if on_cancel is not None:
                     on_cancel(store.cancel_key(secret, user))
                 raise
-            except Exception:
-                forget_if_unused(secret, user, made)
-                raise
+            finally:
+                store.checkin(secret, user, given, forget)
 
     else:
 
         async def handler(*args):
-            secret, user, state, made, inner_args = prepare(args)
+            secret, user, state, inner_args = prepare(args)
             try:
                 result = await anyio.to_thread.run_sync(run, lambda: fn(*inner_args))
                 return file(secret, user, state, result)[0]
             finally:
-                forget_if_unused(secret, user, made)
+                store.checkin(secret, user, state, forget=True)
 
     handler.__signature__ = inspect.Signature(parameters)
     handler.__annotations__ = {

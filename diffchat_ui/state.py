@@ -45,6 +45,11 @@ class ChatState:
     # Set once the store no longer files this chat (replaced by an import, dropped, removed):
     # a turn still rendering for it would only be refused, so its Stop flags are set too.
     replaced: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    # How many handler calls are using this chat (SessionStore.checkout / checkin, under the
+    # store's lock), and whether one of them made it and no turn has landed yet: such a chat
+    # is dropped when its last call ends, not while another call still renders into it.
+    open_calls: int = field(default=0, repr=False, compare=False)
+    made_for_a_call: bool = field(default=False, repr=False, compare=False)
     _turn_flags: weakref.WeakSet = field(default_factory=weakref.WeakSet, repr=False, compare=False)
     _flags_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

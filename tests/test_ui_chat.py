@@ -6,6 +6,7 @@ message keeps its text. Handlers are called directly, with a stand-in for the ap
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -461,6 +462,38 @@ def test_concurrent_sends_on_one_chat_still_make_branches(two_tabs):
         assert sorted(turn.prompt for turn in children) == sorted(
             f"a blue house, {edit}" for edit in edits
         )
+
+
+def test_two_first_sends_at_once_on_a_chat_less_session_land_in_one_chat(two_tabs, monkeypatch):
+    """Both sends found no chat and each made one: the second replaced the first, whose turn
+    stopped early. The chat is now made under the store lock, once; both turns land in it."""
+    import threading
+
+    from diffchat_ui import sessions
+
+    store = two_tabs.store
+    secret = store.open(None, None, True)
+    both_looked = threading.Barrier(2, timeout=5)  # broken (and passed) when they take turns
+    original = sessions.load_chat
+
+    def load_chat(*args):  # both sends find no saved chat before either makes one
+        found = original(*args)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(sessions, "load_chat", load_chat)
+    two_tabs.release.set()
+    sends = [_in_thread(two_tabs.send, prompt, secret) for prompt in ("a red fox", "a blue whale")]
+    for thread, outcome in sends:
+        thread.join(timeout=WAIT_S)
+        assert not thread.is_alive() and "error" not in outcome, outcome
+        assert "⚠️" not in str(outcome["outputs"][0][-1]["content"]), outcome
+    assert two_tabs.renders == ["finished", "finished"]
+    # Each is the first prompt of the chat or, when the other's turn landed first, an
+    # instruction on it (the append rewriter adds it to the prompt).
+    first, second = store.get(secret, None).session.turns.values()
+    assert {first.prompt, second.prompt.split(", ")[-1]} == {"a blue whale", "a red fox"}
 
 
 def _workspace_files(store):

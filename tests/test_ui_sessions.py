@@ -164,3 +164,24 @@ def test_a_crashed_imports_staging_folder_is_swept_at_start_up(store, tmp_path, 
     live = again.image_folder(again.session_id(secret, None)) / f"{IMPORT_PREFIX}0004"
     live.mkdir()
     assert again.sweep_import_staging() == [] and live.is_dir()
+
+
+def test_a_chat_made_for_a_call_is_dropped_unused_only_when_no_other_call_has_it(store):
+    """A chat made for a call that gives it no turn goes (a refused first message leaves
+    nothing); a second call that joined it meanwhile (two first sends at once) keeps it until
+    that call ends too, and a turn landing in it keeps it for good."""
+    secret = new_secret()
+    made = store.checkout(secret, None, fresh=True)
+    joined = store.checkout(secret, None, fresh=True)
+    assert joined is made and made.made_for_a_call
+    store.checkin(secret, None, made, forget=True)  # the maker, refused
+    assert store.get(secret, None) is made and made.folder.is_dir()
+    store.checkin(secret, None, joined, forget=True)  # the last call: nothing landed either
+    assert store.get(secret, None) is None and not made.folder.exists()
+
+    other = new_secret()
+    state = store.checkout(other, None, fresh=True)
+    state.session.add_turn("", "a red fox")
+    store.checkin(other, None, state, forget=True)
+    assert store.get(other, None) is state
+    assert store.checkout(new_secret(), None) is None  # not fresh: nothing made
