@@ -36,7 +36,7 @@ class ComparePlan:
     raw_prompt: str
     instruction: str
     models: tuple[str, ...]
-    rewriters: tuple[str, ...]  # each becomes a method named after it
+    rewriters: tuple[str, ...]  # each becomes a method, named by `method_name`
     include_ip2p: bool
     ip2p_model: str
     seed: int = 0
@@ -48,6 +48,28 @@ class ComparePlan:
     tiny_scorers: bool = False
     best_of_n: int = 0  # > 1: also draw N rewrites from rewriters[0] and keep the best
     best_of_n_weights: str = "pickscore=1,aesthetic=1,content_integrity=1"
+    # {rewriter: its method's name} for rewriters not named by themselves (folders)
+    method_names: dict[str, str] = field(default_factory=dict)
+
+    def method_name(self, rewriter: str) -> str:
+        """Return the name `rewriter`'s method goes by in the table, the record and the votes."""
+        return self.method_names.get(rewriter, rewriter)
+
+    def without_folders(self, text: str) -> str:
+        """Return `text` (a method's error) with each rewriter folder said by its method name."""
+        for folder, name in self.method_names.items():
+            text = text.replace(folder, name)
+        return text
+
+    def record(self) -> dict:
+        """Return the plan as a comparison record keeps it: methods by name, and no path of
+        the server's (the uploaded image's, a rewriter folder's): records and vote tallies
+        are shared by every user."""
+        plan = asdict(self)
+        del plan["method_names"]
+        plan["rewriters"] = [self.method_name(rewriter) for rewriter in self.rewriters]
+        plan["raw_image"] = "raw.png" if self.raw_image else None
+        return plan
 
     def generation_request(self, model: str, prompt: str):
         """Return the text-to-image request every method of this plan renders with."""
@@ -71,6 +93,25 @@ class Candidate:
     image: str | None = None  # file name inside the comparison folder
     scores: dict[str, float] = field(default_factory=dict)
     error: str = ""
+
+
+def folder_method_name(folder: str, root: Path, key: bytes) -> str:
+    """Return the method name of a rewriter folder (an absolute path, as
+    core.validation.resolve_model_reference gives it): its path inside the caller's `root`
+    or the shipped assets, and a keyed hash of the whole path, so two users' own
+    "train-runs/sft-run/final" stay two methods. Never the absolute path: comparisons and
+    vote tallies are shown to every user, and it names the owner's folder (with --auth,
+    WORKSPACE/users/<name>-<hash>)."""
+    from core.paths import REPO_ROOT
+    from diffchat_ui.sessions import keyed_hash
+
+    path = Path(folder)
+    shown = path.name
+    for base in (Path(root).resolve(), REPO_ROOT.resolve()):
+        if path.is_relative_to(base):
+            shown = path.relative_to(base).as_posix()
+            break
+    return f"{shown} (folder {keyed_hash(key, 'method', str(path))[:8]})"
 
 
 def check_plan(plan: ComparePlan) -> None:
@@ -217,14 +258,15 @@ def _candidates(
         except GenerationCancelled:
             raise
         except DiffChatError as error:
-            candidate.error = redact_secrets(str(error))  # it is saved in comparison.json
+            # saved in comparison.json, which every user's votes read
+            candidate.error = plan.without_folders(redact_secrets(str(error)))
         candidates.append(candidate)
         finished[0] += 1
 
     # 2. rewriters, same seed
     for rewriter in plan.rewriters:
         add(
-            rewriter,
+            plan.method_name(rewriter),
             lambda rewriter=rewriter: (
                 *_rewrite_and_render(
                     plan, model, rewriter, rewritten.get(rewriter), cancel_event, step_progress
@@ -324,7 +366,7 @@ def run_comparison(
             "id": comparison_id,
             "created_at": time.time(),
             "model": model,
-            "plan": asdict(plan),
+            "plan": plan.record(),
             "raw_prompt": plan.raw_prompt,
             "instruction": plan.instruction,
             "seed": plan.seed,
@@ -509,6 +551,11 @@ def build(context: AppContext) -> gr.Dropdown:
                 tiny_scorers=settings.offline,
                 best_of_n=int(best_n_v or 0),
                 best_of_n_weights=best_weights_v or "",
+                method_names={
+                    rewriter: folder_method_name(rewriter, root, context.key)
+                    for rewriter in rewriters
+                    if Path(rewriter).is_absolute()
+                },
             )
             check_plan(plan)
         except DiffChatError as error:

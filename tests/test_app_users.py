@@ -211,3 +211,42 @@ def test_each_user_trains_and_evaluates_in_their_own_folder(app, monkeypatch):
     assert status.startswith("⚠️") and str(bob_folder) in status
     assert bob.evaluate("evaluations/mine").startswith("Done")
     assert (bob_folder / "evaluations" / "mine" / "summary.md").is_file()
+
+
+def test_a_comparison_shared_for_voting_names_no_users_folder(app):
+    """Comparisons and votes are communal by design, but a method made from a trained
+    rewriter folder was named by its absolute path (WORKSPACE/users/<name>-<hash>/...): the
+    Compare table, comparison.json and every voter's tallies named its owner's folder."""
+    import json
+
+    url, workspace = app
+    alice = Login(url, "alice")
+    run = _user_folder(workspace, "alice") / "train-runs" / "mine" / "final"
+    run.mkdir(parents=True)
+    (run / "adapter_config.json").write_text("{}")
+    status, _, table = alice.client.predict(
+        alice.secret,
+        "a red fox",
+        None,
+        "make it night",
+        ["tiny-sd"],
+        str(run),
+        "(none)",
+        False,
+        0,
+        2,
+        0,
+        "",
+        api_name="/compare",
+    )
+    assert status.startswith("Done"), status
+    method = table["data"][0][0]
+    assert method.startswith("train-runs/mine/final") and "alice" not in method, method
+    records = list((workspace / "comparisons").glob("*/comparison.json"))
+    assert records
+    for record in records:
+        data = json.loads(record.read_text())
+        assert [c["method"] for c in data["candidates"]] == [method]
+        assert data["plan"]["rewriters"] == [method]
+        text = record.read_text()
+        assert str(workspace) not in text and "alice" not in text, text
