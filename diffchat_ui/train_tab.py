@@ -175,8 +175,10 @@ def stage_arguments(
     Every path-valued value (known by its config field, see `path_kinds`) passes
     core.validation.check_path_option: paths stay inside `root` (default the workspace; with
     --auth the user's own folder) or assets/ for reading, models are registry names, hub ids
-    or such folders. Refuses (InputError) that, and a table row that is not an option of the
-    stage's table.
+    or such folders. Each option is one `--name=value` argument, so a value is never read as
+    an option of its own (`label_only` = "--labels_file=/elsewhere" after a flag that takes
+    an optional value would pass an unchecked path). Refuses (InputError) what
+    check_path_option refuses, and a table row that is not an option of the stage's table.
     """
     from core.validation import check_path_option
 
@@ -184,11 +186,11 @@ def stage_arguments(
     arguments = []
     if base_model:
         model = check_path_option(kinds["model_name_or_path"], base_model, "Base model", root)
-        arguments += ["--model_name_or_path", model]
+        arguments.append(f"--model_name_or_path={model}")
     if data_file:
         option = DATA_OPTION[stage]
         checked = check_path_option(kinds[option], data_file, "Data file", root)
-        arguments += [f"--{option}", checked]
+        arguments.append(f"--{option}={checked}")
     defaults = {row[0]: row[1] for row in default_options(stage)}
     for name, value, *_ in options:
         name, value = str(name).strip(), str(value).strip()
@@ -200,7 +202,7 @@ def stage_arguments(
         if value != "" and value != defaults[name]:
             if name in kinds:
                 value = check_path_option(kinds[name], value, name, root)
-            arguments += [f"--{name}", value]
+            arguments.append(f"--{name}={value}")
     return arguments
 
 

@@ -224,10 +224,10 @@ def test_every_training_stage_gets_its_option_table_and_data_option(tmp_path, mo
     rm = {name: value for name, value, _ in default_options("rm")}
     assert rm["learning_rate"] == "5e-06" and rm["max_length"] == "384"  # Table 3, RM column
     assert "prompts_file" not in rm  # filled by the Data file widget
-    assert stage_arguments("rm", "", "t.jsonl", []) == ["--prompts_file", str(triplets)]
+    assert stage_arguments("rm", "", "t.jsonl", []) == [f"--prompts_file={triplets}"]
     ppo = {name for name, _, _ in default_options("ppo")}
     assert "vci_alpha" in ppo and "train_file" not in ppo
-    assert stage_arguments("ppo", "", "t.jsonl", []) == ["--train_file", str(triplets)]
+    assert stage_arguments("ppo", "", "t.jsonl", []) == [f"--train_file={triplets}"]
     assert default_options("data") == []
 
 
@@ -272,6 +272,26 @@ def test_train_options_outside_the_workspace_are_refused(
         stage_arguments(stage, "", "/etc/passwd", [])
 
 
+@pytest.mark.parametrize(
+    ("stage", "flag"), [("rm", "label_only"), ("sft", "use_lora"), ("ppo", "use_vci")]
+)
+def test_a_table_value_is_never_read_as_an_option_of_its_own(tmp_path, monkeypatch, stage, flag):
+    """A flag's value "--labels_file=/elsewhere" went on the command line as a second option,
+    past the path check: an RM run from the Train tab wrote its labels outside the workspace."""
+    import importlib
+
+    from diffchat_ui.train_tab import STAGES, stage_arguments
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    outside = tmp_path / "outside.jsonl"
+    smuggled = [[flag, f"--labels_file={outside}", ""], [flag, f"--output_dir={tmp_path}", ""]]
+    for row in smuggled:
+        arguments = stage_arguments(stage, "", "", [row])
+        parse_config = importlib.import_module(STAGES[stage]).parse_config
+        with pytest.raises(SystemExit):  # the stage refuses the value; nothing is passed on
+            parse_config([*arguments, "--output_dir", str(tmp_path / "workspace" / "run")])
+
+
 def test_train_arguments_pass_only_changed_options(tmp_path, monkeypatch):
     from diffchat_ui.train_tab import curve_rows, data_command, default_options, stage_arguments
 
@@ -281,12 +301,9 @@ def test_train_arguments_pass_only_changed_options(tmp_path, monkeypatch):
     assert options["learning_rate"] == "2e-05" and options["batch_size"] == "64"  # Table 3
     rows = [[n, "2" if n == "max_steps" else v, h] for n, v, h in rows]
     assert stage_arguments("sft", "smollm2-base", "data.jsonl", rows) == [
-        "--model_name_or_path",
-        "smollm2-base",
-        "--train_file",
-        "data.jsonl",
-        "--max_steps",
-        "2",
+        "--model_name_or_path=smollm2-base",
+        "--train_file=data.jsonl",
+        "--max_steps=2",
     ]
     assert data_command("d.jsonl", tmp_path)[1:] == [
         "-m",
