@@ -190,9 +190,14 @@ _MAKE_INTO = re.compile(
 _SET_ATTRIBUTE, _SET_ATTRIBUTE_ONE_WORD = (
     re.compile(
         r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|"
-        rf"this)\s+\S+{second_word})\s+(?P<new>\S+(?:\s\S+)?)$"
+        rf"this)\s+\S+{second_word})\s+(?P<new>(?!and\b)\S+(?:\s(?:and\s)?\S+)?)$"
     )
     for second_word in (r"(?:\s\S+)?", "")  # the object is one or two words / one word
+)
+# "make the players wear yellow jerseys", "have the dog hold a ball": someone does something.
+_MAKE_DO = re.compile(
+    r"^(?:make|have|let|get)\s+(?P<object>(?:the|his|her|their)\s+\S+)\s+(?P<verb>\S+)\s+"
+    r"(?P<rest>(?:an?|the|some|his|her|their|\S+\s+\S+).*)$"
 )
 _COMPOUND_SPLIT = re.compile(
     r"\s*(?:,\s*and then|,\s*and|\band then\b|\band\b|;|,\s*then|\bthen\b|,)\s*"
@@ -1218,6 +1223,32 @@ def _same_kind_noun(prompt: str, new_noun: str) -> str | None:
     return ranked[0][0]
 
 
+def gerund(verb: str) -> str:
+    """The -ing form of a verb lemma ("wear" -> "wearing", "ride" -> "riding")."""
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    return verb + "ing"
+
+
+def _prompt_hairdo(prompt: str) -> str | None:
+    """Return the prompt's hairdo with its adjectives ("long braid" in "a girl with a long
+    braid"): a noun whose first WordNet sense is a hairdo (braid, ponytail, dreadlocks)."""
+    tagged = tagged_lemmas(prompt)
+    words = split_words(prompt)
+    for index, (lemma, pos) in enumerate(tagged):
+        senses = _wordnet().synsets(lemma, pos="n") if pos == "n" else []
+        if senses and "hairdo.n.01" in _closure(senses[0].name()):
+            start = index
+            while start and tagged[start - 1][1] == "a":
+                start -= 1
+            if start and words[start - 1] in ("a", "an"):  # "a braid" -> "short hair"
+                start -= 1
+            return " ".join(words[start : index + 1])
+    return None
+
+
 def _shade(phrase: str) -> SlotValue | None:
     """The colour slot of a shade WordNet lists without placing it under colours ("bright
     blue": a colour word after its modifier), else None."""
@@ -1280,6 +1311,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
             match = _MAKE_INTO.match(text)
             if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
                 old_phrase, new_phrase, kind = match["old"], match["new"], "replace"
+            elif (match := _MAKE_DO.match(text)) and (
+                len(tagged := _tagged_nouns_read(text)) > 3 and tagged[3][1] == "v"
+            ):
+                # "make the players wear yellow jerseys": the things doing it are there (added
+                # where the prompt lacks them) with what they do; nothing gives way.
+                verb = lemmatize(match["verb"], "v")
+                doing = f"{gerund(verb)} {match['rest']}"
+                thing = split_words(match["object"])[-1]
+                present = _holds_word(prompt, lemmatize(thing, "n"))
+                new_phrase = doing if present else f"{thing} {doing}"
+                kind = "add"
             elif match := _SET_ATTRIBUTE.match(text):
                 # "make the frog bright blue": the object is one word where the rest reads as
                 # an attribute ("make the potion bottles green" needs two).
@@ -1323,6 +1365,16 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (people := _person_nouns(prompt))
     ):
         objects, new_phrase, kind = people[:1], match["new"], "set"
+    # "make her hair short and silver" on "a girl with a braid": the new hair takes the
+    # place of the prompt's hairdo.
+    if (
+        kind == "set"
+        and objects == ["hair"]
+        and not is_present("hair", prompt, "n")
+        and (hairdo := _prompt_hairdo(prompt))
+    ):
+        new_hair = re.sub(r"\s+and\s+", " ", new_phrase)  # "short and silver" -> "short silver"
+        old_phrase, new_phrase, kind, objects = hairdo, f"{new_hair} hair", "replace", []
     new_items = _phrase_lemmas(new_phrase) if new_phrase else []
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
@@ -1457,8 +1509,14 @@ def _read_part(prompt: str, text: str) -> EditReading:
                         old_value.slot == value.slot
                         and old_lemma != lemma
                         and old_lemma not in instruction_forms
-                        and not is_present(old_lemma, lemma)
-                        and not _compatible(old_value, value, layered=not states_slot)
+                        and (
+                            (
+                                not is_present(old_lemma, lemma)
+                                and not _compatible(old_value, value, layered=not states_slot)
+                            )
+                            # "a 1920s photograph" takes the place of "photo"
+                            or (value.slot == "medium" and old_value.senses & value.senses)
+                        )
                     ):
                         lose.append(old_lemma)
             elif objects:
@@ -1525,6 +1583,16 @@ def _read_part(prompt: str, text: str) -> EditReading:
             ]
             if named:
                 gain, new_phrase = [named[0]], named[0]
+    if kind in ("set", "relative") and objects and all(pos == "a" for _, pos in new_items):
+        # "make him bald" on "a man with curly hair": an adjective does not take the place of
+        # a thing the person is with; it goes before the person, the "with" phrase goes.
+        drop += [
+            lemma
+            for lemma in lose
+            if lemma not in drop
+            and (" " in lemma or (lemma, "n") in tagged_lemmas(prompt))
+            and re.search(rf"\bwith\s+(?:an?\s+|some\s+)?{re.escape(lemma)}\b", prompt.lower())
+        ]
     lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
     return EditReading(
         instruction=original,
@@ -1669,7 +1737,10 @@ def _person_nouns(text: str) -> list[str]:
         lemma
         for lemma, pos in (tagged_lemmas(text) if split_words(text) else ())
         if pos == "n"
-        and (senses := _wordnet().synsets(lemma, pos="n"))
+        # the first sense that is not a named one ("domino" is also Fats Domino)
+        and (
+            senses := [s for s in _wordnet().synsets(lemma, pos="n") if not s.instance_hypernyms()]
+        )
         and "person.n.01" in _closure(senses[0].name())
     ]
 
@@ -1860,7 +1931,8 @@ class EditCheck:
     `unchanged`: it equals the prompt (ignoring case, spaces and commas); `kept`: the share
     of the prompt's other keywords that survive, `lost`: those that did not; `added`: for a
     removal, the nouns it brings that neither the prompt nor the instruction holds ("a book on
-    the counter" for "remove the cat"); `ok`: nothing missing, nothing left over, nothing
+    the counter" for "remove the cat"), and for a new season, time of day or weather, the
+    values of that slot it brings that contradict the new one ("at night" for "evening"); `ok`: nothing missing, nothing left over, nothing
     added, not unchanged; `complete`: ok and nothing lost; `score` in
     [0, 1] (see `check_edit`).
     """
@@ -1935,6 +2007,7 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
                 if pos == "n" and not _keeps(held, lemma, "n")
             )
         )
+    added += _new_scene_values(prompt, instruction, candidate, reading)
     shares = []
     if reading.gain:
         shares.append(1 - len(missing) / len(reading.gain))
@@ -1952,6 +2025,27 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
         score=score,
         lost=lost,
         added=added,
+    )
+
+
+def _new_scene_values(
+    prompt: str, instruction: str, candidate: str, reading: EditReading
+) -> tuple[str, ...]:
+    """The season, time of day or weather values of `candidate` that neither the prompt nor
+    the instruction holds and that contradict the value the instruction sets: "evening,
+    please" answered with "at night, in the evening" brought a night nobody asked for."""
+    slots = {slot for part in reading.parts or (reading,) for slot in part.slots}
+    slots &= WEATHER_LIKE_SLOTS
+    if not slots:
+        return ()
+    held = _text_words(f"{prompt} {instruction}")
+    asked = [value for _, value, _, _ in _prompt_slot_words(instruction) if value.slot in slots]
+    return tuple(
+        word
+        for word, value, pos, _ in _prompt_slot_words(candidate)
+        if value.slot in slots
+        and not _contains(held, word, pos)
+        and not any(_compatible(value, new) or _compatible(new, value) for new in asked)
     )
 
 

@@ -38,6 +38,7 @@ from core.instructions import (
     _family,
     _in_wordnet,
     _same_text,
+    gerund,
     is_material,
     is_present,
     medium_kind,
@@ -289,6 +290,8 @@ def _nearest(text: str, value: str, near: int) -> int:
 def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
     """Drop a word bound to the old value: its clause, where it names a thing of its own
     ("snow on the roofs"), else the word alone ("a snowy cabin", "a flower meadow")."""
+    if re.search(r"\bwith\s+(?:an?\s+|some\s+)?$", text[:start]):  # "with curly hair"
+        return _remove_thing(text, lemma, "") or _delete(text, start, end)
     after = text[end:].lstrip()
     modifies_next = bool(after) and after[0] not in ",." and after.split()[0] not in _PREPOSITIONS
     # A phrase ("clear blue sky") names a thing of its own even where it opens with an adjective.
@@ -319,16 +322,8 @@ def _content_phrase(phrase: str) -> str:
     first, *rest = text.split()
     tagged = tagged_lemmas(first)
     if tagged and tagged[0][1] == "v" and first == tagged[0][0] and first not in _ARTICLES:
-        return " ".join([_gerund(first), *rest])  # "make him laugh" -> "laughing"
+        return " ".join([gerund(first), *rest])  # "make him laugh" -> "laughing"
     return text
-
-
-def _gerund(verb: str) -> str:
-    if verb.endswith("ie"):
-        return verb[:-2] + "ying"
-    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
-        return verb[:-1] + "ing"
-    return verb + "ing"
 
 
 def _bare(phrase: str) -> str:

@@ -124,7 +124,13 @@ def tagged_lemmas(text: str) -> tuple[tuple[str, str | None], ...]:
         pos = coarse_pos(tag)
         if tag == "FW" and _wordnet()._morphy(word, "n"):
             pos = "n"  # the tagger's "foreign word" for a noun it lacks: kimono, tofu, ramen
-        result.append((lemmatize(word, pos), pos))
+        lemma = lemmatize(word, pos)
+        if lemma == word and tag in ("NNS", "NNPS"):
+            # An irregular plural that WordNet also lists as a noun of its own ("men": a work
+            # force) is still its singular's plural; "glasses" (spectacles) stays itself.
+            irregular = [f for f in _wordnet()._morphy(word, "n") if not word.startswith(f)]
+            lemma = min(irregular, key=len, default=word)
+        result.append((lemma, pos))
     return tuple(result)
 
 

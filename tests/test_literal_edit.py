@@ -420,3 +420,38 @@ def test_lexicon_losses_keep_what_still_fits(prompt, instruction, kept):
     edited = literal_edit(prompt, instruction)
     assert kept in edited
     assert kept not in " ".join(read_instruction(prompt, instruction).lose)
+
+
+# Session 9 reader rules (hand-worked cases, none from a held-out file).
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        ("a man with curly hair reading a map", "make him bald", "a bald man reading a map"),
+        (
+            "two old men playing chess in a park",
+            "make them young",
+            "two young men playing chess in a park",
+        ),
+        ("a boy with a red kite", "make him happy", "a happy boy with a red kite"),
+    ],
+)
+def test_session9_person_attributes(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+
+
+def test_new_hair_takes_the_place_of_a_hairdo():
+    edited = literal_edit("a woman with a ponytail on a bench", "make her hair short and blue")
+    assert "ponytail" not in edited and "short blue hair" in edited
+
+
+def test_someone_doing_something_is_added_with_them():
+    edited = literal_edit("a football match, stadium lights", "make the fans wear red scarves")
+    assert "fans wearing red scarves" in edited
+
+
+def test_a_new_scene_value_nobody_asked_for_fails_the_check():
+    from core.instructions import check_edit
+
+    prompt = "a fox on a hill"
+    assert not check_edit(prompt, "morning, please", "a fox on a hill at night, morning").ok
+    assert check_edit(prompt, "morning, please", "a fox on a hill in the morning").ok
