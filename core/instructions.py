@@ -338,6 +338,13 @@ def _closure(synset_name: str) -> frozenset[str]:
     return frozenset(node.name() for path in synset.hypernym_paths() for node in path)
 
 
+def _first_sense_is_a(lemma: str, anchor: str) -> bool:
+    """Whether the first WordNet noun sense of `lemma` that is not a named one is a kind of
+    `anchor` (synset name): "domino" is a game piece, though Fats Domino comes first."""
+    senses = [s for s in _wordnet().synsets(lemma, pos="n") if not s.instance_hypernyms()]
+    return bool(senses) and anchor in _closure(senses[0].name())
+
+
 @dataclass(frozen=True)
 class SlotValue:
     """A word's slot ("season", "medium", ...), medium family ("photo"/"art"), WordNet senses."""
@@ -1238,8 +1245,7 @@ def _prompt_hairdo(prompt: str) -> str | None:
     tagged = tagged_lemmas(prompt)
     words = split_words(prompt)
     for index, (lemma, pos) in enumerate(tagged):
-        senses = _wordnet().synsets(lemma, pos="n") if pos == "n" else []
-        if senses and "hairdo.n.01" in _closure(senses[0].name()):
+        if pos == "n" and _first_sense_is_a(lemma, "hairdo.n.01"):
             start = index
             while start and tagged[start - 1][1] == "a":
                 start -= 1
@@ -1736,12 +1742,7 @@ def _person_nouns(text: str) -> list[str]:
     return [
         lemma
         for lemma, pos in (tagged_lemmas(text) if split_words(text) else ())
-        if pos == "n"
-        # the first sense that is not a named one ("domino" is also Fats Domino)
-        and (
-            senses := [s for s in _wordnet().synsets(lemma, pos="n") if not s.instance_hypernyms()]
-        )
-        and "person.n.01" in _closure(senses[0].name())
+        if pos == "n" and _first_sense_is_a(lemma, "person.n.01")
     ]
 
 
@@ -1932,9 +1933,9 @@ class EditCheck:
     of the prompt's other keywords that survive, `lost`: those that did not; `added`: for a
     removal, the nouns it brings that neither the prompt nor the instruction holds ("a book on
     the counter" for "remove the cat"), and for a new season, time of day or weather, the
-    values of that slot it brings that contradict the new one ("at night" for "evening"); `ok`: nothing missing, nothing left over, nothing
-    added, not unchanged; `complete`: ok and nothing lost; `score` in
-    [0, 1] (see `check_edit`).
+    values of that slot it brings that contradict the new one ("at night" for "evening");
+    `ok`: nothing missing, nothing left over, nothing added, not unchanged; `complete`: ok and
+    nothing lost; `score` in [0, 1] (see `check_edit`).
     """
 
     reading: EditReading
