@@ -644,12 +644,36 @@ def split_compound(instruction: str) -> list[str]:
         if not piece:
             continue
         first = _strip_polite(piece).split(" ", 1)[0]
-        if parts and first not in _PART_STARTS:
+        if parts and first not in _PART_STARTS and (gapped := _gapped_parts(parts[-1], piece)):
+            parts[-1:] = gapped
+        elif parts and first not in _PART_STARTS:
             glue = f"{separator} " if separator in (",", ";") else f" {separator or 'and'} "
             parts[-1] = f"{parts[-1]}{glue}{piece}"
         else:
             parts.append(piece)
     return parts or [text]
+
+
+_GAPPED_VERB = re.compile(
+    r"^(make|turn|paint|colou?r|dye) ((?:the|his|her|its|their) \w+(?: \w+)??)(?: (\w+))?$"
+)
+_GAPPED_OBJECT = re.compile(r"^(?:the|his|her|its|their) \w+(?: \w+)? (\w+)$")
+
+
+def _gapped_parts(previous: str, piece: str) -> list[str] | None:
+    """Return the two parts of an attribute edit whose second (or first) side leaves out what
+    the other says: "make the car green and the truck yellow" -> "make the car green", "make
+    the truck yellow"; "make the cat and the dog black" -> "make the cat black", "make the dog
+    black". None where `piece` does not end in an attribute of its own."""
+    verb = _GAPPED_VERB.match(_strip_polite(previous))
+    gapped = _GAPPED_OBJECT.match(piece)
+    if not (verb and gapped and _is_attribute(gapped.group(1))):
+        return None
+    if verb.group(3) is None:
+        return [f"{verb.group(1)} {verb.group(2)} {gapped.group(1)}", f"{verb.group(1)} {piece}"]
+    if _is_attribute(verb.group(3)):
+        return [previous, f"{verb.group(1)} {piece}"]
+    return None
 
 
 def _content(text: str) -> list[tuple[str, str | None, str]]:

@@ -253,6 +253,26 @@ def test_split_compound_keeps_the_comma_of_a_restatement():
 
 
 @pytest.mark.parametrize(
+    ("instruction", "parts"),
+    [
+        (
+            "make the car green and the truck yellow",
+            ["make the car green", "make the truck yellow"],
+        ),
+        ("make the cat and the dog black", ["make the cat black", "make the dog black"]),
+        (
+            "paint his shirt green and his jeans black",
+            ["paint his shirt green", "paint his jeans black"],
+        ),
+        # Neither side names an attribute: one part, as before.
+        ("make the cat and the dog sleep", ["make the cat and the dog sleep"]),
+    ],
+)
+def test_split_compound_gives_a_gapped_side_its_verb(instruction, parts):
+    assert split_compound(instruction) == parts
+
+
+@pytest.mark.parametrize(
     ("instruction", "kind", "slots"),
     [
         ("remove the hat", "remove", ()),

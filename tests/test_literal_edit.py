@@ -455,3 +455,23 @@ def test_a_new_scene_value_nobody_asked_for_fails_the_check():
     prompt = "a fox on a hill"
     assert not check_edit(prompt, "morning, please", "a fox on a hill at night, morning").ok
     assert check_edit(prompt, "morning, please", "a fox on a hill in the morning").ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        (
+            "a red car and a blue truck on a street, photo",
+            "make the car green and the truck yellow",
+            "a green car and a yellow truck on a street, photo",
+        ),
+        (
+            "a white cat and a brown dog on a sofa",
+            "make the cat and the dog black",
+            "a black cat and a black dog on a sofa",
+        ),
+    ],
+)
+def test_two_attribute_edits_sharing_one_verb(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).ok
