@@ -186,6 +186,7 @@ _MAKE_INTO = re.compile(
     r"^(?:make|turn)\s+(?P<old>(?:the|his|her|their|its|that|this)\s+.+?)\s+(?:an?|some)\s+"
     r"(?P<new>.+)$"
 )
+_MAKE_IT_A = re.compile(r"^(?:make|turn)\s+it\s+(?:into\s+)?(?P<new>(?:an?|some)\s+.+)$")
 # "make the car blue", "paint the door red": make + a named thing + its new attribute.
 _SET_ATTRIBUTE, _SET_ATTRIBUTE_ONE_WORD = (
     re.compile(
@@ -676,6 +677,9 @@ def _gapped_parts(previous: str, piece: str) -> list[str] | None:
     return None
 
 
+_DETERMINERS = frozenset({"the", "a", "an", "his", "her", "their", "its", "my", "your"})
+
+
 def _content(text: str) -> list[tuple[str, str | None, str]]:
     """Return (lemma, coarse POS, word) for the content words of an instruction fragment."""
     words = split_words(text)
@@ -688,8 +692,8 @@ def _content(text: str) -> list[tuple[str, str | None, str]]:
             previous, previous_pos = word, "a"
             continue
         # An editing verb used as a noun inside a noun phrase is content: "a blue dress".
-        in_noun_phrase = previous in ("the", "a", "an") or previous_pos == "a"
-        if pos == "v" and previous in ("the", "a", "an"):  # "to the left": a noun, not "leave"
+        in_noun_phrase = previous in _DETERMINERS or previous_pos == "a"
+        if pos == "v" and previous in _DETERMINERS:  # "to the left": a noun, not "leave"
             pos, lemma = "n", lemmatize(word, "n")
         elif (
             pos == "v"
@@ -903,6 +907,13 @@ def _is_attribute(phrase: str, becomes: bool = False) -> bool:
         if value is None or value.slot not in OBJECT_SLOTS or (pos == "n" and word != lemma):
             return False
     return True
+
+
+def _her_then_no_noun(text: str) -> bool:
+    """Whether "her" in "make her covered in dust" is the person, not whose thing ("make her
+    dress red"): the word after it is no noun."""
+    words = split_words(text)
+    return words[1:2] == ["her"] and len(words) > 2 and tagged_lemmas(text)[2][1] != "n"
 
 
 def _is_relative(phrase: str) -> bool:
@@ -1279,6 +1290,23 @@ def _prompt_hairdo(prompt: str) -> str | None:
     return None
 
 
+def _prompt_hair(prompt: str) -> str | None:
+    """Return the prompt's hair with the words before it that describe it ("long brown hair",
+    "short curly hair"); None where the prompt names no described hair."""
+    tagged = tagged_lemmas(prompt)
+    words = split_words(prompt)
+    for index, (lemma, pos) in enumerate(tagged):
+        if lemma == "hair" and pos == "n":
+            start = index
+            while start and (
+                tagged[start - 1][1] == "a" or slot_of(tagged[start - 1][0]) is not None
+            ):
+                start -= 1
+            if start < index:
+                return " ".join(words[start : index + 1])
+    return None
+
+
 def _shade(phrase: str) -> SlotValue | None:
     """The colour slot of a shade WordNet lists without placing it under colours ("bright
     blue": a colour word after its modifier), else None."""
@@ -1289,12 +1317,50 @@ def _shade(phrase: str) -> SlotValue | None:
     return value if value is not None and value.slot == "colour" else None
 
 
+# Wishes said as a statement, read as the imperative they mean ("she should have a
+# ponytail" -> "give her a ponytail"); {who} is the object form of the subject.
+_OBJECT_FORM = {"it": "it", "he": "him", "she": "her", "they": "them", "this": "it"}
+_WISH = (
+    r"(?:(?P<who>it|this|he|she|they)\s+(?:should|must|needs? to|has to|have to|could|can|will)"
+    r"|(?:can|could|would|will|should)\s+(?P<asked>it|this|he|she|they))\s+"
+)
+_STATEMENTS = (
+    (re.compile(rf"^{_WISH}(?:be\s+)?wear(?:ing)?\s+(?P<rest>.+)$"), "make {who} wear {rest}"),
+    (re.compile(rf"^{_WISH}have\s+(?P<rest>.+)$"), "give {who} {rest}"),
+    (re.compile(rf"^{_WISH}be\s+(?P<rest>.+)$"), "make {who} {rest}"),
+    (
+        re.compile(r"^(?:let\s+)?(?P<who>it|him|her|them)\s+(?:to\s+)?be\s+(?P<rest>.+)$"),
+        "make {who} {rest}",
+    ),
+)
+_WEAR = re.compile(r"^(?:make|have|let)\s+(?P<who>him|her|them)\s+wear\s+(?P<rest>.+)$")
+
+
+def _as_imperative(text: str, prompt: str) -> str:
+    """Return a wish said as a statement as its imperative (see _STATEMENTS), else `text`.
+    "make her wear a raincoat" on a prompt that dresses her is "dress her in a raincoat": the
+    new outfit takes the old one's place (a hat is worn with it)."""
+    for pattern, imperative in _STATEMENTS:
+        if match := pattern.match(text):
+            subject = match["who"] or match.groupdict().get("asked")
+            who = _OBJECT_FORM.get(subject, subject)
+            text = imperative.format(who=who, rest=match["rest"])
+            break
+    if (
+        (match := _WEAR.match(text))
+        and _prompt_outfit(prompt) is not None
+        and _new_outfit(f"in {match['rest']}") is not None
+    ):
+        return f"dress {match['who']} in {match['rest']}"
+    return text
+
+
 def _read_part(prompt: str, text: str) -> EditReading:
     """Read one (non-compound) instruction part."""
     original = text
     if is_vague(original):
         return EditReading(instruction=original, kind="other", gain=(), lose=(), vague=True)
-    text = _strip_polite(_normalize(text))
+    text = _as_imperative(_strip_polite(_normalize(text)), prompt)
     old_phrase = None
     new_phrase = text
     kind = "other"
@@ -1352,7 +1418,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 present = _holds_word(prompt, lemmatize(thing, "n"))
                 new_phrase = doing if present else f"{thing} {doing}"
                 kind = "add"
-            elif match := _SET_ATTRIBUTE.match(text):
+            elif (match := _SET_ATTRIBUTE.match(text)) and not _her_then_no_noun(text):
                 # "make the frog bright blue": the object is one word where the rest reads as
                 # an attribute ("make the potion bottles green" needs two).
                 # So is it where only the one-word object is in the prompt ("make the tank
@@ -1443,6 +1509,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old, "instead"
         else:
             new_phrase = text
+    # "make it a castle" on "a house on a hill": "it" is the prompt's thing of the same kind.
+    elif (
+        kind == "other"
+        and old_phrase is None
+        and (match := _MAKE_IT_A.match(text))
+        and (nouns := [lemma for lemma, pos, _ in _content(match["new"]) if pos == "n"])
+        and slot_of(nouns[-1]) is None
+        and _named_medium(nouns[-1]) is None
+        and (old := _same_kind_noun(prompt, nouns[-1]))
+    ):
+        old_phrase, new_phrase, kind = old, match["new"], "replace"
     # "move the tree to the left side", "center the lighthouse": the new position takes the
     # old one's place ("in the center" -> "on the left side").
     named_lost = None
@@ -1847,7 +1924,9 @@ def _lexicon_losses(
                 dropped += _phrases_in(prompt, bound)
     for name, keys, forms in lexicon.one_at_a_time:
         named = _phrases_in(new_phrase, keys)
-        if not named and not any(lemma in forms for lemma in gain):
+        # "give her long silver hair": a described hair is a hairstyle of its own.
+        new_hair = name == "hairstyle" and _NEW_HAIR.search(new_phrase)
+        if not named and not new_hair and not any(lemma in forms for lemma in gain):
             continue
         places = [prompt]
         if name == "expression":
@@ -1863,6 +1942,11 @@ def _lexicon_losses(
                 and not any(value in synonyms(lemma, "a") for lemma in gain)
             ]
             if name == "hairstyle":
+                # The prompt's whole hair ("long brown hair"), or its hairdo ("a braid").
+                whole = _prompt_hair(place) if new_hair else None
+                if whole is None and (new_hair or named) and not old_values:
+                    whole = _prompt_hairdo(place)
+                old_values = [whole] if whole and whole not in new_words else old_values
                 key = f" {_words_key(place)} "
                 old_values = sorted(old_values, key=lambda value: key.find(f" {value} "))[:1]
             replaced += old_values
@@ -1871,6 +1955,7 @@ def _lexicon_losses(
 
 
 _MAX_TAG_WORDS = 4
+_NEW_HAIR = re.compile(r"\b(?!(?:the|his|her|their|its|my|your|of|with)\b)\w+ hair$")
 
 
 def _same_kind_tag_words(prompt: str, new_phrase: str, instruction: str = "") -> list[str]:

@@ -300,6 +300,9 @@ def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
     return _remove_thing(text, lemma, "") or _delete(text, start, end)
 
 
+_GIVEN_TO = re.compile(r"^(?:the|his|her|their)\s+[\w-]+\s+(?P<thing>(?!of\b|to\b)\S.*)$")
+
+
 def _content_phrase(phrase: str) -> str:
     """Return the instruction phrase without its editing verb, pronoun and link words:
     "add a canoe" -> "a canoe", "make it a watercolor" -> "a watercolor", "make him laugh"
@@ -317,6 +320,9 @@ def _content_phrase(phrase: str) -> str:
     text = _TRAILING.sub("", " ".join(words)).strip(" ,")
     if not text:
         return ""
+    # "give the woman short curly hair": what she gets, not her.
+    if leading_verb == "give" and (given := _GIVEN_TO.match(text)):
+        text = given["thing"]
     if leading_verb == "give" and text.split()[0] in _ARTICLES:
         return f"with {text}"
     first, *rest = text.split()
@@ -440,8 +446,9 @@ def _put(text: str, start: int, end: int, new: str) -> str:
     ):
         value = _bare(new)
     if article and article.group(1).lower() in ("a", "an"):
-        if len(value.split()) == 1 and value.endswith("s") and lemmatize(value, "n") != value:
-            before = before[: article.start()]  # "a tulip" -> "sunflowers"
+        plural = len(value.split()) == 1 and value.endswith("s") and lemmatize(value, "n") != value
+        if plural or _words(value)[-1:] == ["hair"]:
+            before = before[: article.start()]  # "a tulip" -> "sunflowers", "a bob" -> "long hair"
         else:
             fixed = "an" if value[:1].lower() in "aeiou" else "a"
             before = before[: article.start()] + fixed + " "

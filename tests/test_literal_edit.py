@@ -475,3 +475,53 @@ def test_a_new_scene_value_nobody_asked_for_fails_the_check():
 def test_two_attribute_edits_sharing_one_verb(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
     assert check_edit(prompt, instruction, expected).ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # A described new hair takes the place of the old hair or hairdo, article and all.
+        (
+            "a woman with a short bob haircut, studio portrait",
+            "give her long silver hair",
+            "a woman with long silver hair, studio portrait",
+        ),
+        (
+            "a man with long brown hair in a library",
+            "give the man short grey hair",
+            "a man with short grey hair in a library",
+        ),
+        (
+            "a girl with a braid by a river",
+            "give her short curly hair",
+            "a girl with short curly hair by a river",
+        ),
+        (
+            "a girl with a braid by a river",
+            "she should have a ponytail",
+            "a girl with a ponytail by a river",
+        ),
+        # Wishes said as statements read as the imperative they mean.
+        ("a lone pine on a hill at noon", "it should be night", "a lone pine on a hill at night"),
+        ("a lone pine on a hill in summer", "can it be winter?", "a lone pine on a hill in winter"),
+        ("an old man on a bench", "he should be young", "a young man on a bench"),
+        # "it" is the prompt's thing of the same kind.
+        ("a house on a hill, oil painting", "make it a castle", "a castle on a hill, oil painting"),
+        # "her dress" names the dress ("dress" is also an editing verb).
+        ("a woman in a blue dress", "make her dress red", "a woman in a red dress"),
+        # A new outfit replaces the old one; a hat is worn with it.
+        (
+            "a girl in a blue dress on a beach",
+            "make her wear a yellow raincoat",
+            "a girl in a yellow raincoat on a beach",
+        ),
+    ],
+)
+def test_session11_reader_rules(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).ok
+
+
+def test_a_hat_is_worn_with_the_dress():
+    edited = literal_edit("a girl in a blue dress on a beach", "make her wear a straw hat")
+    assert "blue dress" in edited and "straw hat" in edited
