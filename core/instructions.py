@@ -155,7 +155,8 @@ _BECOMES = re.compile(r"\b(?:to|into|in to|should be|must be|could be|to be)$")
 # the scene moves; the new place is a location (see _is_place).
 _MOVE_TO = re.compile(
     r"^(?:move|put|place|set|take|bring|relocate|transport|send)\s+"
-    r"(?P<object>it|them|him|her|everything|the scene|(?:the|his|her|their)\s+[\w'-]+(?:\s[\w'-]+)?)\s+"
+    r"(?P<object>it|them|him|her|everything|the scene|(?:the|his|her|their)\s+[\w'-]+"
+    r"(?:\s(?!(?:to|in|into|on|onto|at|inside|under|by)\b)[\w'-]+){0,2})\s+"
     r"(?P<new>(?:to|in|into|on|onto|at|inside|under|by)\s+.+)$"
 )
 # A place phrase of a prompt: "in a living room", "on a street in london", "at the beach".
@@ -212,6 +213,9 @@ _PART_STARTS = _EDIT_VERBS | {"no", "without", "more", "less", "fewer", "instead
 SCENE_SLOTS = ("season", "time_of_day", "weather", "medium")
 # The scene's own state, which one value replaces another of: all scene slots but the medium.
 WEATHER_LIKE_SLOTS = frozenset(SCENE_SLOTS) - {"medium"}
+# Nouns a weather or time value describes in a clause of their own ("sunny day", "midday
+# sun"): a value that cannot describe them ("at dawn", "snowing") takes their place too.
+SCENE_NOUNS = frozenset("day sun light sunlight weather sky morning afternoon evening".split())
 OBJECT_SLOTS = ("colour", "count")
 _SLOT_ANCHORS = {
     "season": ("season.n.02",),
@@ -1059,6 +1063,23 @@ def _object_modifiers(prompt: str, objects: list[str]) -> list[tuple[str, str | 
     return modifiers
 
 
+# The material named after a thing: "a beetle made of brass", "a castle of sand".
+MADE_OF_AFTER = re.compile(
+    r"\s+(?:(?:made|carved)\s+(?:out\s+)?of|of)\s+(?!(?:a|an|the|some|his|her|their)\b)(?P<old>[\w-]+)"
+)
+
+
+def _materials_after(prompt: str, objects: list[str]) -> list[str]:
+    """The materials named right after one of `objects` in the prompt ("brass" of "a beetle
+    made of brass"), as lemmas."""
+    found = []
+    for (_, end, _), (lemma, _) in zip(word_spans(prompt), tagged_lemmas(prompt), strict=True):
+        if lemma in objects and (made := MADE_OF_AFTER.match(prompt, end)):
+            if is_material(made["old"]):
+                found.append(lemmatize(made["old"], "n"))
+    return found
+
+
 def _old_attribute_values(prompt: str, objects: list[str], new: SlotValue) -> list[str]:
     """Return the prompt's words of `new`'s slot that modify one of `objects` ("red" in "a red car")."""
     old = []
@@ -1334,12 +1355,17 @@ _STATEMENTS = (
     ),
 )
 _WEAR = re.compile(r"^(?:make|have|let)\s+(?P<who>him|her|them)\s+wear\s+(?P<rest>.+)$")
+# "make the chess pieces out of glass": the material, said with "out of" or "from".
+_MADE_OUT_OF = re.compile(r"^make\s+(?P<thing>.+?)\s+(?:out of|from|of)\s+(?P<material>[\w -]+)$")
 
 
 def _as_imperative(text: str, prompt: str) -> str:
     """Return a wish said as a statement as its imperative (see _STATEMENTS), else `text`.
     "make her wear a raincoat" on a prompt that dresses her is "dress her in a raincoat": the
-    new outfit takes the old one's place (a hat is worn with it)."""
+    new outfit takes the old one's place (a hat is worn with it). "make the vase out of
+    glass" is "make the vase glass"."""
+    if (match := _MADE_OUT_OF.match(text)) and is_material(split_words(match["material"])[-1]):
+        return f"make {match['thing']} {match['material']}"
     for pattern, imperative in _STATEMENTS:
         if match := pattern.match(text):
             subject = match["who"] or match.groupdict().get("asked")
@@ -1372,7 +1398,11 @@ def _read_part(prompt: str, text: str) -> EditReading:
     relative, comma, restatement = text.partition(", ")
     # "make the lighting dramatic with hard shadows" -> "dramatic lighting with hard shadows"
     if match := _SET_LIGHTING.match(text):
-        first, _, rest = match["new"].partition(" ")
+        # "soft and diffused" -> "soft diffused lighting"
+        new_light = re.sub(r"^(\w+) and (\w+)$", r"\1 \2", match["new"])
+        first, _, rest = new_light.partition(" ")
+        if rest and " " not in rest and _is_attribute(rest):
+            first, rest = f"{first} {rest}", ""
         text = new_phrase = f"make it {first} lighting {rest}".strip()
 
     if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
@@ -1655,6 +1685,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 for modifier, pos in _object_modifiers(prompt, objects)
                 if modifier not in gain and is_material(modifier, pos)
             ]
+            lose += [old for old in _materials_after(prompt, objects) if old not in gain]
     elif kind == "relative" or (kind == "set" and any(s in SCENE_SLOTS for s in slots)):
         # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute;
         # "make it stormy" on "a calm summer day": its antonym.
@@ -1847,6 +1878,11 @@ def _person_nouns(text: str) -> list[str]:
     ]
 
 
+def is_living_thing(lemma: str) -> bool:
+    """Whether the first WordNet noun sense of `lemma` is an organism (a person, an animal)."""
+    return _first_sense_is_a(lemma, "organism.n.01")
+
+
 def _names_a_person(clause: str) -> bool:
     return bool(_person_nouns(clause))
 
@@ -1985,7 +2021,8 @@ def _same_kind_tag_words(prompt: str, new_phrase: str, instruction: str = "") ->
     lost = []
     for clause in prompt.split(",")[1:]:  # the first clause is the subject, not a tag
         words = split_words(clause)
-        light_tag = lighting and words[-1:] in (["light"], ["lighting"])
+        # a camera flash is the light too ("harsh flash")
+        light_tag = lighting and words[-1:] in (["light"], ["lighting"], ["flash"])
         if not 1 < len(words) <= _MAX_TAG_WORDS or not (
             light_tag or ({head(words)} | _family(head(words))) & related
         ):
@@ -1997,7 +2034,7 @@ def _same_kind_tag_words(prompt: str, new_phrase: str, instruction: str = "") ->
             and lemma not in new_forms
             and word not in new_forms
         ]
-        if light_tag and not new_forms & {"light", "lighting"}:
+        if light_tag and (words[-1] == "flash" or not new_forms & {"light", "lighting"}):
             lost.append(head(words))
     return lost
 
@@ -2225,6 +2262,8 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
     )
 
     def gives_way(lemma: str, pos: str | None) -> bool:
+        if scene_only and lemma in SCENE_NOUNS:  # "sunny day" -> "snowing"
+            return True
         value = slot_of(lemma, pos)
         if value is None:
             return not scene_only

@@ -33,12 +33,15 @@ from core.instructions import (
     _PREPOSITIONS,
     _PRONOUNS,
     _QUANTITIES,
+    MADE_OF_AFTER,
+    SCENE_NOUNS,
     WEATHER_LIKE_SLOTS,
     EditReading,
     _family,
     _in_wordnet,
     _same_text,
     gerund,
+    is_living_thing,
     is_material,
     is_present,
     medium_kind,
@@ -125,6 +128,10 @@ def _apply(text: str, reading: EditReading) -> str | None:
         for begin, finish in spans:  # and the old words right after them: "cool window"
             if begin >= end and not text[end:begin].strip():
                 end = finish
+        # A scene value that cannot stand before a noun takes the noun's place too: "sunny
+        # day" -> "snowing", "midday sun" -> "at dawn".
+        if set(reading.slots) & WEATHER_LIKE_SLOTS:
+            end = _scene_noun_end(text, start, end, new)
         # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
         # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
         end = _extend_right(text, end, set(_words(new)) - _ARTICLES)
@@ -181,6 +188,26 @@ def _apply(text: str, reading: EditReading) -> str | None:
     return text
 
 
+def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
+    """Where the old scene value at text[start:end] ends: after the noun it describes when
+    the two are a clause of their own ("sunny day") and `new` cannot describe it ("at dawn",
+    "snowing"); else `end`."""
+    clause_start = text.rfind(",", 0, start) + 1
+    clause_end = text.find(",", end)
+    clause_end = len(text) if clause_end < 0 else clause_end
+    after = text[end:clause_end].split()
+    if (
+        text[clause_start:start].strip()
+        or len(after) != 1
+        or lemmatize(after[0], "n") not in SCENE_NOUNS
+    ):
+        return end
+    first = _words(new)[:1]
+    if not first or _is_adjective_at(f"{first[0]} {after[0]}", 0):
+        return end
+    return end + text[end:clause_end].index(after[0]) + len(after[0])
+
+
 def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int] | None:
     """Put a new attribute in front of the thing it describes ("make the frog bright blue":
     "a tiny frog" -> "a tiny bright blue frog", "make the potion bottles green": "green potion
@@ -215,8 +242,13 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
             counted = f"{value} {between} {thing}" if between else f"{value} {thing}"
         edited = text[:start] + counted + text[spans[0][1] :]
         return edited, start
+    # A new material takes the old one's place, after the thing ("a beetle made of brass" ->
+    # "a beetle made of jade") or before it ("a marble statue" -> "a bronze statue").
+    made_of = MADE_OF_AFTER.match(text, spans[0][1])
+    if made_of and is_material(value.split()[-1]) and is_material(made_of["old"]):
+        at = made_of.start("old")
+        return text[:at] + value + text[made_of.end("old") :], at
     start = _extend_left(text, head, _nouns(text[:head]))
-    # A new material takes the old one's place ("a marble statue" -> "a bronze statue").
     materials = {
         word
         for _, _, word in word_spans(text[:head])
@@ -526,12 +558,34 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
             break
         if word in named:
             stop = end + end_word
-    rest = text[stop:].lstrip()
     link_word = _words(text[link:])[0]
+    # What the thing was doing goes with it ("a concourse with people rushing"), unless a
+    # person or animal was doing it ("a man with an umbrella crossing the street").
+    subject = _words(text[begin:link])[-1:]
+    if link_word == "with" and subject and not is_living_thing(lemmatize(subject[0], "n")):
+        stop = _doing_end(text, stop, finish)
+    rest = text[stop:].lstrip()
     if rest.startswith("and ") and link_word != "and":
         # "with thick fog and stone lanterns": the link stays for the next thing
         return text[: link + len(link_word)] + " " + rest[len("and ") :]
     return text[:link].rstrip() + " " + rest
+
+
+def _doing_end(text: str, start: int, finish: int) -> int:
+    """Where the gerund phrase that opens text[start:finish] ends, the thing "with" brought
+    having gone ("with smoke pouring from the chimney", "with people rushing"): at the next
+    "and" or at `finish`; `start` where no gerund opens it."""
+    spans = word_spans(text)
+    tagged = tagged_lemmas(text) if spans else ()
+    after = [
+        (begin, word, pos)
+        for (begin, _, word), (_, pos) in zip(spans, tagged, strict=True)
+        if start <= begin < finish
+    ]
+    if not after or not (after[0][1].endswith("ing") and after[0][2] == "v"):
+        return start
+    ands = [begin for begin, word, _ in after if word == "and"]
+    return ands[0] if ands else finish
 
 
 def _is_adjective_at(text: str, start: int) -> bool:

@@ -525,3 +525,74 @@ def test_session11_reader_rules(prompt, instruction, expected):
 def test_a_hat_is_worn_with_the_dress():
     edited = literal_edit("a girl in a blue dress on a beach", "make her wear a straw hat")
     assert "blue dress" in edited and "straw hat" in edited
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # A material said with "out of" is the material.
+        (
+            "a wooden spoon on a kitchen table",
+            "make the spoon out of silver",
+            "a silver spoon on a kitchen table",
+        ),
+        # A new material takes the place of the one named after the thing.
+        (
+            "a robot owl made of copper perched on a branch, 8k",
+            "make the owl marble",
+            "a robot owl made of marble perched on a branch, 8k",
+        ),
+        ("a castle of sand on a beach", "make the castle out of ice", "a castle of ice on a beach"),
+        # A scene value that cannot describe the noun of its clause takes the noun's place.
+        (
+            "a lighthouse on a cliff, sunny day, oil painting",
+            "could it be raining?",
+            "a lighthouse on a cliff, raining, oil painting",
+        ),
+        (
+            "a harbor full of fishing boats, midday sun, watercolor",
+            "at sunset please",
+            "a harbor full of fishing boats, at sunset, watercolor",
+        ),
+        # A move names its thing in up to three words.
+        (
+            "a red double decker bus on a street in london, photo",
+            "put the double decker bus in paris",
+            "a red double decker bus on a street in paris, photo",
+        ),
+        # A removed thing's gerund phrase goes with it.
+        (
+            "a city square with pigeons flying overhead, morning fog",
+            "no pigeons",
+            "a city square, morning fog",
+        ),
+        (
+            "a farmhouse with white smoke rising from the chimney and a red door, winter",
+            "remove the smoke",
+            "a farmhouse with a red door, winter",
+        ),
+        # A camera flash is the light; two light adjectives read as one lighting.
+        (
+            "a bowl of pears on a plate, harsh flash, photo",
+            "make the lighting warm and golden",
+            "a bowl of pears on a plate, warm golden lighting, photo",
+        ),
+    ],
+)
+def test_session12_reader_rules(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).complete
+
+
+def test_an_adjective_scene_value_keeps_the_noun_of_its_clause():
+    assert (
+        literal_edit("a lighthouse on a cliff, sunny day, oil painting", "make it foggy")
+        == "a lighthouse on a cliff, foggy day, oil painting"
+    )
+
+
+def test_what_a_person_does_stays_when_their_thing_goes():
+    assert (
+        literal_edit("a boy with a kite running on the beach", "no kite")
+        == "a boy running on the beach"
+    )
