@@ -432,11 +432,12 @@ def _forms_in(text: str, lemmas: tuple[str, ...]) -> set[str]:
 
 
 def _bare_clause_start(text: str, start: int) -> int:
-    """Where the comma clause of `start` begins, when only one or two words that are not
-    function words stand before `start` in it ("food photography"); else `start`."""
+    """Where the comma clause of `start` begins, when one to three words that are not
+    function words stand before `start` in it ("food photography", "award winning wildlife
+    photography"); else `start`."""
     clause_start = text.rfind(",", 0, start) + 1
     before = _words(text[clause_start:start])
-    if 1 <= len(before) <= 2 and not set(before) & _FUNCTION_WORDS:
+    if 1 <= len(before) <= 3 and not set(before) & _FUNCTION_WORDS:
         return clause_start + len(text[clause_start:start]) - len(text[clause_start:start].lstrip())
     return start
 

@@ -596,3 +596,13 @@ def test_what_a_person_does_stays_when_their_thing_goes():
         literal_edit("a boy with a kite running on the beach", "no kite")
         == "a boy running on the beach"
     )
+
+
+def test_a_photo_genre_of_three_words_goes_with_the_photo():
+    assert (
+        literal_edit(
+            "a heron in a marsh, misty morning, award winning nature photography, sharp focus",
+            "make it an oil painting",
+        )
+        == "a heron in a marsh, misty morning, an oil painting, sharp focus"
+    )
