@@ -1314,10 +1314,16 @@ def _prompt_hairdo(prompt: str) -> str | None:
 def _prompt_hair(prompt: str) -> str | None:
     """Return the prompt's hair with the words before it that describe it ("long brown hair",
     "short curly hair"); None where the prompt names no described hair."""
+    return _prompt_described(prompt, "hair")
+
+
+def _prompt_described(prompt: str, head: str) -> str | None:
+    """Return the prompt's first `head` noun with the words before it that describe it
+    ("short black beard"); None where the prompt names no described `head`."""
     tagged = tagged_lemmas(prompt)
     words = split_words(prompt)
     for index, (lemma, pos) in enumerate(tagged):
-        if lemma == "hair" and pos == "n":
+        if lemma == head and pos == "n":
             start = index
             while start and (
                 tagged[start - 1][1] == "a" or slot_of(tagged[start - 1][0]) is not None
@@ -1355,6 +1361,11 @@ _STATEMENTS = (
     ),
 )
 _WEAR = re.compile(r"^(?:make|have|let)\s+(?P<who>him|her|them)\s+wear\s+(?P<rest>.+)$")
+# "give the wizard a long white beard": a described thing given to the prompt's someone.
+_GIVE_DESCRIBED = re.compile(
+    r"^give\s+(?:him|her|them|it|the\s+[\w'-]+)\s+(?P<thing>(?:(?:a|an|some)\s+)?[\w'-]+(?:\s+[\w'-]+){1,3})$"
+)
+_FOR_SOMEONE = re.compile(r"^(?P<thing>.+?)\s+for\s+(?P<who>him|her|them|the\s+[\w'-]+)$")
 # "make the chess pieces out of glass": the material, said with "out of" or "from".
 _MADE_OUT_OF = re.compile(r"^make\s+(?P<thing>.+?)\s+(?:out of|from|of)\s+(?P<material>[\w -]+)$")
 
@@ -1363,9 +1374,19 @@ def _as_imperative(text: str, prompt: str) -> str:
     """Return a wish said as a statement as its imperative (see _STATEMENTS), else `text`.
     "make her wear a raincoat" on a prompt that dresses her is "dress her in a raincoat": the
     new outfit takes the old one's place (a hat is worn with it). "make the vase out of
-    glass" is "make the vase glass"."""
+    glass" is "make the vase glass"; "a red scarf for the dog" is "give the dog a red scarf"."""
     if (match := _MADE_OUT_OF.match(text)) and is_material(split_words(match["material"])[-1]):
         return f"make {match['thing']} {match['material']}"
+    # "curly red hair for the dancer": what the prompt's someone is given.
+    if (
+        (match := _FOR_SOMEONE.match(text))
+        and split_words(text)[0] not in _EDIT_VERBS
+        and (
+            match["who"] in _PRONOUNS
+            or _holds_word(prompt, lemmatize(split_words(match["who"])[-1], "n"))
+        )
+    ):
+        return f"give {match['who']} {match['thing']}"
     for pattern, imperative in _STATEMENTS:
         if match := pattern.match(text):
             subject = match["who"] or match.groupdict().get("asked")
@@ -1567,6 +1588,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old_match.group(0), "set"
             new_phrase = f"{preposition} the {new_where}{side}"
             named_lost, moves, positioned = [old_where], False, True
+    # "give the wizard a long white beard" on "a wizard with a short black beard": the new
+    # thing takes the place of the prompt's described thing of the same name (hair has its
+    # own rule, as a hairstyle).
+    if (
+        kind == "other"
+        and old_phrase is None
+        and (match := _GIVE_DESCRIBED.match(text))
+        and (head := lemmatize(split_words(match["thing"])[-1], "n")) != "hair"
+        and (old := _prompt_described(prompt, head))
+    ):
+        old_phrase, new_phrase, kind = old, match["thing"], "replace"
     # "put the scarecrow in a tuxedo", "change her dress to a raincoat": the new outfit takes
     # the old one's place.
     if (

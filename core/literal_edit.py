@@ -190,8 +190,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
 
 def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
     """Where the old scene value at text[start:end] ends: after the noun it describes when
-    the two are a clause of their own ("sunny day") and `new` cannot describe it ("at dawn",
-    "snowing"); else `end`."""
+    the two are a clause of their own ("sunny day") and `new` is not one adjective that can
+    describe it ("at dawn", "snowing", "golden hour"); else `end`."""
     clause_start = text.rfind(",", 0, start) + 1
     clause_end = text.find(",", end)
     clause_end = len(text) if clause_end < 0 else clause_end
@@ -202,8 +202,10 @@ def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
         or lemmatize(after[0], "n") not in SCENE_NOUNS
     ):
         return end
-    first = _words(new)[:1]
-    if not first or _is_adjective_at(f"{first[0]} {after[0]}", 0):
+    words = _words(new)
+    if len(words) == 1 and _is_adjective_at(f"{words[0]} {after[0]}", 0):
+        return end  # "foggy day"
+    if not words:
         return end
     return end + text[end:clause_end].index(after[0]) + len(after[0])
 

@@ -606,3 +606,46 @@ def test_a_photo_genre_of_three_words_goes_with_the_photo():
         )
         == "a heron in a marsh, misty morning, an oil painting, sharp focus"
     )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # A described thing given to someone takes the place of theirs of the same name.
+        (
+            "a cat with yellow eyes on a windowsill, photo",
+            "give the cat green eyes",
+            "a cat with green eyes on a windowsill, photo",
+        ),
+        (
+            "a knight with a wooden shield",
+            "give the knight a golden shield",
+            "a knight with a golden shield",
+        ),
+        # "X for the Y" gives Y the X.
+        (
+            "a dog on a porch, photo",
+            "a red scarf for the dog",
+            "a dog on a porch, with a red scarf, photo",
+        ),
+        # A bun someone wears is a hairdo; a bun someone holds is bread.
+        (
+            "a girl with a messy bun reading in a cafe",
+            "give her long wavy hair",
+            "a girl with long wavy hair reading in a cafe",
+        ),
+        (
+            "a baker holding a bun, bakery",
+            "give him red hair",
+            "a baker holding a bun, red hair, bakery",
+        ),
+        # A new scene value of two words takes the clause's noun too.
+        (
+            "a fishing boat at a pier, midday sun, film photo",
+            "golden hour",
+            "a fishing boat at a pier, golden hour, film photo",
+        ),
+    ],
+)
+def test_session12_given_things_and_scene_phrases(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
