@@ -1560,7 +1560,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old, "instead"
         else:
             new_phrase = text
-    # "make it a castle" on "a house on a hill": "it" is the prompt's thing of the same kind.
+    # "make it a castle" on "a house on a hill": "it" is the prompt's thing of the same kind;
+    # "make it an arctic fox" on "a red fox": the prompt's described thing of the same name.
     elif (
         kind == "other"
         and old_phrase is None
@@ -1568,7 +1569,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (nouns := [lemma for lemma, pos, _ in _content(match["new"]) if pos == "n"])
         and slot_of(nouns[-1]) is None
         and _named_medium(nouns[-1]) is None
-        and (old := _same_kind_noun(prompt, nouns[-1]))
+        and (
+            old := _prompt_described(prompt, lemmatize(split_words(match["new"])[-1], "n"))
+            or _same_kind_noun(prompt, nouns[-1])
+        )
     ):
         old_phrase, new_phrase, kind = old, match["new"], "replace"
     # "move the tree to the left side", "center the lighthouse": the new position takes the

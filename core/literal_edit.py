@@ -113,6 +113,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
     if not spans and (placed := _before_object(text, new, reading)) is not None:
         text, start = placed
     elif not spans:
+        new = _with_its_thing(text, new, reading)
         text = _insert(text, new, "medium" in reading.slots)
         start = text.rindex(new) if "medium" in reading.slots else text.index(new)
     else:
@@ -156,6 +157,10 @@ def _apply(text: str, reading: EditReading) -> str | None:
         start = _extend_left(text, start, old_words)
         if reading.kind in ("replace", "instead"):  # "a coffee mug": the mug's kind goes too
             start = _extend_left(text, start, _nouns(text[:start]))
+            # A new place phrase takes the old one's preposition and words: "on a wooden
+            # desk" -> "on a windowsill".
+            if _words(new)[:1] and _words(new)[0] in _PREPOSITIONS:
+                start = _place_phrase_start(text, start)
         if set(reading.slots) & WEATHER_LIKE_SLOTS:
             start = _extend_left(text, start, _adjectives(text[:start]))
         if "medium" in reading.slots:
@@ -208,6 +213,39 @@ def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
     if not words:
         return end
     return end + text[end:clause_end].index(after[0]) + len(after[0])
+
+
+def _with_its_thing(text: str, new: str, reading: EditReading) -> str:
+    """A new attribute of a thing the text does not name comes with the thing, as the
+    instruction said it: "make the sails black" -> "with black sails"; else `new`."""
+    if (
+        reading.kind not in ("set", "relative")
+        or not reading.objects
+        or set(reading.slots) & (WEATHER_LIKE_SLOTS | {"medium"})
+        or any(_find(text, lemma) for lemma in reading.objects)
+        or _words(new)[:1] == ["with"]
+    ):
+        return new
+    said = [w for w in _words(reading.instruction) if lemmatize(w, "n") in reading.objects]
+    return f"with {_bare(new)} {said[-1]}" if said else new
+
+
+_PLACE_START = re.compile(
+    r"\b(?:on|in|at|under|by|near|beside|inside|across|over)\s+"
+    r"(?:(?:a|an|the|his|her|their|some)\s+)?(?P<words>(?:[\w-]+\s+){0,2})$"
+)
+
+
+def _place_phrase_start(text: str, start: int) -> int:
+    """Where the place phrase whose noun stands at `start` begins ("on a wooden desk"), when
+    only adjectives and nouns stand between its preposition and the noun; else `start`."""
+    match = _PLACE_START.search(text[:start])
+    if not match:
+        return start
+    between = _words(match["words"])
+    if between and not set(between) <= _adjectives(text[:start]) | _nouns(text[:start]):
+        return start
+    return match.start()
 
 
 def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int] | None:
@@ -548,6 +586,13 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     )
     if link is None:
         return None  # the clause's subject: the instruction asks for a different picture
+    # A thing that only fills another goes with its container: "against a field of stars".
+    if _words(text[link:])[:1] == ["of"] and (
+        container := re.search(
+            r"\b(?:against|with|in|under|across|on)\s+(?:a|an|the)\s+[\w-]+\s+$", text[:link]
+        )
+    ):
+        link = container.start()
     # A participle that only says how the thing lies goes with it: "covered in snow".
     words_before = word_spans(text[begin:link])
     if len(words_before) > 1 and re.fullmatch(r"[a-z]+ed", words_before[-1][2]):

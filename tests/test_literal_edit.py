@@ -649,3 +649,42 @@ def test_a_photo_genre_of_three_words_goes_with_the_photo():
 )
 def test_session12_given_things_and_scene_phrases(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # A new attribute of a thing the prompt does not name comes with the thing.
+        (
+            "a windmill on a hill at dusk, oil painting",
+            "make the blades red",
+            "a windmill on a hill at dusk, with red blades, oil painting",
+        ),
+        # "make it a X" where the prompt names a described X: the description changes.
+        (
+            "a grey wolf howling on a hill, photo",
+            "make it an arctic wolf",
+            "an arctic wolf howling on a hill, photo",
+        ),
+        # A thing that only fills another goes with its container.
+        (
+            "a lighthouse against a sky of storm clouds, oil painting",
+            "no clouds",
+            "a lighthouse, oil painting",
+        ),
+        # A new place phrase takes the old one's preposition and words.
+        (
+            "a cat asleep on a wooden bench, photo",
+            "put it on a rug instead of the bench",
+            "a cat asleep on a rug, photo",
+        ),
+        # A new medium drops a 3d render's studio style.
+        (
+            "a robot in a garden, 3d render, pixar style",
+            "make it a watercolor",
+            "a robot in a garden, a watercolor",
+        ),
+    ],
+)
+def test_session12_things_said_apart(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
