@@ -1808,6 +1808,7 @@ class _Lexicon:
     medium_tags: dict[str, str]  # tag -> medium kind
     medium_tag_keys: tuple[str, ...]
     medium_parents: dict[str, str | None]
+    medium_unfit: dict[str, tuple[str, ...]]  # kind -> tags a new medium of it leaves no room for
     bound: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]  # slot -> (values, words)
     one_at_a_time: tuple[tuple[str, tuple[str, ...], frozenset[str]], ...]  # name, keys, forms
 
@@ -1833,6 +1834,9 @@ def _lexicon() -> _Lexicon:
         medium_tags=tags,
         medium_tag_keys=_longest_first(tags),
         medium_parents={kind: entry.get("parent") for kind, entry in media.items()},
+        medium_unfit={
+            kind: _longest_first(entry.get("unfit", ())) for kind, entry in media.items()
+        },
         bound={
             slot: tuple(
                 (tuple(values.split()), _longest_first(words)) for values, words in by.items()
@@ -1980,6 +1984,7 @@ def _lexicon_losses(
                 for tag in tag_list
                 if not _media_compatible(tags[tag], new_kind) and not set(tag.split()) <= new_words
             ]
+        dropped += _phrases_in(",".join(rest), lexicon.medium_unfit.get(new_kind, ()))
     for slot in ("season", "weather"):
         if slot not in slots:
             continue

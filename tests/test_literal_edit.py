@@ -688,3 +688,13 @@ def test_session12_given_things_and_scene_phrases(prompt, instruction, expected)
 )
 def test_session12_things_said_apart(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+def test_pixel_art_leaves_no_room_for_a_resolution_tag():
+    prompt = "a castle on a hill at dusk, photo, 8k"
+    assert literal_edit(prompt, "turn it into pixel art") == "a castle on a hill at dusk, pixel art"
+    assert not check_edit(
+        prompt, "turn it into pixel art", "a castle on a hill at dusk, pixel art, 8k"
+    ).ok
+    # Other media keep it.
+    assert "8k" in literal_edit(prompt, "make it a watercolor")
