@@ -112,6 +112,8 @@ _PROMPT_POSITION = re.compile(
     r"(?:\s+side)?\b"
 )
 _NEW_POSITION = re.compile(rf"\b(?P<where>{_POSITION_WORDS})\b")
+# Words that name the mood of a picture ("make the mood creepy" -> "creepy mood").
+_MOOD_WORDS = frozenset({"mood", "atmosphere", "vibe", "feel", "feeling", "ambience", "ambiance"})
 _POSITION_VERBS = frozenset(
     {"move", "put", "place", "shift", "center", "centre", "position", "set"}
 )
@@ -188,6 +190,9 @@ _MAKE_INTO = re.compile(
     r"(?P<new>.+)$"
 )
 _MAKE_IT_A = re.compile(r"^(?:make|turn)\s+it\s+(?:into\s+)?(?P<new>(?:an?|some)\s+.+)$")
+_MAKE_PERSON_A = re.compile(
+    r"^(?:make|turn)\s+(?:him|her)\s+(?:into\s+)?(?P<new>an?\s+[\w'-]+(?:\s+[\w'-]+)?)$"
+)
 # "make the car blue", "paint the door red": make + a named thing + its new attribute.
 _SET_ATTRIBUTE, _SET_ATTRIBUTE_ONE_WORD = (
     re.compile(
@@ -1501,6 +1506,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     new_phrase, kind = match["new"], "set"
                     if split_words(match["object"])[-1] in ("light", "lighting"):
                         new_phrase = f"{new_phrase} lighting"  # "make the lighting harsh"
+                    elif (said := split_words(match["object"])[-1]) in _MOOD_WORDS:
+                        new_phrase = f"{new_phrase} {said}"  # "make the mood creepy"
                 else:  # "make the tulips sunflowers": other things take their place
                     old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
     # "make him young" on "an elderly man": the attribute is the prompt's first person's.
@@ -1560,6 +1567,16 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old, "instead"
         else:
             new_phrase = text
+    # "make her a grandmother" on "a girl flying a kite": the prompt's first person becomes
+    # the new one.
+    elif (
+        kind == "other"
+        and old_phrase is None
+        and (match := _MAKE_PERSON_A.match(text))
+        and _first_sense_is_a(lemmatize(split_words(match["new"])[-1], "n"), "person.n.01")
+        and (people := _person_nouns(prompt))
+    ):
+        old_phrase, new_phrase, kind = people[0], match["new"], "replace"
     # "make it a castle" on "a house on a hill": "it" is the prompt's thing of the same kind;
     # "make it an arctic fox" on "a red fox": the prompt's described thing of the same name.
     elif (

@@ -288,7 +288,7 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     if made_of and is_material(value.split()[-1]) and is_material(made_of["old"]):
         at = made_of.start("old")
         return text[:at] + value + text[made_of.end("old") :], at
-    start = _extend_left(text, head, _nouns(text[:head]))
+    start = _compound_start(text, _extend_left(text, head, _nouns(text[:head])), spans[0][1])
     materials = {
         word
         for _, _, word in word_spans(text[:head])
@@ -302,6 +302,17 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
     after = len(edited) - len(text) + end  # where the words after the new value begin
     edited = edited[:after].rstrip() + " " + edited[after:].lstrip()
     return edited, edited.index(value, max(0, start - 3))
+
+
+def _compound_start(text: str, start: int, end: int) -> int:
+    """Where the thing text[start:end] begins when the word before it belongs to its name in
+    WordNet ("hot" of "hot air balloon": hot-air balloon); else `start`."""
+    before = word_spans(text[:start])
+    if not before or text[before[-1][1] : start].strip():
+        return start
+    words = [before[-1][2], *_words(text[start:end])]
+    joined = [" ".join(words), f"{words[0]}-{' '.join(words[1:])}"]
+    return before[-1][0] if any(_in_wordnet(term, "n") for term in joined) else start
 
 
 def _recount(text: str, start: int, end: int, new: str, reading: EditReading):

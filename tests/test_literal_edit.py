@@ -698,3 +698,32 @@ def test_pixel_art_leaves_no_room_for_a_resolution_tag():
     ).ok
     # Other media keep it.
     assert "8k" in literal_edit(prompt, "make it a watercolor")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # "make her a grandmother": the prompt's person becomes the new one.
+        (
+            "a man reading on a bench, photo",
+            "make him a pirate",
+            "a pirate reading on a bench, photo",
+        ),
+        # ... but a thing is no person.
+        ("a woman at a desk", "make her a cake", "a woman at a desk, a cake"),
+        # "make the mood creepy" says it is the mood.
+        (
+            "an empty attic with old trunks",
+            "make the mood eerie",
+            "an empty attic with old trunks, eerie mood",
+        ),
+        # A WordNet compound is one thing: its colour goes before all of it.
+        (
+            "a hot air balloon over fields",
+            "make the balloon red",
+            "a red hot air balloon over fields",
+        ),
+    ],
+)
+def test_session12_people_moods_and_compounds(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
