@@ -141,7 +141,7 @@ _REPLACEMENTS = (
         r"^(?:instead of|rather than)\s+(?P<old>.+?),?\s+(?P<new>(?:a|an|the|make|use|have|put)\s.+)$"
     ),
     re.compile(r"^(?:have|use)\s+(?P<new>.+?)\s+than\s+(?P<old>.+)$"),  # (i'd rather) have Y than X
-    re.compile(r"^(?P<new>.+?),\s+not\s+(?P<old>.+)$"),  # "a cat there, not a dog"
+    re.compile(r"^(?P<new>.+?),?\s+not\s+(?P<old>.+)$"),  # "a cat there, not a dog"
     re.compile(
         r"^(?P<old>.+?)\s+(?:should|must|could) be\s+(?P<new>.+)$"
     ),  # "the sky should be red"
@@ -1429,7 +1429,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
         first, _, rest = new_light.partition(" ")
         if rest and " " not in rest and _is_attribute(rest):
             first, rest = f"{first} {rest}", ""
-        text = new_phrase = f"make it {first} lighting {rest}".strip()
+        said = "light" if re.match(r"^\w+\s+the\s+light\b(?!ing)", text) else "lighting"
+        text = new_phrase = f"make it {first} {said} {rest}".strip()
 
     if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
         kind, old_phrase, new_phrase = "remove", match["old"], ""

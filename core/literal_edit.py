@@ -618,8 +618,9 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
         if word in named:
             stop = end + end_word
     link_word = _words(text[link:])[0]
-    # What the thing was doing goes with it ("a concourse with people rushing"), unless a
-    # person or animal was doing it ("a man with an umbrella crossing the street").
+    # What the thing was doing and where it was go with it ("a concourse with people
+    # rushing", "a room with a dog on the rug"), unless a person or animal was doing it or
+    # was there ("a man with an umbrella crossing the street", "a man with a hat in a park").
     subject = _words(text[begin:link])[-1:]
     if link_word == "with" and subject and not is_living_thing(lemmatize(subject[0], "n")):
         stop = _doing_end(text, stop, finish)
@@ -630,10 +631,17 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
     return text[:link].rstrip() + " " + rest
 
 
+# Prepositions that say what a thing holds or where it lies on or by another ("a vase of
+# tulips", "a dog on the rug"); "in" and "at" more often say where the whole scene is ("a
+# scarecrow with a hat in a field").
+_PLACED_BY = frozenset("of on under beside near by against over above below behind".split())
+
+
 def _doing_end(text: str, start: int, finish: int) -> int:
-    """Where the gerund phrase that opens text[start:finish] ends, the thing "with" brought
-    having gone ("with smoke pouring from the chimney", "with people rushing"): at the next
-    "and" or at `finish`; `start` where no gerund opens it."""
+    """Where the phrase that opens text[start:finish] and says what the thing "with" brought
+    does or where it is ends, that thing having gone ("with smoke pouring from the chimney",
+    "with a dog on the rug", "with power lines in the background"): at the next "and" or at
+    `finish`; `start` where no gerund or preposition opens it."""
     spans = word_spans(text)
     tagged = tagged_lemmas(text) if spans else ()
     after = [
@@ -641,7 +649,12 @@ def _doing_end(text: str, start: int, finish: int) -> int:
         for (begin, _, word), (_, pos) in zip(spans, tagged, strict=True)
         if start <= begin < finish
     ]
-    if not after or not (after[0][1].endswith("ing") and after[0][2] == "v"):
+    opens = after and (
+        (after[0][1].endswith("ing") and after[0][2] == "v")
+        or after[0][1] in _PLACED_BY
+        or re.match(r"\s*in the (?:background|foreground)\b", text[start:finish])
+    )
+    if not opens:
         return start
     ands = [begin for begin, word, _ in after if word == "and"]
     return ands[0] if ands else finish

@@ -727,3 +727,26 @@ def test_pixel_art_leaves_no_room_for_a_resolution_tag():
 )
 def test_session12_people_moods_and_compounds(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # "X not Y" is "X instead of Y".
+        ("a guitar on a chair, photo", "a banjo not a guitar", "a banjo on a chair, photo"),
+        # The light keeps the word the artist used.
+        (
+            "a bakery counter, harsh fluorescent lighting",
+            "make the light warm",
+            "a bakery counter, warm light",
+        ),
+        # A thing "with" brought takes where it lay, unless the scene is where it was.
+        ("a kitchen with a cat on the counter, morning", "no cat", "a kitchen, morning"),
+        ("a beach with boats in the background, sunset", "remove the boats", "a beach, sunset"),
+        ("a table with a bowl of apples, photo", "remove the bowl", "a table, photo"),
+        ("a street with a bus in the rain", "remove the bus", "a street in the rain"),
+        ("a snowman with a scarf in a garden", "without the scarf", "a snowman in a garden"),
+    ],
+)
+def test_session12_removals_and_light_words(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
