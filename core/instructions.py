@@ -1334,6 +1334,14 @@ def _prompt_described(prompt: str, head: str) -> str | None:
                 tagged[start - 1][1] == "a" or slot_of(tagged[start - 1][0]) is not None
             ):
                 start -= 1
+            # a participle right after an article or preposition: "in shining armor"
+            if (
+                start == index
+                and start > 1
+                and re.fullmatch(r"[a-z]+(?:ing|ed)", words[start - 1])
+                and words[start - 2] in _DETERMINERS | _PREPOSITIONS
+            ):
+                start -= 1
             if start < index:
                 return " ".join(words[start : index + 1])
     return None
@@ -1373,6 +1381,23 @@ _GIVE_DESCRIBED = re.compile(
 _FOR_SOMEONE = re.compile(r"^(?P<thing>.+?)\s+for\s+(?P<who>him|her|them|the\s+[\w'-]+)$")
 # "make the chess pieces out of glass": the material, said with "out of" or "from".
 _MADE_OUT_OF = re.compile(r"^make\s+(?P<thing>.+?)\s+(?:out of|from|of)\s+(?P<material>[\w -]+)$")
+
+
+def _given_thing(text: str) -> str | None:
+    """The described thing an instruction gives: "give the wizard a long white beard" -> "a
+    long white beard"; an instruction that is only adjectives or participles and a noun
+    ("rusty armor", "dented armor") is itself one. None otherwise."""
+    if match := _GIVE_DESCRIBED.match(text):
+        return match["thing"]
+    words = split_words(text)
+    if not 2 <= len(words) <= 4 or words[0] in _EDIT_VERBS:
+        return None
+    tagged = tagged_lemmas(text)
+    describing = all(
+        pos == "a" or re.fullmatch(r"[a-z]+(?:ed|ing)", word)  # "dented", "glowing"
+        for word, (_, pos) in zip(words[:-1], tagged[:-1], strict=True)
+    )
+    return text if describing and tagged[-1][1] == "n" else None
 
 
 def _as_imperative(text: str, prompt: str) -> str:
@@ -1616,11 +1641,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
     if (
         kind == "other"
         and old_phrase is None
-        and (match := _GIVE_DESCRIBED.match(text))
-        and (head := lemmatize(split_words(match["thing"])[-1], "n")) != "hair"
+        and (thing := _given_thing(text))
+        and (head := lemmatize(split_words(thing)[-1], "n")) != "hair"
         and (old := _prompt_described(prompt, head))
     ):
-        old_phrase, new_phrase, kind = old, match["thing"], "replace"
+        old_phrase, new_phrase, kind = old, thing, "replace"
+        # its describing words as written: a participle ("shining") has no adjective lemma
+        named_lost = [
+            word
+            for word in split_words(old)[:-1]
+            if word not in _DETERMINERS and not is_present(word, thing)
+        ]
     # "put the scarecrow in a tuxedo", "change her dress to a raincoat": the new outfit takes
     # the old one's place.
     if (

@@ -750,3 +750,21 @@ def test_session12_people_moods_and_compounds(prompt, instruction, expected):
 )
 def test_session12_removals_and_light_words(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # An instruction that is only a described thing the prompt names re-describes it.
+        (
+            "a prince in gleaming armor on a horse",
+            "dented armor",
+            "a prince in dented armor on a horse",
+        ),
+        ("a woman in a long dress", "short dress pls", "a woman in a short dress"),
+        # ... and adds it where the prompt lacks it.
+        ("a house in a field", "tall grass", "a house in a field, tall grass"),
+    ],
+)
+def test_session12_bare_described_things(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
