@@ -114,6 +114,16 @@ _PROMPT_POSITION = re.compile(
 _NEW_POSITION = re.compile(rf"\b(?P<where>{_POSITION_WORDS})\b")
 # Words that name the mood of a picture ("make the mood creepy" -> "creepy mood").
 _MOOD_WORDS = frozenset({"mood", "atmosphere", "vibe", "feel", "feeling", "ambience", "ambiance"})
+_LINKS = r"(?:with|and|on|in|at|of|a|an|the|some)"
+_SET_BACKGROUND = re.compile(
+    r"^(?:change|make|set|turn|switch)\s+the\s+(?:background|backdrop)(?:\s+(?:to|into|with))?\s+(?P<new>.+)$"
+)
+# The prompt's background: "with desert dunes in the background", "a dark studio background".
+_PROMPT_BACKGROUND = re.compile(
+    r"(?P<lead>(?:with|and)\s+)?(?:(?:a|an|the|some)\s+)?"
+    rf"(?P<what>(?:(?!{_LINKS}\b)[\w-]+\s+){{0,3}}?(?!{_LINKS}\b)[\w-]+)\s+"
+    r"(?:(?P<in_the>in\s+the\s+)background|background)\b"
+)
 _POSITION_VERBS = frozenset(
     {"move", "put", "place", "shift", "center", "centre", "position", "set"}
 )
@@ -155,6 +165,7 @@ _BECOMES = re.compile(r"\b(?:to|into|in to|should be|must be|could be|to be)$")
 # "make the dog a fox": make + a named thing + an indefinite noun phrase.
 # "move it to a cafe", "put him on the moon", "place the piano in the middle of a forest":
 # the scene moves; the new place is a location (see _is_place).
+_MAKE_IT_PLACE = re.compile(r"^(?:make it|set it in|make this)\s+(?P<place>[a-z][\w' -]*)$")
 _MOVE_TO = re.compile(
     r"^(?:move|put|place|set|take|bring|relocate|transport|send)\s+"
     r"(?P<object>it|them|him|her|everything|the scene|(?:the|his|her|their)\s+[\w'-]+"
@@ -837,6 +848,17 @@ def _is_place(phrase: str) -> bool:
     )
 
 
+def _is_named_place(phrase: str) -> bool:
+    """Whether `phrase` names a place in WordNet as a named one ("new york", "tokyo": an
+    instance of a city, country or region)."""
+    senses = _wordnet().synsets(phrase.replace(" ", "_"), pos="n")
+    return any(
+        _closure(hypernym.name()) & _PLACE_ANCHORS
+        for sense in senses
+        for hypernym in sense.instance_hypernyms()
+    )
+
+
 def _place_phrase(prompt: str, preposition: str) -> str | None:
     """The prompt's place phrase that a move to a place with `preposition` replaces: the last
     "in" or "at" place of the subject clause ("a cabin perched on a cliff in a kitchen": in a
@@ -1466,6 +1488,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "stronger wind, a fierce gale", "more waves, rough sea": the restatement says how
         # the new prompt shows the change, so its words are the ones to gain.
         kind, new_phrase = "relative", restatement
+    elif (match := _MAKE_IT_PLACE.match(text)) and _is_named_place(match["place"]):
+        # "make it new york" on "a street in london": the scene moves to the named place.
+        kind, new_phrase, moves = "set", f"in {match['place']}", True
+        old_phrase = _place_phrase(prompt, "in")
     elif (match := _MOVE_TO.match(text)) and _is_place(match["new"]):
         # "put the wolf in a snowy forest instead": the new place takes the old one's place
         # whatever the prepositions.
@@ -1635,6 +1661,26 @@ def _read_part(prompt: str, text: str) -> EditReading:
             old_phrase, kind = old_match.group(0), "set"
             new_phrase = f"{preposition} the {new_where}{side}"
             named_lost, moves, positioned = [old_where], False, True
+    # "change the background to snowy mountains": the new background takes the old one's
+    # place ("desert dunes in the background", "a dark background").
+    framed = False
+    if old_phrase is None and (match := _SET_BACKGROUND.match(text)):
+        if old := _PROMPT_BACKGROUND.search(prompt):
+            lead = old["lead"] or ""
+            old_phrase = old.group(0).strip()
+            new_phrase = (
+                f"{lead}{match['new']} in the background"
+                if old["in_the"]
+                else f"{match['new']} background"
+            )
+            kind, framed = "set", True
+            named_lost = [
+                lemma
+                for lemma, pos, _ in _content(old["what"])
+                if pos in ("a", "n") and not is_present(lemma, new_phrase)
+            ]
+        else:
+            kind, new_phrase = "add", f"{match['new']} in the background"
     # "give the wizard a long white beard" on "a wizard with a short black beard": the new
     # thing takes the place of the prompt's described thing of the same name (hair has its
     # own rule, as a hairstyle).
@@ -1751,6 +1797,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
         slots.append("location")
     if positioned:
         slots.append("position")
+    if framed:
+        slots.append("background")
     if (
         kind in ("other", "set", "relative")
         and old_phrase is None

@@ -100,7 +100,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
         return text
     if "location" in reading.slots:
         return _move(text, reading)
-    if "position" in reading.slots:  # "in the center" -> "on the left side"
+    # "in the center" -> "on the left side"; "desert dunes in the background" -> "snowy
+    # mountains in the background"
+    if {"position", "background"} & set(reading.slots):
         if reading.old_phrase not in text:
             return None
         return text.replace(reading.old_phrase, reading.new_phrase, 1)

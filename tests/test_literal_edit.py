@@ -768,3 +768,35 @@ def test_session12_removals_and_light_words(prompt, instruction, expected):
 )
 def test_session12_bare_described_things(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # The background changes as a whole.
+        (
+            "a fox sitting, pine trees in the background, photo",
+            "change the background to a frozen lake",
+            "a fox sitting, a frozen lake in the background, photo",
+        ),
+        (
+            "a watch, black background, product photo",
+            "make the background grey",
+            "a watch, grey background, product photo",
+        ),
+        (
+            "a tower on a hill with clouds in the background",
+            "change the background to a starry sky",
+            "a tower on a hill with a starry sky in the background",
+        ),
+        # "make it rome": the scene moves to a named place.
+        (
+            "a cyclist on a street in berlin, photo",
+            "make it rome",
+            "a cyclist on a street in rome, photo",
+        ),
+        ("a lake at dawn", "make it night", "a lake at night"),
+    ],
+)
+def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
