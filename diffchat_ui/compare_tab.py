@@ -400,13 +400,13 @@ def score_header(name: str) -> str:
 def load_comparison(folder: Path) -> dict:
     """Return a saved comparison record with absolute image paths.
 
-    Refuses (DataError naming the file) a record that cannot be read, is not JSON, or lacks
-    the fields a ballot needs.
+    Refuses (DataError naming the file) a record that cannot be read, is not JSON, lacks
+    the fields a ballot needs, or names an image that is not a file name in its folder.
     """
     path = folder / COMPARISON_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        record["raw_image"] = str(folder / record["raw_image"])
+        record["raw_image"] = _image_in(folder, record["raw_image"])
         for key in ("id", "raw_prompt", "instruction"):
             if not isinstance(record[key], str):
                 raise TypeError(f"{key} is not a string")
@@ -414,10 +414,19 @@ def load_comparison(folder: Path) -> dict:
             if not isinstance(candidate["method"], str):
                 raise TypeError("a candidate's method is not a string")
             if candidate["image"]:
-                candidate["image"] = str(folder / candidate["image"])
+                candidate["image"] = _image_in(folder, candidate["image"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"damaged comparison record ({error!r})", path=str(path)) from error
     return record
+
+
+def _image_in(folder: Path, name) -> str:
+    """Return folder/name for an image name a record gives; refuses (ValueError) anything
+    but a bare file name (run_comparison writes them so): a record must not point the Vote
+    tab at files outside its folder."""
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise ValueError(f"image {name!r} is not a file name in the comparison's folder")
+    return str(folder / name)
 
 
 def comparison_view(folders: list[Path]):

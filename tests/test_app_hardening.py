@@ -237,7 +237,7 @@ def test_a_session_hash_cannot_stop_another_clients_training_or_evaluation(app_u
         assert "Stopped" in status, (start, status)
 
 
-def _write_comparison(root: Path, name: str) -> None:
+def _write_comparison(root: Path, name: str, raw_prompt: str = "a cat") -> Path:
     import json
 
     from PIL import Image
@@ -250,9 +250,10 @@ def _write_comparison(root: Path, name: str) -> None:
         {"method": method, "prompt": "p", "image": f"{index + 1}.png", "scores": {}, "error": ""}
         for index, method in enumerate(("append", "openai"))
     ]
-    record = {"id": name, "model": "tiny-sd", "raw_prompt": "a cat", "instruction": "make it"}
+    record = {"id": name, "model": "tiny-sd", "raw_prompt": raw_prompt, "instruction": "make it"}
     record |= {"raw_image": "0.png", "candidates": candidates}
     (folder / "comparison.json").write_text(json.dumps(record))
+    return folder
 
 
 def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
@@ -273,6 +274,33 @@ def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
     *_, status, _, pairs = victim.call("/vote", "Candidate A")
     assert status.startswith("Thanks! 1 votes so far"), status
     assert sum(row[5] for row in pairs["data"]) == 1  # the intruder's vote was not counted
+
+
+def test_a_comparison_with_a_damaged_image_is_skipped_not_an_error(app_url):
+    """A comparison whose image file was damaged, deleted or named outside its folder
+    reached the voter as Gradio's bare "Error" (the ballot decoded it unchecked)."""
+    import json
+
+    from image_fixtures import corrupt_png
+
+    from core.paths import workspace_dir
+
+    root = workspace_dir() / "comparisons"
+    (_write_comparison(root, "damaged-1", "damaged: corrupt") / "2.png").write_bytes(corrupt_png())
+    (_write_comparison(root, "damaged-2", "damaged: missing") / "1.png").unlink()
+    escaping = _write_comparison(root, "damaged-3", "damaged: outside") / "comparison.json"
+    record = json.loads(escaping.read_text())
+    escaping.write_text(json.dumps(record | {"raw_image": "../../server.key"}))
+    _write_comparison(root, "healthy", "a healthy one")
+    voter, shown = User(app_url), []
+    for _ in range(10):  # every comparison in the workspace, then "All done"
+        _, text, gallery, _, status = voter.call("/next_ballot")
+        if status.startswith("All done"):
+            break
+        shown.append(text)
+        assert len(gallery) == 2
+    assert any("a healthy one" in text for text in shown), shown
+    assert not [text for text in shown if "damaged" in text], shown
 
 
 # ---------------------------------------------------------------- items 1-2: the app's own files

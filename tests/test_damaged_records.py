@@ -62,6 +62,25 @@ def test_the_vote_tab_skips_and_logs_a_damaged_comparison(tmp_path, caplog):
         load_comparison(truncated)
 
 
+def test_a_comparison_naming_an_image_outside_its_folder_is_a_damaged_record(tmp_path):
+    """A record's image names were joined to its folder unchecked: "../../server.key" made
+    the Vote tab open the server key (and fail with Gradio's bare "Error")."""
+    from diffchat_ui.compare_tab import load_comparison
+
+    for name, mutate in {
+        "raw-up": lambda r: r.update(raw_image="../../server.key"),
+        "raw-absolute": lambda r: r.update(raw_image="/etc/hostname"),
+        "candidate-up": lambda r: r["candidates"][0].update(image="../other/0.png"),
+        "candidate-number": lambda r: r["candidates"][0].update(image=3),
+    }.items():
+        folder = _comparison(tmp_path, name)
+        record = json.loads((folder / "comparison.json").read_text())
+        mutate(record)
+        (folder / "comparison.json").write_text(json.dumps(record))
+        with pytest.raises(DataError, match="damaged comparison record"):
+            load_comparison(folder)
+
+
 def test_a_damaged_vote_database_is_moved_aside_and_a_fresh_one_starts(tmp_path, caplog):
     from diffchat_ui.votes import VoteStore
 
