@@ -8,6 +8,7 @@ models. Every run is saved in the workspace so the Vote tab can show it blind.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -319,12 +320,15 @@ def run_comparison(
     raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
     a chat API's answer, or its error); the other rewriters run here. A method that fails (no
     API key, missing weights) is recorded with its message and the others still run; Stop
-    ends the whole run. Refuses (InputError) what `check_plan` refuses.
+    ends the whole run. Refuses (InputError) what `check_plan` refuses and a raw image
+    `load_user_image` refuses, before anything is written; a run that stops or fails leaves
+    no folder of its own behind (those of models already finished stay).
     """
     from core import images
     from core.validation import load_user_image
 
     check_plan(plan)
+    user_image = load_user_image(plan.raw_image) if plan.raw_image else None
     rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
@@ -334,47 +338,51 @@ def run_comparison(
     for model in plan.models:
         comparison_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         folder = out_root / comparison_id
-        folder.mkdir(parents=True)
 
         def step_progress(step, steps, model=model):
             what = f"{running[0]} on {model} ({finished[0] + 1} of {total})"
             progress(finished[0] * steps + step, total * steps, what)
 
-        # 1. the raw image
-        running[0] = "raw image"
-        if plan.raw_image:
-            raw_image = load_user_image(plan.raw_image)
-        else:
-            request = plan.generation_request(model, plan.raw_prompt)
-            raw_image = images.generate(
-                request, progress=step_progress, cancel_event=cancel_event
-            ).image
-        raw_image.save(folder / "raw.png")
-        finished[0] += 1
-        candidates = _candidates(
-            plan,
-            model,
-            folder,
-            raw_image,
-            step_progress,
-            cancel_event,
-            finished,
-            running,
-            rewritten,
-        )
-        record = {
-            "id": comparison_id,
-            "created_at": time.time(),
-            "model": model,
-            "plan": plan.record(),
-            "raw_prompt": plan.raw_prompt,
-            "instruction": plan.instruction,
-            "seed": plan.seed,
-            "raw_image": "raw.png",
-            "candidates": [asdict(c) for c in candidates],
-        }
-        # Atomic: a run stopped or killed while saving must not leave a truncated record.
-        atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
+        folder.mkdir(parents=True)
+        try:
+            # 1. the raw image
+            running[0] = "raw image"
+            if user_image is not None:
+                raw_image = user_image
+            else:
+                request = plan.generation_request(model, plan.raw_prompt)
+                raw_image = images.generate(
+                    request, progress=step_progress, cancel_event=cancel_event
+                ).image
+            raw_image.save(folder / "raw.png")
+            finished[0] += 1
+            candidates = _candidates(
+                plan,
+                model,
+                folder,
+                raw_image,
+                step_progress,
+                cancel_event,
+                finished,
+                running,
+                rewritten,
+            )
+            record = {
+                "id": comparison_id,
+                "created_at": time.time(),
+                "model": model,
+                "plan": plan.record(),
+                "raw_prompt": plan.raw_prompt,
+                "instruction": plan.instruction,
+                "seed": plan.seed,
+                "raw_image": "raw.png",
+                "candidates": [asdict(c) for c in candidates],
+            }
+            # Atomic: a run stopped or killed while saving must not leave a truncated record.
+            atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
+        except BaseException:  # Stop, a failed render, Ctrl-C: nothing half-made stays
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         folders.append(folder)
     return folders
 
