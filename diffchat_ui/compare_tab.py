@@ -20,7 +20,7 @@ import gradio as gr
 from core.errors import DataError, DiffChatError, GenerationCancelled, InputError, redact_secrets
 from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
-from diffchat_ui.serving import page_gallery
+from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.tab_stop import stop_handler
 from diffchat_ui.turns import score_images, shared_scorer
@@ -593,7 +593,8 @@ def build(context: AppContext) -> gr.Dropdown:
                 progress((event.step, event.total), desc=event.description)
             final = event
         if final.kind == "error":
-            return ("⏹ " if final.cancelled else "⚠️ ") + final.message, [], None
+            message = as_uploaded(final.message, raw_image_v)
+            return ("⏹ " if final.cancelled else "⚠️ ") + message, [], None
         items, rows, score_names = comparison_view(final.value)
         note = (
             " Scores come from tiny random-weight scorers: meaningless."

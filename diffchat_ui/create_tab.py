@@ -31,6 +31,7 @@ from core.validation import MAX_INSTRUCTION_CHARS
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words, escape_markdown
 from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
+from diffchat_ui.serving import as_uploaded
 from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
 from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
@@ -729,7 +730,10 @@ def _start_from_image(context, text, state, start_image, settings: TurnSettings)
 
     if not start_image:
         raise DiffChatError("Upload an image first, or choose “start from text”.")
-    image = load_user_image(start_image)
+    try:
+        image = load_user_image(start_image)
+    except DiffChatError as error:
+        raise InputError(as_uploaded(str(error), start_image)) from error
     description = text
     if not description:
         if context.settings.offline:
@@ -871,6 +875,7 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
         if not isinstance(error, DiffChatError):
             log.exception("session import failed")
         reason = str(error) if isinstance(error, DiffChatError) else type(error).__name__
+        reason = as_uploaded(reason, file_path)
         _error(state, f"The session file was not imported; your chat is unchanged. {reason}")
         return (state, *_view(state, context))
     new_state = swap_in_import(state, new_state)
@@ -1549,7 +1554,7 @@ def upload_preview(path: str | None):
     try:
         image = load_user_image(path)
     except DiffChatError as error:
-        reason = str(error).replace(str(path), Path(path).name)
+        reason = as_uploaded(str(error), path)
         return None, f"⚠️ This file cannot be used: {reason} Upload another image."
     width, height = image.size
     image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))

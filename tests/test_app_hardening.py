@@ -400,6 +400,8 @@ def test_a_refused_import_keeps_the_chat_and_its_images(app_url, tmp_path):
             "/import_session", handle_file(str(path)), 3, secret_at=1
         )
         assert "not imported; your chat is unchanged" in last_message(chat), what
+        assert f"{path.name}:" in last_message(chat), what  # named as uploaded, not by the
+        assert "/" not in last_message(chat).split(path.name)[0], what  # server's cache path
         assert prompt_of(diff) == "a castle on a hill, make it sunset", what
         assert len(gallery) == 2 and Path(image).is_file(), what
     # Export refuses a turn whose image file is gone: it still finds both.
@@ -440,14 +442,31 @@ def test_hostile_uploads_are_refused_in_the_chat_before_decoding(app_url, tmp_pa
         "notes.txt": ("not an image at all", "not an image file PIL can read"),
         "notes.png": ("not an image at all", "not an image file PIL can read"),
     }
+    from gradio.utils import get_upload_folder
+
+    from core.paths import workspace_dir
+
+    comparisons = workspace_dir() / "comparisons"
+    before = set(comparisons.iterdir()) if comparisons.is_dir() else set()
     for name, (data, message) in cases.items():
         path = write(tmp_path, name, data)
-        chat, image, *_ = User(app_url).send(
+        user = User(app_url)
+        chat, image, *_ = user.send(
             "my picture", start_mode="start from my image", start_image=handle_file(path)
         )
         assert "⚠️" in last_message(chat) and message in last_message(chat), name
         assert image is None, name
+        # The same file as Compare's raw image.
+        args = ("a cat", handle_file(path), "make it night", ["tiny-sd"], "append", "(none)")
+        status, gallery, _ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("⚠️") and message in status and gallery == [], (name, status)
+        # The file is named as the person knows it, not by the server's upload path.
+        for said in (last_message(chat), status):
+            assert str(get_upload_folder()) not in said, said
+            assert name in said or name == "bomb.png", said  # a bomb's message names no file
     assert (13000, 13000) not in decoded_sizes  # refused from the header, never decoded
+    after = set(comparisons.iterdir()) if comparisons.is_dir() else set()
+    assert after == before  # a refused comparison leaves no folder
 
 
 def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
