@@ -476,3 +476,41 @@ def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
         User(app_url).send(
             "my picture", start_mode="start from my image", start_image=handle_file(big)
         )
+
+
+# ---------------------------------------------------------------- Gradio's cache
+
+
+def test_uploads_and_page_copies_leave_gradios_cache_with_the_session_ttl(
+    offline_assets, tmp_path, monkeypatch
+):
+    """Gradio serves every upload (and every copy it made for a page: turn images, session
+    exports) at /gradio_api/file=PATH to whoever has the path, and kept them for good, long
+    after the chat they belong to was removed for being idle. They now go after
+    DIFFCHAT_SESSION_TTL like the chat (here 2 s)."""
+    import httpx
+    from image_fixtures import small_png
+
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo, launch_options, queue
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("DIFFCHAT_SESSION_TTL", str(2 / 3600))
+    context = AppContext(detect_settings(force_offline=True))
+    demo = queue(build_demo(context), 1)
+    options = launch_options(context)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False, **options
+    )
+    try:
+        api = f"{url.rstrip('/')}/gradio_api"
+        [path] = httpx.post(f"{api}/upload", files={"files": ("mine.png", small_png())}).json()
+        assert httpx.get(f"{api}/file={path}").status_code == 200
+        deadline = time.monotonic() + 30
+        while Path(path).exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not Path(path).exists()
+        assert httpx.get(f"{api}/file={path}").status_code in (403, 404)
+    finally:
+        demo.close()
