@@ -7,6 +7,7 @@ models. Every run is saved in the workspace so the Vote tab can show it blind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -128,7 +129,7 @@ BEST_OF_N_SAMPLES = "best-of-N samples"
 
 
 def remote_rewrites(
-    plan: ComparePlan, cancel_event, progress
+    plan: ComparePlan, cancel_event, progress, lane=None
 ) -> dict[str, str | list[str] | DiffChatError]:
     """Return {rewriter: its rewrite, or the DiffChatError it raised} for the plan's chat-API
     rewriters, asked here in the caller's thread (the Compare handler), not on the model worker;
@@ -136,7 +137,8 @@ def remote_rewrites(
 
     A chat API can take its whole timeout to answer: meanwhile the worker renders everyone
     else's images, and Stop (`cancel_event`) ends the wait with GenerationCancelled.
-    `progress(fraction, desc=...)` is told what is awaited (gr.Progress).
+    `progress(fraction, desc=...)` is told what is awaited (gr.Progress); `lane(rewriter)`
+    (AppContext.network_wait) holds a place for each wait or refuses it (that method's row).
     """
     from core.rewrite import (
         is_network_rewriter,
@@ -145,6 +147,7 @@ def remote_rewrites(
         sample_cancellable,
     )
 
+    lane = lane or contextlib.nullcontext
     answers: dict[str, str | list[str] | DiffChatError] = {}
     for name in plan.rewriters:
         if not is_network_rewriter(name):
@@ -152,9 +155,10 @@ def remote_rewrites(
         progress(0.0, desc=f"waiting for the {name} rewriter")
         try:
             rewriter = load_rewriter(name)
-            answers[name] = rewrite_cancellable(
-                rewriter, plan.raw_prompt, plan.instruction, cancel_event
-            )
+            with lane(name):
+                answers[name] = rewrite_cancellable(
+                    rewriter, plan.raw_prompt, plan.instruction, cancel_event
+                )
         except GenerationCancelled:
             raise
         except DiffChatError as error:  # that method's row says why; the others still run
@@ -163,14 +167,15 @@ def remote_rewrites(
         name = plan.rewriters[0]
         progress(0.0, desc=f"waiting for {plan.best_of_n} samples from the {name} rewriter")
         try:
-            answers[BEST_OF_N_SAMPLES] = sample_cancellable(
-                load_rewriter(name),
-                plan.raw_prompt,
-                plan.instruction,
-                plan.best_of_n,
-                cancel_event,
-                seed=plan.seed,
-            )
+            with lane(name):
+                answers[BEST_OF_N_SAMPLES] = sample_cancellable(
+                    load_rewriter(name),
+                    plan.raw_prompt,
+                    plan.instruction,
+                    plan.best_of_n,
+                    cancel_event,
+                    seed=plan.seed,
+                )
         except GenerationCancelled:
             raise
         except DiffChatError as error:  # the Best-of-N row says why
@@ -579,7 +584,7 @@ def build(context: AppContext) -> gr.Dropdown:
             return f"⚠️ {error}", [], None
         flag = context.cancel_flags.fresh(stop_key)
         try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
-            rewritten = remote_rewrites(plan, flag, progress)
+            rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)
         except GenerationCancelled as error:
             return f"⏹ {error}", [], None
         job = context.worker.submit(

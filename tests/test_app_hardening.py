@@ -133,6 +133,32 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
 
 
+def test_chat_api_waits_always_leave_a_place_for_other_turns(app_url, silent_server):
+    """The waits ran in the Create tab's handlers, so as many chat-API turns as the queue
+    has places (--concurrency, 4 here) held all of them and everyone else's turn waited the
+    whole chat timeout, with the model worker idle. At most concurrency - 1 wait at once; one
+    more is refused at once with a message."""
+    users = [User(app_url) for _ in range(4)]
+    for user in users:
+        user.send("a windmill in a field")
+    connections = silent_server.connection_count
+    jobs = [user.submit_send("make it night", rewriter="openai") for user in users]
+    deadline = time.monotonic() + 120
+    while silent_server.connection_count < connections + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # the fourth asks too (the old code) or is refused (the new)
+
+    other = User(app_url)
+    chat, _, diff, *_ = other.submit_send("a red bicycle").result(timeout=90)
+    assert prompt_of(diff) == "a red bicycle"
+    for user in users:
+        user.call("/stop")
+    said = [last_message(job.result(timeout=120)[0]) for job in jobs]
+    refused = [text for text in said if "wait at once" in text]
+    assert len(refused) == 1 and "⚠️" in refused[0], said
+    assert sum("Stopped" in text for text in said) == 3, said
+
+
 def test_a_silent_chat_api_in_compare_holds_no_one_and_stop_ends_the_wait(app_url, silent_server):
     user_a, user_b = User(app_url), User(app_url)
     connections = silent_server.connection_count

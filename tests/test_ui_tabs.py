@@ -622,3 +622,19 @@ def test_a_comparison_that_stops_or_fails_leaves_no_folder(monkeypatch, tmp_path
     with pytest.raises(InputError, match="169,000,000 pixels"):
         run_comparison(replace(plan, raw_image=str(bomb)), out, lambda *args: None, stop)
     assert list(out.iterdir()) == []
+
+
+def test_chat_api_waits_hold_all_but_one_queue_place(tmp_path, monkeypatch):
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    context = AppContext(detect_settings(force_offline=True, concurrency=3))
+    with context.network_wait("openai"), context.network_wait("openai"):
+        with pytest.raises(DiffChatError, match="already answering 2 request"):
+            with context.network_wait("openai"):
+                pass
+    with context.network_wait("openai"):  # places come back when a wait ends
+        pass
+    single = AppContext(detect_settings(force_offline=True, concurrency=1))
+    assert single.network_wait_limit == 1  # one place: a wait may still hold it
