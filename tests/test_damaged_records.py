@@ -116,3 +116,21 @@ def test_the_app_starts_on_a_damaged_vote_database_and_says_so(tmp_path, monkeyp
     ]
     assert len(notes) == 1 and "was damaged" in notes[0]
     assert list(tmp_path.glob("votes.sqlite.damaged-*"))
+
+
+def test_a_damaged_server_key_stops_the_app_with_a_message_not_a_traceback(
+    offline_assets, tmp_path, monkeypatch
+):
+    """A truncated WORKSPACE/server.key ended the start-up in a traceback. It is not moved
+    aside as the votes are (a new key would lock every browser out of its chats): the app
+    stops with the sentence saying what to do."""
+    import gradio as gr
+
+    import app
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda *args, **kwargs: pytest.fail("launched"))
+    (tmp_path / "server.key").write_bytes(b"abc")
+    with pytest.raises(SystemExit, match=r"server.key is damaged .*delete it"):
+        app.main(["--offline", "--no-download"])
+    assert (tmp_path / "server.key").read_bytes() == b"abc"
