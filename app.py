@@ -189,7 +189,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("diffchat").info(
             "login required: %d user(s): %s", len(auth), ", ".join(user for user, _ in auth)
         )
-    context = AppContext(settings, login_required=bool(auth))
+    from core.errors import DiffChatError
+
+    try:
+        context = AppContext(settings, login_required=bool(auth))
+    except DiffChatError as error:  # a damaged server key: the sentence says what to do
+        raise SystemExit(str(error)) from None
     # On shutdown the chats of API clients go; browser-held ones stay for the next start.
     atexit.register(context.sessions.close)
     demo = queue(build_demo(context), args.concurrency)

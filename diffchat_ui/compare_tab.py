@@ -7,7 +7,9 @@ models. Every run is saved in the workspace so the Vote tab can show it blind.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -19,7 +21,7 @@ import gradio as gr
 from core.errors import DataError, DiffChatError, GenerationCancelled, InputError, redact_secrets
 from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
-from diffchat_ui.serving import page_gallery
+from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
 from diffchat_ui.tab_stop import stop_handler
 from diffchat_ui.turns import score_images, shared_scorer
@@ -127,7 +129,7 @@ BEST_OF_N_SAMPLES = "best-of-N samples"
 
 
 def remote_rewrites(
-    plan: ComparePlan, cancel_event, progress
+    plan: ComparePlan, cancel_event, progress, lane=None
 ) -> dict[str, str | list[str] | DiffChatError]:
     """Return {rewriter: its rewrite, or the DiffChatError it raised} for the plan's chat-API
     rewriters, asked here in the caller's thread (the Compare handler), not on the model worker;
@@ -135,7 +137,8 @@ def remote_rewrites(
 
     A chat API can take its whole timeout to answer: meanwhile the worker renders everyone
     else's images, and Stop (`cancel_event`) ends the wait with GenerationCancelled.
-    `progress(fraction, desc=...)` is told what is awaited (gr.Progress).
+    `progress(fraction, desc=...)` is told what is awaited (gr.Progress); `lane(rewriter)`
+    (AppContext.network_wait) holds a place for each wait or refuses it (that method's row).
     """
     from core.rewrite import (
         is_network_rewriter,
@@ -144,6 +147,7 @@ def remote_rewrites(
         sample_cancellable,
     )
 
+    lane = lane or contextlib.nullcontext
     answers: dict[str, str | list[str] | DiffChatError] = {}
     for name in plan.rewriters:
         if not is_network_rewriter(name):
@@ -151,9 +155,10 @@ def remote_rewrites(
         progress(0.0, desc=f"waiting for the {name} rewriter")
         try:
             rewriter = load_rewriter(name)
-            answers[name] = rewrite_cancellable(
-                rewriter, plan.raw_prompt, plan.instruction, cancel_event
-            )
+            with lane(name):
+                answers[name] = rewrite_cancellable(
+                    rewriter, plan.raw_prompt, plan.instruction, cancel_event
+                )
         except GenerationCancelled:
             raise
         except DiffChatError as error:  # that method's row says why; the others still run
@@ -162,14 +167,15 @@ def remote_rewrites(
         name = plan.rewriters[0]
         progress(0.0, desc=f"waiting for {plan.best_of_n} samples from the {name} rewriter")
         try:
-            answers[BEST_OF_N_SAMPLES] = sample_cancellable(
-                load_rewriter(name),
-                plan.raw_prompt,
-                plan.instruction,
-                plan.best_of_n,
-                cancel_event,
-                seed=plan.seed,
-            )
+            with lane(name):
+                answers[BEST_OF_N_SAMPLES] = sample_cancellable(
+                    load_rewriter(name),
+                    plan.raw_prompt,
+                    plan.instruction,
+                    plan.best_of_n,
+                    cancel_event,
+                    seed=plan.seed,
+                )
         except GenerationCancelled:
             raise
         except DiffChatError as error:  # the Best-of-N row says why
@@ -319,12 +325,15 @@ def run_comparison(
     raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
     a chat API's answer, or its error); the other rewriters run here. A method that fails (no
     API key, missing weights) is recorded with its message and the others still run; Stop
-    ends the whole run. Refuses (InputError) what `check_plan` refuses.
+    ends the whole run. Refuses (InputError) what `check_plan` refuses and a raw image
+    `load_user_image` refuses, before anything is written; a run that stops or fails leaves
+    no folder of its own behind (those of models already finished stay).
     """
     from core import images
     from core.validation import load_user_image
 
     check_plan(plan)
+    user_image = load_user_image(plan.raw_image) if plan.raw_image else None
     rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
@@ -334,47 +343,51 @@ def run_comparison(
     for model in plan.models:
         comparison_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         folder = out_root / comparison_id
-        folder.mkdir(parents=True)
 
         def step_progress(step, steps, model=model):
             what = f"{running[0]} on {model} ({finished[0] + 1} of {total})"
             progress(finished[0] * steps + step, total * steps, what)
 
-        # 1. the raw image
-        running[0] = "raw image"
-        if plan.raw_image:
-            raw_image = load_user_image(plan.raw_image)
-        else:
-            request = plan.generation_request(model, plan.raw_prompt)
-            raw_image = images.generate(
-                request, progress=step_progress, cancel_event=cancel_event
-            ).image
-        raw_image.save(folder / "raw.png")
-        finished[0] += 1
-        candidates = _candidates(
-            plan,
-            model,
-            folder,
-            raw_image,
-            step_progress,
-            cancel_event,
-            finished,
-            running,
-            rewritten,
-        )
-        record = {
-            "id": comparison_id,
-            "created_at": time.time(),
-            "model": model,
-            "plan": plan.record(),
-            "raw_prompt": plan.raw_prompt,
-            "instruction": plan.instruction,
-            "seed": plan.seed,
-            "raw_image": "raw.png",
-            "candidates": [asdict(c) for c in candidates],
-        }
-        # Atomic: a run stopped or killed while saving must not leave a truncated record.
-        atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
+        folder.mkdir(parents=True)
+        try:
+            # 1. the raw image
+            running[0] = "raw image"
+            if user_image is not None:
+                raw_image = user_image
+            else:
+                request = plan.generation_request(model, plan.raw_prompt)
+                raw_image = images.generate(
+                    request, progress=step_progress, cancel_event=cancel_event
+                ).image
+            raw_image.save(folder / "raw.png")
+            finished[0] += 1
+            candidates = _candidates(
+                plan,
+                model,
+                folder,
+                raw_image,
+                step_progress,
+                cancel_event,
+                finished,
+                running,
+                rewritten,
+            )
+            record = {
+                "id": comparison_id,
+                "created_at": time.time(),
+                "model": model,
+                "plan": plan.record(),
+                "raw_prompt": plan.raw_prompt,
+                "instruction": plan.instruction,
+                "seed": plan.seed,
+                "raw_image": "raw.png",
+                "candidates": [asdict(c) for c in candidates],
+            }
+            # Atomic: a run stopped or killed while saving must not leave a truncated record.
+            atomic_write_text(folder / COMPARISON_FILE, json.dumps(record, indent=2))
+        except BaseException:  # Stop, a failed render, Ctrl-C: nothing half-made stays
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         folders.append(folder)
     return folders
 
@@ -400,13 +413,13 @@ def score_header(name: str) -> str:
 def load_comparison(folder: Path) -> dict:
     """Return a saved comparison record with absolute image paths.
 
-    Refuses (DataError naming the file) a record that cannot be read, is not JSON, or lacks
-    the fields a ballot needs.
+    Refuses (DataError naming the file) a record that cannot be read, is not JSON, lacks
+    the fields a ballot needs, or names an image that is not a file name in its folder.
     """
     path = folder / COMPARISON_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        record["raw_image"] = str(folder / record["raw_image"])
+        record["raw_image"] = _image_in(folder, record["raw_image"])
         for key in ("id", "raw_prompt", "instruction"):
             if not isinstance(record[key], str):
                 raise TypeError(f"{key} is not a string")
@@ -414,10 +427,19 @@ def load_comparison(folder: Path) -> dict:
             if not isinstance(candidate["method"], str):
                 raise TypeError("a candidate's method is not a string")
             if candidate["image"]:
-                candidate["image"] = str(folder / candidate["image"])
+                candidate["image"] = _image_in(folder, candidate["image"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"damaged comparison record ({error!r})", path=str(path)) from error
     return record
+
+
+def _image_in(folder: Path, name) -> str:
+    """Return folder/name for an image name a record gives; refuses (ValueError) anything
+    but a bare file name (run_comparison writes them so): a record must not point the Vote
+    tab at files outside its folder."""
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise ValueError(f"image {name!r} is not a file name in the comparison's folder")
+    return str(folder / name)
 
 
 def comparison_view(folders: list[Path]):
@@ -562,7 +584,7 @@ def build(context: AppContext) -> gr.Dropdown:
             return f"⚠️ {error}", [], None
         flag = context.cancel_flags.fresh(stop_key)
         try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
-            rewritten = remote_rewrites(plan, flag, progress)
+            rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)
         except GenerationCancelled as error:
             return f"⏹ {error}", [], None
         job = context.worker.submit(
@@ -576,7 +598,8 @@ def build(context: AppContext) -> gr.Dropdown:
                 progress((event.step, event.total), desc=event.description)
             final = event
         if final.kind == "error":
-            return ("⏹ " if final.cancelled else "⚠️ ") + final.message, [], None
+            message = as_uploaded(final.message, raw_image_v)
+            return ("⏹ " if final.cancelled else "⚠️ ") + message, [], None
         items, rows, score_names = comparison_view(final.value)
         note = (
             " Scores come from tiny random-weight scorers: meaningless."

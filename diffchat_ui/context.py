@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import DiffChatError
 from core.registry import list_models
 from diffchat_ui.sessions import SessionStore, keyed_hash, server_key
 from diffchat_ui.settings import AppSettings
@@ -48,6 +51,26 @@ class AppContext:
         if self.votes is None:
             self.votes = VoteStore(self.settings.workspace / "votes.sqlite")
         self.votes.hash_voters(lambda voter: keyed_hash(self.key, "voter", "", voter))
+        # A chat-API wait holds its queue place (the chat lane, --concurrency places) while the
+        # worker idles; one place always stays for everyone else's turns.
+        self.network_wait_limit = max(1, self.settings.concurrency - 1)
+        self._network_waits = threading.BoundedSemaphore(self.network_wait_limit)
+
+    @contextlib.contextmanager
+    def network_wait(self, rewriter: str):
+        """Hold one of the `network_wait_limit` places for a wait on a chat API's answer
+        (`rewriter`, for the message). Refuses (DiffChatError) when all are taken: a silent
+        endpoint must not hold every queue place, or nobody's turn would run meanwhile."""
+        if not self._network_waits.acquire(blocking=False):
+            raise DiffChatError(
+                f"The {rewriter} rewriter is already answering {self.network_wait_limit} "
+                "request(s), as many as may wait at once so that other turns are not held up "
+                "(raise --concurrency for more). Try again in a moment, or pick a local rewriter."
+            )
+        try:
+            yield
+        finally:
+            self._network_waits.release()
 
     def browser_key(self, session_secret, request) -> str:
         """Return the id the page's session secret opens for the logged-in user: what Stop

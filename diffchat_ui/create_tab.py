@@ -7,6 +7,7 @@ turn its events into screen updates. Every error ends as a chat message; the ses
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ from core.validation import MAX_INSTRUCTION_CHARS
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words, escape_markdown
 from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
+from diffchat_ui.serving import as_uploaded
 from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
 from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
@@ -548,7 +550,9 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
     score = not context.settings.offline
     final = None
     if _rewrites_remotely(request):
-        request, final = _rewrite_remotely(request, flag, progress, sample_seed)
+        request, final = _rewrite_remotely(
+            request, flag, progress, sample_seed, lane=context.network_wait
+        )
         if final is None and same_prompt(request.target_prompt, request.prompt):
             return JobEvent(
                 "result", value=TurnResult(request.target_prompt, None, {}, unchanged=True)
@@ -692,36 +696,43 @@ def _rewrites_remotely(request) -> bool:
     )
 
 
-def _rewrite_remotely(request, cancel_event, progress, sample_seed: int | None = None):
+def _rewrite_remotely(request, cancel_event, progress, sample_seed: int | None = None, lane=None):
     """Return (request with its target prompt, None), or (request, the error JobEvent).
 
     A chat API can take its whole timeout to answer: it is asked here, in this person's
     handler, so the model worker keeps rendering everyone else's turns meanwhile, and Stop
-    ends the wait. With `sample_seed` ("try again" after a no-op) it samples one answer, as
-    a local rewriter does (`turns.rewrite_for_turn`).
+    ends the wait; `lane(rewriter)` (AppContext.network_wait) holds a place for the wait or
+    refuses it. With `sample_seed` ("try again" after a no-op) it samples one answer, as a
+    local rewriter does (`turns.rewrite_for_turn`).
     """
-    from core.rewrite import load_rewriter, rewrite_cancellable, sample_cancellable
-
     progress(0.0, desc=f"waiting for the {request.rewriter} rewriter")
     try:
-        rewriter = load_rewriter(request.rewriter)
-        if sample_seed is None:
-            target_prompt = rewrite_cancellable(
-                rewriter,
-                request.prompt,
-                request.instruction,
-                cancel_event,
-                request.rewrite_candidates,
-            )
-        else:
-            target_prompt = sample_cancellable(
-                rewriter, request.prompt, request.instruction, 1, cancel_event, seed=sample_seed
-            )[0]
+        with (lane or contextlib.nullcontext)(request.rewriter):
+            return _ask_remotely(request, cancel_event, sample_seed), None
     except GenerationCancelled as error:
         return request, JobEvent("error", message=str(error), cancelled=True)
     except DiffChatError as error:
         return request, JobEvent("error", message=str(error))
-    return replace(request, target_prompt=target_prompt), None
+
+
+def _ask_remotely(request, cancel_event, sample_seed):
+    """Return `request` with the chat API's target prompt (_rewrite_remotely's wait)."""
+    from core.rewrite import load_rewriter, rewrite_cancellable, sample_cancellable
+
+    rewriter = load_rewriter(request.rewriter)
+    if sample_seed is None:
+        target_prompt = rewrite_cancellable(
+            rewriter,
+            request.prompt,
+            request.instruction,
+            cancel_event,
+            request.rewrite_candidates,
+        )
+    else:
+        target_prompt = sample_cancellable(
+            rewriter, request.prompt, request.instruction, 1, cancel_event, seed=sample_seed
+        )[0]
+    return replace(request, target_prompt=target_prompt)
 
 
 def _start_from_image(context, text, state, start_image, settings: TurnSettings):
@@ -729,7 +740,10 @@ def _start_from_image(context, text, state, start_image, settings: TurnSettings)
 
     if not start_image:
         raise DiffChatError("Upload an image first, or choose “start from text”.")
-    image = load_user_image(start_image)
+    try:
+        image = load_user_image(start_image)
+    except DiffChatError as error:
+        raise InputError(as_uploaded(str(error), start_image)) from error
     description = text
     if not description:
         if context.settings.offline:
@@ -871,6 +885,7 @@ def import_session(context: AppContext, file_path: str | None, state: ChatState 
         if not isinstance(error, DiffChatError):
             log.exception("session import failed")
         reason = str(error) if isinstance(error, DiffChatError) else type(error).__name__
+        reason = as_uploaded(reason, file_path)
         _error(state, f"The session file was not imported; your chat is unchanged. {reason}")
         return (state, *_view(state, context))
     new_state = swap_in_import(state, new_state)
@@ -1549,7 +1564,7 @@ def upload_preview(path: str | None):
     try:
         image = load_user_image(path)
     except DiffChatError as error:
-        reason = str(error).replace(str(path), Path(path).name)
+        reason = as_uploaded(str(error), path)
         return None, f"⚠️ This file cannot be used: {reason} Upload another image."
     width, height = image.size
     image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))

@@ -32,7 +32,7 @@ TITLE = "DiffChat Studio"
 
 def build_demo(context: AppContext) -> gr.Blocks:
     """Return the Blocks app for `context` (not yet queued or launched)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=cache_lifetime()) as demo:
         gr.Markdown(f"# {TITLE}\nCreate and edit images by chatting (DiffChat prompt rewriting).")
         banner, download_button = model_download.build_banner(context)
         with gr.Tab("Create", id="create") as create:
@@ -59,6 +59,22 @@ def build_demo(context: AppContext) -> gr.Blocks:
         demo.load(refresh_rewriters, None, create_rewriter, api_name=False)
         demo.load(refresh_rewriters, None, compare_rewriter, api_name=False)
     return demo
+
+
+def cache_lifetime() -> tuple[int, int]:
+    """Return Blocks(delete_cache=(every, age)) in seconds: Gradio's copies of uploads and of
+    what pages showed (turn images, session exports, candidates) go once older than the
+    session TTL, checked at least hourly, and all at shutdown.
+
+    Gradio serves them at /gradio_api/file=PATH to whoever has the path (any logged-in user
+    with --auth); kept for good they would outlive the chats they came from.
+    """
+    import math
+
+    from diffchat_ui.sessions import session_ttl_seconds
+
+    age = max(1, math.ceil(session_ttl_seconds()))
+    return min(age, 3600), age
 
 
 MAX_UPLOAD_ENV = "DIFFCHAT_MAX_UPLOAD_MB"

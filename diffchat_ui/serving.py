@@ -37,3 +37,11 @@ def page_image(path: str | Path | None):
 def page_gallery(items: list[tuple]) -> list[tuple]:
     """Return gallery items (path, caption) with each image decoded by `page_image`."""
     return [(page_image(path), caption) for path, caption in items]
+
+
+def as_uploaded(message: str, upload_path: str | Path | None) -> str:
+    """Return `message` with an upload's server path (in Gradio's cache, fetchable by whoever
+    has it) replaced by the file name the person uploaded."""
+    if not upload_path:
+        return message
+    return message.replace(str(upload_path), Path(upload_path).name)

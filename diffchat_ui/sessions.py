@@ -47,6 +47,9 @@ BROWSER_STORAGE_KEY = "diffchat-session"
 # A secret shorter than this was not made by `new_secret` (token_urlsafe(32) is 43 chars).
 MIN_SECRET_CHARS = 32
 SWEEP_INTERVAL_S = 60.0
+# The start-up sweep leaves an import staging folder touched this recently: another app
+# process on the same workspace may be writing it (an import writes its images in seconds).
+STAGING_MIN_AGE_S = 600.0
 # Said (gr.Error) to the tab whose change was refused by SessionStore.file_if_current.
 REPLACED_MESSAGE = (
     "This chat was replaced while this ran (a session import or New session, perhaps in "
@@ -96,6 +99,14 @@ def browser_storage_secret(key: bytes) -> str:
     """Return the secret gr.BrowserState encrypts the browser's copy with: stable across
     restarts (derived from the server key), so a stored session secret still opens."""
     return keyed_hash(key, "browser-state")[:32]
+
+
+def _last_touched(folder: Path) -> float:
+    """Return the newest modification time of `folder` and the entries directly in it."""
+    times = [folder.stat().st_mtime]
+    with contextlib.suppress(OSError):
+        times += [entry.lstat().st_mtime for entry in folder.iterdir()]
+    return max(times)
 
 
 def new_secret() -> str:
@@ -381,9 +392,12 @@ class SessionStore:
         import left behind: those holding no image of their session's saved chat (an import
         that was filed keeps its images there). Sessions in memory are skipped (an import
         of theirs may be running), and so is one whose saved chat is damaged (kept as it
-        is). Run at start-up; return the folders removed (logged)."""
+        is), and a folder touched within STAGING_MIN_AGE_S (another app process on the same
+        workspace may be importing into it). Run at start-up; return the folders removed
+        (logged)."""
         with self._lock:
             live = set(self._entries)
+        recent = time.time() - STAGING_MIN_AGE_S
         removed = []
         for folder in self.images_root.iterdir() if self.images_root.is_dir() else ():
             if folder.name in live or folder.is_symlink() or not folder.is_dir():
@@ -394,6 +408,7 @@ class SessionStore:
                 if entry.name.startswith(IMPORT_PREFIX)
                 and entry.is_dir()
                 and not entry.is_symlink()
+                and _last_touched(entry) < recent
             ]
             if not staging:
                 continue

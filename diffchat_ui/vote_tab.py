@@ -233,30 +233,41 @@ def build(context: AppContext):
         _, seen = ballots.get(key)
         seen |= context.votes.voted_comparisons(voter)
         folders = votable_comparisons(context.comparisons_dir())
-        folder = next_folder(folders, seen, random.Random())
-        if folder is None:
-            ballots.put(key, None, seen)
-            if folders:
-                message = (
-                    f"All done: you have seen all {len(folders)} comparisons. Thank you! "
-                    "New ones appear here after a Compare run."
-                )
-            else:
-                message = "No comparisons yet: run one in the Compare tab first."
-            empty = gr.update(choices=[], value=None)
-            return (None, "", [], empty, f"{note} {message}".strip())
-        ballot, *view = draw_ballot(folder, random.Random())
-        ballots.put(key, ballot, seen | {folder.name})
-        left = len([f for f in folders if f.name not in seen]) - 1
-        return (*shown(ballot, *view), f"{note} {left} more after this one.".strip())
+        while (folder := next_folder(folders, seen, random.Random())) is not None:
+            try:
+                ballot, *view = draw_ballot(folder, random.Random())
+                page = shown(ballot, *view)
+            except DataError as error:  # an image damaged or gone: the next comparison
+                log.warning("Vote tab skips a comparison: %s", error)
+                folders.remove(folder)
+                continue
+            ballots.put(key, ballot, seen | {folder.name})
+            left = len([f for f in folders if f.name not in seen]) - 1
+            return (*page, f"{note} {left} more after this one.".strip())
+        ballots.put(key, None, seen)
+        if folders:
+            message = (
+                f"All done: you have seen all {len(folders)} comparisons. Thank you! "
+                "New ones appear here after a Compare run."
+            )
+        else:
+            message = "No comparisons yet: run one in the Compare tab first."
+        empty = gr.update(choices=[], value=None)
+        return (None, "", [], empty, f"{note} {message}".strip())
 
     def shown(ballot: Ballot, raw, instruction_text: str, gallery):
-        """Return (raw, instruction, candidates, choice) showing `ballot`."""
+        """Return (raw, instruction, candidates, choice) showing `ballot`; refuses (DataError)
+        a comparison whose images cannot be decoded."""
         letters = [f"Candidate {LETTERS[i]}" for i in range(len(ballot.methods))]
+        try:  # decoded: the comparison folder is not served
+            raw_image, candidates = page_image(raw), page_gallery(gallery)
+        except OSError as error:  # missing, truncated, not an image (PIL's errors are OSErrors)
+            record = Path(raw).parent / COMPARISON_FILE
+            raise DataError(f"damaged comparison image ({error})", path=str(record)) from error
         return (
-            page_image(raw),  # decoded: the comparison folder is not served
+            raw_image,
             f"**Instruction:** {instruction_text}\n\n**Raw prompt:** {ballot.raw_prompt}",
-            page_gallery(gallery),
+            candidates,
             gr.update(choices=letters + [TIE_LABEL], value=None),
         )
 

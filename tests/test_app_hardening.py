@@ -133,6 +133,32 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
 
 
+def test_chat_api_waits_always_leave_a_place_for_other_turns(app_url, silent_server):
+    """The waits ran in the Create tab's handlers, so as many chat-API turns as the queue
+    has places (--concurrency, 4 here) held all of them and everyone else's turn waited the
+    whole chat timeout, with the model worker idle. At most concurrency - 1 wait at once; one
+    more is refused at once with a message."""
+    users = [User(app_url) for _ in range(4)]
+    for user in users:
+        user.send("a windmill in a field")
+    connections = silent_server.connection_count
+    jobs = [user.submit_send("make it night", rewriter="openai") for user in users]
+    deadline = time.monotonic() + 120
+    while silent_server.connection_count < connections + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # the fourth asks too (the old code) or is refused (the new)
+
+    other = User(app_url)
+    chat, _, diff, *_ = other.submit_send("a red bicycle").result(timeout=90)
+    assert prompt_of(diff) == "a red bicycle"
+    for user in users:
+        user.call("/stop")
+    said = [last_message(job.result(timeout=120)[0]) for job in jobs]
+    refused = [text for text in said if "wait at once" in text]
+    assert len(refused) == 1 and "⚠️" in refused[0], said
+    assert sum("Stopped" in text for text in said) == 3, said
+
+
 def test_a_silent_chat_api_in_compare_holds_no_one_and_stop_ends_the_wait(app_url, silent_server):
     user_a, user_b = User(app_url), User(app_url)
     connections = silent_server.connection_count
@@ -237,7 +263,7 @@ def test_a_session_hash_cannot_stop_another_clients_training_or_evaluation(app_u
         assert "Stopped" in status, (start, status)
 
 
-def _write_comparison(root: Path, name: str) -> None:
+def _write_comparison(root: Path, name: str, raw_prompt: str = "a cat") -> Path:
     import json
 
     from PIL import Image
@@ -250,9 +276,10 @@ def _write_comparison(root: Path, name: str) -> None:
         {"method": method, "prompt": "p", "image": f"{index + 1}.png", "scores": {}, "error": ""}
         for index, method in enumerate(("append", "openai"))
     ]
-    record = {"id": name, "model": "tiny-sd", "raw_prompt": "a cat", "instruction": "make it"}
+    record = {"id": name, "model": "tiny-sd", "raw_prompt": raw_prompt, "instruction": "make it"}
     record |= {"raw_image": "0.png", "candidates": candidates}
     (folder / "comparison.json").write_text(json.dumps(record))
+    return folder
 
 
 def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
@@ -273,6 +300,33 @@ def test_a_session_hash_cannot_use_another_voters_ballot(app_url):
     *_, status, _, pairs = victim.call("/vote", "Candidate A")
     assert status.startswith("Thanks! 1 votes so far"), status
     assert sum(row[5] for row in pairs["data"]) == 1  # the intruder's vote was not counted
+
+
+def test_a_comparison_with_a_damaged_image_is_skipped_not_an_error(app_url):
+    """A comparison whose image file was damaged, deleted or named outside its folder
+    reached the voter as Gradio's bare "Error" (the ballot decoded it unchecked)."""
+    import json
+
+    from image_fixtures import corrupt_png
+
+    from core.paths import workspace_dir
+
+    root = workspace_dir() / "comparisons"
+    (_write_comparison(root, "damaged-1", "damaged: corrupt") / "2.png").write_bytes(corrupt_png())
+    (_write_comparison(root, "damaged-2", "damaged: missing") / "1.png").unlink()
+    escaping = _write_comparison(root, "damaged-3", "damaged: outside") / "comparison.json"
+    record = json.loads(escaping.read_text())
+    escaping.write_text(json.dumps(record | {"raw_image": "../../server.key"}))
+    _write_comparison(root, "healthy", "a healthy one")
+    voter, shown = User(app_url), []
+    for _ in range(10):  # every comparison in the workspace, then "All done"
+        _, text, gallery, _, status = voter.call("/next_ballot")
+        if status.startswith("All done"):
+            break
+        shown.append(text)
+        assert len(gallery) == 2
+    assert any("a healthy one" in text for text in shown), shown
+    assert not [text for text in shown if "damaged" in text], shown
 
 
 # ---------------------------------------------------------------- items 1-2: the app's own files
@@ -372,6 +426,8 @@ def test_a_refused_import_keeps_the_chat_and_its_images(app_url, tmp_path):
             "/import_session", handle_file(str(path)), 3, secret_at=1
         )
         assert "not imported; your chat is unchanged" in last_message(chat), what
+        assert f"{path.name}:" in last_message(chat), what  # named as uploaded, not by the
+        assert "/" not in last_message(chat).split(path.name)[0], what  # server's cache path
         assert prompt_of(diff) == "a castle on a hill, make it sunset", what
         assert len(gallery) == 2 and Path(image).is_file(), what
     # Export refuses a turn whose image file is gone: it still finds both.
@@ -412,14 +468,31 @@ def test_hostile_uploads_are_refused_in_the_chat_before_decoding(app_url, tmp_pa
         "notes.txt": ("not an image at all", "not an image file PIL can read"),
         "notes.png": ("not an image at all", "not an image file PIL can read"),
     }
+    from gradio.utils import get_upload_folder
+
+    from core.paths import workspace_dir
+
+    comparisons = workspace_dir() / "comparisons"
+    before = set(comparisons.iterdir()) if comparisons.is_dir() else set()
     for name, (data, message) in cases.items():
         path = write(tmp_path, name, data)
-        chat, image, *_ = User(app_url).send(
+        user = User(app_url)
+        chat, image, *_ = user.send(
             "my picture", start_mode="start from my image", start_image=handle_file(path)
         )
         assert "⚠️" in last_message(chat) and message in last_message(chat), name
         assert image is None, name
+        # The same file as Compare's raw image.
+        args = ("a cat", handle_file(path), "make it night", ["tiny-sd"], "append", "(none)")
+        status, gallery, _ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("⚠️") and message in status and gallery == [], (name, status)
+        # The file is named as the person knows it, not by the server's upload path.
+        for said in (last_message(chat), status):
+            assert str(get_upload_folder()) not in said, said
+            assert name in said or name == "bomb.png", said  # a bomb's message names no file
     assert (13000, 13000) not in decoded_sizes  # refused from the header, never decoded
+    after = set(comparisons.iterdir()) if comparisons.is_dir() else set()
+    assert after == before  # a refused comparison leaves no folder
 
 
 def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
@@ -429,3 +502,41 @@ def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
         User(app_url).send(
             "my picture", start_mode="start from my image", start_image=handle_file(big)
         )
+
+
+# ---------------------------------------------------------------- Gradio's cache
+
+
+def test_uploads_and_page_copies_leave_gradios_cache_with_the_session_ttl(
+    offline_assets, tmp_path, monkeypatch
+):
+    """Gradio serves every upload (and every copy it made for a page: turn images, session
+    exports) at /gradio_api/file=PATH to whoever has the path, and kept them for good, long
+    after the chat they belong to was removed for being idle. They now go after
+    DIFFCHAT_SESSION_TTL like the chat (here 2 s)."""
+    import httpx
+    from image_fixtures import small_png
+
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo, launch_options, queue
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("DIFFCHAT_SESSION_TTL", str(2 / 3600))
+    context = AppContext(detect_settings(force_offline=True))
+    demo = queue(build_demo(context), 1)
+    options = launch_options(context)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False, **options
+    )
+    try:
+        api = f"{url.rstrip('/')}/gradio_api"
+        [path] = httpx.post(f"{api}/upload", files={"files": ("mine.png", small_png())}).json()
+        assert httpx.get(f"{api}/file={path}").status_code == 200
+        deadline = time.monotonic() + 30
+        while Path(path).exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not Path(path).exists()
+        assert httpx.get(f"{api}/file={path}").status_code in (403, 404)
+    finally:
+        demo.close()

@@ -62,6 +62,25 @@ def test_the_vote_tab_skips_and_logs_a_damaged_comparison(tmp_path, caplog):
         load_comparison(truncated)
 
 
+def test_a_comparison_naming_an_image_outside_its_folder_is_a_damaged_record(tmp_path):
+    """A record's image names were joined to its folder unchecked: "../../server.key" made
+    the Vote tab open the server key (and fail with Gradio's bare "Error")."""
+    from diffchat_ui.compare_tab import load_comparison
+
+    for name, mutate in {
+        "raw-up": lambda r: r.update(raw_image="../../server.key"),
+        "raw-absolute": lambda r: r.update(raw_image="/etc/hostname"),
+        "candidate-up": lambda r: r["candidates"][0].update(image="../other/0.png"),
+        "candidate-number": lambda r: r["candidates"][0].update(image=3),
+    }.items():
+        folder = _comparison(tmp_path, name)
+        record = json.loads((folder / "comparison.json").read_text())
+        mutate(record)
+        (folder / "comparison.json").write_text(json.dumps(record))
+        with pytest.raises(DataError, match="damaged comparison record"):
+            load_comparison(folder)
+
+
 def test_a_damaged_vote_database_is_moved_aside_and_a_fresh_one_starts(tmp_path, caplog):
     from diffchat_ui.votes import VoteStore
 
@@ -97,3 +116,21 @@ def test_the_app_starts_on_a_damaged_vote_database_and_says_so(tmp_path, monkeyp
     ]
     assert len(notes) == 1 and "was damaged" in notes[0]
     assert list(tmp_path.glob("votes.sqlite.damaged-*"))
+
+
+def test_a_damaged_server_key_stops_the_app_with_a_message_not_a_traceback(
+    offline_assets, tmp_path, monkeypatch
+):
+    """A truncated WORKSPACE/server.key ended the start-up in a traceback. It is not moved
+    aside as the votes are (a new key would lock every browser out of its chats): the app
+    stops with the sentence saying what to do."""
+    import gradio as gr
+
+    import app
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda *args, **kwargs: pytest.fail("launched"))
+    (tmp_path / "server.key").write_bytes(b"abc")
+    with pytest.raises(SystemExit, match=r"server.key is damaged .*delete it"):
+        app.main(["--offline", "--no-download"])
+    assert (tmp_path / "server.key").read_bytes() == b"abc"

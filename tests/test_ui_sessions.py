@@ -7,6 +7,7 @@ import pytest
 
 from core.errors import InputError
 from diffchat_ui.sessions import (
+    STAGING_MIN_AGE_S,
     SessionStore,
     keyed_hash,
     new_secret,
@@ -154,6 +155,8 @@ def test_a_crashed_imports_staging_folder_is_swept_at_start_up(store, tmp_path, 
     # A chat-less session (its first import crashed) loses its staging folder too.
     unsaved = store.image_folder(store.session_id(other, None)) / f"{IMPORT_PREFIX}0003"
     unsaved.mkdir(parents=True)
+    for folder in (imported_home, crashed, unsaved):
+        _age(folder, STAGING_MIN_AGE_S + 60)
     with caplog.at_level(logging.INFO, logger="diffchat_ui.sessions"):
         again = SessionStore(tmp_path, server_key(tmp_path), ttl_seconds=3600)
     assert not crashed.exists() and not unsaved.exists()
@@ -163,7 +166,39 @@ def test_a_crashed_imports_staging_folder_is_swept_at_start_up(store, tmp_path, 
     # A chat in memory is never swept (its imports may be running), even with a stale folder.
     live = again.image_folder(again.session_id(secret, None)) / f"{IMPORT_PREFIX}0004"
     live.mkdir()
+    _age(live, STAGING_MIN_AGE_S + 60)
     assert again.sweep_import_staging() == [] and live.is_dir()
+
+
+def _age(folder, seconds: float) -> None:
+    """Set the modification time of `folder` and everything in it `seconds` back."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (then, then))
+
+
+def test_the_start_up_sweep_keeps_a_recent_staging_folder(store, tmp_path):
+    """The sweep had no age guard: a second app process started on the same workspace
+    removed the staging folder of an import the first process was running (a chat not in
+    the second one's memory). A folder touched within STAGING_MIN_AGE_S stays; an old one
+    goes."""
+    from diffchat_ui.state import IMPORT_PREFIX
+
+    secret = new_secret()
+    state = store.new_state(secret, None, seed=0)
+    store.put(secret, None, state)
+    running = state.folder / f"{IMPORT_PREFIX}0001"  # the other process is writing it
+    running.mkdir()
+    (running / "turn-001.png").write_bytes(b"png")
+    _age(running, STAGING_MIN_AGE_S + 60)
+    (running / "turn-002.png").write_bytes(b"png")  # ... and has just written another image
+    second = SessionStore(tmp_path, server_key(tmp_path), ttl_seconds=3600)
+    assert (running / "turn-001.png").is_file() and (running / "turn-002.png").is_file()
+    _age(running, STAGING_MIN_AGE_S + 60)  # the import was abandoned long ago
+    assert second.sweep_import_staging() == [running] and not running.exists()
 
 
 def test_a_chat_made_for_a_call_is_dropped_unused_only_when_no_other_call_has_it(store):

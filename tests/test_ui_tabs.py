@@ -587,3 +587,54 @@ def test_compare_progress_names_the_method_being_run(monkeypatch, tmp_path):
     ]
     _, rows, _ = comparison_view(folders)
     assert rows == [["append", "tiny-sd", "a windmill, make it night"]]
+
+
+def test_a_comparison_that_stops_or_fails_leaves_no_folder(monkeypatch, tmp_path):
+    """A refused upload (a bomb as the raw image) or Stop midway left its comparison folder
+    behind under comparisons/: empty, or holding the raw image and some candidates without a
+    record. Nothing of a run that did not finish stays."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from image_fixtures import grayscale_bomb_png, write
+    from PIL import Image
+
+    from core import images
+    from core.errors import GenerationCancelled, InputError
+    from diffchat_ui.compare_tab import ComparePlan, run_comparison
+
+    stop = threading.Event()
+
+    def generate(request, progress=None, cancel_event=None):  # the raw image, then Stop
+        if request.prompt != "a windmill":
+            raise GenerationCancelled("Stopped.")
+        stop.set()
+        return SimpleNamespace(image=Image.new("RGB", (8, 8), "gray"))
+
+    monkeypatch.setattr(images, "generate", generate)
+    out = tmp_path / "comparisons"
+    plan = ComparePlan(
+        "a windmill", "make it night", ("tiny-sd",), ("append",), False, "", score=False
+    )
+    with pytest.raises(GenerationCancelled):
+        run_comparison(plan, out, lambda *args: None, stop)
+    bomb = write(tmp_path, "bomb.png", grayscale_bomb_png())
+    with pytest.raises(InputError, match="169,000,000 pixels"):
+        run_comparison(replace(plan, raw_image=str(bomb)), out, lambda *args: None, stop)
+    assert list(out.iterdir()) == []
+
+
+def test_chat_api_waits_hold_all_but_one_queue_place(tmp_path, monkeypatch):
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    context = AppContext(detect_settings(force_offline=True, concurrency=3))
+    with context.network_wait("openai"), context.network_wait("openai"):
+        with pytest.raises(DiffChatError, match="already answering 2 request"):
+            with context.network_wait("openai"):
+                pass
+    with context.network_wait("openai"):  # places come back when a wait ends
+        pass
+    single = AppContext(detect_settings(force_offline=True, concurrency=1))
+    assert single.network_wait_limit == 1  # one place: a wait may still hold it
