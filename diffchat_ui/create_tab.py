@@ -566,6 +566,7 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
         if event.kind == "progress" and event.total:
             progress((event.step, event.total), desc=event.description)
         elif event.kind == "progress":  # a phase without steps (the rewrite): its name alone
+            # (layout.CSS leaves out the "0.0%" Gradio writes beside it)
             progress(0.0, desc=event.description)
         elif event.kind == "queued" and event.ahead:  # only when someone else is first
             progress(0.0, desc=f"waiting for other people's images ({event.ahead} ahead)")

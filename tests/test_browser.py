@@ -119,6 +119,11 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     # the progress over the image names the phase (the model load, then the steps)...
     progress = page.locator("#current-image .wrap")
     expect(progress).to_contain_text(re.compile("loading tiny-sd|denoising"), timeout=120_000)
+    # ...by its words alone (a phase without steps read "loading tiny-sd - 0.0%"), with no
+    # empty-image icon under them
+    shown = _progress_shown(page)
+    assert shown["words"] in ('"loading tiny-sd"', '"denoising"'), shown
+    assert "%" not in shown["text"] and not shown["icon"], shown
     page.screenshot(path=str(tmp_path / "mid-turn.png"), full_page=True)
     # ...and covers nothing else
     assert {name: _shown_overlays(page, name) for name in UNCOVERED} == dict.fromkeys(UNCOVERED, 0)
@@ -509,6 +514,24 @@ def _colours_of_the_image_top(page, path):
 
 
 UNCOVERED = ("chat", "prompt-diff", "hand-prompt", "turns", "turn-tree")
+
+
+def _progress_shown(page) -> dict:
+    """Return what the progress over the current image shows, read at one moment while it is
+    there: `text` (the overlay's visible text), `words` (the phase's words drawn from the
+    bar's label, as CSS resolves them) and `icon` (whether the empty image's icon shows)."""
+    return page.wait_for_function(
+        """() => {
+          const block = document.querySelector('#current-image');
+          const bar = block.querySelector('.progress-bar-wrap');
+          if (!bar) return null;
+          const icon = block.querySelector('.empty .icon');
+          return {text: block.querySelector('.wrap').innerText,
+                  words: getComputedStyle(bar, '::before').content,
+                  icon: icon !== null && getComputedStyle(icon).visibility !== 'hidden'};
+        }""",
+        timeout=120_000,
+    ).json_value()
 
 
 def _shown_overlays(page, elem_id):
