@@ -14,6 +14,9 @@ _BAR_LABEL = re.compile(r"^\s*(.*?):?\s*\d+%\|")
 # Library chatter the person running a job need not read: Python warnings (the line and the
 # source line under it), and the root logger's WARNING lines.
 _WARNING = re.compile(r"\b(Future|Deprecation|User|Runtime)Warning: |^WARNING:root:|^WARNING root")
+# A bar redraw with more output glued on: tqdm ends a redraw with no newline, so a line
+# printed right after it ("... 0/3 [00:00<?, ?row/s]WARNING:root:...") joins the bar's line.
+_AFTER_BAR = re.compile(r"^(.*?\d+%\|.*?\|.*?\[[^\]]*\])(\S.*)$")
 LOG_LINES = 200
 
 
@@ -36,6 +39,11 @@ class LogBuffer:
     def add(self, line: str) -> None:
         """Append one output line (a bar redraw replaces the previous bar; library warnings
         are counted, not kept)."""
+        glued = _AFTER_BAR.match(line)
+        if glued:
+            self.add(glued.group(1))
+            self.add(glued.group(2))
+            return
         if _WARNING.search(line):
             self.hidden_warnings += 1
             self._after_warning = True

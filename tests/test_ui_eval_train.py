@@ -30,6 +30,42 @@ def test_log_hides_library_warnings_and_names_the_bar():
     assert progress_phase(log) == "evaluating rows" and log.done_total == (3, 6)
 
 
+def test_log_hides_a_warning_printed_right_after_a_bar_redraw():
+    """tqdm ends a redraw without a newline, so the evaluation's first root WARNING joined
+    the bar's line and showed in the log."""
+    log = LogBuffer()
+    log.add(
+        "evaluate:   0%|          | 0/3 [00:00<?, ?row/s]WARNING:root:Local config loaded, "
+        "but no CLIP weights found in /x/tiny-scorers/hps"
+    )
+    assert log.lines == ["evaluate:   0%|          | 0/3 [00:00<?, ?row/s]"]
+    assert log.hidden_warnings == 1 and log.done_total == (0, 3) and log.bar_label == "evaluate"
+    log.add("evaluate:  33%|###3      | 1/3 [00:38<01:16, 38.2s/row]")
+    assert log.lines == ["evaluate:  33%|###3      | 1/3 [00:38<01:16, 38.2s/row]"]
+
+
+def test_evaluate_and_train_runs_show_their_progress_on_the_status_line(tmp_path, monkeypatch):
+    """The Evaluate run's progress overlay covered its log, summary and plots for the whole
+    run; like Train's, it sits on the status line."""
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    config = build_demo(AppContext(detect_settings(force_offline=True))).config
+    elem_ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    shown_on = {
+        d["api_name"]: [elem_ids[i] for i in d["show_progress_on"] or []]
+        for d in config["dependencies"]
+        if d["api_name"] in ("evaluate", "train", "train_resume")
+    }
+    assert shown_on == {
+        "evaluate": ["evaluation-status"],
+        "train": ["train-status"],
+        "train_resume": ["train-status"],
+    }
+
+
 def test_summary_plot_links_point_to_the_gallery(tmp_path):
     from diffchat_ui.evaluate_tab import results_view
 
