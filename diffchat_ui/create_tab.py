@@ -215,8 +215,10 @@ def model_refusal(
     only to fail at the render. The first turn from an upload renders nothing; an
     InstructPix2Pix edit renders with `ip2p_model`; a prompt typed by hand renders with the
     image model in any mode; at the draft speed that is the few-step model (render_model).
-    A custom folder or id is checked when it loads; at the draft speed it must lie in `root`
-    (the user's root, default the workspace) before its family is read."""
+    A custom model is checked as loading it would check it (a registry name, or a diffusers
+    folder or .safetensors checkpoint inside `root`, the user's root, default the workspace,
+    or assets/), so an unknown name is said before the rewrite, not after it."""
+    from core.registry import IMAGE_KINDS, get_model_spec
     from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
 
@@ -226,6 +228,11 @@ def model_refusal(
     if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
         return unavailable_reason(ip2p_model)
     chosen = custom_model.strip() if model == CUSTOM_MODEL else model
+    if model == CUSTOM_MODEL and chosen:
+        try:
+            get_model_spec(resolve_model_reference(chosen, root), IMAGE_KINDS)
+        except InputError as error:  # UnknownModelError too
+            return str(error)
     if speed == "quality" or not chosen:
         return unavailable_reason(chosen)
     try:  # a custom folder is confined before its family is read
