@@ -1417,7 +1417,17 @@ def build(context: AppContext) -> CreateControls:
     new_confirmed = gr.Checkbox(visible=False, value=True)
     past_outputs = [state, past, *view, past_list]
     new_js = "(s, p, ok) => [s, p, " + confirm_js.split("[s, ", 1)[1]
-    for event in (
+
+    def fresh_start(chat_state):
+        """After New session, a chat without turns starts from text with an empty upload box
+        (the last chat's upload would be the new chat's picture); a cancelled New session
+        kept its chat, and this changes nothing."""
+        if chat_state is not None and chat_state.session.turns:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        return START_TEXT, None, gr.update(value=None, visible=False), ""
+
+    bound_fresh_start = bind(fresh_start, returns_state=False)
+    new_events = [
         new_button.click(
             on_new, [state, past, new_confirmed], past_outputs, api_name="new_session", js=new_js
         ),
@@ -1426,6 +1436,18 @@ def build(context: AppContext) -> CreateControls:
         chatbot.clear(
             on_new, [state, past, new_confirmed], past_outputs, api_name=False, js=new_js
         ),
+    ]
+    for index, event in enumerate(new_events):
+        new_events[index] = event.then(
+            bound_fresh_start,
+            state,
+            [start_mode, start_image, preview, upload_note],
+            api_name=False,
+            queue=False,
+            show_progress="hidden",
+        )
+    for event in (
+        *new_events,
         reopen_button.click(
             on_reopen, [state, past, past_list], past_outputs, api_name="reopen_session"
         ),

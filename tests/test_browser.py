@@ -200,6 +200,34 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(page.locator("#guidance")).to_contain_text("s_T")
 
 
+def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
+    """New session after a chat started from an upload kept "start from my image" and the old
+    upload, so the new chat's first message described the last chat's picture."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(tmp_path / "mine.png")
+    start = page.locator("#start-mode")
+    start.get_by_text("start from my image").click()
+    page.locator("#start-image input[type=file]").set_input_files(str(tmp_path / "mine.png"))
+    expect(page.locator("#upload-preview img")).to_be_visible(timeout=30_000)
+    page.locator("#instruction textarea").fill("an orange card")
+    page.locator("#send").click()
+    expect(page.locator("#chat")).to_contain_text("Got your image", timeout=60_000)
+    expect(start).to_be_hidden()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="New session").click()
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want", timeout=30_000)
+    expect(start).to_be_visible()
+    expect(start.get_by_label("start from text")).to_be_checked()
+    expect(page.locator("#start-image")).to_be_hidden()
+    # choosing an image start again offers an empty upload box, not the last chat's picture
+    start.get_by_text("start from my image").click()
+    expect(page.locator("#start-image")).to_be_visible()
+    expect(page.locator("#start-image")).not_to_contain_text("mine.png")
+    expect(page.locator("#upload-preview img")).to_have_count(0)
+
+
 def test_evaluation_plots_render_as_images(page, workspace):
     import matplotlib
     from playwright.sync_api import expect
