@@ -66,6 +66,26 @@ def test_evaluate_and_train_runs_show_their_progress_on_the_status_line(tmp_path
     }
 
 
+def test_the_train_options_table_names_the_preset_that_filled_it(tmp_path, monkeypatch):
+    """After Quick run the table's header still read "Hyperparameters (paper defaults)"."""
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+    from diffchat_ui.train_tab import OPTIONS_LABELS
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    demo = build_demo(AppContext(detect_settings(force_offline=True)))
+    (table,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "train-options"]
+    assert table.label == OPTIONS_LABELS["paper"]
+    (on_quick,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_quick"]
+    options, output, status = on_quick("sft")
+    assert options["label"] == OPTIONS_LABELS["quick"] and output.endswith("sft-quick")
+    assert (
+        status
+        == "Quick run preset: about 3 minutes on a 2-core CPU: 30 LoRA steps of 8 x 128 tokens."
+    )
+
+
 def test_summary_plot_links_point_to_the_gallery(tmp_path):
     from diffchat_ui.evaluate_tab import results_view
 
