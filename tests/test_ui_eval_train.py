@@ -44,6 +44,28 @@ def test_log_hides_a_warning_printed_right_after_a_bar_redraw():
     assert log.lines == ["evaluate:  33%|###3      | 1/3 [00:38<01:16, 38.2s/row]"]
 
 
+def test_a_bar_the_child_redraws_at_once_shows_while_the_child_is_quiet():
+    """Model loading's bar printed 0/272, then 272/272 a millisecond later, then nothing for
+    a minute: the screen, redrawn at most twice a second and only when the child spoke,
+    showed 0/272 all that time."""
+    import sys
+    import threading
+
+    from diffchat_ui.processes import follow
+    from train.runner import ChildProcess
+
+    script = (
+        "import sys, time\n"
+        "sys.stderr.write('\\rLoading weights:   0%|  | 0/272 [00:00<?, ?it/s]')\n"
+        "sys.stderr.write('\\rLoading weights: 100%|##| 272/272 [00:00<00:00]\\n')\n"
+        "sys.stderr.flush()\n"
+        "time.sleep(1.5)\n"
+    )
+    child = ChildProcess([sys.executable, "-c", script]).start()
+    shown = [log.done_total for log, code, _ in follow(child, threading.Event()) if code is None]
+    assert shown and shown[-1] == (272, 272), shown
+
+
 def test_evaluate_and_train_runs_show_their_progress_on_the_status_line(tmp_path, monkeypatch):
     """The Evaluate run's progress overlay covered its log, summary and plots for the whole
     run; like Train's, it sits on the status line."""
