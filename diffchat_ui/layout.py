@@ -28,7 +28,8 @@ CSS = """
 #current-image .progress-bar-wrap::before {
   content: attr(aria-label); position: absolute; bottom: calc(100% + 6px); left: 50%;
   transform: translateX(-50%); white-space: nowrap; color: var(--body-text-color);
-  font-family: var(--font-mono); font-size: var(--text-sm);
+  font-family: var(--font-mono); font-size: var(--text-sm); padding: 1px 6px; border-radius: 4px;
+  background: color-mix(in srgb, var(--block-background-fill) 85%, transparent);
 }
 #current-image .progress-bar-wrap[aria-valuenow="0"] { border-color: transparent; background: none; }
 #current-image:has(.wrap.full:not(.hide)) .empty .icon { visibility: hidden; }
