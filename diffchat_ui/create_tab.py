@@ -250,9 +250,13 @@ def refusal(text: str, state: ChatState | None, rewriter: str, model_problem: st
     Send handler keeps a refused text in the box (and the turn then says why)."""
     if model_problem:
         return model_problem
+    turn = current_turn(state) if state is not None else None
+    if turn is not None and turn.image_path and not Path(turn.image_path).is_file():
+        # the turn then offers the turn to branch from (_missing_image); send again from there
+        return f"The image of turn #{turn.id} is gone."
     if state is not None and (state.pending is not None or state.unchanged is not None):
         return None  # an answer to a question: any text is fine
-    is_edit = state is not None and current_turn(state) is not None
+    is_edit = turn is not None
     try:
         checked_instruction(text, is_edit, rewriter)
     except InputError as error:
