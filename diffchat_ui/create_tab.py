@@ -217,8 +217,10 @@ def model_refusal(
     only to fail at the render. The first turn from an upload renders nothing; an
     InstructPix2Pix edit renders with `ip2p_model`; a prompt typed by hand renders with the
     image model in any mode; at the draft speed that is the few-step model (render_model).
-    A custom folder or id is checked when it loads; at the draft speed it must lie in `root`
-    (the user's root, default the workspace) before its family is read."""
+    A custom model is checked as loading it would check it (a registry name, or a diffusers
+    folder or .safetensors checkpoint inside `root`, the user's root, default the workspace,
+    or assets/), so an unknown name is said before the rewrite, not after it."""
+    from core.registry import IMAGE_KINDS, get_model_spec
     from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
 
@@ -228,6 +230,11 @@ def model_refusal(
     if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
         return unavailable_reason(ip2p_model)
     chosen = custom_model.strip() if model == CUSTOM_MODEL else model
+    if model == CUSTOM_MODEL and chosen:
+        try:
+            get_model_spec(resolve_model_reference(chosen, root), IMAGE_KINDS)
+        except InputError as error:  # UnknownModelError too
+            return str(error)
     if speed == "quality" or not chosen:
         return unavailable_reason(chosen)
     try:  # a custom folder is confined before its family is read
@@ -245,9 +252,13 @@ def refusal(text: str, state: ChatState | None, rewriter: str, model_problem: st
     Send handler keeps a refused text in the box (and the turn then says why)."""
     if model_problem:
         return model_problem
+    turn = current_turn(state) if state is not None else None
+    if turn is not None and turn.image_path and not Path(turn.image_path).is_file():
+        # the turn then offers the turn to branch from (_missing_image); send again from there
+        return f"The image of turn #{turn.id} is gone."
     if state is not None and (state.pending is not None or state.unchanged is not None):
         return None  # an answer to a question: any text is fine
-    is_edit = state is not None and current_turn(state) is not None
+    is_edit = turn is not None
     try:
         checked_instruction(text, is_edit, rewriter)
     except InputError as error:
@@ -570,6 +581,7 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
         if event.kind == "progress" and event.total:
             progress((event.step, event.total), desc=event.description)
         elif event.kind == "progress":  # a phase without steps (the rewrite): its name alone
+            # (layout.CSS leaves out the "0.0%" Gradio writes beside it)
             progress(0.0, desc=event.description)
         elif event.kind == "queued" and event.ahead:  # only when someone else is first
             progress(0.0, desc=f"waiting for other people's images ({event.ahead} ahead)")
@@ -1424,7 +1436,17 @@ def build(context: AppContext) -> CreateControls:
     new_confirmed = gr.Checkbox(visible=False, value=True)
     past_outputs = [state, past, *view, past_list]
     new_js = "(s, p, ok) => [s, p, " + confirm_js.split("[s, ", 1)[1]
-    for event in (
+
+    def fresh_start(chat_state):
+        """After New session, a chat without turns starts from text with an empty upload box
+        (the last chat's upload would be the new chat's picture); a cancelled New session
+        kept its chat, and this changes nothing."""
+        if chat_state is not None and chat_state.session.turns:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        return START_TEXT, None, gr.update(value=None, visible=False), ""
+
+    bound_fresh_start = bind(fresh_start, returns_state=False)
+    new_events = [
         new_button.click(
             on_new, [state, past, new_confirmed], past_outputs, api_name="new_session", js=new_js
         ),
@@ -1433,6 +1455,18 @@ def build(context: AppContext) -> CreateControls:
         chatbot.clear(
             on_new, [state, past, new_confirmed], past_outputs, api_name=False, js=new_js
         ),
+    ]
+    for index, event in enumerate(new_events):
+        new_events[index] = event.then(
+            bound_fresh_start,
+            state,
+            [start_mode, start_image, preview, upload_note],
+            api_name=False,
+            queue=False,
+            show_progress="hidden",
+        )
+    for event in (
+        *new_events,
         reopen_button.click(
             on_reopen, [state, past, past_list], past_outputs, api_name="reopen_session"
         ),

@@ -149,7 +149,7 @@ def build(context: AppContext) -> None:
         run_button = gr.Button("Run evaluation", variant="primary")
         stop_button = gr.Button("Stop", variant="stop")
         show_button = gr.Button("Show the results of the output folder")
-    status = gr.Markdown()
+    status = gr.Markdown(elem_id="evaluation-status")
     log = gr.Textbox(
         label="Log (library warnings left out)", lines=8, max_lines=12, autoscroll=True
     )
@@ -213,11 +213,13 @@ def build(context: AppContext) -> None:
             plots = [page_image(path) for path in plot_paths]  # the evaluation is not served
             yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plots)
 
+    # The progress bar sits on the status line: the log stays readable while the run goes on.
     run_button.click(
         on_run,
         [session_secret, data, limit, seed, models, methods, tiny, output],
         [status, log, summary, plots],
         api_name="evaluate",
+        show_progress_on=[status],
     )
 
     def on_show(output_v, request: gr.Request):

@@ -19,6 +19,20 @@ CSS = """
 #current-image .wrap.full {
   background: color-mix(in srgb, var(--block-background-fill) 55%, transparent);
 }
+/* ...and names its phase without Gradio's percentage: Gradio 6 writes a phase's words only
+   beside one, so a phase without steps ("loading tiny-sd", the rewrite) read "0.0%". The
+   words come from the bar's aria-label (the phase's description alone); a phase with steps
+   keeps its "3/10 steps" in the corner. An empty bar and the empty image's icon stay out. */
+#current-image .progress-level-inner { display: none; }
+#current-image .progress-bar-wrap { position: relative; }
+#current-image .progress-bar-wrap::before {
+  content: attr(aria-label); position: absolute; bottom: calc(100% + 6px); left: 50%;
+  transform: translateX(-50%); white-space: nowrap; color: var(--body-text-color);
+  font-family: var(--font-mono); font-size: var(--text-sm); padding: 1px 6px; border-radius: 4px;
+  background: color-mix(in srgb, var(--block-background-fill) 85%, transparent);
+}
+#current-image .progress-bar-wrap[aria-valuenow="0"] { border-color: transparent; background: none; }
+#current-image:has(.wrap.full:not(.hide)) .empty .icon { visibility: hidden; }
 /* Gallery captions are cut to one line; hovering shows the whole instruction. */
 #turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
 /* Compare's score headers wrap between words, never inside one: Gradio's table text breaks

@@ -14,6 +14,9 @@ _BAR_LABEL = re.compile(r"^\s*(.*?):?\s*\d+%\|")
 # Library chatter the person running a job need not read: Python warnings (the line and the
 # source line under it), and the root logger's WARNING lines.
 _WARNING = re.compile(r"\b(Future|Deprecation|User|Runtime)Warning: |^WARNING:root:|^WARNING root")
+# A bar redraw with more output glued on: tqdm ends a redraw with no newline, so a line
+# printed right after it ("... 0/3 [00:00<?, ?row/s]WARNING:root:...") joins the bar's line.
+_AFTER_BAR = re.compile(r"^(.*?\d+%\|.*?\|.*?\[[^\]]*\])(\S.*)$")
 LOG_LINES = 200
 
 
@@ -36,6 +39,11 @@ class LogBuffer:
     def add(self, line: str) -> None:
         """Append one output line (a bar redraw replaces the previous bar; library warnings
         are counted, not kept)."""
+        glued = _AFTER_BAR.match(line)
+        if glued:
+            self.add(glued.group(1))
+            self.add(glued.group(2))
+            return
         if _WARNING.search(line):
             self.hidden_warnings += 1
             self._after_warning = True
@@ -79,15 +87,20 @@ def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0):
                 return
 
     threading.Thread(target=stop_when_asked, daemon=True).start()
-    log, new_metrics, last_yield = LogBuffer(), [], 0.0
+    log, new_metrics, last_yield, changed = LogBuffer(), [], 0.0, False
     for event in child.events():
         if event.kind == "line":
             log.add(event.text)
+            changed = True
         elif event.kind == "metrics":
             new_metrics.append(event.metrics)
+            changed = True
         elif event.kind == "exit":
             yield log, event.returncode, new_metrics
             return
-        if time.monotonic() - last_yield > 0.5:  # the screen needs no more than that
+        # The screen needs no more than two redraws a second; what came within the last half
+        # second shows at the next quiet poll ("idle"), not only when the child speaks again
+        # (model loading's bar stayed at 0/272 for a minute: its 272/272 came 1 ms later).
+        if changed and time.monotonic() - last_yield > 0.5:
             yield log, None, new_metrics
-            new_metrics, last_yield = [], time.monotonic()
+            new_metrics, last_yield, changed = [], time.monotonic(), False

@@ -52,8 +52,13 @@ QUICK_RUNS = {
             "save_steps": "10",
             "logging_steps": "1",
         },
-        "expected": "about 3 minutes on a 2-core CPU (30 LoRA steps of 8 x 128 tokens)",
+        "expected": "about 3 minutes on a 2-core CPU: 30 LoRA steps of 8 x 128 tokens",
     },
+}
+# The options table says which preset fills it (the status line says it once, then moves on).
+OPTIONS_LABELS = {
+    "paper": "Hyperparameters (paper defaults, DiffChat Table 3)",
+    "quick": "Hyperparameters (quick run on this CPU)",
 }
 
 
@@ -259,7 +264,7 @@ def build(context: AppContext) -> None:
         headers=["option", "value", "help"],
         interactive=True,
         static_columns=[0, 2],  # names and help are read-only; only values change
-        label="Hyperparameters (paper defaults)",
+        label=OPTIONS_LABELS["paper"],
         wrap=True,
         elem_id="train-options",
     )
@@ -283,7 +288,10 @@ def build(context: AppContext) -> None:
     )
 
     stage.change(
-        lambda s: (default_options(s), str(runs / f"{s}-run")),
+        lambda s: (
+            gr.update(value=default_options(s), label=OPTIONS_LABELS["paper"]),
+            str(runs / f"{s}-run"),
+        ),
         stage,
         [options, output],
         api_name=False,
@@ -404,11 +412,18 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             return gr.update(), gr.update(), f"⚠️ {error}"
         expected = QUICK_RUNS[stage_v]["expected"]
-        return rows, str(runs / f"{stage_v}-quick"), f"Quick run preset: {expected}."
+        return (
+            gr.update(value=rows, label=OPTIONS_LABELS["quick"]),
+            str(runs / f"{stage_v}-quick"),
+            f"Quick run preset: {expected}.",
+        )
 
     quick_button.click(on_quick, stage, [options, output, status], api_name=False)
     paper_button.click(
-        lambda s: (default_options(s), "Paper defaults (DiffChat Table 3)."),
+        lambda s: (
+            gr.update(value=default_options(s), label=OPTIONS_LABELS["paper"]),
+            "Paper defaults (DiffChat Table 3).",
+        ),
         stage,
         [options, status],
         api_name=False,

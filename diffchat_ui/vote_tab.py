@@ -159,6 +159,7 @@ def pair_chart(records: list[PairRecord]):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(7, 1.2 + 0.5 * max(1, len(records))))
     if not records:
@@ -179,6 +180,7 @@ def pair_chart(records: list[PairRecord]):
         )
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_xlabel("votes")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # votes are counted: no "0.25"
     axes.invert_yaxis()
     # Above the plot, outside the axes: a legend inside would cover the bars' ends.
     axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)

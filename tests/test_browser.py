@@ -119,6 +119,11 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     # the progress over the image names the phase (the model load, then the steps)...
     progress = page.locator("#current-image .wrap")
     expect(progress).to_contain_text(re.compile("loading tiny-sd|denoising"), timeout=120_000)
+    # ...by its words alone (a phase without steps read "loading tiny-sd - 0.0%"), with no
+    # empty-image icon under them
+    shown = _progress_shown(page)
+    assert shown["words"] in ('"loading tiny-sd"', '"denoising"'), shown
+    assert "%" not in shown["text"] and not shown["icon"], shown
     page.screenshot(path=str(tmp_path / "mid-turn.png"), full_page=True)
     # ...and covers nothing else
     assert {name: _shown_overlays(page, name) for name in UNCOVERED} == dict.fromkeys(UNCOVERED, 0)
@@ -193,6 +198,34 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(s_i).to_be_visible()
     expect(strength).to_be_hidden()
     expect(page.locator("#guidance")).to_contain_text("s_T")
+
+
+def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
+    """New session after a chat started from an upload kept "start from my image" and the old
+    upload, so the new chat's first message described the last chat's picture."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(tmp_path / "mine.png")
+    start = page.locator("#start-mode")
+    start.get_by_text("start from my image").click()
+    page.locator("#start-image input[type=file]").set_input_files(str(tmp_path / "mine.png"))
+    expect(page.locator("#upload-preview img")).to_be_visible(timeout=30_000)
+    page.locator("#instruction textarea").fill("an orange card")
+    page.locator("#send").click()
+    expect(page.locator("#chat")).to_contain_text("Got your image", timeout=60_000)
+    expect(start).to_be_hidden()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="New session").click()
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want", timeout=30_000)
+    expect(start).to_be_visible()
+    expect(start.get_by_label("start from text")).to_be_checked()
+    expect(page.locator("#start-image")).to_be_hidden()
+    # choosing an image start again offers an empty upload box, not the last chat's picture
+    start.get_by_text("start from my image").click()
+    expect(page.locator("#start-image")).to_be_visible()
+    expect(page.locator("#start-image")).not_to_contain_text("mine.png")
+    expect(page.locator("#upload-preview img")).to_have_count(0)
 
 
 def test_evaluation_plots_render_as_images(page, workspace):
@@ -509,6 +542,24 @@ def _colours_of_the_image_top(page, path):
 
 
 UNCOVERED = ("chat", "prompt-diff", "hand-prompt", "turns", "turn-tree")
+
+
+def _progress_shown(page) -> dict:
+    """Return what the progress over the current image shows, read at one moment while it is
+    there: `text` (the overlay's visible text), `words` (the phase's words drawn from the
+    bar's label, as CSS resolves them) and `icon` (whether the empty image's icon shows)."""
+    return page.wait_for_function(
+        """() => {
+          const block = document.querySelector('#current-image');
+          const bar = block.querySelector('.progress-bar-wrap');
+          if (!bar) return null;
+          const icon = block.querySelector('.empty .icon');
+          return {text: block.querySelector('.wrap').innerText,
+                  words: getComputedStyle(bar, '::before').content,
+                  icon: icon !== null && getComputedStyle(icon).visibility !== 'hidden'};
+        }""",
+        timeout=120_000,
+    ).json_value()
 
 
 def _shown_overlays(page, elem_id):

@@ -166,6 +166,21 @@ def test_a_gone_image_is_said_in_the_chat_not_shown_broken(tmp_path):
     assert chat.messages[0]["content"] == {"path": first}  # the transcript itself is kept
 
 
+def test_an_edit_of_a_turn_whose_image_is_gone_stays_in_the_box(tmp_path):
+    """The chat offered the turn to branch from, but the instruction had left the box: it had
+    to be typed again after clicking that turn."""
+    from diffchat_ui.create_tab import refusal
+    from diffchat_ui.sessions import SessionStore
+
+    store = SessionStore(tmp_path / "workspace", KEY, ttl_seconds=3600)
+    chat = _chat_with_images(store, store.open(None, None, True), ["a fox", "a fox, night"])
+    assert refusal("make it foggy", chat, "append") is None
+    Path(chat.session.current.image_path).unlink()
+    assert refusal("make it foggy", chat, "append") == "The image of turn #2 is gone."
+    chat.session.branch_from(1)  # the offered turn: the message can go now
+    assert refusal("make it foggy", chat, "append") is None
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [

@@ -308,6 +308,30 @@ def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path, hf_
     )
 
 
+def test_an_unknown_custom_model_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    """'nosuchmodel' in the custom model box was found only at the render: the rewrite had
+    run, a failed turn joined the tree and the text had left the box."""
+    from diffchat_ui.create_tab import CUSTOM_MODEL, START_TEXT, model_refusal
+    from diffchat_ui.state import ChatState
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    edited = ChatState.new(seed=1, folder=tmp_path)
+    edited.session.add_turn("a cat", "a cat")
+
+    def refused(custom):
+        return model_refusal(edited, START_TEXT, CUSTOM_MODEL, custom, "rewrite only", "tiny-ip2p")
+
+    unknown = refused("nosuchmodel")
+    assert unknown.startswith("Unknown model 'nosuchmodel'. Valid image models: ")
+    assert "smollm2" not in unknown and "tiny-sd" in unknown  # image models only
+    assert "outside" in refused("/etc")
+    # a diffusers folder in the workspace and a registry name pass (the folder loads later)
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    assert refused(str(folder)) is None and refused(" tiny-sd ") is None
+
+
 def test_a_lora_model_is_available_with_its_file_and_its_base(hf_cache):
     from diffchat_ui.settings import model_available
 

@@ -30,6 +30,84 @@ def test_log_hides_library_warnings_and_names_the_bar():
     assert progress_phase(log) == "evaluating rows" and log.done_total == (3, 6)
 
 
+def test_log_hides_a_warning_printed_right_after_a_bar_redraw():
+    """tqdm ends a redraw without a newline, so the evaluation's first root WARNING joined
+    the bar's line and showed in the log."""
+    log = LogBuffer()
+    log.add(
+        "evaluate:   0%|          | 0/3 [00:00<?, ?row/s]WARNING:root:Local config loaded, "
+        "but no CLIP weights found in /x/tiny-scorers/hps"
+    )
+    assert log.lines == ["evaluate:   0%|          | 0/3 [00:00<?, ?row/s]"]
+    assert log.hidden_warnings == 1 and log.done_total == (0, 3) and log.bar_label == "evaluate"
+    log.add("evaluate:  33%|###3      | 1/3 [00:38<01:16, 38.2s/row]")
+    assert log.lines == ["evaluate:  33%|###3      | 1/3 [00:38<01:16, 38.2s/row]"]
+
+
+def test_a_bar_the_child_redraws_at_once_shows_while_the_child_is_quiet():
+    """Model loading's bar printed 0/272, then 272/272 a millisecond later, then nothing for
+    a minute: the screen, redrawn at most twice a second and only when the child spoke,
+    showed 0/272 all that time."""
+    import sys
+    import threading
+
+    from diffchat_ui.processes import follow
+    from train.runner import ChildProcess
+
+    script = (
+        "import sys, time\n"
+        "sys.stderr.write('\\rLoading weights:   0%|  | 0/272 [00:00<?, ?it/s]')\n"
+        "sys.stderr.write('\\rLoading weights: 100%|##| 272/272 [00:00<00:00]\\n')\n"
+        "sys.stderr.flush()\n"
+        "time.sleep(1.5)\n"
+    )
+    child = ChildProcess([sys.executable, "-c", script]).start()
+    shown = [log.done_total for log, code, _ in follow(child, threading.Event()) if code is None]
+    assert shown and shown[-1] == (272, 272), shown
+
+
+def test_evaluate_and_train_runs_show_their_progress_on_the_status_line(tmp_path, monkeypatch):
+    """The Evaluate run's progress overlay covered its log, summary and plots for the whole
+    run; like Train's, it sits on the status line."""
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    config = build_demo(AppContext(detect_settings(force_offline=True))).config
+    elem_ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    shown_on = {
+        d["api_name"]: [elem_ids[i] for i in d["show_progress_on"] or []]
+        for d in config["dependencies"]
+        if d["api_name"] in ("evaluate", "train", "train_resume")
+    }
+    assert shown_on == {
+        "evaluate": ["evaluation-status"],
+        "train": ["train-status"],
+        "train_resume": ["train-status"],
+    }
+
+
+def test_the_train_options_table_names_the_preset_that_filled_it(tmp_path, monkeypatch):
+    """After Quick run the table's header still read "Hyperparameters (paper defaults)"."""
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+    from diffchat_ui.train_tab import OPTIONS_LABELS
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    demo = build_demo(AppContext(detect_settings(force_offline=True)))
+    (table,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "train-options"]
+    assert table.label == OPTIONS_LABELS["paper"]
+    (on_quick,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_quick"]
+    options, output, status = on_quick("sft")
+    assert options["label"] == OPTIONS_LABELS["quick"] and output.endswith("sft-quick")
+    assert (
+        status
+        == "Quick run preset: about 3 minutes on a 2-core CPU: 30 LoRA steps of 8 x 128 tokens."
+    )
+
+
 def test_summary_plot_links_point_to_the_gallery(tmp_path):
     from diffchat_ui.evaluate_tab import results_view
 

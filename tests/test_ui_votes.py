@@ -121,3 +121,14 @@ def test_a_ballot_is_spent_once_and_voters_are_kept_apart():
     box.put("voter-2", None, set())
     box.put("voter-3", None, {"c2"})
     assert box.get("voter-1") == (None, set())  # past capacity, the oldest voter is forgotten
+
+
+def test_the_vote_chart_counts_votes_in_whole_numbers():
+    """Two votes drew ticks at 0.25, 0.50, ... votes."""
+    from diffchat_ui.vote_tab import pair_chart
+    from diffchat_ui.votes import PairRecord
+
+    figure = pair_chart([PairRecord("append", "instructpix2pix", 0, 0, 2)])
+    figure.canvas.draw()
+    ticks = [tick for tick in figure.axes[0].get_xticks() if 0 <= tick <= 2]
+    assert ticks and all(float(tick).is_integer() for tick in ticks), ticks

@@ -1,7 +1,7 @@
 """Run a command as a child process and follow it: the hook the Train and Evaluate tabs use.
 
     run = StageRun("sft", ["--use_lora", "True"], output_dir="runs/sft").start()
-    for event in run.events():          # RunEvent(kind="line" | "metrics" | "exit", ...)
+    for event in run.events():          # RunEvent(kind="line" | "metrics" | "idle" | "exit")
         ...                             # show event.text, plot event.metrics
     run.stop()                          # SIGINT: the stage saves a checkpoint and exits
     run.resume()                        # same stage and options, --resume_from_checkpoint latest
@@ -38,7 +38,8 @@ RESUME_ARGUMENT = "--resume_from_checkpoint"
 
 @dataclass
 class RunEvent:
-    """One thing that happened: an output line, a metrics row, or the exit (with its code)."""
+    """One thing that happened: an output line, a metrics row, a quiet poll ("idle": nothing
+    came, so a follower may redraw what it held back), or the exit (with its code)."""
 
     kind: str
     text: str = ""
@@ -97,7 +98,8 @@ class ChildProcess:
         return []
 
     def events(self, poll_seconds: float = 0.2) -> Iterator[RunEvent]:
-        """Yield output lines (and side events) as they come, then one "exit" event."""
+        """Yield output lines (and side events) as they come, an "idle" event after each
+        `poll_seconds` without a line, then one "exit" event."""
         if self.process is None:
             raise InputError("the run has not been started.")
         finished = False
@@ -110,6 +112,8 @@ class ChildProcess:
                 finished = True
             elif line:
                 yield RunEvent("line", text=line)
+            else:
+                yield RunEvent("idle")
             yield from self._side_events()
         returncode = self.process.wait()
         yield from self._side_events()
