@@ -1344,6 +1344,10 @@ def _prompt_hair(prompt: str) -> str | None:
     return _prompt_described(prompt, "hair")
 
 
+# A word that may be a participle describing a noun ("shining armor", "dented armor").
+_PARTICIPLE = re.compile(r"[a-z]+(?:ing|ed)")
+
+
 def _prompt_described(prompt: str, head: str) -> str | None:
     """Return the prompt's first `head` noun with the words before it that describe it
     ("short black beard"); None where the prompt names no described `head`."""
@@ -1360,7 +1364,7 @@ def _prompt_described(prompt: str, head: str) -> str | None:
             if (
                 start == index
                 and start > 1
-                and re.fullmatch(r"[a-z]+(?:ing|ed)", words[start - 1])
+                and _PARTICIPLE.fullmatch(words[start - 1])
                 and words[start - 2] in _DETERMINERS | _PREPOSITIONS
             ):
                 start -= 1
@@ -1416,7 +1420,7 @@ def _given_thing(text: str) -> str | None:
         return None
     tagged = tagged_lemmas(text)
     describing = all(
-        pos == "a" or re.fullmatch(r"[a-z]+(?:ed|ing)", word)  # "dented", "glowing"
+        pos == "a" or _PARTICIPLE.fullmatch(word)  # "dented", "glowing"
         for word, (_, pos) in zip(words[:-1], tagged[:-1], strict=True)
     )
     return text if describing and tagged[-1][1] == "n" else None

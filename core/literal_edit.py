@@ -210,10 +210,8 @@ def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
     ):
         return end
     words = _words(new)
-    if len(words) == 1 and _is_adjective_at(f"{words[0]} {after[0]}", 0):
+    if not words or (len(words) == 1 and _is_adjective_at(f"{words[0]} {after[0]}", 0)):
         return end  # "foggy day"
-    if not words:
-        return end
     return end + text[end:clause_end].index(after[0]) + len(after[0])
 
 
