@@ -124,6 +124,16 @@ _PROMPT_BACKGROUND = re.compile(
     rf"(?P<what>(?:(?!{_LINKS}\b)[\w-]+\s+){{0,3}}?(?!{_LINKS}\b)[\w-]+)\s+"
     r"(?:(?P<in_the>in\s+the\s+)background|background)\b"
 )
+# "make the colors warm reds and golds", "change the palette to pastels".
+_SET_PALETTE = re.compile(
+    r"^(?:make|change|turn|set|switch)\s+the\s+(?:colou?rs?|palette|colou?r\s+(?:scheme|palette))"
+    r"(?:\s+(?:to|into))?\s+(?P<new>.+)$"
+)
+_PALETTE_WORDS = frozenset({"colors", "colours", "tones", "hues", "palette", "shades"})
+# A backdrop the prompt names as what stands behind: "in front of a brick wall".
+_PROMPT_BACKDROP = re.compile(
+    r"\bin front of\s+[\w'-]+(?:\s+(?!(?:with|while|and|as|holding|wearing)\b)[\w'-]+){0,4}"
+)
 _POSITION_VERBS = frozenset(
     {"move", "put", "place", "shift", "center", "centre", "position", "set"}
 )
@@ -1191,12 +1201,36 @@ def _old_attribute_adjectives(
     attributes = _adjective_attributes(new) if pos == "a" else _attribute_noun(new)
     return [
         modifier
-        for modifier, _ in _object_modifiers(prompt, objects)
+        for modifier, modifier_pos in _object_modifiers(prompt, objects)
         if modifier != new
         and (
             (attributes and _adjective_attributes(modifier) & attributes)
             or (pos == "a" and _opposite(modifier, new))
+            # "fully grown" on "a baby elephant": a noun that says the age
+            or (_AGE in attributes and modifier_pos == "n" and _names_an_age(modifier))
         )
+    ]
+
+
+_AGE = "age.n.01"
+_AGE_GLOSS = re.compile(r"\b(?:young|youthful|juvenile|puberty|old|elderly|aged)\b")
+
+
+def _names_an_age(noun: str) -> bool:
+    """Whether a noun's first WordNet sense is glossed by an age: "baby" (a very young child),
+    "teenager" (a juvenile ...), "puppy" (a young dog), "girl" (a young woman)."""
+    senses = _noun_senses(noun, "n", True)
+    return bool(senses) and bool(_AGE_GLOSS.search(senses[0].definition()))
+
+
+def _age_modifiers(prompt: str, objects: list[str]) -> list[str]:
+    """The prompt's words before one of `objects` that say its age ("middle-aged" of "a
+    middle-aged woman", "baby" of "a baby elephant")."""
+    return [
+        modifier
+        for modifier, pos in _object_modifiers(prompt, objects)
+        if (pos == "a" and _AGE in _adjective_attributes(modifier))
+        or (pos == "n" and _names_an_age(modifier))
     ]
 
 
@@ -1223,7 +1257,9 @@ _OUTFIT_LINK = re.compile(
 
 def _is_outfit(lemma: str) -> bool:
     """Whether a noun's first WordNet sense is clothing worn over the body (a tuxedo, a summer
-    dress, overalls), not a hat, shoes or a scarf."""
+    dress, overalls, a hoodie), not a hat, shoes or a scarf."""
+    if _words_key(lemma) in _lexicon().outfits:
+        return True
     senses = _noun_senses(lemma, "n", True)
     if not senses:
         return False
@@ -1314,7 +1350,10 @@ def _same_kind_noun(prompt: str, new_noun: str) -> str | None:
 
 
 def gerund(verb: str) -> str:
-    """The -ing form of a verb lemma ("wear" -> "wearing", "ride" -> "riding")."""
+    """The -ing form of a verb lemma ("wear" -> "wearing", "ride" -> "riding", "sit" ->
+    "sitting")."""
+    if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", verb):  # one syllable, one short vowel
+        return verb + verb[-1] + "ing"
     if verb.endswith("ie"):
         return verb[:-2] + "ying"
     if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
@@ -1342,6 +1381,67 @@ def _prompt_hair(prompt: str) -> str | None:
     """Return the prompt's hair with the words before it that describe it ("long brown hair",
     "short curly hair"); None where the prompt names no described hair."""
     return _prompt_described(prompt, "hair")
+
+
+def _expression_verb(text: str) -> str | None:
+    """The verb of a facial expression said as one ("laugh", "smile", "frown"; see
+    core/reader_words.json), else None."""
+    word = text.strip()
+    forms = next(forms for name, _, forms in _lexicon().one_at_a_time if name == "expression")
+    wordnet = _wordnet()
+    if " " in word or word not in forms or wordnet.synsets(word, "a"):  # "calm" is a state
+        return None
+    return word if wordnet.synsets(word, "v") else None
+
+
+def _expression_form(prompt: str, verb: str) -> str:
+    """How the new expression reads in the prompt: a noun where the prompt's expression is one
+    ("a frown" -> "a grin"), else the -ing form ("a serious face" -> "a laughing face")."""
+    keys = next(keys for name, keys, _ in _lexicon().one_at_a_time if name == "expression")
+    said = f" {_words_key(prompt)} "
+    wordnet = _wordnet()
+    for key in keys:
+        if f" a {key} " in said and wordnet.synsets(key, "n") and not wordnet.synsets(key, "a"):
+            return verb
+    return gerund(verb)
+
+
+def _prompt_palette(prompt: str) -> str | None:
+    """The prompt's clause that says its colours ("deep blues and greens", "muted colors"):
+    a palette word or two colours, and no other thing or medium tag; else None."""
+    for clause in prompt.split(","):
+        clause = clause.strip()
+        words = split_words(clause)
+        if not words or len(words) > 6 or _phrases_in(clause, _lexicon().medium_tag_keys):
+            continue
+        content = _content(clause)
+        colours = [
+            lemma
+            for lemma, pos, _ in content
+            if (value := _shade(lemma) or slot_of(lemma, pos)) and value.slot == "colour"
+        ]
+        others = [lemma for lemma, pos, _ in content if pos == "n" and lemma not in colours]
+        if not others and (set(words) & _PALETTE_WORDS or len(colours) > 1):
+            return clause
+    return None
+
+
+def _is_hair_colour(word: str) -> bool:
+    """Whether an adjective names a colour of hair: a colour ("black", "blonde"), a shade
+    ("dark": "(used of color) having a dark hue") or a WordNet adjective glossed as hair of a
+    colour ("auburn", "redheaded", "brunette"); not "long" or "curly"."""
+    if " " in word or _shade(word) is not None:
+        return _shade(word) is not None
+    value = slot_of(word, "a")
+    if value is not None and value.slot == "colour":
+        return True
+    for sense in _wordnet().synsets(lemmatize(word, "a"), "a"):
+        gloss = sense.definition()
+        if "color" in gloss or "colour" in gloss or ("hair" in gloss and "pigment" in gloss):
+            return True
+        if re.search(r"\b(?:red|brown|blond|grey|gray|white|black)\w* hair\b", gloss):
+            return True
+    return False
 
 
 # A word that may be a participle describing a noun ("shining armor", "dented armor").
@@ -1546,7 +1646,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 ):
                     match = short
                 new_content = _content(match["new"])
-                if (
+                if expression := _expression_verb(match["new"]):  # "make the knight laugh"
+                    objects = _head_nouns(match["object"])
+                    new_phrase, kind = _expression_form(prompt, expression), "set"
+                elif (
                     _is_attribute(match["new"], becomes=True)
                     or _is_attribute(split_words(match["new"])[-1], becomes=True)
                     or _is_relative(match["new"])
@@ -1575,6 +1678,23 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (people := _person_nouns(prompt))
     ):
         objects, new_phrase, kind = people[:1], match["new"], "set"
+    elif (
+        kind == "other"
+        and (match := _SET_PERSON.match(text))
+        and (expression := _expression_verb(match["new"]))
+        and (people := _person_nouns(prompt))
+    ):  # "make him smile"
+        objects, new_phrase, kind = people[:1], _expression_form(prompt, expression), "set"
+    # "make her blonde" on "a woman with long dark hair": the hair takes the new colour.
+    if (
+        kind == "set"
+        and _SET_PERSON.match(text)
+        and (hair := _prompt_hair(prompt))
+        and _is_hair_colour(new_phrase)
+    ):
+        kept = [word for word in hair.split()[:-1] if not _is_hair_colour(word)]
+        old_phrase, new_phrase = hair, " ".join([*kept, new_phrase, "hair"])
+        kind, objects = "replace", []
     # "make her hair short and silver" on "a girl with a braid": the new hair takes the
     # place of the prompt's hairdo.
     if (
@@ -1683,8 +1803,30 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 for lemma, pos, _ in _content(old["what"])
                 if pos in ("a", "n") and not is_present(lemma, new_phrase)
             ]
+        elif old := _PROMPT_BACKDROP.search(prompt):  # "in front of a brick wall"
+            new_content = _content(match["new"])
+            old_phrase, new_phrase = (
+                old.group(0),
+                (
+                    f"with {match['new']} in the background"
+                    if new_content and new_content[-1][1] == "n"
+                    else f"with a {match['new']} background"  # "make the background blue"
+                ),
+            )
+            kind, framed = "set", True
+            named_lost = [lemma for lemma, pos, _ in _content(old.group(0)) if pos in ("a", "n")]
         else:
             kind, new_phrase = "add", f"{match['new']} in the background"
+    # "make the colors warm reds and golds" on "deep blues and greens": the new palette takes
+    # the place of the prompt's.
+    repainted = False
+    if (match := _SET_PALETTE.match(text)) and (old := _prompt_palette(prompt)):
+        old_phrase, new_phrase, kind, repainted = old, match["new"], "set", True
+        named_lost = [
+            lemma
+            for lemma, pos, _ in _content(old)
+            if pos in ("a", "n", "v") and not is_present(lemma, new_phrase)
+        ]
     # "give the wizard a long white beard" on "a wizard with a short black beard": the new
     # thing takes the place of the prompt's described thing of the same name (hair has its
     # own rule, as a hairstyle).
@@ -1803,6 +1945,8 @@ def _read_part(prompt: str, text: str) -> EditReading:
         slots.append("position")
     if framed:
         slots.append("background")
+    if repainted:
+        slots.append("palette")
     if (
         kind in ("other", "set", "relative")
         and old_phrase is None
@@ -1840,6 +1984,13 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     or _opposite(old, lemma)
                 )
             ]
+    if kind == "replace" and old_phrase and (heads := _head_nouns(new_phrase)):
+        # "make the woman a teenager" on "a middle-aged woman": the new noun says the age.
+        said_ages = [
+            lemma for lemma, pos in new_items if pos == "a" and _AGE in _adjective_attributes(lemma)
+        ]
+        if _names_an_age(heads[-1]) or said_ages:
+            lose += _age_modifiers(prompt, _head_nouns(old_phrase))
     drop: list[str] = []
     if kind in ("other", "set", "relative", "replace", "instead", "add"):
         replaced, dropped = _lexicon_losses(
@@ -1912,6 +2063,7 @@ class _Lexicon:
     medium_unfit: dict[str, tuple[str, ...]]  # kind -> tags a new medium of it leaves no room for
     bound: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]  # slot -> (values, words)
     one_at_a_time: tuple[tuple[str, tuple[str, ...], frozenset[str]], ...]  # name, keys, forms
+    outfits: frozenset[str]  # clothing WordNet 3.0 lacks ("hoodie")
 
 
 @lru_cache(maxsize=1)
@@ -1945,6 +2097,7 @@ def _lexicon() -> _Lexicon:
             for slot, by in data["bound"].items()
         },
         one_at_a_time=tuple(groups),
+        outfits=frozenset(_words_key(word) for word in data["outfits"]),
     )
 
 
@@ -2118,7 +2271,11 @@ def _lexicon_losses(
                 if value not in new_words
                 and not any(value in other or other in value for other in named)
                 and not any(value in synonyms(lemma, "a") for lemma in gain)
+                and not (name == "mood" and _describes_looks(place, value))
             ]
+            if name == "mood" and any(word in _MOOD_WORDS for word in split_words(new_phrase)):
+                # "a melancholic mood" for "cheerful atmosphere": the old mood word goes too
+                old_values = [_with_mood_word(place, value) for value in old_values]
             if name == "hairstyle":
                 # The prompt's whole hair ("long brown hair"), or its hairdo ("a braid").
                 whole = _prompt_hair(place) if new_hair else None
@@ -2130,6 +2287,32 @@ def _lexicon_losses(
             replaced += old_values
     replaced = list(dict.fromkeys(replaced))
     return replaced, [tag for tag in dict.fromkeys(dropped) if tag not in replaced]
+
+
+_LOOKS = frozenset({"body_part.n.01", "body_covering.n.01", "covering.n.02"})
+
+
+def _describes_looks(text: str, value: str) -> bool:
+    """Whether `value` (word key) stands before a body part or what covers one, describing
+    how it looks ("dark" of "dark hair", "dark eyes", "a dark suit"), not a mood of the
+    picture ("dark, moody", "a dark forest")."""
+    size = len(value.split())
+    for clause in text.split(","):
+        words = split_words(clause)
+        for start in range(len(words) - size):
+            if " ".join(words[start : start + size]) == value:
+                lemma, pos = tagged_lemmas(clause)[start + size]
+                senses = _noun_senses(lemma, "n", True) if pos == "n" else ()
+                return bool(senses) and bool(_closure(senses[0].name()) & _LOOKS)
+    return False
+
+
+def _with_mood_word(text: str, value: str) -> str:
+    """`value` with the mood word that follows it in `text` ("cheerful atmosphere")."""
+    for word in _MOOD_WORDS:
+        if f" {value} {word} " in f" {_words_key(text)} ":
+            return f"{value} {word}"
+    return value
 
 
 _MAX_TAG_WORDS = 4

@@ -102,7 +102,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
         return _move(text, reading)
     # "in the center" -> "on the left side"; "desert dunes in the background" -> "snowy
     # mountains in the background"
-    if {"position", "background"} & set(reading.slots):
+    if {"position", "background", "palette"} & set(reading.slots):
         if reading.old_phrase not in text:
             return None
         return text.replace(reading.old_phrase, reading.new_phrase, 1)

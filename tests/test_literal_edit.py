@@ -800,3 +800,140 @@ def test_session12_bare_described_things(prompt, instruction, expected):
 )
 def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # Garments WordNet 3.0 lacks are outfits too (core/reader_words.json).
+        (
+            "a man in a hoodie standing on a rooftop, neon",
+            "put him in a tuxedo",
+            "a man in a tuxedo standing on a rooftop, neon",
+        ),
+        (
+            "a mayor in a tracksuit cutting a ribbon",
+            "put the mayor in a suit",
+            "a mayor in a suit cutting a ribbon",
+        ),
+        # A hair colour said of the person colours the hair; other words of the hair stay.
+        (
+            "a woman with dark hair riding a bicycle, photo",
+            "make her blonde",
+            "a woman with blonde hair riding a bicycle, photo",
+        ),
+        ("a woman with long black hair", "make her auburn", "a woman with long auburn hair"),
+        ("a man with curly hair", "make him blonde", "a man with curly blonde hair"),
+        # "dark" of "dark hair" is how the hair looks, not the picture's mood.
+        (
+            "a woman with dark hair riding a bicycle",
+            "make her happy",
+            "a happy woman with dark hair riding a bicycle",
+        ),
+        (
+            "a dark forest, gloomy, oil painting",
+            "make it cheerful",
+            "a cheerful forest, oil painting",
+        ),
+        # A new age takes the old age's place.
+        (
+            "portrait of a middle-aged woman with glasses",
+            "make the woman a teenager",
+            "portrait of a teenager with glasses",
+        ),
+        (
+            "a baby elephant splashing in a river",
+            "make the elephant fully grown",
+            "a fully grown elephant splashing in a river",
+        ),
+        ("an old dog sleeping on a rug", "make the dog a puppy", "a puppy sleeping on a rug"),
+        ("a young man fixing a bike", "make the man an old sailor", "an old sailor fixing a bike"),
+        ("a young man fixing a bike", "make the man a knight", "a young knight fixing a bike"),
+        # An expression said as a verb reads as its -ing form, or as the noun where the
+        # prompt's expression is one.
+        (
+            "a knight with a serious face, oil portrait",
+            "make the knight laugh",
+            "a knight with a laughing face, oil portrait",
+        ),
+        ("a baby in a crib", "make the baby cry", "a crying baby in a crib"),
+        ("a boy with a frown", "make him grin", "a boy with a grin"),
+        ("a man with a beard", "make him smile", "a smiling man with a beard"),
+        ("a stormy sea, oil painting", "make the sea calm", "a calm sea, oil painting"),
+        # "in front of" names the background.
+        (
+            "a golden retriever in front of a brick wall, portrait photo",
+            "make the background a beach",
+            "a golden retriever with a beach in the background, portrait photo",
+        ),
+        (
+            "a cat, in front of a window",
+            "make the background blue",
+            "a cat, with a blue background",
+        ),
+        # A new palette replaces the prompt's palette clause.
+        (
+            "a peacock window, deep blues and greens, cathedral light",
+            "make the colors warm reds and golds",
+            "a peacock window, warm reds and golds, cathedral light",
+        ),
+        (
+            "a quiet street, muted colors, 35mm",
+            "change the palette to vivid neon colors",
+            "a quiet street, vivid neon colors, 35mm",
+        ),
+        # A new mood word replaces the old one with its value.
+        (
+            "a harbor at dusk, cheerful atmosphere, impressionist painting",
+            "give it a melancholic mood",
+            "a harbor at dusk, with a melancholic mood, impressionist painting",
+        ),
+        (
+            "a harbor at dusk, cheerful atmosphere",
+            "make it gloomy",
+            "a harbor at dusk, gloomy atmosphere",
+        ),
+        # "trending on artstation" is a digital-art tag.
+        (
+            "a harbor at sunrise, digital art, trending on artstation",
+            "turn this into a watercolor painting",
+            "a harbor at sunrise, a watercolor painting",
+        ),
+    ],
+)
+def test_session13_reader_rules(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "kept_wrongly"),
+    [
+        (
+            "a man in a hoodie on a rooftop",
+            "put him in a tuxedo",
+            "a man in a hoodie on a rooftop, in a tuxedo",
+        ),
+        ("a woman with dark hair", "make her blonde", "a blonde woman with dark hair"),
+        (
+            "a middle-aged woman reading",
+            "make the woman a teenager",
+            "a middle-aged teenager reading",
+        ),
+    ],
+)
+def test_session13_the_verifier_refuses_the_old_value_kept(prompt, instruction, kept_wrongly):
+    assert not check_edit(prompt, instruction, kept_wrongly).ok
+
+
+def test_gerund_doubles_a_short_final_consonant():
+    from core.instructions import gerund
+
+    assert [gerund(v) for v in ("sit", "grin", "laugh", "ride", "frown", "open")] == [
+        "sitting",
+        "grinning",
+        "laughing",
+        "riding",
+        "frowning",
+        "opening",
+    ]
