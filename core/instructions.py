@@ -140,6 +140,10 @@ _POSITION_VERBS = frozenset(
 _CENTERED = frozenset({"center", "centre", "middle"})
 _SET_PERSON = re.compile(r"^(?:make|turn)\s+(?:him|her|them)\s+(?P<new>.+)$")
 # "take the hat off the snowman", "take his glasses off"
+_LOOK = re.compile(
+    r"^(?P<lead>(?:make|have|let)\s+(?:him|her|them|(?:the|his|her|their)\s+[\w'-]+))"
+    r"\s+look\s+(?P<how>[\w'-]+)$"
+)
 _TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+off\b.*$")
 _NEGATION = re.compile(
     r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no|minus|"
@@ -881,6 +885,13 @@ def _place_phrase(prompt: str, preposition: str) -> str | None:
         # the shortest leading part that names a place: "in a park" of "in a park at dawn"
         for end in range(2, len(words) + 1):
             if _is_place(" ".join(words[:end])):
+                # "in a forest clearing": the nouns after it name the place too
+                tagged = tagged_lemmas(match.group(0))
+                while end < len(words) and (
+                    (tagged[end][1] == "n" and not _PARTICIPLE.fullmatch(words[end]))
+                    or _clause_ending_noun(prompt, match, end)
+                ):
+                    end += 1
                 places.append((match.start(), " ".join(words[:end])))
                 break
     if not places:
@@ -895,6 +906,27 @@ def _place_phrase(prompt: str, preposition: str) -> str | None:
         return scene[-1]
     first = places[0][1]
     return first if preposition in ("to", "into", first.split()[0]) else None
+
+
+def _clause_ending_noun(prompt: str, match: re.Match, index: int) -> bool:
+    """Whether word `index` of a place match is its last word, ends its clause and is a noun
+    in WordNet though the tagger reads it as a verb ("clearing" of "in a forest clearing,")."""
+    words = match.group(0).split()
+    rest = prompt[match.end() :].lstrip()
+    return (
+        index == len(words) - 1
+        and (not rest or rest.startswith(","))
+        and bool(_noun_senses(words[index], "n", True))
+    )
+
+
+def _bare_modifiers(phrase: str) -> str:
+    """The words before the last noun of `phrase`, without its article ("leather" of "a
+    leather jacket")."""
+    words = split_words(phrase)
+    while words and words[0] in _DETERMINERS:
+        words = words[1:]
+    return " ".join(words[:-1])
 
 
 def _head_nouns(phrase: str) -> list[str]:
@@ -1572,6 +1604,9 @@ def _read_part(prompt: str, text: str) -> EditReading:
     link = ""  # the words between the old and the new side of a replacement
     becomes = False  # the old thing turns into the new side (see _is_attribute)
     moves = False  # the scene moves to a new place (_MOVE_TO)
+    # "make the king look angry" sets what "make the king angry" sets.
+    if (match := _LOOK.match(text)) and _wordnet().synsets(match["how"], "a"):
+        text = new_phrase = f"{match['lead']} {match['how']}"
     relative, comma, restatement = text.partition(", ")
     # "make the lighting dramatic with hard shadows" -> "dramatic lighting with hard shadows"
     if match := _SET_LIGHTING.match(text):
@@ -1735,6 +1770,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
     ):
         objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
 
+    # "change his jacket to a leather jacket" on "a denim jacket": the jacket stays and takes
+    # the new words as attributes (one material, one colour at a time).
+    if (
+        kind == "replace"
+        and old_phrase
+        and (old_heads := _head_nouns(old_phrase))
+        and not _bare_modifiers(old_phrase)  # "the lemon tree" names its kind: it goes
+        and _head_nouns(new_phrase)[-1:] == old_heads[-1:]
+        and (said := _bare_modifiers(new_phrase))
+    ):
+        objects, old_phrase, new_phrase, kind = old_heads[-1:], None, said, "set"
     # "a bicycle instead", "use tea instead": the prompt's thing of the same kind gives way.
     if kind in ("other", "add") and old_phrase is None and re.search(r"\binstead$", text):
         new_phrase = re.sub(r"^(?:use|have|make it|go with|try|put|add)\s+|\s*\binstead$", "", text)
@@ -2269,7 +2315,7 @@ def _lexicon_losses(
                 value
                 for value in _phrases_in(place, keys)
                 if value not in new_words
-                and not any(value in other or other in value for other in named)
+                and not any(_words_within(value, other) for other in named)
                 and not any(value in synonyms(lemma, "a") for lemma in gain)
                 and not (name == "mood" and _describes_looks(place, value))
             ]
@@ -2290,6 +2336,12 @@ def _lexicon_losses(
 
 
 _LOOKS = frozenset({"body_part.n.01", "body_covering.n.01", "covering.n.02"})
+
+
+def _words_within(first: str, second: str) -> bool:
+    """Whether one word key holds the other as whole words ("symmetrical" is not within
+    "asymmetrical composition")."""
+    return f" {first} " in f" {second} " or f" {second} " in f" {first} "
 
 
 def _describes_looks(text: str, value: str) -> bool:

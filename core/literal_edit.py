@@ -170,6 +170,10 @@ def _apply(text: str, reading: EditReading) -> str | None:
             # A photo's genre goes with it: "food photography" -> "anime illustration".
             if medium_kind(text[start:end]) == "photo":
                 start = _bare_clause_start(text, start)
+        # "a robot barista smiling" for "make the robot look sad": a doing word's place
+        # takes a doing word.
+        if re.fullmatch(r"[a-z]+ing", text[start:end]) and _is_bare_adjective(new):
+            new = f"looking {new}"
         if end > start or "count" not in reading.slots:
             text = _put(text, start, end, new)
     value = _bare(new)
@@ -413,6 +417,12 @@ def _content_phrase(phrase: str) -> str:
     if tagged and tagged[0][1] == "v" and first == tagged[0][0] and first not in _ARTICLES:
         return " ".join([gerund(first), *rest])  # "make him laugh" -> "laughing"
     return text
+
+
+def _is_bare_adjective(phrase: str) -> bool:
+    """Whether `phrase` is one adjective alone ("sad"), not a participle ("smiling")."""
+    tagged = tagged_lemmas(phrase)
+    return len(tagged) == 1 and tagged[0][1] == "a" and not phrase.endswith(("ing", "ed"))
 
 
 def _bare(phrase: str) -> str:

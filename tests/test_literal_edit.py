@@ -893,11 +893,39 @@ def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
             "make it gloomy",
             "a harbor at dusk, gloomy atmosphere",
         ),
-        # "trending on artstation" is a digital-art tag.
+        # A composition word within another is not the same one ("symmetrical").
         (
-            "a harbor at sunrise, digital art, trending on artstation",
-            "turn this into a watercolor painting",
-            "a harbor at sunrise, a watercolor painting",
+            "a temple entrance, asymmetrical composition, photo",
+            "make it symmetrical",
+            "a temple entrance, symmetrical, photo",
+        ),
+        # A place goes whole: "in a forest clearing".
+        (
+            "a tent in a forest clearing, campfire, night",
+            "put the tent on a mountain top",
+            "a tent on a mountain top, campfire, night",
+        ),
+        (
+            "a man in a room reading a book",
+            "move him to a beach",
+            "a man on a beach reading a book",
+        ),
+        # The same thing with new words keeps the thing and takes the words as attributes.
+        (
+            "a man in a denim jacket leaning on a motorcycle",
+            "change his jacket to a leather jacket",
+            "a man in a leather jacket leaning on a motorcycle",
+        ),
+        # "look angry" sets what "angry" sets; a doing word's place takes "looking".
+        (
+            "a calm king on a throne, oil painting",
+            "make the king look angry",
+            "an angry king on a throne, oil painting",
+        ),
+        (
+            "a robot barista smiling behind a counter, 3d render",
+            "make the robot look sad",
+            "a robot barista looking sad behind a counter, 3d render",
         ),
     ],
 )
