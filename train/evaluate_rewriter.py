@@ -94,7 +94,8 @@ class EvaluateRewriterConfig:
             "assets/instructpe/test.jsonl,assets/instructpe/heldout/single.jsonl,"
             "assets/instructpe/heldout/single_b.jsonl,assets/instructpe/heldout/single_c.jsonl,"
             "assets/instructpe/heldout/single_d.jsonl,assets/instructpe/heldout/single_e.jsonl,"
-            "assets/instructpe/heldout/single_f.jsonl,assets/instructpe/heldout/single_g.jsonl"
+            "assets/instructpe/heldout/single_f.jsonl,assets/instructpe/heldout/single_g.jsonl,"
+            "assets/instructpe/heldout/single_h.jsonl"
         ),
         metadata={
             "help": "Comma-separated single-edit files, each reported on its own ('': none)."
@@ -105,7 +106,8 @@ class EvaluateRewriterConfig:
             "assets/instructpe/test_chains.jsonl,assets/instructpe/heldout/chains.jsonl,"
             "assets/instructpe/heldout/chains_b.jsonl,assets/instructpe/heldout/chains_c.jsonl,"
             "assets/instructpe/heldout/chains_d.jsonl,assets/instructpe/heldout/chains_e.jsonl,"
-            "assets/instructpe/heldout/chains_f.jsonl,assets/instructpe/heldout/chains_g.jsonl"
+            "assets/instructpe/heldout/chains_f.jsonl,assets/instructpe/heldout/chains_g.jsonl,"
+            "assets/instructpe/heldout/chains_h.jsonl"
         ),
         metadata={"help": "Comma-separated chain files, each reported on its own ('': none)."},
     )
