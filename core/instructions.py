@@ -222,9 +222,10 @@ _MAKE_PERSON_A = re.compile(
 _SET_ATTRIBUTE, _SET_ATTRIBUTE_ONE_WORD = (
     re.compile(
         r"^(?:make|turn|paint|dye|colou?r|recolou?r)\s+(?P<object>(?:the|his|her|their|its|that|"
-        rf"this)\s+\S+{second_word})\s+(?P<new>(?!and\b)\S+(?:\s(?:and\s)?\S+)?)$"
+        rf"this)\s+\S+{second_word})\s+(?P<new>(?!and\b)\S+(?:\s(?:and\s)?\S+){{0,{more}}})$"
     )
-    for second_word in (r"(?:\s\S+)?", "")  # the object is one or two words / one word
+    # the object is one or two words / one word ("make the balloon striped red and white")
+    for second_word, more in ((r"(?:\s\S+)?", 1), ("", 2))
 )
 # "make the players wear yellow jerseys", "have the dog hold a ball": someone does something.
 _MAKE_DO = re.compile(
@@ -1214,7 +1215,10 @@ def is_material(word: str, pos: str | None = None) -> bool:
     """Whether WordNet files a noun sense of `word`, or the noun it derives from, under
     material or substance (bronze, marble, velvet, glass), or defines its first adjective
     sense as made of something ("wooden": made or consisting of wood; "woolen"). With `pos`
-    "a" only the adjective reading counts ("a turquoise train" is a colour, not the stone)."""
+    "a" only the adjective reading counts ("a turquoise train" is a colour, not the stone).
+    A number is none ("three" has a WordNet sense filed under solid)."""
+    if _is_numeral(word):
+        return False
     if pos != "a" and any(
         _closure(sense.name()) & _MATERIAL_ANCHORS for sense in _noun_senses(word)
     ):

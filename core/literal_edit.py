@@ -276,6 +276,10 @@ def _before_object(text: str, new: str, reading: EditReading) -> tuple[str, int]
         names_thing = lemmatize(_words(value)[-1], "n") in reading.objects  # "two penguins"
         # The thing's modifiers stay after the new count: "a red kite" -> "three red kites".
         described = _extend_left(text, head, _adjectives(text[:head]) | _nouns(text[:head]))
+        # "red and white": two adjectives joined by "and" describe it together
+        if joined := re.search(r"\b(\w+) and $", text[:described]):
+            if joined[1] in _adjectives(text[:described]):
+                described = joined.start()
         start = _extend_left(text, described, _QUANTITY_WORDS | numerals)
         between = text[described:head].strip()
         between = " ".join(w for w in between.split() if w not in _QUANTITY_WORDS | numerals)

@@ -927,6 +927,24 @@ def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
             "make the robot look sad",
             "a robot barista looking sad behind a counter, 3d render",
         ),
+        # A count keeps the thing's compound and its joined colours; a number is no material.
+        (
+            "a hot air balloon over fields, drone photo",
+            "make it three balloons",
+            "three hot air balloons over fields, drone photo",
+        ),
+        ("a fire truck on a street", "make it three trucks", "three fire trucks on a street"),
+        (
+            "a red and white hot air balloon over fields",
+            "make it three balloons",
+            "three red and white hot air balloons over fields",
+        ),
+        # A one-word thing takes up to four words of attribute.
+        (
+            "a hot air balloon over fields",
+            "make the balloon striped red and white",
+            "a striped red and white hot air balloon over fields",
+        ),
     ],
 )
 def test_session13_reader_rules(prompt, instruction, expected):
