@@ -144,7 +144,7 @@ _LOOK = re.compile(
     r"^(?P<lead>(?:make|have|let)\s+(?:him|her|them|(?:the|his|her|their)\s+[\w'-]+))"
     r"\s+look\s+(?P<how>[\w'-]+)$"
 )
-_TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+off\b.*$")
+_TAKE_OFF = re.compile(r"^take\s+(?P<old>(?:the|his|her|their|its)\s+.+?)\s+(?:off|out|away)\b.*$")
 _NEGATION = re.compile(
     r"(?:^|\s)(?:without|no more|no longer any|no longer|not any|no|minus|"
     r"(?:don't|do not) want(?: any)?)\s+(?P<old>.+)$"
@@ -694,6 +694,7 @@ _GAPPED_VERB = re.compile(
     r"^(make|turn|paint|colou?r|dye) ((?:the|his|her|its|their) \w+(?: \w+)??)(?: (\w+))?$"
 )
 _GAPPED_OBJECT = re.compile(r"^(?:the|his|her|its|their) \w+(?: \w+)? (\w+)$")
+_GAPPED_THING = re.compile(r"^(?:the|his|her|its|their) \w+(?: \w+)? (?:an?) \w+(?: \w+)?$")
 
 
 def _gapped_parts(previous: str, piece: str) -> list[str] | None:
@@ -701,6 +702,9 @@ def _gapped_parts(previous: str, piece: str) -> list[str] | None:
     the other says: "make the car green and the truck yellow" -> "make the car green", "make
     the truck yellow"; "make the cat and the dog black" -> "make the cat black", "make the dog
     black". None where `piece` does not end in an attribute of its own."""
+    # "make the man a woman and the newspaper a book": each thing becomes another
+    if _MAKE_INTO.match(_strip_polite(previous)) and _GAPPED_THING.match(piece):
+        return [previous, f"{split_words(_strip_polite(previous))[0]} {piece}"]
     verb = _GAPPED_VERB.match(_strip_polite(previous))
     gapped = _GAPPED_OBJECT.match(piece)
     if not (verb and gapped and _is_attribute(gapped.group(1))):
@@ -1524,7 +1528,7 @@ def _shade(phrase: str) -> SlotValue | None:
 _OBJECT_FORM = {"it": "it", "he": "him", "she": "her", "they": "them", "this": "it"}
 _WISH = (
     r"(?:(?P<who>it|this|he|she|they)\s+(?:should|must|needs? to|has to|have to|could|can|will)"
-    r"|(?:can|could|would|will|should)\s+(?P<asked>it|this|he|she|they))\s+"
+    r"|(?:can|could|would|will|should)\s+(?P<asked>it|this|he|she|they|the\s+[\w'-]+))\s+"
 )
 _STATEMENTS = (
     (re.compile(rf"^{_WISH}(?:be\s+)?wear(?:ing)?\s+(?P<rest>.+)$"), "make {who} wear {rest}"),
@@ -1698,9 +1702,9 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     or split_words(match["object"])[0] in ("that", "this")
                     or any(_is_numeral(word) for word in split_words(match["object"]))
                 ):  # "matte black", "bright blue": what the last word says; "fully grown"
-                    objects = [
-                        noun for noun in _head_nouns(match["object"]) if not _is_numeral(noun)
-                    ]
+                    heads = _head_nouns(match["object"])
+                    # "the couple" is a pair of people, not a count, when nothing else is named
+                    objects = [noun for noun in heads if not _is_numeral(noun)] or heads
                     new_phrase, kind = match["new"], "set"
                     if split_words(match["object"])[-1] in ("light", "lighting"):
                         new_phrase = f"{new_phrase} lighting"  # "make the lighting harsh"

@@ -945,6 +945,30 @@ def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
             "make the balloon striped red and white",
             "a striped red and white hot air balloon over fields",
         ),
+        # "the couple" is two people, not a count.
+        (
+            "an elderly couple holding hands on a bench",
+            "make the couple young",
+            "a young couple holding hands on a bench",
+        ),
+        # A question about a named thing is the wish it asks.
+        (
+            "a jellyfish drifting over a city, matte painting",
+            "could the jellyfish be a manta ray?",
+            "a manta ray drifting over a city, matte painting",
+        ),
+        # "take X out / away" removes X.
+        (
+            "a living room with a fireplace, a tv on the wall, warm light",
+            "take the tv out",
+            "a living room with a fireplace, warm light",
+        ),
+        # Two things each becoming another, the verb said once.
+        (
+            "a man reading a newspaper on a train, 35mm film",
+            "make the man a woman and the newspaper a book",
+            "a woman reading a book on a train, 35mm film",
+        ),
     ],
 )
 def test_session13_reader_rules(prompt, instruction, expected):
