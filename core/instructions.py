@@ -1466,6 +1466,15 @@ def _prompt_palette(prompt: str) -> str | None:
     return None
 
 
+def _means_no_hair(word: str) -> bool:
+    """Whether an adjective's WordNet gloss says there is no hair ("bald": lacking hair on
+    all or most of the scalp; "hairless")."""
+    return any(
+        re.search(r"\b(?:lacking|no) hair\b", sense.definition())
+        for sense in _wordnet().synsets(word, "a")
+    )
+
+
 def _is_hair_colour(word: str) -> bool:
     """Whether an adjective names a colour of hair: a colour ("black", "blonde"), a shade
     ("dark": "(used of color) having a dark hue") or a WordNet adjective glossed as hair of a
@@ -2052,6 +2061,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
         )
         drop = [w for w in dropped if w not in gain and not is_present(w, new_phrase)]
         lose += replaced + drop
+        # "make him bald": no hair is left to describe ("bald hair" keeps the old one).
+        if any(_means_no_hair(lemma) for lemma in gain) and _holds_word(prompt, "hair"):
+            drop.append("hair")
+            lose.append("hair")
         if kind == "other" and not gain and replaced:
             # "shoot it from above": the named camera angle is the new value, though none of
             # its words is a content word

@@ -990,6 +990,7 @@ def test_session13_reader_rules(prompt, instruction, expected):
             "make the woman a teenager",
             "a middle-aged teenager reading",
         ),
+        ("a man with curly hair reading", "make him bald", "a man with bald hair reading"),
     ],
 )
 def test_session13_the_verifier_refuses_the_old_value_kept(prompt, instruction, kept_wrongly):
