@@ -1555,7 +1555,9 @@ _GIVE_DESCRIBED = re.compile(
 )
 _FOR_SOMEONE = re.compile(r"^(?P<thing>.+?)\s+for\s+(?P<who>him|her|them|the\s+[\w'-]+)$")
 # "make the chess pieces out of glass": the material, said with "out of" or "from".
-_MADE_OUT_OF = re.compile(r"^make\s+(?P<thing>.+?)\s+(?:out of|from|of)\s+(?P<material>[\w -]+)$")
+_MADE_OUT_OF = re.compile(
+    r"^make\s+(?P<thing>.+?)\s+(?:made\s+)?(?:out of|from|of)\s+(?P<material>[\w -]+)$"
+)
 
 
 def _given_thing(text: str) -> str | None:
@@ -1580,8 +1582,6 @@ def _as_imperative(text: str, prompt: str) -> str:
     "make her wear a raincoat" on a prompt that dresses her is "dress her in a raincoat": the
     new outfit takes the old one's place (a hat is worn with it). "make the vase out of
     glass" is "make the vase glass"; "a red scarf for the dog" is "give the dog a red scarf"."""
-    if (match := _MADE_OUT_OF.match(text)) and is_material(split_words(match["material"])[-1]):
-        return f"make {match['thing']} {match['material']}"
     # "curly red hair for the dancer": what the prompt's someone is given.
     if (
         (match := _FOR_SOMEONE.match(text))
@@ -1598,6 +1598,9 @@ def _as_imperative(text: str, prompt: str) -> str:
             who = _OBJECT_FORM.get(subject, subject)
             text = imperative.format(who=who, rest=match["rest"])
             break
+    # "make the vase out of glass", "could the table be made of glass?"
+    if (match := _MADE_OUT_OF.match(text)) and is_material(split_words(match["material"])[-1]):
+        return f"make {match['thing']} {match['material']}"
     if (
         (match := _WEAR.match(text))
         and _prompt_outfit(prompt) is not None
@@ -1730,6 +1733,11 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (people := _person_nouns(prompt))
     ):
         objects, new_phrase, kind = people[:1], match["new"], "set"
+        # "make her blonde" on "a woman with long dark hair": the hair takes the new colour.
+        if (hair := _prompt_hair(prompt)) and _is_hair_colour(new_phrase):
+            kept = [word for word in hair.split()[:-1] if not _is_hair_colour(word)]
+            old_phrase, new_phrase = hair, " ".join([*kept, new_phrase, "hair"])
+            kind, objects = "replace", []
     elif (
         kind == "other"
         and (match := _SET_PERSON.match(text))
@@ -1737,16 +1745,6 @@ def _read_part(prompt: str, text: str) -> EditReading:
         and (people := _person_nouns(prompt))
     ):  # "make him smile"
         objects, new_phrase, kind = people[:1], _expression_form(prompt, expression), "set"
-    # "make her blonde" on "a woman with long dark hair": the hair takes the new colour.
-    if (
-        kind == "set"
-        and _SET_PERSON.match(text)
-        and (hair := _prompt_hair(prompt))
-        and _is_hair_colour(new_phrase)
-    ):
-        kept = [word for word in hair.split()[:-1] if not _is_hair_colour(word)]
-        old_phrase, new_phrase = hair, " ".join([*kept, new_phrase, "hair"])
-        kind, objects = "replace", []
     # "make her hair short and silver" on "a girl with a braid": the new hair takes the
     # place of the prompt's hairdo.
     if (
@@ -2339,6 +2337,7 @@ def _lexicon_losses(
                 and not any(_words_within(value, other) for other in named)
                 and not any(value in synonyms(lemma, "a") for lemma in gain)
                 and not (name == "mood" and _describes_looks(place, value))
+                and not (name == "expression" and _describes_another(place, value, objects))
             ]
             if name == "mood" and any(word in _MOOD_WORDS for word in split_words(new_phrase)):
                 # "a melancholic mood" for "cheerful atmosphere": the old mood word goes too
@@ -2377,6 +2376,21 @@ def _describes_looks(text: str, value: str) -> bool:
                 lemma, pos = tagged_lemmas(clause)[start + size]
                 senses = _noun_senses(lemma, "n", True) if pos == "n" else ()
                 return bool(senses) and bool(_closure(senses[0].name()) & _LOOKS)
+    return False
+
+
+_FACE_WORDS = frozenset({"face", "expression", "eyes", "look", "gaze", "smile", "mouth"})
+
+
+def _describes_another(text: str, value: str, objects) -> bool:
+    """Whether an expression word of `text` describes a noun other than the edited one or
+    its face ("calm" of "a calm lake" when the man is to smile; not "a serious face")."""
+    for clause in text.split(","):
+        words = split_words(clause)
+        for start in range(len(words) - 1):
+            if words[start] == value:
+                lemma, pos = tagged_lemmas(clause)[start + 1]
+                return pos == "n" and lemma not in _FACE_WORDS and lemma not in objects
     return False
 
 

@@ -969,6 +969,24 @@ def test_session12_backgrounds_and_named_places(prompt, instruction, expected):
             "make the man a woman and the newspaper a book",
             "a woman reading a book on a train, 35mm film",
         ),
+        # An expression word of another thing stays ("a calm lake" when he smiles) ...
+        (
+            "an old man fishing from a rowboat on a calm lake, oil painting",
+            "make him smile",
+            "a smiling old man fishing from a rowboat on a calm lake, oil painting",
+        ),
+        # ... a colour of her dress is not her hair's ...
+        (
+            "a woman with short blonde hair on a balcony, summer dress, 35mm photo",
+            "make her dress blue",
+            "a woman with short blonde hair on a balcony, blue summer dress, 35mm photo",
+        ),
+        # ... and a question of what it is made of asks for that material.
+        (
+            "a wooden dining table set for two, candles",
+            "could the table be made of glass?",
+            "a glass dining table set for two, candles",
+        ),
     ],
 )
 def test_session13_reader_rules(prompt, instruction, expected):
