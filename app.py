@@ -127,10 +127,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require a login: a file of user:password lines, blank lines and # comments "
         "skipped, so passwords stay out of shell history and ps (or DIFFCHAT_AUTH_FILE)",
     )
+    from diffchat_ui.settings import DEFAULT_CONCURRENCY
+
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=2,
+        default=DEFAULT_CONCURRENCY,
         help="how many requests the queue handles at once (model jobs still run one at a time)",
     )
     parser.add_argument(

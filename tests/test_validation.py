@@ -238,7 +238,7 @@ def test_the_app_keeps_its_files_under_the_refused_names(tmp_path):
     from core.paths import APP_OWNED_ENTRIES
     from diffchat_ui.context import AppContext
 
-    context = AppContext(SimpleNamespace(workspace=tmp_path, concurrency=2))
+    context = AppContext(SimpleNamespace(workspace=tmp_path))
     owned = {
         context.sessions.images_root.relative_to(tmp_path).parts[0],
         context.sessions.records_root.relative_to(tmp_path).parts[0],
