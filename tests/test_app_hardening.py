@@ -495,6 +495,38 @@ def test_hostile_uploads_are_refused_in_the_chat_before_decoding(app_url, tmp_pa
     assert after == before  # a refused comparison leaves no folder
 
 
+def test_compare_refuses_a_bad_upload_before_asking_the_chat_api(app_url, tmp_path):
+    """Compare asked the chat API, then refused the upload on the worker: the network call
+    (and a place in the chat-API lane) was spent on a run that could not happen."""
+    from image_fixtures import corrupt_png, small_png, write
+    from openai import OpenAI
+    from silent_server import CountingChatServer
+
+    from core import rewrite
+
+    server = CountingChatServer()
+    client = OpenAI(api_key="test-key", base_url=f"http://127.0.0.1:{server.port}/v1")
+    silent = rewrite._cache.get("openai")
+    rewrite._cache["openai"] = rewrite.ChatAPIRewriter(client, "counted-model")
+    try:
+        user = User(app_url)
+        good = write(tmp_path, "good.png", small_png())
+        args = ("a cat", handle_file(str(good)), "make it night", ["tiny-sd"], "append", "openai")
+        status, *_ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("Done") and len(server.requests) == 1  # the server is asked
+        bad = write(tmp_path, "broken.png", corrupt_png())
+        args = ("a cat", handle_file(str(bad)), "make it night", ["tiny-sd"], "append", "openai")
+        status, gallery, _ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("⚠️") and "broken.png is damaged" in status, status
+        assert len(server.requests) == 1  # refused before the chat API was asked again
+    finally:
+        if silent is None:
+            rewrite._cache.pop("openai", None)
+        else:
+            rewrite._cache["openai"] = silent
+        server.close()
+
+
 def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(b"\0" * (2 * 2**20))  # the fixture's limit is 1 MB
