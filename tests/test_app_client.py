@@ -464,6 +464,12 @@ def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app
         api_name="/compare",
     )
     assert status.startswith("⚠️") and "/etc is outside" in status and gallery == []
+    # The refusals name the folders by role, not by where the server keeps them.
+    from core.paths import assets_dir, workspace_dir
+
+    for said in (str(chat[-1]["content"]), status):
+        assert "the workspace or the shipped assets/ folder" in said, said
+        assert str(workspace_dir()) not in said and str(assets_dir()) not in said, said
 
 
 @pytest.mark.slow  # a fresh process loads every model and scorer: over a minute here
