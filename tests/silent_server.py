@@ -17,12 +17,20 @@ class SilentServer:
         self.port = self.socket.getsockname()[1]
         self.connected = threading.Event()
         self._held: list[socket.socket] = []
+        self._closed = threading.Condition()
+        self.closed_count = 0  # connections the client has closed (end of stream read)
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def connection_count(self) -> int:
         """Return how many connections it has accepted so far."""
         return len(self._held)
+
+    def wait_closed(self, count: int, timeout: float) -> bool:
+        """Return True once `count` connections have been closed by the client, False when
+        `timeout` seconds pass first."""
+        with self._closed:
+            return self._closed.wait_for(lambda: self.closed_count >= count, timeout)
 
     def _accept(self):
         while True:
@@ -32,6 +40,19 @@ class SilentServer:
                 return
             self._held.append(connection)
             self.connected.set()
+            threading.Thread(
+                target=self._read_until_closed, args=(connection,), daemon=True
+            ).start()
+
+    def _read_until_closed(self, connection: socket.socket):
+        try:
+            while connection.recv(65536):  # the request, never answered
+                pass
+        except OSError:  # closed by this server
+            return
+        with self._closed:
+            self.closed_count += 1
+            self._closed.notify_all()
 
     def close(self):
         self.socket.close()

@@ -116,6 +116,7 @@ def last_message(chat) -> str:
 
 def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_server):
     user_a, user_b = User(app_url), User(app_url)
+    closed = silent_server.closed_count
     user_a.send("a windmill in a field")
     job_a = user_a.submit_send("make it night", rewriter="openai")
     assert silent_server.connected.wait(30), "user A's turn never reached the chat API"
@@ -131,6 +132,8 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     chat, _, diff, _, gallery, _ = job_a.result(timeout=300)
     assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
+    # Stop also closed A's connection: it stayed open until the chat timeout (600 s here).
+    assert silent_server.wait_closed(closed + 1, timeout=120), "A's socket is still open"
 
 
 def test_chat_api_waits_always_leave_a_place_for_other_turns(app_url, silent_server):
