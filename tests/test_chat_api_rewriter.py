@@ -96,6 +96,12 @@ def test_stop_closes_the_waiting_connection(silent_api, monkeypatch):
     thread.join(60)
     assert "Stopped" in str(outcome["cancelled"])
     assert silent_api.wait_closed(1, timeout=60), "the stopped request's socket stayed open"
+    # The abandoned call ends (its client's retry finds the call stopped) without connecting
+    # again: a retry would hold a new socket for another whole timeout.
+    for abandoned in [t for t in threading.enumerate() if t.name == "diffchat-rewrite"]:
+        abandoned.join(60)
+        assert not abandoned.is_alive()
+    assert silent_api.connection_count == 1
 
 
 def test_a_cancellable_chat_request_gets_its_answer(monkeypatch):
