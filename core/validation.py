@@ -194,6 +194,17 @@ def shown_path(path: str | Path, root: str | Path | None = None) -> str:
     return path.as_posix() if not path.is_absolute() else path.name
 
 
+def without_server_paths(text: str, root: str | Path | None = None) -> str:
+    """Return `text` (a line a child process printed: a training or evaluation log, its
+    error) with each absolute path inside `root` (default the workspace) or the shipped
+    assets named as `shown_path` names it."""
+    for base, prefix in ((_confinement(root), ""), (assets_dir().resolve(), "assets/")):
+        text = text.replace(f"{base}/", prefix)
+        # The folder itself, not a sibling whose name only starts with its name.
+        text = re.sub(re.escape(str(base)) + r"(?![\w.-])", prefix.rstrip("/") or ".", text)
+    return text
+
+
 def resolve_user_path(
     user_path: str | Path, access: str = WRITE, root: str | Path | None = None
 ) -> Path:

@@ -196,7 +196,8 @@ def build(context: AppContext) -> None:
         shown = shown_path(out_dir, root)  # the page never sees the server's own path
         yield f"Running… output folder: `{shown}`", "", "", []
         # A stopped evaluation keeps every finished row; running it again resumes.
-        for log, returncode, _ in follow(ChildProcess(command).start(), flag, stop_timeout=30):
+        child = ChildProcess(command).start()
+        for log, returncode, _ in follow(child, flag, stop_timeout=30, root=root):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=progress_phase(log))
             if returncode is None:

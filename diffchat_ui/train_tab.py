@@ -324,7 +324,7 @@ def build(context: AppContext) -> None:
         shown = shown_path(output_dir, root)  # the page never sees the server's own path
         curves: list[dict] = read_curves(output_dir) if resume else []
         shown_text, plot_changed, plot_sent_at = None, True, None
-        for log, returncode, new_metrics in follow(child, flag):
+        for log, returncode, new_metrics in follow(child, flag, root=root):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=stage_v)
             curves = merge_curves(curves, [row for m in new_metrics for row in curve_rows(m)])

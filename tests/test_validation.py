@@ -338,3 +338,21 @@ def test_messages_name_a_resolved_path_inside_the_callers_root(tmp_path, monkeyp
         shown_path(assets_dir() / "instructpe" / "train.jsonl") == "assets/instructpe/train.jsonl"
     )
     assert shown_path("/srv/elsewhere/data.jsonl", alice) == "data.jsonl"
+
+
+def test_a_childs_output_names_no_server_path(tmp_path, monkeypatch):
+    from core.paths import assets_dir, workspace_dir
+    from core.validation import without_server_paths
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    workspace = workspace_dir()
+    alice = workspace / "users" / "alice-0123"
+    alice.mkdir(parents=True)
+    said = f"no checkpoint to resume from in {workspace}/train-runs/sft-run."
+    assert without_server_paths(said) == "no checkpoint to resume from in train-runs/sft-run."
+    said = f"resuming from {alice}/train-runs/sft/checkpoint-2; data {assets_dir()}/x.jsonl"
+    assert without_server_paths(said, alice) == (
+        "resuming from train-runs/sft/checkpoint-2; data assets/x.jsonl"
+    )
+    # The folder itself is "."; a sibling whose name starts with the folder's stays whole.
+    assert without_server_paths(f"in {workspace}, not {workspace}2/x") == f"in ., not {workspace}2/x"
