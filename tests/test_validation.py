@@ -355,4 +355,6 @@ def test_a_childs_output_names_no_server_path(tmp_path, monkeypatch):
         "resuming from train-runs/sft/checkpoint-2; data assets/x.jsonl"
     )
     # The folder itself is "."; a sibling whose name starts with the folder's stays whole.
-    assert without_server_paths(f"in {workspace}, not {workspace}2/x") == f"in ., not {workspace}2/x"
+    assert (
+        without_server_paths(f"in {workspace}, not {workspace}2/x") == f"in ., not {workspace}2/x"
+    )
