@@ -16,6 +16,7 @@ import argparse
 import atexit
 import logging
 import os
+import signal
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -127,10 +128,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="require a login: a file of user:password lines, blank lines and # comments "
         "skipped, so passwords stay out of shell history and ps (or DIFFCHAT_AUTH_FILE)",
     )
+    from diffchat_ui.settings import DEFAULT_CONCURRENCY
+
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=2,
+        default=DEFAULT_CONCURRENCY,
         help="how many requests the queue handles at once (model jobs still run one at a time)",
     )
     parser.add_argument(
@@ -150,6 +153,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.auth is None and os.environ.get("DIFFCHAT_AUTH"):
         args.auth = [os.environ["DIFFCHAT_AUTH"]]
     return args
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM (how a service manager, `docker stop` or Spaces ends the app) stop it
+    the way Ctrl-C does, and either signal do so once.
+
+    Python's default for SIGTERM ends the process on the spot: neither Gradio's shutdown
+    (which empties its upload cache, `layout.cache_lifetime`) nor the atexit clean-up of API
+    clients' sessions ran. Now the first SIGTERM or SIGINT raises KeyboardInterrupt in the
+    main thread, where launch() closes the server and returns; later ones are ignored, so
+    they cannot cut that clean-up short.
+    """
+
+    def stop(signum, frame):
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, signal.SIG_IGN)
+        logging.getLogger("diffchat").info("%s: shutting down", signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    for each in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(each, stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     # On shutdown the chats of API clients go; browser-held ones stay for the next start.
     atexit.register(context.sessions.close)
+    stop_on_signals()
     demo = queue(build_demo(context), args.concurrency)
     demo.launch(
         server_name=args.host,

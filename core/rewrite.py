@@ -695,24 +695,29 @@ def sample_cancellable(
 def call_cancellable(call, cancel_event: threading.Event):
     """Return `call()`, or raise GenerationCancelled when `cancel_event` is set first.
 
-    The call runs in its own thread while this one watches `cancel_event`; a cancelled
-    request is abandoned (a chat request ends by itself within the chat timeout) and its
-    answer dropped.
+    The call runs in its own thread while this one watches `cancel_event`. On Stop its chat
+    API connections are shut down at once (core.chat_connections: the server sees them
+    close, none is retried) and whatever the call still returns is dropped.
     """
+    from core.chat_connections import CancellableConnections, run_with
+
     outcome: dict[str, object] = {}
     done = threading.Event()
+    connections = CancellableConnections()
 
     def run() -> None:
         try:
-            outcome["value"] = call()
+            outcome["value"] = run_with(connections, call)
         except BaseException as error:  # handed to the waiting thread below
             outcome["error"] = error
         finally:
+            connections.close()
             done.set()
 
     threading.Thread(target=run, name="diffchat-rewrite", daemon=True).start()
     while not done.wait(0.05):
         if cancel_event.is_set():
+            connections.cut()
             raise GenerationCancelled("Stopped while waiting for the rewriter.")
     if "error" in outcome:
         raise outcome["error"]
@@ -776,8 +781,10 @@ class ChatAPIRewriter(Rewriter):
     def _chat(self, messages: list[dict], **options) -> list[str]:
         import openai
 
+        from core.chat_connections import scoped
+
         try:
-            response = self.client.chat.completions.create(
+            response = scoped(self.client).chat.completions.create(
                 model=self.model, messages=messages, **options
             )
         except openai.AuthenticationError as error:

@@ -182,6 +182,29 @@ def _confinement(root: str | Path | None) -> Path:
     return root
 
 
+def shown_path(path: str | Path, root: str | Path | None = None) -> str:
+    """Return how a message names `path` to the person: relative to `root` (default the
+    workspace; with --auth the user's own folder) or as "assets/..." inside the shipped
+    assets, else its file name alone. Never the absolute server path: it would tell every
+    browser where the workspace lives (with --auth, the users/<name>-<hash> folder too)."""
+    path = Path(path)
+    for base, prefix in ((_confinement(root), ""), (assets_dir().resolve(), "assets/")):
+        if path.is_absolute() and path.is_relative_to(base):
+            return prefix + (path.relative_to(base).as_posix() if path != base else ".")
+    return path.as_posix() if not path.is_absolute() else path.name
+
+
+def without_server_paths(text: str, root: str | Path | None = None) -> str:
+    """Return `text` (a line a child process printed: a training or evaluation log, its
+    error) with each absolute path inside `root` (default the workspace) or the shipped
+    assets named as `shown_path` names it."""
+    for base, prefix in ((_confinement(root), ""), (assets_dir().resolve(), "assets/")):
+        text = text.replace(f"{base}/", prefix)
+        # The folder itself, not a sibling whose name only starts with its name.
+        text = re.sub(re.escape(str(base)) + r"(?![\w.-])", prefix.rstrip("/") or ".", text)
+    return text
+
+
 def resolve_user_path(
     user_path: str | Path, access: str = WRITE, root: str | Path | None = None
 ) -> Path:
@@ -194,30 +217,34 @@ def resolve_user_path(
     link pointing out is refused too. Refuses (InputError) an empty path, any path that ends
     up outside those folders, `root` itself as a place to write, and the app's own files in
     the workspace (core.paths.APP_OWNED_ENTRIES: the server key, the votes, the served
-    folder, session and comparison records).
+    folder, session and comparison records). Refusals name the path as the caller gave it
+    and the folders by role ("the workspace", "your folder"), never by their server path.
     """
     if access not in (READ, WRITE):
         raise ValueError(f"access must be {READ!r} or {WRITE!r}, not {access!r}")
     if user_path is None or not str(user_path).strip():
         raise InputError("Please give a file or folder path inside the workspace.")
     text = str(user_path).strip()
-    workspace = workspace_dir()
-    base = _confinement(root)
     candidate = Path(text).expanduser()
     if not candidate.is_absolute():
         in_repo = (REPO_ROOT / candidate).resolve()
-        candidate = base / candidate
+        candidate = _confinement(root) / candidate
         if access == READ and not candidate.exists() and in_repo.is_relative_to(assets_dir()):
             candidate = in_repo
+    return _confined(candidate, text, access, root)
+
+
+def _confined(candidate: Path, text: str, access: str, root: str | Path | None) -> Path:
+    """Return `candidate` resolved, or refuse it (see `resolve_user_path`), naming it `text`."""
+    workspace = workspace_dir()
+    base = _confinement(root)
     resolved = candidate.resolve()
     allowed = [base] + ([assets_dir().resolve()] if access == READ else [])
+    which = "the workspace" if base == workspace else "your folder"
     if not any(resolved.is_relative_to(folder) for folder in allowed):
-        where = f"the workspace {workspace}" if base == workspace else f"your folder {base}"
-        if access == READ:
-            where += f" or the shipped {assets_dir()}"
+        where = which + (" or the shipped assets/ folder" if access == READ else "")
         raise InputError(f"{text} is outside {where}; only paths inside it are allowed.")
     if resolved == base and access == WRITE:
-        which = "the workspace" if base == workspace else "your folder"
         raise InputError(f"{text}: give a folder inside {which}, not {which} itself.")
     if resolved.is_relative_to(workspace) and resolved != workspace:
         # A stage writing here would overwrite the server key or the votes, or put its files
@@ -225,8 +252,8 @@ def resolve_user_path(
         owned = app_owned_entry(resolved.relative_to(workspace).parts[0])
         if owned is not None:
             raise InputError(
-                f"{text} points into {owned}, one of the app's own files in the workspace "
-                f"{workspace}; choose another path there."
+                f"{text} points into {owned}, one of the app's own files in the workspace; "
+                "choose another path there."
             )
     return resolved
 
@@ -258,11 +285,11 @@ def resolve_model_reference(name: str, root: str | Path | None = None) -> str:
     else:
         candidates = [base / as_path for base in (_confinement(root), Path.cwd(), REPO_ROOT)]
     existing = next((candidate for candidate in candidates if candidate.exists()), None)
-    if existing is not None:
-        return str(resolve_user_path(existing, READ, root))
+    if existing is not None:  # refused by the name given, not the folder it was found in
+        return str(_confined(existing, text, READ, root))
     if _MODEL_ID.match(text):
         return text
-    resolve_user_path(as_path, READ, root)  # a path outside `root` gets that message
+    resolve_user_path(text, READ, root)  # a path outside `root` gets that message
     raise InputError(f"{text} is not a registry name, a Hugging Face id or an existing folder.")
 
 

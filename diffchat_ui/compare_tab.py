@@ -116,12 +116,20 @@ def folder_method_name(folder: str, root: Path, key: bytes) -> str:
     return f"{shown} (folder {keyed_hash(key, 'method', str(path))[:8]})"
 
 
-def check_plan(plan: ComparePlan) -> None:
-    """Refuse (InputError) a plan that cannot run: no raw prompt or no image model."""
+def check_plan(plan: ComparePlan):
+    """Return the plan's raw image decoded (a PIL image; None when the plan renders it).
+
+    Refuses (InputError) a plan that cannot run: no raw prompt, no image model, or a raw
+    image `core.validation.load_user_image` refuses. The Compare handler calls it before it
+    asks any chat API, so a bad upload costs no network call and no model work.
+    """
+    from core.validation import load_user_image
+
     if not plan.raw_prompt.strip():
         raise InputError("Type the raw prompt (for your own image: a short description of it).")
     if not plan.models:
         raise InputError("Choose at least one image model.")
+    return load_user_image(plan.raw_image) if plan.raw_image else None
 
 
 # remote_rewrites' key for the Best-of-N samples of a chat API (the first rewriter)
@@ -325,15 +333,13 @@ def run_comparison(
     raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
     a chat API's answer, or its error); the other rewriters run here. A method that fails (no
     API key, missing weights) is recorded with its message and the others still run; Stop
-    ends the whole run. Refuses (InputError) what `check_plan` refuses and a raw image
-    `load_user_image` refuses, before anything is written; a run that stops or fails leaves
-    no folder of its own behind (those of models already finished stay).
+    ends the whole run. Refuses (InputError) what `check_plan` refuses (a bad raw image
+    included) before anything is written; a run that stops or fails leaves no folder of its
+    own behind (those of models already finished stay).
     """
     from core import images
-    from core.validation import load_user_image
 
-    check_plan(plan)
-    user_image = load_user_image(plan.raw_image) if plan.raw_image else None
+    user_image = check_plan(plan)
     rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
@@ -579,9 +585,9 @@ def build(context: AppContext) -> gr.Dropdown:
                     if Path(rewriter).is_absolute()
                 },
             )
-            check_plan(plan)
+            check_plan(plan)  # a bad upload is refused here, before any chat API is asked
         except DiffChatError as error:
-            return f"⚠️ {error}", [], None
+            return f"⚠️ {as_uploaded(str(error), raw_image_v)}", [], None
         flag = context.cancel_flags.fresh(stop_key)
         try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
             rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import DiffChatError
 from core.registry import list_models
 from diffchat_ui.sessions import SessionStore, keyed_hash, server_key
-from diffchat_ui.settings import AppSettings
+from diffchat_ui.settings import DEFAULT_CONCURRENCY, AppSettings
 from diffchat_ui.votes import VoteStore
 from diffchat_ui.worker import CancelFlags, Worker
 
@@ -52,8 +52,10 @@ class AppContext:
             self.votes = VoteStore(self.settings.workspace / "votes.sqlite")
         self.votes.hash_voters(lambda voter: keyed_hash(self.key, "voter", "", voter))
         # A chat-API wait holds its queue place (the chat lane, --concurrency places) while the
-        # worker idles; one place always stays for everyone else's turns.
-        self.network_wait_limit = max(1, self.settings.concurrency - 1)
+        # worker idles; one place always stays for everyone else's turns. Settings without a
+        # concurrency (a test's bare namespace) get the --concurrency default.
+        concurrency = getattr(self.settings, "concurrency", DEFAULT_CONCURRENCY)
+        self.network_wait_limit = max(1, concurrency - 1)
         self._network_waits = threading.BoundedSemaphore(self.network_wait_limit)
 
     @contextlib.contextmanager

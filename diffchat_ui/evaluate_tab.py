@@ -86,7 +86,7 @@ def resolve_data_file(path: str, root: Path | None = None) -> str:
         )
     resolved = resolve_user_path(path, "read", root)
     if not resolved.is_file():
-        raise InputError(f"{resolved} is not a file.")
+        raise InputError(f"{path} is not a file.")
     return str(resolved)
 
 
@@ -170,7 +170,7 @@ def build(context: AppContext) -> None:
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 — Gradio's way to ask for a progress bar
     ):
-        from core.validation import resolve_workspace_path
+        from core.validation import resolve_workspace_path, shown_path
 
         try:
             stop_key = context.stop_key("evaluate", secret, request)
@@ -193,17 +193,19 @@ def build(context: AppContext) -> None:
             yield f"⚠️ {error}", "", "", []
             return
         flag = context.cancel_flags.fresh(stop_key)
-        yield f"Running… output folder: `{out_dir}`", "", "", []
+        shown = shown_path(out_dir, root)  # the page never sees the server's own path
+        yield f"Running… output folder: `{shown}`", "", "", []
         # A stopped evaluation keeps every finished row; running it again resumes.
-        for log, returncode, _ in follow(ChildProcess(command).start(), flag, stop_timeout=30):
+        child = ChildProcess(command).start()
+        for log, returncode, _ in follow(child, flag, stop_timeout=30, root=root):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=progress_phase(log))
             if returncode is None:
-                yield f"Running… output folder: `{out_dir}`", log.text(), "", []
+                yield f"Running… output folder: `{shown}`", log.text(), "", []
                 continue
             if returncode != 0:
                 reason = (
-                    f"Stopped. Run again with the output folder `{out_dir}` to resume."
+                    f"Stopped. Run again with the output folder `{shown}` to resume."
                     if flag.is_set()
                     else (log.lines[-1] if log.lines else f"exit code {returncode}")
                 )
@@ -211,7 +213,7 @@ def build(context: AppContext) -> None:
                 return
             table, plot_paths = results_view(out_dir)
             plots = [page_image(path) for path in plot_paths]  # the evaluation is not served
-            yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plots)
+            yield (f"Done. Output folder: `{shown}`", log.text(), table, plots)
 
     # The progress bar sits on the status line: the log stays readable while the run goes on.
     run_button.click(
@@ -224,19 +226,20 @@ def build(context: AppContext) -> None:
 
     def on_show(output_v, request: gr.Request):
         """Show a finished (or stopped) evaluation folder without running anything."""
-        from core.validation import resolve_workspace_path
+        from core.validation import resolve_workspace_path, shown_path
 
         try:
             if not (output_v or "").strip():
                 raise InputError("Give the output folder of an earlier evaluation.")
-            out_dir = resolve_workspace_path(output_v.strip(), context.user_root(request))
+            root = context.user_root(request)
+            out_dir = resolve_workspace_path(output_v.strip(), root)
             if not (out_dir / "summary.md").is_file():
-                raise InputError(f"{out_dir} has no summary.md: run (or resume) it first.")
+                raise InputError(f"{output_v.strip()} has no summary.md: run (or resume) it first.")
         except DiffChatError as error:
             return f"⚠️ {error}", "", []
         table, plot_paths = results_view(out_dir)
         plots_shown = [page_image(path) for path in plot_paths]  # the evaluation is not served
-        return f"Results of `{out_dir}`", table, plots_shown
+        return f"Results of `{shown_path(out_dir, root)}`", table, plots_shown
 
     show_button.click(on_show, output, [status, summary, plots], api_name="evaluation_results")
 

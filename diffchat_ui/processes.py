@@ -71,14 +71,16 @@ class LogBuffer:
         return "\n".join(self.lines[-self.keep :])
 
 
-def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0):
+def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0, root=None):
     """Yield (LogBuffer, return code or None, new metrics rows) about twice a second while a
     started `train.runner.ChildProcess` (or StageRun) runs.
 
     Setting `stop_flag` stops the child (SIGINT, then SIGTERM after `stop_timeout` seconds) from
     a watcher thread, so Stop works while the child is silent and the log keeps streaming while
-    it saves.
+    it saves. With `root` (the caller's folder, AppContext.user_root), the log names the paths
+    in it relative to it (core.validation.without_server_paths): the page shows no server path.
     """
+    from core.validation import without_server_paths
 
     def stop_when_asked() -> None:
         while child.is_running:
@@ -90,7 +92,7 @@ def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0):
     log, new_metrics, last_yield, changed = LogBuffer(), [], 0.0, False
     for event in child.events():
         if event.kind == "line":
-            log.add(event.text)
+            log.add(event.text if root is None else without_server_paths(event.text, root))
             changed = True
         elif event.kind == "metrics":
             new_metrics.append(event.metrics)

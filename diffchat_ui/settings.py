@@ -12,6 +12,9 @@ from core.registry import IMAGE_KINDS, MODELS, list_models
 
 log = logging.getLogger(__name__)
 
+# Requests the queue handles at once (app.py's --concurrency); model jobs still run one by one.
+DEFAULT_CONCURRENCY = 2
+
 OFFLINE_BANNER = (
     "**Offline model set.** No real Stable Diffusion weights were found in the Hugging Face "
     "cache, so this app runs on tiny random-weight pipelines (`tiny-sd`, `tiny-ip2p`): the "
@@ -36,7 +39,7 @@ class AppSettings:
     ip2p_model: str
     rewriter: str
     workspace: Path
-    concurrency: int = 2
+    concurrency: int = DEFAULT_CONCURRENCY
     # The image model the banner offers to download (the hub answered, none was here).
     download_offer: str | None = None
 
@@ -102,7 +105,9 @@ def unavailable_reason(name: str) -> str | None:
 
 
 def detect_settings(
-    force_offline: bool = False, concurrency: int = 2, offer_download: bool = False
+    force_offline: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    offer_download: bool = False,
 ) -> AppSettings:
     """Return the settings: the offline set when forced or when no real image model is
     downloaded; else SD 1.5 on a GPU, the fastest few-step model on a CPU (whichever of the

@@ -238,7 +238,7 @@ def curve_rows(metrics: dict) -> list[dict]:
 
 def build(context: AppContext) -> None:
     """Lay out the Train tab and wire its events (inside a gr.Tab)."""
-    from core.validation import resolve_workspace_path
+    from core.validation import resolve_workspace_path, shown_path
 
     # Relative: taken in the person's root (the workspace, or with --auth their own folder).
     runs = Path(TRAIN_RUNS)
@@ -321,9 +321,10 @@ def build(context: AppContext) -> None:
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
             return
+        shown = shown_path(output_dir, root)  # the page never sees the server's own path
         curves: list[dict] = read_curves(output_dir) if resume else []
         shown_text, plot_changed, plot_sent_at = None, True, None
-        for log, returncode, new_metrics in follow(child, flag):
+        for log, returncode, new_metrics in follow(child, flag, root=root):
             if log.done_total and log.done_total[1]:
                 progress(log.done_total, desc=stage_v)
             curves = merge_curves(curves, [row for m in new_metrics for row in curve_rows(m)])
@@ -337,7 +338,7 @@ def build(context: AppContext) -> None:
                     plot = pd.DataFrame(thinned_curves(curves)) if curves else None
                     plot_changed, plot_sent_at = False, time.monotonic()
                 yield (
-                    f"Running {stage_v} → `{output_dir}`",
+                    f"Running {stage_v} → `{shown}`",
                     text if text != shown_text else gr.update(),
                     plot,
                 )
@@ -349,12 +350,12 @@ def build(context: AppContext) -> None:
                 done = "Stopped; press Resume to continue from the last checkpoint."
                 if returncode == 0 and in_dropdowns:
                     done += " The model as trained so far is in the rewriter dropdowns."
-                yield f"⏸️ {done} Output: `{output_dir}`", log.text(), plot
+                yield f"⏸️ {done} Output: `{shown}`", log.text(), plot
             elif returncode == 0:
                 done = "Finished."
                 if in_dropdowns:
                     done += " The model is now in the rewriter dropdowns of Create and Compare."
-                yield f"{done} Output: `{output_dir}`", log.text(), plot
+                yield f"{done} Output: `{shown}`", log.text(), plot
             else:
                 reason = log.lines[-1] if log.lines else f"exit code {returncode}"
                 yield f"⚠️ {reason}", log.text(), plot

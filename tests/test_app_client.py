@@ -389,6 +389,31 @@ def test_train_tab_stop_then_resume(app_url, tmp_path):
     assert "resuming from" in log and "checkpoint-" in log
 
 
+def test_train_tab_says_a_childs_refusal_without_server_paths(app_url):
+    """A stage's own refusal (Resume with nothing saved) came back from the child as "no
+    checkpoint to resume from in /home/.../workspace/train-runs/...": the status line and
+    the log named the server's folders. They name the path inside the caller's folder."""
+    from train_fixtures import save_tiny_llama, tiny_triplets, write_triplets_jsonl
+
+    from core.paths import workspace_dir
+
+    base = save_tiny_llama(workspace_dir() / "tiny-llama-refusal")
+    write_triplets_jsonl(workspace_dir() / "train-refusal.jsonl", tiny_triplets(4))
+    client = Client(app_url, verbose=False)
+    status, log, _ = client.predict(
+        secret_of(client),
+        "sft",
+        "tiny-llama-refusal",
+        "train-refusal.jsonl",
+        "train-runs/never-saved",
+        1,
+        {"headers": ["option", "value", "help"], "data": []},
+        api_name="/train_resume",
+    )
+    assert status.startswith("⚠️") and "resume from in train-runs/never-saved" in status, status
+    assert str(workspace_dir()) not in status + log and str(base) not in log, log
+
+
 def test_train_tab_refuses_output_outside_the_workspace(app_url, tmp_path):
     client = Client(app_url, verbose=False)
     status, _, _ = client.predict(
@@ -464,6 +489,12 @@ def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app
         api_name="/compare",
     )
     assert status.startswith("⚠️") and "/etc is outside" in status and gallery == []
+    # The refusals name the folders by role, not by where the server keeps them.
+    from core.paths import assets_dir, workspace_dir
+
+    for said in (str(chat[-1]["content"]), status):
+        assert "the workspace or the shipped assets/ folder" in said, said
+        assert str(workspace_dir()) not in said and str(assets_dir()) not in said, said
 
 
 @pytest.mark.slow  # a fresh process loads every model and scorer: over a minute here

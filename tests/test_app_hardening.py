@@ -116,6 +116,7 @@ def last_message(chat) -> str:
 
 def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_server):
     user_a, user_b = User(app_url), User(app_url)
+    closed = silent_server.closed_count
     user_a.send("a windmill in a field")
     job_a = user_a.submit_send("make it night", rewriter="openai")
     assert silent_server.connected.wait(30), "user A's turn never reached the chat API"
@@ -131,6 +132,8 @@ def test_a_silent_chat_api_stalls_nobody_and_stop_ends_the_wait(app_url, silent_
     chat, _, diff, _, gallery, _ = job_a.result(timeout=300)
     assert "⏹" in last_message(chat) and "Stopped" in last_message(chat)
     assert prompt_of(diff) == "a windmill in a field" and len(gallery) == 1
+    # Stop also closed A's connection: it stayed open until the chat timeout (600 s here).
+    assert silent_server.wait_closed(closed + 1, timeout=120), "A's socket is still open"
 
 
 def test_chat_api_waits_always_leave_a_place_for_other_turns(app_url, silent_server):
@@ -493,6 +496,38 @@ def test_hostile_uploads_are_refused_in_the_chat_before_decoding(app_url, tmp_pa
     assert (13000, 13000) not in decoded_sizes  # refused from the header, never decoded
     after = set(comparisons.iterdir()) if comparisons.is_dir() else set()
     assert after == before  # a refused comparison leaves no folder
+
+
+def test_compare_refuses_a_bad_upload_before_asking_the_chat_api(app_url, tmp_path):
+    """Compare asked the chat API, then refused the upload on the worker: the network call
+    (and a place in the chat-API lane) was spent on a run that could not happen."""
+    from image_fixtures import corrupt_png, small_png, write
+    from openai import OpenAI
+    from silent_server import CountingChatServer
+
+    from core import rewrite
+
+    server = CountingChatServer()
+    client = OpenAI(api_key="test-key", base_url=f"http://127.0.0.1:{server.port}/v1")
+    silent = rewrite._cache.get("openai")
+    rewrite._cache["openai"] = rewrite.ChatAPIRewriter(client, "counted-model")
+    try:
+        user = User(app_url)
+        good = write(tmp_path, "good.png", small_png())
+        args = ("a cat", handle_file(str(good)), "make it night", ["tiny-sd"], "append", "openai")
+        status, *_ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("Done") and len(server.requests) == 1  # the server is asked
+        bad = write(tmp_path, "broken.png", corrupt_png())
+        args = ("a cat", handle_file(str(bad)), "make it night", ["tiny-sd"], "append", "openai")
+        status, gallery, _ = user.call("/compare", *args, False, 0, 2, 0, "")
+        assert status.startswith("⚠️") and "broken.png is damaged" in status, status
+        assert len(server.requests) == 1  # refused before the chat API was asked again
+    finally:
+        if silent is None:
+            rewrite._cache.pop("openai", None)
+        else:
+            rewrite._cache["openai"] = silent
+        server.close()
 
 
 def test_uploads_over_the_size_limit_are_refused(app_url, tmp_path):

@@ -13,6 +13,7 @@ from core.errors import GenerationCancelled, InputError, ModelUnavailableError
 from core.rewrite import (
     DEFAULT_CHAT_TIMEOUT,
     ChatAPIRewriter,
+    call_cancellable,
     chat_timeout,
     is_network_rewriter,
     rewrite_cancellable,
@@ -72,6 +73,54 @@ def test_stop_ends_a_waiting_request(silent_api, monkeypatch):
         rewrite_cancellable(rewriter, "a cat", "make it night", cancel)
     assert time.monotonic() - started < 5
     assert silent_api.connected.is_set()
+
+
+def test_stop_closes_the_waiting_connection(silent_api, monkeypatch):
+    """Stop abandoned the request but its socket stayed open, unanswered, until the chat
+    timeout (here 600 s): the server must see it closed soon after Stop."""
+    monkeypatch.setenv("DIFFCHAT_CHAT_TIMEOUT", "600")
+    rewriter = ChatAPIRewriter.from_env()
+    cancel, outcome = threading.Event(), {}
+
+    def turn():
+        try:
+            rewrite_cancellable(rewriter, "a cat", "make it night", cancel)
+        except GenerationCancelled as error:
+            outcome["cancelled"] = error
+
+    thread = threading.Thread(target=turn)
+    thread.start()
+    assert silent_api.connected.wait(60), "the chat API was never asked"
+    assert silent_api.closed_count == 0  # the request waits on an open connection
+    cancel.set()
+    thread.join(60)
+    assert "Stopped" in str(outcome["cancelled"])
+    assert silent_api.wait_closed(1, timeout=60), "the stopped request's socket stayed open"
+    # The abandoned call ends (its client's retry finds the call stopped) without connecting
+    # again: a retry would hold a new socket for another whole timeout.
+    for abandoned in [t for t in threading.enumerate() if t.name == "diffchat-rewrite"]:
+        abandoned.join(60)
+        assert not abandoned.is_alive()
+    assert silent_api.connection_count == 1
+
+
+def test_a_cancellable_chat_request_gets_its_answer(monkeypatch):
+    from silent_server import CountingChatServer
+
+    server = CountingChatServer()
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.port}/v1")
+    try:
+        rewriter = ChatAPIRewriter.from_env()
+        ask = lambda: [rewriter.complete("a cat"), rewriter.complete("a dog")]  # noqa: E731
+        # Through the call's own connections (core.chat_connections), as Stop needs them.
+        assert call_cancellable(ask, threading.Event()) == ["a cat, at night", "a dog, at night"]
+        assert [request["messages"][-1]["content"] for request in server.requests] == [
+            "a cat",
+            "a dog",
+        ]
+    finally:
+        server.close()
 
 
 def test_rewrite_cancellable_returns_the_answer_and_raises_its_error():

@@ -638,3 +638,15 @@ def test_chat_api_waits_hold_all_but_one_queue_place(tmp_path, monkeypatch):
         pass
     single = AppContext(detect_settings(force_offline=True, concurrency=1))
     assert single.network_wait_limit == 1  # one place: a wait may still hold it
+
+
+def test_settings_without_a_concurrency_get_the_flags_default(tmp_path):
+    from types import SimpleNamespace
+
+    from app import parse_args
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.settings import DEFAULT_CONCURRENCY
+
+    context = AppContext(SimpleNamespace(workspace=tmp_path))  # no concurrency given
+    assert context.network_wait_limit == DEFAULT_CONCURRENCY - 1 == 1
+    assert parse_args([]).concurrency == DEFAULT_CONCURRENCY

@@ -148,7 +148,7 @@ def test_reading_reaches_the_shipped_assets_but_writing_does_not(tmp_path, monke
     assert resolve_user_path(shipped, "read") == shipped
     with pytest.raises(InputError, match="outside the workspace"):
         resolve_user_path(shipped, "write")
-    with pytest.raises(InputError, match="outside the workspace .* or the shipped"):
+    with pytest.raises(InputError, match="outside the workspace or the shipped assets/ folder"):
         resolve_user_path("/etc/passwd", "read")
 
 
@@ -238,7 +238,7 @@ def test_the_app_keeps_its_files_under_the_refused_names(tmp_path):
     from core.paths import APP_OWNED_ENTRIES
     from diffchat_ui.context import AppContext
 
-    context = AppContext(SimpleNamespace(workspace=tmp_path, concurrency=2))
+    context = AppContext(SimpleNamespace(workspace=tmp_path))
     owned = {
         context.sessions.images_root.relative_to(tmp_path).parts[0],
         context.sessions.records_root.relative_to(tmp_path).parts[0],
@@ -284,3 +284,77 @@ def test_a_users_folder_confines_their_paths_and_keeps_the_shipped_assets(tmp_pa
     assert resolve_user_path(bob / "evaluations", "read") == (bob / "evaluations").resolve()
     with pytest.raises(ValueError, match="must lie in the workspace"):
         resolve_user_path("x", "write", tmp_path.parent)
+
+
+def test_refusals_name_no_server_path(tmp_path, monkeypatch):
+    """Refusals said "outside the workspace /home/.../workspace or the shipped /srv/.../assets"
+    and "outside your folder .../users/alice-<hash>": every browser learnt where the server
+    keeps its files. They name the path as given and the folders by role."""
+    from pathlib import Path
+
+    from core.paths import REPO_ROOT, assets_dir, workspace_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.chdir(REPO_ROOT)  # "train" below exists relative to the working directory
+    workspace = workspace_dir()
+    alice = workspace / "users" / "alice-0123"
+    alice.mkdir(parents=True)
+    (workspace / "server.key").write_bytes(b"k" * 32)
+    refusals = {
+        ("/etc", "read", None): "/etc is outside the workspace or the shipped assets/ folder",
+        ("../elsewhere", "write", None): "../elsewhere is outside the workspace;",
+        ("../../x", "write", alice): "../../x is outside your folder;",
+        ("server.key", "read", None): "server.key points into server.key, one of the app's",
+        (".", "write", alice): ".: give a folder inside your folder, not your folder itself.",
+    }
+    said = []
+    for (user_path, access, root), message in refusals.items():
+        with pytest.raises(InputError) as refused:
+            resolve_user_path(user_path, access, root)
+        assert message in str(refused.value), refused.value
+        said.append(str(refused.value))
+    # A model name found as a folder of the working directory is named as it was given.
+    for name in ("train", "~/no-such-model-folder"):
+        with pytest.raises(InputError, match=f"^{name} is outside") as refused:
+            resolve_model_reference(name)
+        said.append(str(refused.value))
+    for message in said:
+        for server_path in (workspace, alice, assets_dir(), REPO_ROOT, Path.home()):
+            assert str(server_path) not in message, message
+
+
+def test_messages_name_a_resolved_path_inside_the_callers_root(tmp_path, monkeypatch):
+    from core.paths import assets_dir, workspace_dir
+    from core.validation import shown_path
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    workspace = workspace_dir()
+    alice = workspace / "users" / "alice-0123"
+    alice.mkdir(parents=True)
+    # What messages call a path the app resolved: inside the caller's root, else its name.
+    assert shown_path(alice / "evaluations" / "run1", alice) == "evaluations/run1"
+    assert shown_path(workspace / "train-runs" / "sft") == "train-runs/sft"
+    assert (
+        shown_path(assets_dir() / "instructpe" / "train.jsonl") == "assets/instructpe/train.jsonl"
+    )
+    assert shown_path("/srv/elsewhere/data.jsonl", alice) == "data.jsonl"
+
+
+def test_a_childs_output_names_no_server_path(tmp_path, monkeypatch):
+    from core.paths import assets_dir, workspace_dir
+    from core.validation import without_server_paths
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    workspace = workspace_dir()
+    alice = workspace / "users" / "alice-0123"
+    alice.mkdir(parents=True)
+    said = f"no checkpoint to resume from in {workspace}/train-runs/sft-run."
+    assert without_server_paths(said) == "no checkpoint to resume from in train-runs/sft-run."
+    said = f"resuming from {alice}/train-runs/sft/checkpoint-2; data {assets_dir()}/x.jsonl"
+    assert without_server_paths(said, alice) == (
+        "resuming from train-runs/sft/checkpoint-2; data assets/x.jsonl"
+    )
+    # The folder itself is "."; a sibling whose name starts with the folder's stays whole.
+    assert (
+        without_server_paths(f"in {workspace}, not {workspace}2/x") == f"in ., not {workspace}2/x"
+    )
