@@ -210,6 +210,7 @@ def model_refusal(
     hand: bool = False,
     speed: str = "quality",
     root: Path | None = None,
+    hub_reachable: bool = True,
 ) -> str | None:
     """Return why the image model the next turn would render with cannot run here, or None.
 
@@ -219,7 +220,8 @@ def model_refusal(
     image model in any mode; at the draft speed that is the few-step model (render_model).
     A custom model is checked as loading it would check it (a registry name, or a diffusers
     folder or .safetensors checkpoint inside `root`, the user's root, default the workspace,
-    or assets/), so an unknown name is said before the rewrite, not after it."""
+    or assets/), so an unknown name is said before the rewrite, not after it. A model not
+    downloaded is refused when it cannot be downloaded (`hub_reachable`: AppSettings')."""
     from core.registry import IMAGE_KINDS, get_model_spec
     from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
@@ -228,7 +230,7 @@ def model_refusal(
     if not is_edit and not hand and start_mode == START_IMAGE:
         return None
     if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
-        return unavailable_reason(ip2p_model)
+        return unavailable_reason(ip2p_model, hub_reachable)
     chosen = custom_model.strip() if model == CUSTOM_MODEL else model
     if model == CUSTOM_MODEL and chosen:
         try:
@@ -236,12 +238,12 @@ def model_refusal(
         except InputError as error:  # UnknownModelError too
             return str(error)
     if speed == "quality" or not chosen:
-        return unavailable_reason(chosen)
+        return unavailable_reason(chosen, hub_reachable)
     try:  # a custom folder is confined before its family is read
         draft = render_model(resolve_model_reference(chosen, root), speed)
     except InputError as error:
         return str(error)
-    reason = unavailable_reason(draft)
+    reason = unavailable_reason(draft, hub_reachable)
     return f"The draft speed renders with {draft}. {reason}" if reason else None
 
 
@@ -449,6 +451,7 @@ def _send(
         hand=hand_prompt is not None,
         speed=settings.speed,
         root=settings.user_root,
+        hub_reachable=context.settings.hub_reachable,
     )
     if problem:  # before any rewrite runs: the render could only fail after it
         raise ModelUnavailableError(problem)
@@ -1245,6 +1248,7 @@ def build(context: AppContext) -> CreateControls:
             settings.ip2p_model,
             speed=speed_v or "quality",
             root=context.user_root(request),
+            hub_reachable=context.settings.hub_reachable,
         )
         refused = refusal(text or "", chat_state, rewriter_v, problem)
         return gr.update() if refused else "", text, gr.update(interactive=True)
@@ -1521,12 +1525,17 @@ def build(context: AppContext) -> CreateControls:
     def on_model(model_v, speed_v):
         return (
             gr.update(visible=model_v == CUSTOM_MODEL),
-            model_note_text(model_v, speed_v),
+            model_note_text(model_v, speed_v, context.settings.hub_reachable),
             gr.update(choices=size_presets(model_v), value=SIZE_NATIVE),
         )
 
     model.change(on_model, [model, speed], [custom_model, model_note, size], api_name=False)
-    speed.change(model_note_text, [model, speed], model_note, api_name=False)
+    speed.change(
+        lambda model_v, speed_v: model_note_text(model_v, speed_v, context.settings.hub_reachable),
+        [model, speed],
+        model_note,
+        api_name=False,
+    )
     export_button.click(
         bind(export_session, returns_state=False), state, export_file, api_name="export_session"
     )
@@ -1574,7 +1583,7 @@ def model_updates(app_settings) -> tuple:
             choices=app_settings.image_model_choices() + [(CUSTOM_MODEL, CUSTOM_MODEL)],
             value=start,
         ),
-        model_note_text(start),
+        model_note_text(start, hub_reachable=app_settings.hub_reachable),
         gr.update(value=10 if app_settings.offline else defaults["num_inference_steps"]),
         gr.update(value=defaults["guidance_scale"]),
         gr.update(choices=size_presets(start), value=SIZE_NATIVE),
@@ -1615,9 +1624,10 @@ def mode_controls(mode_label: str):
     )
 
 
-def model_note_text(model: str, speed: str = "quality") -> str:
-    """Return the note under the model dropdown: why a picked model cannot run here, and at
-    the draft speed which few-step model renders instead, with which steps and guidance."""
+def model_note_text(model: str, speed: str = "quality", hub_reachable: bool = True) -> str:
+    """Return the note under the model dropdown: why a picked model cannot run here
+    (`hub_reachable`: AppSettings'), and at the draft speed which few-step model renders
+    instead, with which steps and guidance."""
     from diffchat_ui.settings import model_available, unavailable_reason
 
     if model == CUSTOM_MODEL:
@@ -1629,7 +1639,7 @@ def model_note_text(model: str, speed: str = "quality") -> str:
         except InputError as error:
             return f"⚠️ {error}"
     rendering = draft or model
-    reason = unavailable_reason(rendering)
+    reason = unavailable_reason(rendering, hub_reachable)
     if reason:
         note = f"⚠️ {reason}"
     elif not model_available(rendering):

@@ -200,6 +200,25 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(page.locator("#guidance")).to_contain_text("s_T")
 
 
+def test_a_model_that_cannot_run_offline_is_marked_and_refused_at_once(page):
+    from playwright.sync_api import expect
+
+    _settings(page)
+    # a Gradio 6 dropdown: click its input, then the option in the listbox
+    page.get_by_role("combobox", name="Image model").click()
+    page.get_by_role("option", name="sd15 (not downloaded, offline)", exact=True).click()
+    note = page.locator("#model-note")
+    expect(note).to_contain_text("The image model sd15 is not downloaded and this app runs offline")
+    box = page.locator("#instruction textarea")
+    box.fill("a red fox in a snowy forest")
+    page.locator("#send").click()
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text("sd15 is not downloaded and this app runs offline")
+    expect(box).to_have_value("a red fox in a snowy forest")  # kept, to send with another model
+    expect(page.locator("#turn-tree")).to_contain_text("No turns yet.")
+    expect(page.locator("#current-image img")).to_have_count(0)
+
+
 def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
     """New session after a chat started from an upload kept "start from my image" and the old
     upload, so the new chat's first message described the last chat's picture."""
