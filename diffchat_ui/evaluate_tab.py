@@ -21,7 +21,7 @@ from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
 from train.runner import ChildProcess
 
 # Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
@@ -147,7 +147,7 @@ def build(context: AppContext) -> None:
         )
     with gr.Row():
         run_button = gr.Button("Run evaluation", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
+        stop_button = idle_stop_button("evaluate")
         show_button = gr.Button("Show the results of the output folder")
     status = gr.Markdown(elem_id="evaluation-status")
     log = gr.Textbox(
@@ -214,7 +214,10 @@ def build(context: AppContext) -> None:
             yield (f"Done. Output folder: `{out_dir}`", log.text(), table, plots)
 
     # The progress bar sits on the status line: the log stays readable while the run goes on.
-    run_button.click(
+    run_with_stop(
+        run_button.click,
+        stop_button,
+        [run_button],
         on_run,
         [session_secret, data, limit, seed, models, methods, tiny, output],
         [status, log, summary, plots],

@@ -247,6 +247,24 @@ def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
     expect(page.locator("#upload-preview img")).to_have_count(0)
 
 
+def test_the_stop_buttons_of_the_job_tabs_look_inactive_while_idle(page):
+    """They were the red Stop, pressable, while nothing ran (the Create tab's is greyed)."""
+    from playwright.sync_api import expect
+
+    for tab in ("Compare", "Evaluate", "Train"):
+        page.get_by_role("tab", name=tab).click()
+        stop = page.locator(f"#{tab.lower()}-stop")
+        expect(stop).to_be_disabled()
+        expect(stop).not_to_have_class(re.compile(r"\bstop\b"))  # not the red variant
+    # a run refused before it starts leaves it so
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Data file (shipped sample or inside the workspace)").fill("/etc/passwd")
+    page.get_by_role("button", name="Run evaluation").click()
+    expect(page.locator("#evaluation-status")).to_contain_text("⚠️", timeout=30_000)
+    expect(page.locator("#evaluate-stop")).to_be_disabled()
+    expect(page.get_by_role("button", name="Run evaluation")).to_be_enabled()
+
+
 def test_evaluation_plots_render_as_images(page, workspace):
     import matplotlib
     from playwright.sync_api import expect
@@ -368,10 +386,16 @@ def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
     page.get_by_role("combobox", name="Chat LLM (OpenAI-compatible or local)").click()
     page.get_by_role("option", name="(none)").click()
     page.get_by_role("button", name="Compare", exact=True).click()
+    # while it runs its Stop is the red one, and the Compare button cannot start it twice
+    stop = page.locator("#compare-stop")
+    expect(stop).to_be_enabled()
+    expect(stop).to_have_class(re.compile(r"\bstop\b"))
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_disabled()
     # the progress names what renders: raw image, append, instructpix2pix (3 renders)
     running = re.compile(r"(raw image|append|instructpix2pix) on tiny-sd \(\d of 3\)")
     expect(page.get_by_text(running).first).to_be_visible(timeout=300_000)
     expect(page.get_by_text("Done: 1 model(s).")).to_be_visible(timeout=600_000)
+    expect(stop).to_be_disabled()  # idle again
     table = page.locator("#compare-table")
     expect(table).to_contain_text("append")
     expect(table).to_contain_text("instructpix2pix")
@@ -431,6 +455,7 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.get_by_role("button", name="Start").click()
     # the child loads torch and the model first: slow when other work shares the 2 cores
     expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
+    expect(page.locator("#train-stop")).to_be_enabled()  # the red Stop only while it runs
     # the curve draws while the run goes on, not hidden under a progress overlay
     curve = page.locator("#train-curves canvas, #train-curves svg").first
     expect(curve).to_be_visible(timeout=240_000)
@@ -449,8 +474,9 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     with Image.open(tmp_path / "train.png") as shot:
         colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
     assert colours is None or len(colours) > 8
-    page.get_by_role("button", name="Stop").click()
+    page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
+    expect(page.locator("#train-stop")).to_be_disabled()
     first_run = _drawn_steps(page)
     assert len(first_run) > 1, first_run
 
@@ -463,7 +489,7 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     )
     resumed = _drawn_steps(page)
     assert min(resumed) == min(first_run), (first_run[:3], resumed[:3])
-    page.get_by_role("button", name="Stop").click()
+    page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
 
 
