@@ -35,6 +35,8 @@ from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
 from diffchat_ui.serving import as_uploaded
 from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
+from diffchat_ui.tab_stop import IDLE as STOP_IDLE
+from diffchat_ui.tab_stop import RUNNING as STOP_RUNNING
 from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
 from diffchat_ui.worker import JobEvent
 
@@ -991,7 +993,7 @@ def build(context: AppContext) -> CreateControls:
             submitted = gr.Textbox(visible=False)
             with gr.Row():
                 send_button = gr.Button("Send", variant="primary", elem_id="send")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+                stop_button = gr.Button("Stop", elem_id="stop", **STOP_IDLE)
             with gr.Row():
                 undo_button = gr.Button("Undo", size="sm")
                 forget_button = gr.Button("Forget last edit", size="sm")
@@ -1229,7 +1231,7 @@ def build(context: AppContext) -> CreateControls:
             turn.prompt if turn is not None else "",
             gr.update(visible=not started),
             gr.update(visible=not started and start == START_IMAGE),
-            gr.update(interactive=False),
+            gr.update(**STOP_IDLE),
             turn.seed if turn is not None else gr.update(),
         )
 
@@ -1251,7 +1253,7 @@ def build(context: AppContext) -> CreateControls:
             hub_reachable=context.settings.hub_reachable,
         )
         refused = refusal(text or "", chat_state, rewriter_v, problem)
-        return gr.update() if refused else "", text, gr.update(interactive=True)
+        return gr.update() if refused else "", text, gr.update(**STOP_RUNNING)
 
     send_inputs = [submitted, state, start_mode, start_image, *setting_widgets]
     for trigger, api_name in ((instruction.submit, "send"), (send_button.click, False)):
@@ -1283,7 +1285,7 @@ def build(context: AppContext) -> CreateControls:
 
     render_prompt = handler(hand=True)
     render_button.click(
-        lambda: gr.update(interactive=True), None, stop_button, queue=False, api_name=False
+        lambda: gr.update(**STOP_RUNNING), None, stop_button, queue=False, api_name=False
     ).then(
         bind(render_prompt, 1, fresh=True),
         [hand_prompt, state, start_mode, start_image, *setting_widgets],
@@ -1307,7 +1309,7 @@ def build(context: AppContext) -> CreateControls:
 
     # A clicked choice (a clarifying question's, or try again) is sent like a typed message.
     def on_option(evt: gr.SelectData):
-        return evt.value, gr.update(interactive=True)
+        return evt.value, gr.update(**STOP_RUNNING)
 
     chatbot.option_select(
         on_option,

@@ -13,7 +13,8 @@ import gradio as gr
 from core.errors import DiffChatError
 from diffchat_ui.context import AppContext
 
-# A red Stop that can be pressed while nothing runs reads as "something is running".
+# A red Stop that can be pressed while nothing runs reads as "something is running". The
+# Create tab's Stop takes the same two looks.
 IDLE = {"variant": "secondary", "interactive": False}
 RUNNING = {"variant": "stop", "interactive": True}
 

@@ -106,7 +106,9 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     from core import pipelines
 
     pipelines.unload()  # as on a fresh start: the first turn loads its model
+    red = re.compile(r"\bstop\b")  # the class of Gradio's red "stop" variant
     expect(page.locator("#stop")).to_be_disabled()  # greyed out while idle
+    expect(page.locator("#stop")).not_to_have_class(red)
     expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
     box = page.locator("#instruction textarea")
     box.fill("a red fox in a snowy forest, oil painting")
@@ -116,6 +118,7 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#chat")).to_contain_text("a red fox in a snowy forest", timeout=5_000)
     expect(box).to_have_value("")
     expect(page.locator("#stop")).to_be_enabled()
+    expect(page.locator("#stop")).to_have_class(red)
     # the progress over the image names the phase (the model load, then the steps)...
     progress = page.locator("#current-image .wrap")
     expect(progress).to_contain_text(re.compile("loading tiny-sd|denoising"), timeout=120_000)
@@ -137,6 +140,7 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#stop")).to_be_disabled()
     # one user alone never waits for "other people's images"
     assert "other people" not in page.locator("body").inner_text()
+    expect(page.locator("#stop")).not_to_have_class(red)
     assert image.evaluate("img => img.naturalWidth") > 0
 
     # a hand-edited prompt renders as a new turn
@@ -148,6 +152,9 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#chat")).to_contain_text("edited by hand", timeout=600_000)
     expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
     expect(legend).to_contain_text("added")  # now "at night" is marked
+    expect(page.locator("#stop")).not_to_have_class(red)
+    # the screenshot shows Stop grey, not mid-way through its colour's transition
+    page.wait_for_function("() => document.querySelector('#stop').getAnimations().length === 0")
     page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
     assert (tmp_path / "create.png").stat().st_size > 10_000
     if os.environ.get("DIFFCHAT_UPDATE_SCREENSHOT"):
