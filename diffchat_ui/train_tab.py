@@ -391,26 +391,20 @@ def build(context: AppContext) -> None:
         return on_click
 
     # The progress bar sits on the status line: the log and the curve stay visible.
-    run_with_stop(
-        start_button.click,
-        stop_button,
-        [start_button, resume_button],
-        runner(resume=False),
-        inputs,
-        [status, log, curves],
-        api_name="train",
-        show_progress_on=[status],
-    )
-    run_with_stop(
-        resume_button.click,
-        stop_button,
-        [start_button, resume_button],
-        runner(resume=True),
-        inputs,
-        [status, log, curves],
-        api_name="train_resume",
-        show_progress_on=[status],
-    )
+    for button, resume, api_name in (
+        (start_button, False, "train"),
+        (resume_button, True, "train_resume"),
+    ):
+        run_with_stop(
+            button.click,
+            stop_button,
+            [start_button, resume_button],
+            runner(resume=resume),
+            inputs,
+            [status, log, curves],
+            api_name=api_name,
+            show_progress_on=[status],
+        )
 
     def on_quick(stage_v):
         try:
