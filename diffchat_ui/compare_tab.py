@@ -23,7 +23,7 @@ from core.files import atomic_write_text
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
 from diffchat_ui.turns import score_images, shared_scorer
 from diffchat_ui.worker import ProgressFn
 
@@ -518,7 +518,7 @@ def build(context: AppContext) -> gr.Dropdown:
                 )
     with gr.Row():
         run_button = gr.Button("Compare", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
+        stop_button = idle_stop_button("compare")
     status = gr.Markdown()
     # Height "auto": at a fixed 360 px a row of four thumbnails was taller than the box, so
     # the captions naming each method were scrolled out of sight.
@@ -619,7 +619,10 @@ def build(context: AppContext) -> gr.Dropdown:
             {"headers": headers, "data": rows},
         )
 
-    run_button.click(
+    run_with_stop(
+        run_button.click,
+        stop_button,
+        [run_button],
         on_compare,
         [
             session_secret,

@@ -35,6 +35,8 @@ from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
 from diffchat_ui.serving import as_uploaded
 from diffchat_ui.sessions import BROWSER_STORAGE_KEY, browser_storage_secret, session_handler
 from diffchat_ui.state import ChatState, delete_state_folder
+from diffchat_ui.tab_stop import IDLE as STOP_IDLE
+from diffchat_ui.tab_stop import RUNNING as STOP_RUNNING
 from diffchat_ui.turns import MODE_LABELS, TurnResult, run_turn, same_prompt, save_turn_image
 from diffchat_ui.worker import JobEvent
 
@@ -210,6 +212,7 @@ def model_refusal(
     hand: bool = False,
     speed: str = "quality",
     root: Path | None = None,
+    hub_reachable: bool = True,
 ) -> str | None:
     """Return why the image model the next turn would render with cannot run here, or None.
 
@@ -219,7 +222,8 @@ def model_refusal(
     image model in any mode; at the draft speed that is the few-step model (render_model).
     A custom model is checked as loading it would check it (a registry name, or a diffusers
     folder or .safetensors checkpoint inside `root`, the user's root, default the workspace,
-    or assets/), so an unknown name is said before the rewrite, not after it."""
+    or assets/), so an unknown name is said before the rewrite, not after it. A model not
+    downloaded is refused when it cannot be downloaded (`hub_reachable`: AppSettings')."""
     from core.registry import IMAGE_KINDS, get_model_spec
     from core.validation import resolve_model_reference
     from diffchat_ui.settings import unavailable_reason
@@ -228,7 +232,7 @@ def model_refusal(
     if not is_edit and not hand and start_mode == START_IMAGE:
         return None
     if is_edit and not hand and MODE_LABELS.get(edit_mode) == "ip2p":
-        return unavailable_reason(ip2p_model)
+        return unavailable_reason(ip2p_model, hub_reachable)
     chosen = custom_model.strip() if model == CUSTOM_MODEL else model
     if model == CUSTOM_MODEL and chosen:
         try:
@@ -236,12 +240,12 @@ def model_refusal(
         except InputError as error:  # UnknownModelError too
             return str(error)
     if speed == "quality" or not chosen:
-        return unavailable_reason(chosen)
+        return unavailable_reason(chosen, hub_reachable)
     try:  # a custom folder is confined before its family is read
         draft = render_model(resolve_model_reference(chosen, root), speed)
     except InputError as error:
         return str(error)
-    reason = unavailable_reason(draft)
+    reason = unavailable_reason(draft, hub_reachable)
     return f"The draft speed renders with {draft}. {reason}" if reason else None
 
 
@@ -449,6 +453,7 @@ def _send(
         hand=hand_prompt is not None,
         speed=settings.speed,
         root=settings.user_root,
+        hub_reachable=context.settings.hub_reachable,
     )
     if problem:  # before any rewrite runs: the render could only fail after it
         raise ModelUnavailableError(problem)
@@ -988,7 +993,7 @@ def build(context: AppContext) -> CreateControls:
             submitted = gr.Textbox(visible=False)
             with gr.Row():
                 send_button = gr.Button("Send", variant="primary", elem_id="send")
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+                stop_button = gr.Button("Stop", elem_id="stop", **STOP_IDLE)
             with gr.Row():
                 undo_button = gr.Button("Undo", size="sm")
                 forget_button = gr.Button("Forget last edit", size="sm")
@@ -1226,7 +1231,7 @@ def build(context: AppContext) -> CreateControls:
             turn.prompt if turn is not None else "",
             gr.update(visible=not started),
             gr.update(visible=not started and start == START_IMAGE),
-            gr.update(interactive=False),
+            gr.update(**STOP_IDLE),
             turn.seed if turn is not None else gr.update(),
         )
 
@@ -1245,9 +1250,10 @@ def build(context: AppContext) -> CreateControls:
             settings.ip2p_model,
             speed=speed_v or "quality",
             root=context.user_root(request),
+            hub_reachable=context.settings.hub_reachable,
         )
         refused = refusal(text or "", chat_state, rewriter_v, problem)
-        return gr.update() if refused else "", text, gr.update(interactive=True)
+        return gr.update() if refused else "", text, gr.update(**STOP_RUNNING)
 
     send_inputs = [submitted, state, start_mode, start_image, *setting_widgets]
     for trigger, api_name in ((instruction.submit, "send"), (send_button.click, False)):
@@ -1279,7 +1285,7 @@ def build(context: AppContext) -> CreateControls:
 
     render_prompt = handler(hand=True)
     render_button.click(
-        lambda: gr.update(interactive=True), None, stop_button, queue=False, api_name=False
+        lambda: gr.update(**STOP_RUNNING), None, stop_button, queue=False, api_name=False
     ).then(
         bind(render_prompt, 1, fresh=True),
         [hand_prompt, state, start_mode, start_image, *setting_widgets],
@@ -1303,7 +1309,7 @@ def build(context: AppContext) -> CreateControls:
 
     # A clicked choice (a clarifying question's, or try again) is sent like a typed message.
     def on_option(evt: gr.SelectData):
-        return evt.value, gr.update(interactive=True)
+        return evt.value, gr.update(**STOP_RUNNING)
 
     chatbot.option_select(
         on_option,
@@ -1521,12 +1527,17 @@ def build(context: AppContext) -> CreateControls:
     def on_model(model_v, speed_v):
         return (
             gr.update(visible=model_v == CUSTOM_MODEL),
-            model_note_text(model_v, speed_v),
+            model_note_text(model_v, speed_v, context.settings.hub_reachable),
             gr.update(choices=size_presets(model_v), value=SIZE_NATIVE),
         )
 
     model.change(on_model, [model, speed], [custom_model, model_note, size], api_name=False)
-    speed.change(model_note_text, [model, speed], model_note, api_name=False)
+    speed.change(
+        lambda model_v, speed_v: model_note_text(model_v, speed_v, context.settings.hub_reachable),
+        [model, speed],
+        model_note,
+        api_name=False,
+    )
     export_button.click(
         bind(export_session, returns_state=False), state, export_file, api_name="export_session"
     )
@@ -1574,7 +1585,7 @@ def model_updates(app_settings) -> tuple:
             choices=app_settings.image_model_choices() + [(CUSTOM_MODEL, CUSTOM_MODEL)],
             value=start,
         ),
-        model_note_text(start),
+        model_note_text(start, hub_reachable=app_settings.hub_reachable),
         gr.update(value=10 if app_settings.offline else defaults["num_inference_steps"]),
         gr.update(value=defaults["guidance_scale"]),
         gr.update(choices=size_presets(start), value=SIZE_NATIVE),
@@ -1615,9 +1626,10 @@ def mode_controls(mode_label: str):
     )
 
 
-def model_note_text(model: str, speed: str = "quality") -> str:
-    """Return the note under the model dropdown: why a picked model cannot run here, and at
-    the draft speed which few-step model renders instead, with which steps and guidance."""
+def model_note_text(model: str, speed: str = "quality", hub_reachable: bool = True) -> str:
+    """Return the note under the model dropdown: why a picked model cannot run here
+    (`hub_reachable`: AppSettings'), and at the draft speed which few-step model renders
+    instead, with which steps and guidance."""
     from diffchat_ui.settings import model_available, unavailable_reason
 
     if model == CUSTOM_MODEL:
@@ -1629,7 +1641,7 @@ def model_note_text(model: str, speed: str = "quality") -> str:
         except InputError as error:
             return f"⚠️ {error}"
     rendering = draft or model
-    reason = unavailable_reason(rendering)
+    reason = unavailable_reason(rendering, hub_reachable)
     if reason:
         note = f"⚠️ {reason}"
     elif not model_available(rendering):

@@ -21,7 +21,7 @@ from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
 from train.runner import ChildProcess
 
 # Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
@@ -109,11 +109,35 @@ def results_view(out_dir: Path):
 
 
 def progress_phase(log) -> str:
-    """Return the progress text for the evaluation's current bar: its rows, or model loading
-    (which has bars of its own, e.g. 272/272 weights, before the first row)."""
-    if log.bar_label == EVALUATE_BAR:
-        return "evaluating rows"
-    return f"loading models ({log.bar_label})" if log.bar_label else "loading models"
+    """Return what the evaluation child is doing, read from its last progress bar: starting,
+    loading a model (a bar of its own, e.g. 272/272 weights), evaluating rows, or writing the
+    summary once the rows' bar is full.
+
+    A finished loading bar is not "loading: 100 %": the child goes on loading and preparing
+    without a bar (for minutes on a busy CPU), and the first rows load the image model and
+    the scorers too, so those phases say so instead of showing a full or empty bar."""
+    if log is None or log.done_total is None:  # None: the child has said nothing yet
+        return "starting (loading the libraries)"
+    done, total = log.done_total
+    if log.bar_label != EVALUATE_BAR:
+        what = log.bar_label or "a model"
+        if done < total:
+            return f"loading models ({what}: {done}/{total})"
+        return f"loading models and data ({what} done; the rows come next)"
+    if done == 0:
+        return (
+            f"evaluating rows (0 of {total} done; the first ones also load the image model "
+            "and the scorers)"
+        )
+    if done < total:
+        return f"evaluating rows ({done} of {total} done)"
+    return f"writing the summary and plots (all {total} rows done)"
+
+
+def running_status(log, out_dir: Path | str) -> str:
+    """Return the status line of a running evaluation: its phase (progress_phase) and its
+    output folder."""
+    return f"Running: {progress_phase(log)}… Output folder: `{out_dir}`"
 
 
 def build(context: AppContext) -> None:
@@ -147,7 +171,7 @@ def build(context: AppContext) -> None:
         )
     with gr.Row():
         run_button = gr.Button("Run evaluation", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
+        stop_button = idle_stop_button("evaluate")
         show_button = gr.Button("Show the results of the output folder")
     status = gr.Markdown(elem_id="evaluation-status")
     log = gr.Textbox(
@@ -194,14 +218,14 @@ def build(context: AppContext) -> None:
             return
         flag = context.cancel_flags.fresh(stop_key)
         shown = shown_path(out_dir, root)  # the page never sees the server's own path
-        yield f"Running… output folder: `{shown}`", "", "", []
+        yield running_status(None, shown), "", "", []
         # A stopped evaluation keeps every finished row; running it again resumes.
         child = ChildProcess(command).start()
         for log, returncode, _ in follow(child, flag, stop_timeout=30, root=root):
-            if log.done_total and log.done_total[1]:
-                progress(log.done_total, desc=progress_phase(log))
+            if log.bar_label == EVALUATE_BAR and log.done_total[1]:
+                progress(log.done_total, desc="evaluating", unit="rows")  # only rows have a bar
             if returncode is None:
-                yield f"Running… output folder: `{shown}`", log.text(), "", []
+                yield running_status(log, shown), log.text(), "", []
                 continue
             if returncode != 0:
                 reason = (
@@ -216,7 +240,10 @@ def build(context: AppContext) -> None:
             yield (f"Done. Output folder: `{shown}`", log.text(), table, plots)
 
     # The progress bar sits on the status line: the log stays readable while the run goes on.
-    run_button.click(
+    run_with_stop(
+        run_button.click,
+        stop_button,
+        [run_button],
         on_run,
         [session_secret, data, limit, seed, models, methods, tiny, output],
         [status, log, summary, plots],

@@ -42,6 +42,9 @@ class AppSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     # The image model the banner offers to download (the hub answered, none was here).
     download_offer: str | None = None
+    # False when the hub did not answer at start: a model that is not here cannot be
+    # downloaded, so it is refused as offline (True when downloads were never asked about).
+    hub_reachable: bool = True
 
     @property
     def banner(self) -> str:
@@ -63,7 +66,7 @@ class AppSettings:
     def image_model_choices(self) -> list[tuple[str, str]]:
         """Return the TIS dropdown as (label, name): models without local weights are
         marked, so nobody picks one expecting it to work offline."""
-        return [(model_label(name), name) for name in self.image_models()]
+        return [(model_label(name, self.hub_reachable), name) for name in self.image_models()]
 
 
 def model_available(name: str) -> bool:
@@ -78,14 +81,20 @@ def model_available(name: str) -> bool:
     return is_downloaded(name)
 
 
-def model_label(name: str) -> str:
-    """Return the dropdown label of an image model: its name, marked when not downloaded."""
-    return name if model_available(name) else f"{name} (not downloaded)"
+def model_label(name: str, hub_reachable: bool = True) -> str:
+    """Return the dropdown label of an image model: its name, marked when not downloaded,
+    and marked "offline" too when it cannot be downloaded either (unavailable_reason)."""
+    if model_available(name):
+        return name
+    if unavailable_reason(name, hub_reachable):
+        return f"{name} (not downloaded, offline)"
+    return f"{name} (not downloaded)"
 
 
-def unavailable_reason(name: str) -> str | None:
+def unavailable_reason(name: str, hub_reachable: bool = True) -> str | None:
     """Return why the image model `name` cannot render here, before any work starts (None
-    when it can, or when it can still be downloaded because the hub is reachable)."""
+    when it can, or when it can still be downloaded: downloads are on and the hub answered,
+    `hub_reachable` being AppSettings.hub_reachable)."""
     if model_available(name):
         return None
     if MODELS[name].repo_id is None:  # an offline-set folder: nothing on the hub to fetch
@@ -95,11 +104,15 @@ def unavailable_reason(name: str) -> str | None:
         )
     from huggingface_hub import constants
 
-    if not constants.HF_HUB_OFFLINE:
+    if constants.HF_HUB_OFFLINE:
+        why = "HF_HUB_OFFLINE"
+    elif not hub_reachable:
+        why = "the Hugging Face Hub did not answer when it started"
+    else:
         return None
     return (
-        f"The image model {name} is not downloaded and this app runs offline "
-        "(HF_HUB_OFFLINE): choose one of the offline models (tiny-sd, tiny-sdxl), or download "
+        f"The image model {name} is not downloaded and this app runs offline ({why}): "
+        "choose one of the offline models (tiny-sd, tiny-sdxl), or download "
         f"{MODELS[name].repo_id} and restart."
     )
 
@@ -113,8 +126,10 @@ def detect_settings(
     downloaded; else SD 1.5 on a GPU, the fastest few-step model on a CPU (whichever of the
     two is downloaded, see core.assets.download.start_model).
 
-    With `offer_download`, an app on the offline set (not forced) whose hub answers offers
-    the device's default model in the banner (`download_offer`; asks the hub, 5 s at most).
+    With `offer_download` the hub is asked once (5 s at most): when it does not answer,
+    `hub_reachable` is False (models not here are refused as offline); when it does, an app
+    on the offline set (not forced) offers the device's default model in the banner
+    (`download_offer`).
     """
     from core.assets.download import (
         default_image_model,
@@ -126,8 +141,9 @@ def detect_settings(
     start = None if force_offline else start_model()
     offline = start is None
     ip2p_cached = not offline and is_downloaded("instruct-pix2pix")
+    reachable = hub_reachable() if offer_download else True
     offer = None
-    if offline and offer_download and not force_offline and hub_reachable():
+    if offline and offer_download and not force_offline and reachable:
         offer = default_image_model()
         log.info("no image model downloaded; the banner offers %s", offer)
     return AppSettings(
@@ -138,4 +154,5 @@ def detect_settings(
         workspace=workspace_dir(),
         concurrency=concurrency,
         download_offer=offer,
+        hub_reachable=reachable,
     )

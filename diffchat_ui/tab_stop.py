@@ -1,4 +1,5 @@
-"""The Stop button of the Compare, Evaluate and Train tabs: one handler for all three.
+"""The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
+the button's look (grey and disabled while idle, the red Stop only while its tab's job runs).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -11,6 +12,38 @@ import gradio as gr
 
 from core.errors import DiffChatError
 from diffchat_ui.context import AppContext
+
+# A red Stop that can be pressed while nothing runs reads as "something is running". The
+# Create tab's Stop takes the same two looks.
+IDLE = {"variant": "secondary", "interactive": False}
+RUNNING = {"variant": "stop", "interactive": True}
+
+
+def idle_stop_button(tab: str) -> gr.Button:
+    """Return the idle Stop button of `tab` (elem_id "<tab>-stop")."""
+    return gr.Button("Stop", elem_id=f"{tab}-stop", **IDLE)
+
+
+def run_with_stop(
+    trigger, stop: gr.Button, run_buttons: list[gr.Button], fn, inputs, outputs, **kwargs
+):
+    """Wire `trigger` (e.g. `start_button.click`) to run `fn(inputs) -> outputs` as a tab's job.
+
+    At once (no queue) `stop` turns into the red Stop and `run_buttons` are disabled, so the
+    job is not started twice; when `fn` ends (done, refused, stopped or failed) they are idle
+    again. `kwargs` go to the `fn` event (api_name, concurrency_id, show_progress_on, ...),
+    the only one of the three an API client calls. Returns the `fn` event.
+    """
+    buttons = [stop, *run_buttons]
+
+    def look(running: bool):
+        shown = RUNNING if running else IDLE
+        return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
+
+    quiet = {"queue": False, "api_name": False, "show_progress": "hidden"}
+    event = trigger(lambda: look(True), None, buttons, **quiet).then(fn, inputs, outputs, **kwargs)
+    event.then(lambda: look(False), None, buttons, **quiet)
+    return event
 
 
 def stop_handler(context: AppContext, tab: str):

@@ -23,7 +23,7 @@ from core.errors import DiffChatError, InputError
 from diffchat_ui.context import TRAIN_RUNS, AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
 from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
@@ -270,7 +270,7 @@ def build(context: AppContext) -> None:
     )
     with gr.Row():
         start_button = gr.Button("Start", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
+        stop_button = idle_stop_button("train")
         resume_button = gr.Button("Resume")
     status = gr.Markdown(elem_id="train-status")
     log = gr.Textbox(label="Log", lines=10, max_lines=14, autoscroll=True, elem_id="train-log")
@@ -392,20 +392,20 @@ def build(context: AppContext) -> None:
         return on_click
 
     # The progress bar sits on the status line: the log and the curve stay visible.
-    start_button.click(
-        runner(resume=False),
-        inputs,
-        [status, log, curves],
-        api_name="train",
-        show_progress_on=[status],
-    )
-    resume_button.click(
-        runner(resume=True),
-        inputs,
-        [status, log, curves],
-        api_name="train_resume",
-        show_progress_on=[status],
-    )
+    for button, resume, api_name in (
+        (start_button, False, "train"),
+        (resume_button, True, "train_resume"),
+    ):
+        run_with_stop(
+            button.click,
+            stop_button,
+            [start_button, resume_button],
+            runner(resume=resume),
+            inputs,
+            [status, log, curves],
+            api_name=api_name,
+            show_progress_on=[status],
+        )
 
     def on_quick(stage_v):
         try:

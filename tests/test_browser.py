@@ -106,7 +106,9 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     from core import pipelines
 
     pipelines.unload()  # as on a fresh start: the first turn loads its model
+    red = re.compile(r"\bstop\b")  # the class of Gradio's red "stop" variant
     expect(page.locator("#stop")).to_be_disabled()  # greyed out while idle
+    expect(page.locator("#stop")).not_to_have_class(red)
     expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
     box = page.locator("#instruction textarea")
     box.fill("a red fox in a snowy forest, oil painting")
@@ -116,6 +118,7 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#chat")).to_contain_text("a red fox in a snowy forest", timeout=5_000)
     expect(box).to_have_value("")
     expect(page.locator("#stop")).to_be_enabled()
+    expect(page.locator("#stop")).to_have_class(red)
     # the progress over the image names the phase (the model load, then the steps)...
     progress = page.locator("#current-image .wrap")
     expect(progress).to_contain_text(re.compile("loading tiny-sd|denoising"), timeout=120_000)
@@ -137,6 +140,7 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#stop")).to_be_disabled()
     # one user alone never waits for "other people's images"
     assert "other people" not in page.locator("body").inner_text()
+    expect(page.locator("#stop")).not_to_have_class(red)
     assert image.evaluate("img => img.naturalWidth") > 0
 
     # a hand-edited prompt renders as a new turn
@@ -148,6 +152,9 @@ def test_a_turn_is_live_and_leaves_the_chat_readable(page, tmp_path):
     expect(page.locator("#chat")).to_contain_text("edited by hand", timeout=600_000)
     expect(page.locator("#turns img")).to_have_count(2, timeout=30_000)
     expect(legend).to_contain_text("added")  # now "at night" is marked
+    expect(page.locator("#stop")).not_to_have_class(red)
+    # the screenshot shows Stop grey, not mid-way through its colour's transition
+    page.wait_for_function("() => document.querySelector('#stop').getAnimations().length === 0")
     page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
     assert (tmp_path / "create.png").stat().st_size > 10_000
     if os.environ.get("DIFFCHAT_UPDATE_SCREENSHOT"):
@@ -200,6 +207,25 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(page.locator("#guidance")).to_contain_text("s_T")
 
 
+def test_a_model_that_cannot_run_offline_is_marked_and_refused_at_once(page):
+    from playwright.sync_api import expect
+
+    _settings(page)
+    # a Gradio 6 dropdown: click its input, then the option in the listbox
+    page.get_by_role("combobox", name="Image model").click()
+    page.get_by_role("option", name="sd15 (not downloaded, offline)", exact=True).click()
+    note = page.locator("#model-note")
+    expect(note).to_contain_text("The image model sd15 is not downloaded and this app runs offline")
+    box = page.locator("#instruction textarea")
+    box.fill("a red fox in a snowy forest")
+    page.locator("#send").click()
+    chat = page.locator("#chat")
+    expect(chat).to_contain_text("sd15 is not downloaded and this app runs offline")
+    expect(box).to_have_value("a red fox in a snowy forest")  # kept, to send with another model
+    expect(page.locator("#turn-tree")).to_contain_text("No turns yet.")
+    expect(page.locator("#current-image img")).to_have_count(0)
+
+
 def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
     """New session after a chat started from an upload kept "start from my image" and the old
     upload, so the new chat's first message described the last chat's picture."""
@@ -226,6 +252,24 @@ def test_new_session_after_an_image_start_starts_from_text(page, tmp_path):
     expect(page.locator("#start-image")).to_be_visible()
     expect(page.locator("#start-image")).not_to_contain_text("mine.png")
     expect(page.locator("#upload-preview img")).to_have_count(0)
+
+
+def test_the_stop_buttons_of_the_job_tabs_look_inactive_while_idle(page):
+    """They were the red Stop, pressable, while nothing ran (the Create tab's is greyed)."""
+    from playwright.sync_api import expect
+
+    for tab in ("Compare", "Evaluate", "Train"):
+        page.get_by_role("tab", name=tab).click()
+        stop = page.locator(f"#{tab.lower()}-stop")
+        expect(stop).to_be_disabled()
+        expect(stop).not_to_have_class(re.compile(r"\bstop\b"))  # not the red variant
+    # a run refused before it starts leaves it so
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Data file (shipped sample or inside the workspace)").fill("/etc/passwd")
+    page.get_by_role("button", name="Run evaluation").click()
+    expect(page.locator("#evaluation-status")).to_contain_text("⚠️", timeout=30_000)
+    expect(page.locator("#evaluate-stop")).to_be_disabled()
+    expect(page.get_by_role("button", name="Run evaluation")).to_be_enabled()
 
 
 def test_evaluation_plots_render_as_images(page, workspace):
@@ -349,10 +393,16 @@ def test_compare_names_the_running_method_and_its_table_fits(page, tmp_path):
     page.get_by_role("combobox", name="Chat LLM (OpenAI-compatible or local)").click()
     page.get_by_role("option", name="(none)").click()
     page.get_by_role("button", name="Compare", exact=True).click()
+    # while it runs its Stop is the red one, and the Compare button cannot start it twice
+    stop = page.locator("#compare-stop")
+    expect(stop).to_be_enabled()
+    expect(stop).to_have_class(re.compile(r"\bstop\b"))
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_disabled()
     # the progress names what renders: raw image, append, instructpix2pix (3 renders)
     running = re.compile(r"(raw image|append|instructpix2pix) on tiny-sd \(\d of 3\)")
     expect(page.get_by_text(running).first).to_be_visible(timeout=300_000)
     expect(page.get_by_text("Done: 1 model(s).")).to_be_visible(timeout=600_000)
+    expect(stop).to_be_disabled()  # idle again
     table = page.locator("#compare-table")
     expect(table).to_contain_text("append")
     expect(table).to_contain_text("instructpix2pix")
@@ -412,6 +462,7 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.get_by_role("button", name="Start").click()
     # the child loads torch and the model first: slow when other work shares the 2 cores
     expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
+    expect(page.locator("#train-stop")).to_be_enabled()  # the red Stop only while it runs
     # the curve draws while the run goes on, not hidden under a progress overlay
     curve = page.locator("#train-curves canvas, #train-curves svg").first
     expect(curve).to_be_visible(timeout=240_000)
@@ -430,8 +481,9 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     with Image.open(tmp_path / "train.png") as shot:
         colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
     assert colours is None or len(colours) > 8
-    page.get_by_role("button", name="Stop").click()
+    page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
+    expect(page.locator("#train-stop")).to_be_disabled()
     first_run = _drawn_steps(page)
     assert len(first_run) > 1, first_run
 
@@ -444,7 +496,7 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     )
     resumed = _drawn_steps(page)
     assert min(resumed) == min(first_run), (first_run[:3], resumed[:3])
-    page.get_by_role("button", name="Stop").click()
+    page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
 
 

@@ -56,6 +56,8 @@ def test_the_banner_offers_the_default_model_only_when_asked_and_the_hub_answers
     assert detect_settings(force_offline=True, offer_download=True).banner == OFFLINE_BANNER
     monkeypatch.setattr(download, "hub_reachable", lambda timeout=5.0: False)
     assert detect_settings(offer_download=True).banner == OFFLINE_BANNER
+    # ...and then a model that is not here cannot be downloaded either (refused as offline)
+    assert settings.hub_reachable and not detect_settings(offer_download=True).hub_reachable
 
 
 def test_the_download_button_shows_progress_and_switches_the_app(first_run, hub):  # noqa: F811

@@ -19,7 +19,9 @@ KEY = b"k" * 32
 
 def _context(offline: bool = True):
     # What the Create tab's views and first-turn handlers read of AppContext.
-    return SimpleNamespace(settings=SimpleNamespace(offline=offline, ip2p_model="tiny-ip2p"))
+    return SimpleNamespace(
+        settings=SimpleNamespace(offline=offline, ip2p_model="tiny-ip2p", hub_reachable=True)
+    )
 
 
 def _turn_settings(**changes):
@@ -216,7 +218,9 @@ def test_variations_render_one_prompt_with_seeds_s_s_plus_1_as_siblings(monkeypa
         return TurnResult(prompt, Image.new("RGB", (8, 8), "red"), {})
 
     monkeypatch.setattr(create_tab, "run_turn", run_turn)
-    monkeypatch.setattr(diffchat_ui.settings, "unavailable_reason", lambda name: None)
+    monkeypatch.setattr(
+        diffchat_ui.settings, "unavailable_reason", lambda name, hub_reachable=True: None
+    )
     context = SimpleNamespace(
         settings=_context().settings, worker=Worker(), cancel_flags=CancelFlags()
     )
@@ -306,7 +310,9 @@ def two_tabs(monkeypatch, tmp_path):
         return TurnResult(prompt, Image.new("RGB", (8, 8), "red"), {})
 
     monkeypatch.setattr(create_tab, "run_turn", run_turn)
-    monkeypatch.setattr(diffchat_ui.settings, "unavailable_reason", lambda name: None)
+    monkeypatch.setattr(
+        diffchat_ui.settings, "unavailable_reason", lambda name, hub_reachable=True: None
+    )
     context = SimpleNamespace(
         settings=_context().settings, worker=Worker(), cancel_flags=CancelFlags()
     )

@@ -261,10 +261,39 @@ def test_models_without_weights_are_marked_and_refused_offline(monkeypatch, hf_c
     from diffchat_ui.settings import model_label
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert model_label("sd15") == "sd15 (not downloaded)"
+    assert model_label("sd15") == "sd15 (not downloaded, offline)"
     assert "not downloaded and this app runs offline" in model_note_text("sd15")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert "the first turn downloads it" in model_note_text("sd15")
+
+
+def test_a_hub_that_did_not_answer_at_start_makes_models_not_here_offline(monkeypatch, hf_cache):
+    """`make run` without network (HF_HUB_OFFLINE unset): picking sd15 said "the first turn
+    downloads it", and the turn failed only at the render, after the rewrite."""
+    from huggingface_hub import constants
+
+    from diffchat_ui.create_tab import START_TEXT, model_note_text, model_refusal
+    from diffchat_ui.settings import AppSettings, model_label
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    settings = AppSettings(True, "tiny-sd", "tiny-ip2p", "diffchat-offline", hf_cache.root)
+    cut_off = AppSettings(
+        True, "tiny-sd", "tiny-ip2p", "diffchat-offline", hf_cache.root, hub_reachable=False
+    )
+    assert ("sd15 (not downloaded)", "sd15") in settings.image_model_choices()
+    assert ("sd15 (not downloaded, offline)", "sd15") in cut_off.image_model_choices()
+    assert ("tiny-sd", "tiny-sd") in cut_off.image_model_choices()
+    assert model_label("sd15", hub_reachable=False) == "sd15 (not downloaded, offline)"
+    note = model_note_text("sd15", hub_reachable=False)
+    assert note.startswith("⚠️ The image model sd15 is not downloaded and this app runs offline")
+    assert "the Hugging Face Hub did not answer when it started" in note
+    refused = model_refusal(
+        None, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p", hub_reachable=False
+    )
+    assert "not downloaded and this app runs offline" in refused
+    assert model_refusal(None, START_TEXT, "sd15", "", "rewrite only", "tiny-ip2p") is None
+    # the draft speed's few-step model is checked the same way
+    assert "runs offline" in model_note_text("sd15", "draft", hub_reachable=False)
 
 
 def test_a_turn_checks_the_model_it_would_render_with(monkeypatch, tmp_path, hf_cache):

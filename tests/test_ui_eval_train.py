@@ -23,11 +23,36 @@ def test_log_hides_library_warnings_and_names_the_bar():
     assert log.lines == ["loading models", log.lines[1]] and "272/272" in log.lines[1]
     assert log.hidden_warnings == 2 and log.bar_label == "Loading weights"
 
-    from diffchat_ui.evaluate_tab import progress_phase
-
-    assert progress_phase(log) == "loading models (Loading weights)"
     log.add("evaluate:  50%|#####     | 3/6 [00:10<00:10, 3.3s/row]")
-    assert progress_phase(log) == "evaluating rows" and log.done_total == (3, 6)
+    assert log.bar_label == "evaluate" and log.done_total == (3, 6)
+
+
+def test_the_evaluation_phases_say_what_the_child_is_doing():
+    """A finished model-loading bar read "loading models (Loading weights) 100%" for the
+    minutes the child then spent before its first row, and the rows' bar showed full while
+    the summary was written."""
+    from diffchat_ui.evaluate_tab import progress_phase, running_status
+
+    log = LogBuffer()
+    assert progress_phase(None) == progress_phase(log) == "starting (loading the libraries)"
+    log.add("Loading weights:  40%|####      | 109/272 [00:01<00:01, 200it/s]")
+    assert progress_phase(log) == "loading models (Loading weights: 109/272)"
+    log.add("Loading weights: 100%|##########| 272/272 [00:01<00:00, 200it/s]")
+    assert (
+        progress_phase(log) == "loading models and data (Loading weights done; the rows come next)"
+    )
+    assert "100" not in progress_phase(log)
+    log.add("evaluate:   0%|          | 0/6 [00:00<?, ?row/s]")
+    assert progress_phase(log) == (
+        "evaluating rows (0 of 6 done; the first ones also load the image model and the scorers)"
+    )
+    log.add("evaluate:  50%|#####     | 3/6 [00:10<00:10, 3.3s/row]")
+    assert progress_phase(log) == "evaluating rows (3 of 6 done)"
+    log.add("evaluate: 100%|##########| 6/6 [00:20<00:00, 3.3s/row]")
+    assert progress_phase(log) == "writing the summary and plots (all 6 rows done)"
+    assert running_status(log, "evaluations/x") == (
+        "Running: writing the summary and plots (all 6 rows done)… Output folder: `evaluations/x`"
+    )
 
 
 def test_log_hides_a_warning_printed_right_after_a_bar_redraw():
@@ -64,6 +89,68 @@ def test_a_bar_the_child_redraws_at_once_shows_while_the_child_is_quiet():
     child = ChildProcess([sys.executable, "-c", script]).start()
     shown = [log.done_total for log, code, _ in follow(child, threading.Event()) if code is None]
     assert shown and shown[-1] == (272, 272), shown
+
+
+def test_a_bar_redraw_arrives_before_the_next_one_begins(tmp_path):
+    """tqdm writes "\\r" + bar and no line end: read line by line, the evaluation's "0/3" bar
+    arrived only when row 1 was done, so the whole first row showed model loading at 100 %.
+    The child here draws its bar, then waits (without a deadline) until the test saw it."""
+    import sys
+
+    from train.runner import ChildProcess
+
+    seen = tmp_path / "seen"
+    script = (
+        "import os, sys, time\n"
+        "sys.stderr.write('Loading weights: 100%|##| 272/272 [00:00<00:00]\\n')\n"
+        "sys.stderr.write('\\revaluate:   0%|  | 0/3 [00:00<?, ?row/s]')\n"
+        "sys.stderr.flush()\n"
+        f"while not os.path.exists({str(seen)!r}):\n"
+        "    time.sleep(0.05)\n"
+        "sys.stderr.write('\\nall rows done\\n')\n"
+    )
+    child = ChildProcess([sys.executable, "-c", script]).start()
+    lines, idle_polls = [], 0
+    for event in child.events(poll_seconds=0.1):
+        if event.kind == "line":
+            lines.append(event.text)
+            if event.text.startswith("evaluate:") and not seen.exists():
+                lines.append("(seen while the child waits)")
+                seen.touch()
+        elif event.kind == "idle" and not seen.exists():
+            idle_polls += 1
+            if idle_polls >= 300:  # 30 s and still nothing: let the child end, then fail
+                seen.touch()
+    assert lines == [
+        "Loading weights: 100%|##| 272/272 [00:00<00:00]",
+        "evaluate:   0%|  | 0/3 [00:00<?, ?row/s]",
+        "(seen while the child waits)",
+        "all rows done",
+    ]
+
+
+def test_output_read_in_pieces_arrives_whole_and_ends():
+    """Text with no line end in one read (a long line cut by the pipe, the last words before
+    the exit) must neither be lost nor stop the reading: the Evaluate tab then said
+    "Running" forever for a child that had exited."""
+    import sys
+
+    from train.runner import ChildProcess
+
+    script = (
+        "import os\n"
+        "os.write(2, b'no line end yet')\n"
+        "os.write(2, b', a line ends\\n\\xc3')\n"  # a UTF-8 character cut in two
+        "os.write(2, b'\\xa9t\\xc3\\xa9\\nthe last words')\n"
+    )
+    child = ChildProcess([sys.executable, "-c", script]).start()
+    lines, idle_polls = [], 0
+    for event in child.events(poll_seconds=0.1):
+        if event.kind == "line":
+            lines.append(event.text)
+        idle_polls += event.kind == "idle"
+        assert idle_polls < 300, f"30 s without an end after {lines}"  # the reader died
+    assert lines == ["no line end yet, a line ends", "été", "the last words"]
 
 
 def test_evaluate_and_train_runs_show_their_progress_on_the_status_line(tmp_path, monkeypatch):

@@ -15,9 +15,11 @@ imports a model: it reads lines and metrics rows.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +36,8 @@ from train.__main__ import STAGES
 from train.common import METRICS_JSONL
 
 RESUME_ARGUMENT = "--resume_from_checkpoint"
+# Where the merged output breaks into lines: a progress bar's redraw starts with "\r".
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -67,26 +71,46 @@ class ChildProcess:
         self._lines = queue.Queue()
         # Unbuffered: a piped Python child would otherwise hold its log back in 8 KB blocks.
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
-        # Text mode splits on "\r" too, so every progress-bar redraw arrives as its own line.
         self.process = subprocess.Popen(
             self.command(),
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
+            bufsize=0,  # bytes as they come: _read_lines splits them
             start_new_session=True,  # Stop signals the child's whole process group, not the UI
         )
         threading.Thread(target=self._read_lines, daemon=True).start()
         return self
 
     def _read_lines(self) -> None:
+        """Put each output line on the queue as it comes, splitting on "\r" too, so every
+        progress-bar redraw is a line of its own.
+
+        tqdm writes a redraw as "\r" + the bar, ending nothing: read line by line, the bar
+        showed only once the next redraw began (the evaluation's "0/3 rows" arrived when
+        row 1 was done; until then the screen still said model loading was at 100 %). A
+        redraw comes in one write, so the text after the last "\r" of a read is passed on
+        at once; text after a "\n" waits for its line's end."""
         assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.strip():
-                self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        try:
+            while chunk := os.read(self.process.stdout.fileno(), 65536):
+                text = pending + decoder.decode(chunk)
+                *lines, pending = _LINE_END.split(text)
+                after_return = len(pending) < len(text) and text[-len(pending) - 1] == "\r"
+                if pending and after_return:
+                    lines.append(pending)
+                    pending = ""
+                for line in lines:
+                    if line.strip():
+                        self._lines.put(line)
+            pending += decoder.decode(b"", final=True)
+            if pending.strip():
+                self._lines.put(pending)
+        finally:  # events() waits for this end mark, whatever happened here
+            self._lines.put(None)
 
     @property
     def is_running(self) -> bool:
