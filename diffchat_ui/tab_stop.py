@@ -1,5 +1,5 @@
 """The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
-the button's look (grey and disabled while idle, the red Stop only while its tab's job runs).
+the button's look (grey while idle, the red Stop only while its tab's job runs).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -13,15 +13,18 @@ import gradio as gr
 from core.errors import DiffChatError
 from diffchat_ui.context import AppContext
 
-# A red Stop that can be pressed while nothing runs reads as "something is running". The
-# Create tab's Stop takes the same two looks.
+# A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
+# greyed out while idle. A job of these tabs is a child process that outlives the page: a page
+# opened or reloaded while it runs cannot tell, so their idle Stop stays pressable (it stops
+# that browser's job, if any), only grey.
 IDLE = {"variant": "secondary", "interactive": False}
+JOB_IDLE = {"variant": "secondary", "interactive": True}
 RUNNING = {"variant": "stop", "interactive": True}
 
 
 def idle_stop_button(tab: str) -> gr.Button:
     """Return the idle Stop button of `tab` (elem_id "<tab>-stop")."""
-    return gr.Button("Stop", elem_id=f"{tab}-stop", **IDLE)
+    return gr.Button("Stop", elem_id=f"{tab}-stop", **JOB_IDLE)
 
 
 def run_with_stop(
@@ -37,7 +40,7 @@ def run_with_stop(
     buttons = [stop, *run_buttons]
 
     def look(running: bool):
-        shown = RUNNING if running else IDLE
+        shown = RUNNING if running else JOB_IDLE
         return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
 
     quiet = {"queue": False, "api_name": False, "show_progress": "hidden"}
