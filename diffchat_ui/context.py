@@ -120,15 +120,21 @@ class AppContext:
 
     def rewriter_choices(self, request=None) -> list[tuple[str, str]]:
         """Return the rewriter dropdown as (label, value): registry rewriters, then the
-        caller's finished training runs labelled by their run name (the value is the run's
-        folder). With a login required and no user logged in (the dropdown built at
-        start-up), only the registry rewriters: WORKSPACE/train-runs is nobody's."""
+        caller's finished training runs labelled by their run name. A run's value is its
+        folder inside the caller's root ("./train-runs/sft-run/final", which
+        core.validation.resolve_model_reference finds there): the page never holds a server
+        path. With a login required and no user logged in (the dropdown built at start-up),
+        only the registry rewriters: WORKSPACE/train-runs is nobody's."""
         shipped = [(name, name) for name in list_models("rewriter")]
         if self.login_required and not getattr(request, "username", None):
             return shipped
         runs = self.train_runs_dir(request)
+        root = self.user_root(request)
         return shipped + [
-            (f"{path.relative_to(runs).as_posix()} (trained here)", str(path))
+            (
+                f"{path.relative_to(runs).as_posix()} (trained here)",
+                f"./{path.relative_to(root).as_posix()}",
+            )
             for path in finished_rewriters(runs)
         ]
 

@@ -420,7 +420,10 @@ def test_trained_rewriters_are_listed_by_run_name(tmp_path):
     final = context.train_runs_dir() / "sft-run" / "final"
     final.mkdir(parents=True)
     (final / "adapter_config.json").write_text("{}")
-    assert context.rewriter_choices()[-1] == ("sft-run/final (trained here)", str(final))
+    label, value = context.rewriter_choices()[-1]
+    assert (label, value) == ("sft-run/final (trained here)", "./train-runs/sft-run/final")
+    assert str(tmp_path) not in value  # the page holds no server path
+    assert (context.user_root() / value).resolve() == final.resolve()  # found in the root
 
 
 def test_with_a_login_each_user_lists_only_their_own_trained_rewriters(tmp_path):
@@ -435,16 +438,18 @@ def test_with_a_login_each_user_lists_only_their_own_trained_rewriters(tmp_path)
     final.mkdir(parents=True)
     (final / "adapter_config.json").write_text("{}")
     assert final.is_relative_to(tmp_path / "users" / user_folder_name("alice"))
-    assert context.rewriter_choices(alice)[-1] == ("sft-run/final (trained here)", str(final))
-    assert str(final) not in {value for _, value in context.rewriter_choices(bob)}
-    assert str(final) not in {value for _, value in context.rewriter_choices()}  # no login
+    value = "./train-runs/sft-run/final"  # inside alice's own folder
+    assert context.rewriter_choices(alice)[-1] == ("sft-run/final (trained here)", value)
+    assert value not in {value for _, value in context.rewriter_choices(bob)}
+    assert value not in {value for _, value in context.rewriter_choices()}  # no login
     # The page built at start-up (no user yet) lists no run of the shared workspace either.
     shared = context.settings.workspace / "train-runs" / "shared" / "final"
     shared.mkdir(parents=True)
     (shared / "adapter_config.json").write_text("{}")
-    assert str(shared) in {value for _, value in context.rewriter_choices()}  # without --auth
+    shared_value = "./train-runs/shared/final"
+    assert shared_value in {value for _, value in context.rewriter_choices()}  # without --auth
     context.login_required = True
-    assert str(shared) not in {value for _, value in context.rewriter_choices()}
+    assert shared_value not in {value for _, value in context.rewriter_choices()}
     assert ("append", "append") in context.rewriter_choices()
     assert context.user_root(SimpleNamespace(username=None)) == tmp_path  # without --auth
     # A user name is never a path, and names that read alike stay apart.
