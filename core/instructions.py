@@ -1479,8 +1479,10 @@ def _is_hair_colour(word: str) -> bool:
     """Whether an adjective names a colour of hair: a colour ("black", "blonde"), a shade
     ("dark": "(used of color) having a dark hue") or a WordNet adjective glossed as hair of a
     colour ("auburn", "redheaded", "brunette"); not "long" or "curly"."""
-    if " " in word or _shade(word) is not None:
-        return _shade(word) is not None
+    if _shade(word) is not None:  # "light brown"
+        return True
+    if " " in word:
+        return False
     value = slot_of(word, "a")
     if value is not None and value.slot == "colour":
         return True
@@ -2364,19 +2366,25 @@ def _words_within(first: str, second: str) -> bool:
     return f" {first} " in f" {second} " or f" {second} " in f" {first} "
 
 
-def _describes_looks(text: str, value: str) -> bool:
-    """Whether `value` (word key) stands before a body part or what covers one, describing
-    how it looks ("dark" of "dark hair", "dark eyes", "a dark suit"), not a mood of the
-    picture ("dark, moody", "a dark forest")."""
+def _word_after(text: str, value: str) -> tuple[str, str | None] | None:
+    """(lemma, POS) of the word right after `value` (a word key) in its comma clause of
+    `text`, or None where `value` is not there or ends its clause."""
     size = len(value.split())
     for clause in text.split(","):
         words = split_words(clause)
         for start in range(len(words) - size):
             if " ".join(words[start : start + size]) == value:
-                lemma, pos = tagged_lemmas(clause)[start + size]
-                senses = _noun_senses(lemma, "n", True) if pos == "n" else ()
-                return bool(senses) and bool(_closure(senses[0].name()) & _LOOKS)
-    return False
+                return tagged_lemmas(clause)[start + size]
+    return None
+
+
+def _describes_looks(text: str, value: str) -> bool:
+    """Whether `value` (word key) stands before a body part or what covers one, describing
+    how it looks ("dark" of "dark hair", "dark eyes", "a dark suit"), not a mood of the
+    picture ("dark, moody", "a dark forest")."""
+    after = _word_after(text, value)
+    senses = _noun_senses(after[0], "n", True) if after and after[1] == "n" else ()
+    return bool(senses) and bool(_closure(senses[0].name()) & _LOOKS)
 
 
 _FACE_WORDS = frozenset({"face", "expression", "eyes", "look", "gaze", "smile", "mouth"})
@@ -2385,13 +2393,8 @@ _FACE_WORDS = frozenset({"face", "expression", "eyes", "look", "gaze", "smile", 
 def _describes_another(text: str, value: str, objects) -> bool:
     """Whether an expression word of `text` describes a noun other than the edited one or
     its face ("calm" of "a calm lake" when the man is to smile; not "a serious face")."""
-    for clause in text.split(","):
-        words = split_words(clause)
-        for start in range(len(words) - 1):
-            if words[start] == value:
-                lemma, pos = tagged_lemmas(clause)[start + 1]
-                return pos == "n" and lemma not in _FACE_WORDS and lemma not in objects
-    return False
+    after = _word_after(text, value)
+    return bool(after) and after[1] == "n" and after[0] not in _FACE_WORDS | set(objects)
 
 
 def _with_mood_word(text: str, value: str) -> str:
