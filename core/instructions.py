@@ -39,8 +39,9 @@ Where the knowledge comes from:
 - What WordNet cannot place at all is data, `core/reader_words.json`: the tags each medium
   kind carries ("cel shading" for anime, "soft washes" for watercolor, "octane render" for
   3d; they go when the instruction sets another kind), words bound to a season or weather
-  ("snow on the roofs" only in winter), and the words of which a picture holds one at a
-  time: mood, expression, camera angle, shot size, lens, composition (`_lexicon_losses`).
+  ("snow on the roofs" only in winter), the words of which a picture holds one at a
+  time: mood, expression, camera angle, shot size, lens, composition (`_lexicon_losses`),
+  and the outfits WordNet 3.0 does not list ("hoodie", "tracksuit": `_is_outfit`).
 - "Present in a text" is synonym-aware: a lemma is present when the text holds it, a word
   derived from it (snow / snowy), or a WordNet synonym used with the same part of speech
   (bike / bicycle; "night" / "dark" counts only where "dark" is a noun).
