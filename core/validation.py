@@ -182,13 +182,19 @@ def _confinement(root: str | Path | None) -> Path:
     return root
 
 
+def _named_folders(root: str | Path | None) -> tuple[tuple[Path, str], ...]:
+    """The folders a message names paths inside, each with the prefix it names them by:
+    `root` (default the workspace) as "", the shipped assets as "assets/"."""
+    return ((_confinement(root), ""), (assets_dir().resolve(), "assets/"))
+
+
 def shown_path(path: str | Path, root: str | Path | None = None) -> str:
     """Return how a message names `path` to the person: relative to `root` (default the
     workspace; with --auth the user's own folder) or as "assets/..." inside the shipped
     assets, else its file name alone. Never the absolute server path: it would tell every
     browser where the workspace lives (with --auth, the users/<name>-<hash> folder too)."""
     path = Path(path)
-    for base, prefix in ((_confinement(root), ""), (assets_dir().resolve(), "assets/")):
+    for base, prefix in _named_folders(root):
         if path.is_absolute() and path.is_relative_to(base):
             return prefix + (path.relative_to(base).as_posix() if path != base else ".")
     return path.as_posix() if not path.is_absolute() else path.name
@@ -198,7 +204,7 @@ def without_server_paths(text: str, root: str | Path | None = None) -> str:
     """Return `text` (a line a child process printed: a training or evaluation log, its
     error) with each absolute path inside `root` (default the workspace) or the shipped
     assets named as `shown_path` names it."""
-    for base, prefix in ((_confinement(root), ""), (assets_dir().resolve(), "assets/")):
+    for base, prefix in _named_folders(root):
         text = text.replace(f"{base}/", prefix)
         # The folder itself, not a sibling whose name only starts with its name.
         text = re.sub(re.escape(str(base)) + r"(?![\w.-])", prefix.rstrip("/") or ".", text)
