@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -877,6 +878,19 @@ def _is_named_place(phrase: str) -> bool:
         for sense in senses
         for hypernym in sense.instance_hypernyms()
     )
+
+
+def _place_phrases(prompt: str) -> list[str]:
+    """The prompt's place phrases, each where a leading part of it names a place: "on a
+    kitchen floor", "in a park at dawn" (not "in a red coat")."""
+    return [
+        match.group(0)
+        for match in _PLACE_PHRASE.finditer(prompt)
+        if any(
+            _is_place(" ".join(match.group(0).split()[:end]))
+            for end in range(2, len(match.group(0).split()) + 1)
+        )
+    ]
 
 
 def _place_phrase(prompt: str, preposition: str) -> str | None:
@@ -2657,8 +2671,11 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
     objects = {lemma for part in (reading, *readings) for lemma in part.objects}
     slots_set = {slot for part in (reading, *readings) for slot in part.slots}
     after = _text_words(candidate).tagged_order
-    asked = {word for lemma in reading.gain for word in lemma.split()}
-    named = {lemma for lemma, _ in _text_words(reading.instruction).tagged_order}
+    # What an added thing brings takes no one's place: "make it winter and add a snowman"
+    # must not write the snowman over "a rope ladder" (an earlier turn's edit).
+    replacing = [part for part in readings if part.kind != "add"] or list(readings)
+    asked = {word for part in replacing for lemma in part.gain for word in lemma.split()}
+    named = {lemma for part in replacing for lemma, _ in _text_words(part.instruction).tagged_order}
     asked |= named
     removed = {word for lemma in reading.lose for word in lemma.split()}
 
@@ -2674,7 +2691,23 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
         and part.slots
         and set(part.slots) <= set(SCENE_SLOTS)
         and not part.objects
-        for part in readings
+        for part in replacing
+    )
+    # A new place takes the place of the old place's words only ("on a kitchen floor"), not of
+    # "long braids"; an instruction the reader cannot place ("slow motion blur") takes the
+    # place of words inside a clause ("ramen" -> "sushi"), not of a whole clause of their own
+    # ("matching pajamas": in a chat, an earlier turn's edit).
+    moves_only = all("location" in part.slots and not part.objects for part in replacing)
+    unread = all(part.kind == "other" and not part.slots for part in replacing)
+    clause_of = _clause_indices(prompt, before) if unread else None
+    place_words = (
+        {
+            lemma
+            for phrase in _place_phrases(prompt)
+            for lemma, _ in _text_words(phrase).tagged_order
+        }
+        if moves_only
+        else set()
     )
 
     def gives_way(lemma: str, pos: str | None) -> bool:
@@ -2682,6 +2715,8 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
             return True
         value = slot_of(lemma, pos)
         if value is None:
+            if moves_only:
+                return lemma in place_words
             return not scene_only
         return value.slot == "colour" or value.slot in slots_set
 
@@ -2707,14 +2742,38 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
         names_next = (
             old_end < len(before) and before[old_end][1] == "n" and before[old_end][0] in named
         )
+        whole_clauses = clause_of is not None and _covers_clauses(clause_of, old_start, old_end)
         if (
             (replaces or names_next or removed.intersection(lemma for lemma, _ in old))
             and new_words
             and all(map(brings, new_words))
             and len(old_content) <= len(new_words) + 1
         ):
-            explained.update(lemma for lemma, pos in old_content if gives_way(lemma, pos))
+            explained.update(
+                lemma
+                for lemma, pos in old_content
+                if gives_way(lemma, pos) and not (whole_clauses and slot_of(lemma, pos) is None)
+            )
     return frozenset(explained - objects)
+
+
+def _clause_indices(prompt: str, tagged: Sequence[tuple[str, str | None]]) -> list[int] | None:
+    """The comma clause of `prompt` each of its `tagged` words stands in; None where the
+    clauses' words do not line up with the prompt's."""
+    indices: list[int] = []
+    for index, clause in enumerate(prompt.split(",")):
+        indices += [index] * len(_text_words(clause).tagged_order)
+    return indices if len(indices) == len(tagged) else None
+
+
+def _covers_clauses(clause_of: list[int], start: int, end: int) -> bool:
+    """Whether the words start..end are whole comma clauses (every word of each clause)."""
+    if start >= end:
+        return False
+    first, last = clause_of[start], clause_of[end - 1]
+    return (start == 0 or clause_of[start - 1] != first) and (
+        end == len(clause_of) or clause_of[end] != last
+    )
 
 
 def _prompt_keywords(prompt: str) -> list[tuple[str, str]]:

@@ -425,6 +425,27 @@ def test_check_edit_flags_the_old_value_left_beside_the_new():
             "a lighthouse on a cliff, fisheye lens",
             ("rough", "sea", "oil", "painting"),
         ),
+        # an added thing takes no one's place: the rope ladder was an earlier turn's edit
+        (
+            "a big treehouse in an oak tree, a rope ladder, summer, children's book illustration",
+            "make it winter and add a snowman",
+            "a big treehouse in an oak tree, a snowman, in winter, children's book illustration",
+            ("rope", "ladder"),
+        ),
+        # a new place takes the old place's words only
+        (
+            "a girl with pink hair painting at an easel, long braids",
+            "put her in a sunny attic studio",
+            "a girl with pink hair painting at an easel, in a sunny attic studio",
+            ("long", "braid"),
+        ),
+        # an instruction the reader cannot place does not write over a whole clause
+        (
+            "two teenagers having a pillow fight in a bedroom, matching pajamas, flash photo",
+            "slow motion blur",
+            "two teenagers having a pillow fight in a bedroom, slow motion blur, flash photo",
+            ("match", "pajama"),
+        ),
     ],
 )
 def test_check_edit_lists_the_words_lost_beside_the_edit(prompt, instruction, candidate, lost):
@@ -455,6 +476,21 @@ def test_check_edit_lists_the_words_lost_beside_the_edit(prompt, instruction, ca
             "a quiet street with a parked car and old houses",
             "take out the car",
             "a quiet street with old houses",
+        ),
+        (
+            "a tabby cat sitting on a kitchen floor, soft light",
+            "set it in a sunflower field",
+            "a tabby cat sitting in a sunflower field, soft light",
+        ),
+        (
+            "a bowl of ramen, food photo, overhead",
+            "sushi instead",
+            "a bowl of sushi, food photo, overhead",
+        ),
+        (
+            "a bronze statue of a horse in a museum, photo",
+            "move it to a city square",
+            "a bronze statue of a horse in a city square, photo",
         ),
     ],
 )
