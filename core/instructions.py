@@ -103,6 +103,14 @@ _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
     r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
 )
+# "clear the fog", "clear up the clouds": the weather goes (a cleared table is not a removal).
+_CLEAR_WEATHER = re.compile(r"^clear\s+(?:up\s+|away\s+|out\s+)?(?P<old>(?:the\s+)?[a-z]+)$")
+# "in color pls" on "a black and white photo": the colours come back.
+_IN_COLOR = re.compile(
+    r"^(?:make it\s+|put it\s+|show it\s+|go\s+|back to\s+)?(?:in\s+)?(?:full\s+)?"
+    r"(?:colou?r|colou?rs|colou?rized|colou?rised|colou?rize|colou?rise)(?:\s+it)?$"
+)
+_MONOCHROME = re.compile(r"\b(?:black[ -]and[ -]white|b&w|monochrome|monochromatic|gr[ae]yscale)\b")
 _SET_LIGHTING = re.compile(
     r"^(?:make|set|change|turn)\s+the\s+(?:lighting|light)\s+(?:to\s+|into\s+)?(?:be\s+)?"
     r"(?P<new>(?!lighting\b)\w+(?:\s.+)?)$"
@@ -393,6 +401,11 @@ class SlotValue:
 
 
 @lru_cache(maxsize=50_000)
+def _is_weather(noun: str) -> bool:
+    value = slot_of(lemmatize(noun, "n"), "n")
+    return value is not None and value.slot == "weather"
+
+
 def slot_of(lemma: str, pos: str | None = None, strict: bool = False) -> SlotValue | None:
     """Return the slot a lemma fills (season, time_of_day, weather, medium, colour, count) or
     None. `pos` is its part of speech where known (see `_noun_senses`: an adjective stands for
@@ -651,8 +664,13 @@ class EditReading:
     objects: tuple[str, ...] = ()
 
 
+# "sunflowers -> roses": the shorthand of a replacement.
+_ARROW = re.compile(r"^(?P<old>[^-=>→]+?)\s*(?:->|=>|→)\s*(?P<new>[^-=>→]+)$")
+
+
 def _normalize(text: str) -> str:
     text = " ".join(text.lower().replace("’", "'").split())
+    text = _ARROW.sub(r"replace \g<old> with \g<new>", text)
     return text.strip(" .!?")
 
 
@@ -1657,6 +1675,10 @@ def _read_part(prompt: str, text: str) -> EditReading:
 
     if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
         kind, old_phrase, new_phrase = "remove", match["old"], ""
+    elif (match := _CLEAR_WEATHER.match(text)) and _is_weather(match["old"].split()[-1]):
+        kind, old_phrase, new_phrase = "remove", match["old"], ""
+    elif _IN_COLOR.match(text) and (old := _MONOCHROME.search(prompt.lower())):
+        kind, old_phrase, new_phrase = "replace", old.group(0), "color"
     elif match := _NEGATION.search(text):
         kind, old_phrase = "negation", match["old"]
         new_phrase = text[: match.start()]
@@ -1972,6 +1994,9 @@ def _read_part(prompt: str, text: str) -> EditReading:
             continue
         if not is_present(lemma, prompt, pos):
             gain.append(lemma)
+    if kind == "replace" and _IN_COLOR.match(text) and _MONOCHROME.fullmatch(old_phrase or ""):
+        # "in color": here "color" is the content, not a slot's name; the monochrome goes whole
+        gain, lose = ["color"], [old_phrase]
     # A verb that says how to edit is the means, not the content, where the part also names
     # what to show ("light it with harsh midday sun"); alone it is the edit ("blur the sky").
     if new_phrase == text and (verb := _leading_verb(text)):

@@ -397,7 +397,7 @@ _GIVEN_TO = re.compile(r"^(?:the|his|her|their)\s+[\w-]+\s+(?P<thing>(?!of\b|to\
 def _content_phrase(phrase: str) -> str:
     """Return the instruction phrase without its editing verb, pronoun and link words:
     "add a canoe" -> "a canoe", "make it a watercolor" -> "a watercolor", "make him laugh"
-    -> "laughing", "give her a hat" -> "with a hat"."""
+    -> "laughing", "give her a hat" -> "with a hat"; a lone word stays ("color" for "in color")."""
     words = phrase.strip(" ,.!?").split()
     leading_verb = ""
     while words and (words[0] in _EDIT_VERBS or words[0] in _PRONOUNS or words[0] in _LEAD_WORDS):
@@ -410,7 +410,7 @@ def _content_phrase(phrase: str) -> str:
             words = words[3:]
     text = _TRAILING.sub("", " ".join(words)).strip(" ,")
     if not text:
-        return ""
+        return phrase.strip() if len(phrase.split()) == 1 else ""
     # "give the woman short curly hair": what she gets, not her.
     if leading_verb == "give" and (given := _GIVEN_TO.match(text)):
         text = given["thing"]

@@ -1026,3 +1026,53 @@ def test_gerund_doubles_a_short_final_consonant():
         "frowning",
         "opening",
     ]
+
+
+# Session 14: rules found on chains_i (read in session 14, a tuned file from then on).
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # "X -> Y" is a replacement
+        (
+            "a ceramic vase of sunflowers on a windowsill",
+            "sunflowers -> roses",
+            "a ceramic vase of roses on a windowsill",
+        ),
+        ("a cat on a mat", "cat → dog", "a dog on a mat"),
+        # "clear the fog" removes a weather (and the adjective that only said it)
+        (
+            "a huge airship over a foggy victorian city, brass and copper, illustration",
+            "clear the fog",
+            "a huge airship over a victorian city, brass and copper, illustration",
+        ),
+        # "in color" takes the place of black and white
+        (
+            "a young man playing chess in a park, black and white photo",
+            "in color pls",
+            "a young man playing chess in a park, color photo",
+        ),
+        ("a street in paris, monochrome, 35mm", "colorize it", "a street in paris, color, 35mm"),
+    ],
+)
+def test_session14_reader_rules(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "kept_wrongly"),
+    [
+        (
+            "a man playing chess, black and white photo",
+            "in color pls",
+            "a man playing chess, black and white photo, in color",
+        ),
+        ("a city over a foggy bay", "clear the fog", "a city over a foggy bay, clear sky"),
+    ],
+)
+def test_session14_the_verifier_refuses_the_old_value_kept(prompt, instruction, kept_wrongly):
+    assert not check_edit(prompt, instruction, kept_wrongly).ok
+
+
+def test_clearing_a_table_is_not_a_removal():
+    assert read_instruction("a kitchen with a messy table", "clear the table").kind != "remove"
