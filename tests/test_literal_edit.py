@@ -1052,6 +1052,18 @@ def test_gerund_doubles_a_short_final_consonant():
             "a young man playing chess in a park, color photo",
         ),
         ("a street in paris, monochrome, 35mm", "colorize it", "a street in paris, color, 35mm"),
+        # a lens is a camera's: it goes whole when the picture stops being a photo
+        (
+            "a street at night, cinematic photo, 50mm lens, bokeh",
+            "turn it into pixel art",
+            "a street at night, pixel art",
+        ),
+        # a poster is a medium
+        (
+            "an astronaut above earth, stars, nasa photo, deep space",
+            "make it a retro sci-fi poster",
+            "an astronaut above earth, stars, a retro sci-fi poster, deep space",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
