@@ -2208,6 +2208,25 @@ def _lexicon() -> _Lexicon:
     )
 
 
+# A basket, a vase, a bouquet: what they hold was cut or picked, whatever the season.
+_HOLDER_ANCHORS = frozenset({"container.n.01", "arrangement.n.02"})
+
+
+def _cut(prompt: str, word: str) -> bool:
+    """Whether every `word` of `prompt` is held by a container or an arrangement ("a basket
+    of flowers" stays in winter; "a meadow of flowers" does not)."""
+    holders = re.findall(rf"\b([a-z]+) of (?:[a-z]+ )?{re.escape(word)}\b", _words_key(prompt))
+    found = len(re.findall(rf"\b{re.escape(word)}\b", _words_key(prompt)))
+    return (
+        bool(holders)
+        and len(holders) == found
+        and all(
+            any(_closure(sense.name()) & _HOLDER_ANCHORS for sense in _noun_senses(noun, "n", True))
+            for noun in holders
+        )
+    )
+
+
 def _phrases_in(text: str, keys: tuple[str, ...]) -> list[str]:
     """Return the phrases of `keys` (word keys, longest first) that `text` holds as whole
     words, none inside another one found."""
@@ -2359,7 +2378,7 @@ def _lexicon_losses(
                 for new in new_values
             )
             if new_values and not fits:
-                dropped += _phrases_in(prompt, bound)
+                dropped += [word for word in _phrases_in(prompt, bound) if not _cut(prompt, word)]
     for name, keys, forms in lexicon.one_at_a_time:
         named = _phrases_in(new_phrase, keys)
         # "give her long silver hair": a described hair is a hairstyle of its own.

@@ -1064,6 +1064,18 @@ def test_gerund_doubles_a_short_final_consonant():
             "make it a retro sci-fi poster",
             "an astronaut above earth, stars, a retro sci-fi poster, deep space",
         ),
+        # picked flowers in a basket are no spring's: they stay in winter
+        (
+            "a bicycle leaning against a fence, a basket of flowers on it, 35mm photo",
+            "winter",
+            "a bicycle leaning against a fence, winter, a basket of flowers on it, 35mm photo",
+        ),
+        # a flower meadow is
+        (
+            "a fox cub in a flower meadow, spring, photo",
+            "winter",
+            "a fox cub in a meadow, winter, photo",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
