@@ -1076,6 +1076,17 @@ def test_gerund_doubles_a_short_final_consonant():
             "winter",
             "a fox cub in a meadow, winter, photo",
         ),
+        # "wide angle" and "50mm" are lenses: a new lens takes their place
+        (
+            "a mountain village at dusk, travel photo, wide angle",
+            "telephoto lens instead",
+            "a mountain village at dusk, travel photo, telephoto lens",
+        ),
+        (
+            "a treehouse at dusk, photo, 50mm",
+            "fisheye lens",
+            "a treehouse at dusk, photo, fisheye lens",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
