@@ -1243,6 +1243,26 @@ def _opposite(first: str, second: str) -> bool:
     return second in _antonyms(first) or first in _antonyms(second)
 
 
+@lru_cache(maxsize=50_000)
+def _contraries(lemma: str) -> frozenset[str]:
+    """The adjectives opposite to `lemma` in any WordNet sense, each antonym with its
+    satellites: "bright" -> dark, dim; "rough" (of the sea) -> calm; "thick" -> thin, light."""
+    found = set()
+    for sense in _wordnet().synsets(lemma, pos="a"):
+        heads = [sense, *sense.similar_tos()] if sense.pos() == "s" else [sense]
+        for word in (word for head in heads for word in head.lemmas()):
+            for antonym in word.antonyms():
+                for near in (antonym.synset(), *antonym.synset().similar_tos()):
+                    found.update(name.replace("_", " ") for name in near.lemma_names())
+    return frozenset(found - {lemma})
+
+
+def _contrary(first: str, second: str) -> bool:
+    """Whether a relative edit toward `second` leaves no room for `first` ("make the sea
+    rougher" on "a calm sea", "brighter" on "a dim library")."""
+    return second in _contraries(first) or first in _contraries(second)
+
+
 _MATERIAL_ANCHORS = frozenset({"material.n.01", "substance.n.01", "fabric.n.01", "solid.n.01"})
 _MADE_OF = re.compile(r"\bmade (?:of|from|or consisting of)\b")
 
@@ -2062,6 +2082,12 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
+            if kind == "relative" and pos == "a":  # "make the sea rougher" on "a calm sea"
+                lose += [
+                    old
+                    for old, old_pos in _object_modifiers(prompt, objects)
+                    if old_pos == "a" and _contrary(old, lemma)
+                ]
         # "make the table marble" on "a wooden table": one material at a time.
         if any(lemma in gain and is_material(lemma) for lemma, _ in new_items):
             lose += [
@@ -2085,6 +2111,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
                 and (
                     (attributes and _adjective_attributes(old) & attributes)
                     or _opposite(old, lemma)
+                    or (kind == "relative" and _contrary(old, lemma))
                 )
             ]
     if kind == "replace" and old_phrase and (heads := _head_nouns(new_phrase)):

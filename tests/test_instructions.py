@@ -170,7 +170,6 @@ NOT_LOST = [
     # A relative edit keeps its noun; a restatement after the comma is what to gain.
     ("a clock in a misty valley, in misty weather", "make the mist thicker, a thick fog", ["thick", "fog"], []),
     ("a barn by a waterfall, in windy weather", "stronger wind, a fierce gale", ["fierce", "gale"], []),
-    ("a houseboat beside a calm sea", "more waves, rough sea", ["rough"], []),
     ("a kite on a windy hill", "make the sky cloudier", ["cloudy"], []),
     # The verb that says how to edit is the means where the part names what to show.
     ("a violinist in a greenhouse", "light it with harsh midday sun", ["harsh", "midday", "sun"], []),

@@ -1111,3 +1111,18 @@ def test_session14_the_verifier_refuses_the_old_value_kept(prompt, instruction, 
 
 def test_clearing_a_table_is_not_a_removal():
     assert read_instruction("a kitchen with a messy table", "clear the table").kind != "remove"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "lost"),
+    [
+        # a relative edit leaves no room for its opposite (any WordNet sense, with satellites)
+        ("a houseboat beside a calm sea", "more waves, rough sea", ("calm",)),
+        ("a pirate ship on a calm sea", "make the sea rougher", ("calm",)),
+        ("a dim library with tall shelves, photo", "brighter please", ("dim",)),
+        ("a calm lake, soft morning mist, watercolor", "make the mist heavier", ("soft",)),
+        ("a small old dog on a rug", "make the dog bigger", ("small",)),
+    ],
+)
+def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost):
+    assert read_instruction(prompt, instruction).lose == lost
