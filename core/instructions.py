@@ -1243,6 +1243,14 @@ def _opposite(first: str, second: str) -> bool:
     return second in _antonyms(first) or first in _antonyms(second)
 
 
+_EMPTY_HEADS = frozenset({"empty.a.01", "unoccupied.a.01"})
+
+
+def _means_empty(adjective: str) -> bool:
+    """Whether an adjective's first WordNet sense says holding no one ("empty", "vacant")."""
+    return any(head.name() in _EMPTY_HEADS for head in _first_adjective_heads(adjective))
+
+
 @lru_cache(maxsize=50_000)
 def _contraries(lemma: str) -> frozenset[str]:
     """The adjectives opposite to `lemma` in any WordNet sense, each antonym with its
@@ -2143,6 +2151,12 @@ def _read_part(prompt: str, text: str) -> EditReading:
             ]
             if named:
                 gain, new_phrase = [named[0]], named[0]
+    if kind == "add":
+        # "add a man sitting there" on "an empty park bench": it is empty no more, and the
+        # word goes alone.
+        emptied = [old for old, pos in tagged_lemmas(prompt) if pos == "a" and _means_empty(old)]
+        lose += emptied
+        drop += emptied
     if kind in ("set", "relative") and objects and all(pos == "a" for _, pos in new_items):
         # "make him bald" on "a man with curly hair": an adjective does not take the place of
         # a thing the person is with; it goes before the person, the "with" phrase goes.

@@ -554,8 +554,14 @@ def _put(text: str, start: int, end: int, new: str) -> str:
 
 
 def _delete(text: str, start: int, end: int) -> str:
-    """Delete the words text[start:end]; a clause left with nothing but function words goes."""
-    text = text[:start] + text[end:]
+    """Delete the words text[start:end]; a clause left with nothing but function words goes.
+    An article before them fits the word that now follows it ("an empty bench" -> "a bench")."""
+    before, after = text[:start], text[end:]
+    article = re.search(r"\b(a|an)(\s+)$", before)
+    if article and (following := after.lstrip()[:1]).isalpha():
+        fitting = "an" if following.lower() in "aeiou" else "a"
+        before = before[: article.start()] + fitting + article.group(2)
+    text = before + after
     clauses = text.split(",")
     kept = [
         clause for clause in clauses if any(word not in _FUNCTION_WORDS for word in _words(clause))

@@ -1089,6 +1089,13 @@ def test_gerund_doubles_a_short_final_consonant():
             "fisheye lens",
             "a treehouse at dusk, photo, fisheye lens",
         ),
+        # what is added fills an empty place, and the article fits the word after it
+        (
+            "an empty park bench under a streetlight, film noir",
+            "add a man sitting there",
+            "a park bench under a streetlight, a man sitting there, film noir",
+        ),
+        ("a snowy igloo at night", "make it summer", "an igloo at night, summer"),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
