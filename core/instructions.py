@@ -736,6 +736,12 @@ def _gapped_parts(previous: str, piece: str) -> list[str] | None:
     return None
 
 
+# Words that open a noun phrase, in the sets the rules read (core/literal_edit.py imports
+# them). The sets are not the same and are kept apart: a rule that skips "the", "a", "an"
+# does not skip "some", and _DETERMINERS has "its", "my", "your" but not "some".
+_ARTICLES = frozenset({"a", "an", "the"})
+_ARTICLES_OR_SOME = _ARTICLES | {"some"}
+_ARTICLES_OR_OWNER = _ARTICLES_OR_SOME | {"his", "her", "their"}
 _DETERMINERS = frozenset({"the", "a", "an", "his", "her", "their", "its", "my", "your"})
 
 
@@ -1039,7 +1045,7 @@ def _leading_verb(text: str) -> str | None:
     edit ("light it with harsh sun", "relocate it in a field", "cover the ground in snow"):
     a word WordNet knows as a verb, followed by a pronoun or a determiner."""
     words = split_words(text)
-    if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in ("a", "an", "the")):
+    if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in _ARTICLES):
         return None
     lemma = lemmatize(words[0], "v")
     return lemma if _in_wordnet(lemma, "v") else None
@@ -1067,7 +1073,7 @@ def _names_person_pronoun(prompt: str, text: str) -> bool:
 
 def _is_pronoun_phrase(phrase: str) -> bool:
     words = split_words(phrase)
-    return bool(words) and all(word in _PRONOUNS or word in {"the", "a", "an"} for word in words)
+    return bool(words) and all(word in _PRONOUNS or word in _ARTICLES for word in words)
 
 
 def _is_comparative(word: str, lemma: str, pos: str | None) -> bool:
@@ -1381,7 +1387,7 @@ def _prompt_outfit(prompt: str) -> tuple[str, list[str]] | None:
         for end in range(start, min(start + 4, len(words))):
             lemma, pos = tagged[end]
             if pos == "n" and _is_outfit(lemma):
-                first = start + (words[start] in ("a", "an", "the", "some", "his", "her", "their"))
+                first = start + (words[start] in _ARTICLES_OR_OWNER)
                 phrase = prompt[spans[start][0] : spans[end][1]]
                 return phrase, [
                     lemma for lemma, pos in tagged[first : end + 1] if pos in ("n", "a")
