@@ -58,7 +58,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -688,7 +688,7 @@ def split_compound(instruction: str) -> list[str]:
     """
     text = _normalize(instruction)
     # Odd items are the separators, kept to glue back pieces that start no new edit: the
-    # comma of "stronger wind, a fierce gale" marks a restatement (see _read_part).
+    # comma of "stronger wind, a fierce gale" marks a restatement (see _read_verb).
     pieces = re.split(f"({_COMPOUND_SPLIT.pattern})", text)
     parts: list[str] = []
     separator = ""
@@ -736,6 +736,12 @@ def _gapped_parts(previous: str, piece: str) -> list[str] | None:
     return None
 
 
+# Words that open a noun phrase, in the sets the rules read (core/literal_edit.py imports
+# them). The sets are not the same and are kept apart: a rule that skips "the", "a", "an"
+# does not skip "some", and _DETERMINERS has "its", "my", "your" but not "some".
+_ARTICLES = frozenset({"a", "an", "the"})
+_ARTICLES_OR_SOME = _ARTICLES | {"some"}
+_ARTICLES_OR_OWNER = _ARTICLES_OR_SOME | {"his", "her", "their"}
 _DETERMINERS = frozenset({"the", "a", "an", "his", "her", "their", "its", "my", "your"})
 
 
@@ -1039,7 +1045,7 @@ def _leading_verb(text: str) -> str | None:
     edit ("light it with harsh sun", "relocate it in a field", "cover the ground in snow"):
     a word WordNet knows as a verb, followed by a pronoun or a determiner."""
     words = split_words(text)
-    if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in ("a", "an", "the")):
+    if len(words) < 2 or not (words[1] in _PRONOUNS or words[1] in _ARTICLES):
         return None
     lemma = lemmatize(words[0], "v")
     return lemma if _in_wordnet(lemma, "v") else None
@@ -1067,7 +1073,7 @@ def _names_person_pronoun(prompt: str, text: str) -> bool:
 
 def _is_pronoun_phrase(phrase: str) -> bool:
     words = split_words(phrase)
-    return bool(words) and all(word in _PRONOUNS or word in {"the", "a", "an"} for word in words)
+    return bool(words) and all(word in _PRONOUNS or word in _ARTICLES for word in words)
 
 
 def _is_comparative(word: str, lemma: str, pos: str | None) -> bool:
@@ -1381,7 +1387,7 @@ def _prompt_outfit(prompt: str) -> tuple[str, list[str]] | None:
         for end in range(start, min(start + 4, len(words))):
             lemma, pos = tagged[end]
             if pos == "n" and _is_outfit(lemma):
-                first = start + (words[start] in ("a", "an", "the", "some", "his", "her", "their"))
+                first = start + (words[start] in _ARTICLES_OR_OWNER)
                 phrase = prompt[spans[start][0] : spans[end][1]]
                 return phrase, [
                     lemma for lemma, pos in tagged[first : end + 1] if pos in ("n", "a")
@@ -1673,23 +1679,76 @@ def _as_imperative(text: str, prompt: str) -> str:
     return text
 
 
+@dataclass
+class _Part:
+    """One instruction part as _read_part's phases decide it, in the words of EditReading
+    where a field has its name (`old_phrase` is None where nothing names the old thing)."""
+
+    prompt: str
+    text: str  # the part as the rules read it (see _imperative_part); no phase changes it
+    kind: str = "other"
+    old_phrase: str | None = None
+    new_phrase: str = ""
+    # The prompt's nouns whose attribute the instruction sets ("car" in "make the car blue").
+    objects: list[str] = field(default_factory=list)
+    link: str = ""  # the words between the old and the new side of a replacement
+    becomes: bool = False  # the old thing turns into the new side (see _is_attribute)
+    moves: bool = False  # the scene moves to a new place (_MOVE_TO)
+    positioned: bool = False  # a new position in the frame takes the old one's place
+    framed: bool = False  # a new background takes the old one's place
+    repainted: bool = False  # a new palette takes the old one's place
+    # What the old side loses where the rule that found it says so (else the old phrase's
+    # words, see _old_phrase_losses).
+    named_lost: list[str] | None = None
+    # The new phrase's content lemmas and their slot values, read where the verb, person and
+    # hair rules leave the new phrase (later rules reword it, not what it names).
+    new_items: list[tuple[str, str | None]] = field(default_factory=list)
+    new_slots: list[tuple[str, SlotValue]] = field(default_factory=list)
+    lose: list[str] = field(default_factory=list)
+    gain: list[str] = field(default_factory=list)
+    slots: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    pronoun: bool = False
+
+
 def _read_part(prompt: str, text: str) -> EditReading:
-    """Read one (non-compound) instruction part."""
+    """Read one (non-compound) instruction part: a vague one as it is, else phase by phase,
+    each phase deciding one thing (its docstring says which) on the part's working state."""
     original = text
     if is_vague(original):
         return EditReading(instruction=original, kind="other", gain=(), lose=(), vague=True)
+    part = _read_verb(prompt, _imperative_part(prompt, text))
+    _read_person(part)
+    _read_hairdo(part)
+    _read_new_values(part)
+    _read_what_gives_way(part)
+    _old_phrase_losses(part)
+    _settle_kind(part)
+    _read_gain(part)
+    _slot_losses(part)
+    _tag_losses(part)
+    _attribute_losses(part)
+    _reader_words_losses(part)
+    _with_phrase_drops(part)
+    return _edit_reading(original, part)
+
+
+def _imperative_part(prompt: str, text: str) -> str:
+    """Return the part as the rules read it: normalized, without its polite lead, a wish said
+    as a statement turned imperative (_as_imperative), "make the king look angry" read as
+    "make the king angry"."""
     text = _as_imperative(_strip_polite(_normalize(text)), prompt)
-    old_phrase = None
-    new_phrase = text
-    kind = "other"
-    # The prompt's nouns whose attribute the instruction sets ("car" in "make the car blue").
-    objects: list[str] = []
-    link = ""  # the words between the old and the new side of a replacement
-    becomes = False  # the old thing turns into the new side (see _is_attribute)
-    moves = False  # the scene moves to a new place (_MOVE_TO)
     # "make the king look angry" sets what "make the king angry" sets.
     if (match := _LOOK.match(text)) and _wordnet().synsets(match["how"], "a"):
-        text = new_phrase = f"{match['lead']} {match['how']}"
+        text = f"{match['lead']} {match['how']}"
+    return text
+
+
+def _read_verb(prompt: str, text: str) -> _Part:
+    """Decide what the verb asks: the kind ("remove", "negation", "relative", "set",
+    "replace", "instead", "add", else "other"), the old and new phrase, and whether the scene
+    moves (_MOVE_TO, a named place)."""
+    # the restatement is read on the part as said, before the lighting rewrite below
     relative, comma, restatement = text.partition(", ")
     # "make the lighting dramatic with hard shadows" -> "dramatic lighting with hard shadows"
     if match := _SET_LIGHTING.match(text):
@@ -1699,130 +1758,173 @@ def _read_part(prompt: str, text: str) -> EditReading:
         if rest and " " not in rest and _is_attribute(rest):
             first, rest = f"{first} {rest}", ""
         said = "light" if re.match(r"^\w+\s+the\s+light\b(?!ing)", text) else "lighting"
-        text = new_phrase = f"make it {first} {said} {rest}".strip()
+        text = f"make it {first} {said} {rest}".strip()
+    part = _Part(prompt=prompt, text=text, new_phrase=text)
 
     if match := _REMOVE.match(text) or _TAKE_OFF.match(text):
-        kind, old_phrase, new_phrase = "remove", match["old"], ""
+        part.kind, part.old_phrase, part.new_phrase = "remove", match["old"], ""
     elif (match := _CLEAR_WEATHER.match(text)) and _is_weather(match["old"].split()[-1]):
-        kind, old_phrase, new_phrase = "remove", match["old"], ""
+        part.kind, part.old_phrase, part.new_phrase = "remove", match["old"], ""
     elif _IN_COLOR.match(text) and (old := _MONOCHROME.search(prompt.lower())):
-        kind, old_phrase, new_phrase = "replace", old.group(0), "color"
+        part.kind, part.old_phrase, part.new_phrase = "replace", old.group(0), "color"
     elif match := _NEGATION.search(text):
-        kind, old_phrase = "negation", match["old"]
-        new_phrase = text[: match.start()]
+        part.kind, part.old_phrase = "negation", match["old"]
+        part.new_phrase = text[: match.start()]
     elif comma and _content(restatement) and _is_relative(relative):
         # "stronger wind, a fierce gale", "more waves, rough sea": the restatement says how
         # the new prompt shows the change, so its words are the ones to gain.
-        kind, new_phrase = "relative", restatement
+        part.kind, part.new_phrase = "relative", restatement
     elif (match := _MAKE_IT_PLACE.match(text)) and _is_named_place(match["place"]):
         # "make it new york" on "a street in london": the scene moves to the named place.
-        kind, new_phrase, moves = "set", f"in {match['place']}", True
-        old_phrase = _place_phrase(prompt, "in")
+        part.kind, part.new_phrase, part.moves = "set", f"in {match['place']}", True
+        part.old_phrase = _place_phrase(prompt, "in")
     elif (match := _MOVE_TO.match(text)) and _is_place(match["new"]):
         # "put the wolf in a snowy forest instead": the new place takes the old one's place
         # whatever the prepositions.
         new_place, instead = re.subn(r"\s+instead$", "", match["new"])
-        kind, new_phrase, moves = "set", new_place, True
-        old_phrase = _place_phrase(prompt, "to" if instead else new_place.split()[0])
+        part.kind, part.new_phrase, part.moves = "set", new_place, True
+        part.old_phrase = _place_phrase(prompt, "to" if instead else new_place.split()[0])
     else:
-        for pattern in _REPLACEMENTS:
-            match = pattern.match(text)
-            if match and _names_a_thing(match["old"]):
-                old_phrase, new_phrase = match["old"], match["new"]
-                link = text[match.end("old") : match.start("new")].strip()
-                becomes = bool(_BECOMES.search(link))
-                kind = (
-                    "instead"
-                    if pattern.pattern.find("instead") >= 0 and "instead" in text
-                    else "replace"
-                )
-                break
-        else:
-            match = _MAKE_INTO.match(text)
-            if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
-                old_phrase, new_phrase, kind = match["old"], match["new"], "replace"
-            elif (match := _MAKE_DO.match(text)) and (
-                len(tagged := _tagged_nouns_read(text)) > 3 and tagged[3][1] == "v"
-            ):
-                # "make the players wear yellow jerseys": the things doing it are there (added
-                # where the prompt lacks them) with what they do; nothing gives way.
-                verb = lemmatize(match["verb"], "v")
-                doing = f"{gerund(verb)} {match['rest']}"
-                thing = split_words(match["object"])[-1]
-                present = _holds_word(prompt, lemmatize(thing, "n"))
-                new_phrase = doing if present else f"{thing} {doing}"
-                kind = "add"
-            elif (match := _SET_ATTRIBUTE.match(text)) and not _her_then_no_noun(text):
-                # "make the frog bright blue": the object is one word where the rest reads as
-                # an attribute ("make the potion bottles green" needs two).
-                # So is it where only the one-word object is in the prompt ("make the tank
-                # matte black" on "a cherry red tank").
-                short = _SET_ATTRIBUTE_ONE_WORD.match(text)
-                if short and (
-                    _is_attribute(short["new"], becomes=True)
-                    or _is_relative(short["new"])
-                    or (
-                        _holds_word(prompt, split_words(short["object"])[-1])
-                        and not _holds_word(prompt, split_words(match["object"])[-1])
-                    )
-                ):
-                    match = short
-                new_content = _content(match["new"])
-                if expression := _expression_verb(match["new"]):  # "make the knight laugh"
-                    objects = _head_nouns(match["object"])
-                    new_phrase, kind = _expression_form(prompt, expression), "set"
-                elif (
-                    _is_attribute(match["new"], becomes=True)
-                    or _is_attribute(split_words(match["new"])[-1], becomes=True)
-                    or _is_relative(match["new"])
-                    or not new_content
-                    or new_content[-1][1] != "n"
-                    # "make that five detectives": a count of the thing, not a new thing
-                    or split_words(match["object"])[0] in ("that", "this")
-                    or any(_is_numeral(word) for word in split_words(match["object"]))
-                ):  # "matte black", "bright blue": what the last word says; "fully grown"
-                    heads = _head_nouns(match["object"])
-                    # "the couple" is a pair of people, not a count, when nothing else is named
-                    objects = [noun for noun in heads if not _is_numeral(noun)] or heads
-                    new_phrase, kind = match["new"], "set"
-                    if split_words(match["object"])[-1] in ("light", "lighting"):
-                        new_phrase = f"{new_phrase} lighting"  # "make the lighting harsh"
-                    elif (said := split_words(match["object"])[-1]) in _MOOD_WORDS:
-                        new_phrase = f"{new_phrase} {said}"  # "make the mood creepy"
-                else:  # "make the tulips sunflowers": other things take their place
-                    old_phrase, new_phrase, kind = match["object"], match["new"], "replace"
+        _read_replacement(part)
+    return part
+
+
+def _read_replacement(part: _Part) -> None:
+    """Decide a replacement said with a pattern of _REPLACEMENTS ("swap the bike for a
+    horse"), else one said with "make" (_read_make)."""
+    text = part.text
+    for pattern in _REPLACEMENTS:
+        match = pattern.match(text)
+        if match and _names_a_thing(match["old"]):
+            part.old_phrase, part.new_phrase = match["old"], match["new"]
+            part.link = text[match.end("old") : match.start("new")].strip()
+            part.becomes = bool(_BECOMES.search(part.link))
+            part.kind = (
+                "instead"
+                if pattern.pattern.find("instead") >= 0 and "instead" in text
+                else "replace"
+            )
+            return
+    _read_make(part)
+
+
+def _read_make(part: _Part) -> None:
+    """Decide a "make" edit: a named thing made another ("make the dog a fox"), made to do
+    something ("make the players wear yellow jerseys"), or given an attribute
+    (_read_set_attribute)."""
+    prompt, text = part.prompt, part.text
+    match = _MAKE_INTO.match(text)
+    if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
+        part.old_phrase, part.new_phrase, part.kind = match["old"], match["new"], "replace"
+    elif (match := _MAKE_DO.match(text)) and (
+        len(tagged := _tagged_nouns_read(text)) > 3 and tagged[3][1] == "v"
+    ):
+        # "make the players wear yellow jerseys": the things doing it are there (added
+        # where the prompt lacks them) with what they do; nothing gives way.
+        verb = lemmatize(match["verb"], "v")
+        doing = f"{gerund(verb)} {match['rest']}"
+        thing = split_words(match["object"])[-1]
+        present = _holds_word(prompt, lemmatize(thing, "n"))
+        part.new_phrase = doing if present else f"{thing} {doing}"
+        part.kind = "add"
+    elif (match := _SET_ATTRIBUTE.match(text)) and not _her_then_no_noun(text):
+        _read_set_attribute(part, match)
+
+
+def _read_set_attribute(part: _Part, match: re.Match) -> None:
+    """Decide "make the frog bright blue" (_SET_ATTRIBUTE): which words name the object, and
+    whether the rest is its new attribute ("set"), or another thing that takes its place."""
+    prompt, text = part.prompt, part.text
+    # "make the frog bright blue": the object is one word where the rest reads as
+    # an attribute ("make the potion bottles green" needs two).
+    # So is it where only the one-word object is in the prompt ("make the tank
+    # matte black" on "a cherry red tank").
+    short = _SET_ATTRIBUTE_ONE_WORD.match(text)
+    if short and (
+        _is_attribute(short["new"], becomes=True)
+        or _is_relative(short["new"])
+        or (
+            _holds_word(prompt, split_words(short["object"])[-1])
+            and not _holds_word(prompt, split_words(match["object"])[-1])
+        )
+    ):
+        match = short
+    new_content = _content(match["new"])
+    if expression := _expression_verb(match["new"]):  # "make the knight laugh"
+        part.objects = _head_nouns(match["object"])
+        part.new_phrase, part.kind = _expression_form(prompt, expression), "set"
+    elif (
+        _is_attribute(match["new"], becomes=True)
+        or _is_attribute(split_words(match["new"])[-1], becomes=True)
+        or _is_relative(match["new"])
+        or not new_content
+        or new_content[-1][1] != "n"
+        # "make that five detectives": a count of the thing, not a new thing
+        or split_words(match["object"])[0] in ("that", "this")
+        or any(_is_numeral(word) for word in split_words(match["object"]))
+    ):  # "matte black", "bright blue": what the last word says; "fully grown"
+        heads = _head_nouns(match["object"])
+        # "the couple" is a pair of people, not a count, when nothing else is named
+        part.objects = [noun for noun in heads if not _is_numeral(noun)] or heads
+        part.new_phrase, part.kind = match["new"], "set"
+        if split_words(match["object"])[-1] in ("light", "lighting"):
+            part.new_phrase = f"{part.new_phrase} lighting"  # "make the lighting harsh"
+        elif (said := split_words(match["object"])[-1]) in _MOOD_WORDS:
+            part.new_phrase = f"{part.new_phrase} {said}"  # "make the mood creepy"
+    else:  # "make the tulips sunflowers": other things take their place
+        part.old_phrase, part.new_phrase, part.kind = match["object"], match["new"], "replace"
+
+
+def _read_person(part: _Part) -> None:
+    """Decide "make him young", "make him smile" where no rule read the verb: the new
+    attribute or expression is the prompt's first person's (a hair colour goes to the hair)."""
+    prompt, text = part.prompt, part.text
+    if part.kind != "other":
+        return
     # "make him young" on "an elderly man": the attribute is the prompt's first person's.
     if (
-        kind == "other"
-        and (match := _SET_PERSON.match(text))
+        (match := _SET_PERSON.match(text))
         and (content := _content(match["new"]))
         and all(pos == "a" for _, pos, _ in content)
         and (people := _person_nouns(prompt))
     ):
-        objects, new_phrase, kind = people[:1], match["new"], "set"
+        part.objects, part.new_phrase, part.kind = people[:1], match["new"], "set"
         # "make her blonde" on "a woman with long dark hair": the hair takes the new colour.
-        if (hair := _prompt_hair(prompt)) and _is_hair_colour(new_phrase):
+        if (hair := _prompt_hair(prompt)) and _is_hair_colour(part.new_phrase):
             kept = [word for word in hair.split()[:-1] if not _is_hair_colour(word)]
-            old_phrase, new_phrase = hair, " ".join([*kept, new_phrase, "hair"])
-            kind, objects = "replace", []
+            part.old_phrase = hair
+            part.new_phrase = " ".join([*kept, part.new_phrase, "hair"])
+            part.kind, part.objects = "replace", []
     elif (
-        kind == "other"
-        and (match := _SET_PERSON.match(text))
+        (match := _SET_PERSON.match(text))
         and (expression := _expression_verb(match["new"]))
         and (people := _person_nouns(prompt))
     ):  # "make him smile"
-        objects, new_phrase, kind = people[:1], _expression_form(prompt, expression), "set"
+        part.objects, part.kind = people[:1], "set"
+        part.new_phrase = _expression_form(prompt, expression)
+
+
+def _read_hairdo(part: _Part) -> None:
+    """Decide whether new hair takes the place of the prompt's hairdo."""
     # "make her hair short and silver" on "a girl with a braid": the new hair takes the
     # place of the prompt's hairdo.
     if (
-        kind == "set"
-        and objects == ["hair"]
-        and not is_present("hair", prompt, "n")
-        and (hairdo := _prompt_hairdo(prompt))
+        part.kind == "set"
+        and part.objects == ["hair"]
+        and not is_present("hair", part.prompt, "n")
+        and (hairdo := _prompt_hairdo(part.prompt))
     ):
-        new_hair = re.sub(r"\s+and\s+", " ", new_phrase)  # "short and silver" -> "short silver"
-        old_phrase, new_phrase, kind, objects = hairdo, f"{new_hair} hair", "replace", []
-    new_items = _phrase_lemmas(new_phrase) if new_phrase else []
+        # "short and silver" -> "short silver"
+        new_hair = re.sub(r"\s+and\s+", " ", part.new_phrase)
+        part.old_phrase, part.new_phrase = hairdo, f"{new_hair} hair"
+        part.kind, part.objects = "replace", []
+
+
+def _read_new_values(part: _Part) -> None:
+    """Decide what the new phrase names: its content lemmas and the slot values among them
+    (season, weather, medium, colour, ...)."""
+    prompt, new_phrase = part.prompt, part.new_phrase
+    part.new_items = _phrase_lemmas(new_phrase) if new_phrase else []
     # A word the prompt already holds keeps the prompt's reading: "the mushroom made of stone"
     # names the prompt's mushroom, not a mushroom cloud for the weather.
     new_slots = [
@@ -1832,60 +1934,89 @@ def _read_part(prompt: str, text: str) -> EditReading:
             or _named_medium(lemma)
             or _shade(lemma),
         )
-        for lemma, pos in new_items
+        for lemma, pos in part.new_items
     ]
-    new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
-    if not any(value.slot == "medium" for _, value in new_slots):
+    part.new_slots = [(lemma, value) for lemma, value in new_slots if value is not None]
+    if not any(value.slot == "medium" for _, value in part.new_slots):
         # A medium named by words that WordNet reads apart: "stained glass" (stain + glass).
         named = _phrases_in(new_phrase, _lexicon().medium_name_keys)
         if named and (value := _named_medium(named[0])) is not None:
-            new_slots.append((named[0], value))
+            part.new_slots.append((named[0], value))
 
+
+def _read_what_gives_way(part: _Part) -> None:
+    """Decide what gives way to the new side, rule by rule in this order: a replacement that
+    only sets attributes keeps its thing; the prompt's thing the instruction leaves unnamed;
+    the old position, background, palette, described thing, outfit."""
+    _replace_as_attribute(part)
+    _find_old_thing(part)
+    _read_position(part)
+    _read_background(part)
+    _read_palette(part)
+    _read_given_thing(part)
+    _read_outfit(part)
+
+
+def _replace_as_attribute(part: _Part) -> None:
+    """Decide whether a replacement only gives the old thing new attributes ("set"): the
+    thing stays."""
     # "change the car to red", "change the tram to be tiny", "change the monk's hair to wavy
     # red": an attribute, not a replacement; the object (the hair) stays.
     if (
-        kind == "replace"
-        and old_phrase is not None
-        and not _is_pronoun_phrase(old_phrase)
-        and _is_attribute(f"be {new_phrase}" if link.endswith("be") else new_phrase, becomes)
-        and not _same_scene_slot(old_phrase, new_phrase)  # "turn the rain into snow"
+        part.kind == "replace"
+        and part.old_phrase is not None
+        and not _is_pronoun_phrase(part.old_phrase)
+        and _is_attribute(
+            f"be {part.new_phrase}" if part.link.endswith("be") else part.new_phrase, part.becomes
+        )
+        and not _same_scene_slot(part.old_phrase, part.new_phrase)  # "turn the rain into snow"
     ):
-        objects, old_phrase, kind = _head_nouns(old_phrase), None, "set"
+        part.objects, part.old_phrase, part.kind = _head_nouns(part.old_phrase), None, "set"
 
     # "change his jacket to a leather jacket" on "a denim jacket": the jacket stays and takes
     # the new words as attributes (one material, one colour at a time).
     if (
-        kind == "replace"
-        and old_phrase
-        and (old_heads := _head_nouns(old_phrase))
-        and not _bare_modifiers(old_phrase)  # "the lemon tree" names its kind: it goes
-        and _head_nouns(new_phrase)[-1:] == old_heads[-1:]
-        and (said := _bare_modifiers(new_phrase))
+        part.kind == "replace"
+        and part.old_phrase
+        and (old_heads := _head_nouns(part.old_phrase))
+        and not _bare_modifiers(part.old_phrase)  # "the lemon tree" names its kind: it goes
+        and _head_nouns(part.new_phrase)[-1:] == old_heads[-1:]
+        and (said := _bare_modifiers(part.new_phrase))
     ):
-        objects, old_phrase, new_phrase, kind = old_heads[-1:], None, said, "set"
+        part.objects, part.old_phrase, part.new_phrase = old_heads[-1:], None, said
+        part.kind = "set"
+
+
+def _find_old_thing(part: _Part) -> None:
+    """Decide the prompt's thing that gives way where the instruction names none: the thing of
+    the same kind ("a bicycle instead"), the first person ("make her a grandmother"), what
+    "it" is ("make it a castle")."""
+    prompt, text = part.prompt, part.text
     # "a bicycle instead", "use tea instead": the prompt's thing of the same kind gives way.
-    if kind in ("other", "add") and old_phrase is None and re.search(r"\binstead$", text):
-        new_phrase = re.sub(r"^(?:use|have|make it|go with|try|put|add)\s+|\s*\binstead$", "", text)
-        nouns = [lemma for lemma, pos, _ in _content(new_phrase) if pos == "n"]
+    if part.kind in ("other", "add") and part.old_phrase is None and re.search(r"\binstead$", text):
+        part.new_phrase = re.sub(
+            r"^(?:use|have|make it|go with|try|put|add)\s+|\s*\binstead$", "", text
+        )
+        nouns = [lemma for lemma, pos, _ in _content(part.new_phrase) if pos == "n"]
         if nouns and (old := _same_kind_noun(prompt, nouns[-1])):
-            old_phrase, kind = old, "instead"
+            part.old_phrase, part.kind = old, "instead"
         else:
-            new_phrase = text
+            part.new_phrase = text
     # "make her a grandmother" on "a girl flying a kite": the prompt's first person becomes
     # the new one.
     elif (
-        kind == "other"
-        and old_phrase is None
+        part.kind == "other"
+        and part.old_phrase is None
         and (match := _MAKE_PERSON_A.match(text))
         and _first_sense_is_a(lemmatize(split_words(match["new"])[-1], "n"), "person.n.01")
         and (people := _person_nouns(prompt))
     ):
-        old_phrase, new_phrase, kind = people[0], match["new"], "replace"
+        part.old_phrase, part.new_phrase, part.kind = people[0], match["new"], "replace"
     # "make it a castle" on "a house on a hill": "it" is the prompt's thing of the same kind;
     # "make it an arctic fox" on "a red fox": the prompt's described thing of the same name.
     elif (
-        kind == "other"
-        and old_phrase is None
+        part.kind == "other"
+        and part.old_phrase is None
         and (match := _MAKE_IT_A.match(text))
         and (nouns := [lemma for lemma, pos, _ in _content(match["new"]) if pos == "n"])
         and slot_of(nouns[-1]) is None
@@ -1895,13 +2026,16 @@ def _read_part(prompt: str, text: str) -> EditReading:
             or _same_kind_noun(prompt, nouns[-1])
         )
     ):
-        old_phrase, new_phrase, kind = old, match["new"], "replace"
+        part.old_phrase, part.new_phrase, part.kind = old, match["new"], "replace"
+
+
+def _read_position(part: _Part) -> None:
+    """Decide a move in the frame: the new position takes the prompt's old one's place."""
+    prompt, text = part.prompt, part.text
     # "move the tree to the left side", "center the lighthouse": the new position takes the
     # old one's place ("in the center" -> "on the left side").
-    named_lost = None
-    positioned = False
     if (
-        old_phrase is None
+        part.old_phrase is None
         and split_words(text)[:1] in ([verb] for verb in _POSITION_VERBS)
         and (new_match := _NEW_POSITION.search(text))
         and (old_match := _PROMPT_POSITION.search(prompt))
@@ -1910,30 +2044,35 @@ def _read_part(prompt: str, text: str) -> EditReading:
         if new_where != old_where and not {new_where, old_where} <= _CENTERED:
             side = " side" if re.search(rf"\b{new_where}\s+side\b", text) else ""
             preposition = "in" if new_where in _CENTERED else "on"
-            old_phrase, kind = old_match.group(0), "set"
-            new_phrase = f"{preposition} the {new_where}{side}"
-            named_lost, moves, positioned = [old_where], False, True
+            part.old_phrase, part.kind = old_match.group(0), "set"
+            part.new_phrase = f"{preposition} the {new_where}{side}"
+            part.named_lost, part.moves, part.positioned = [old_where], False, True
+
+
+def _read_background(part: _Part) -> None:
+    """Decide a new background: it takes the place of the prompt's background or backdrop,
+    else it is added."""
+    prompt = part.prompt
     # "change the background to snowy mountains": the new background takes the old one's
     # place ("desert dunes in the background", "a dark background").
-    framed = False
-    if old_phrase is None and (match := _SET_BACKGROUND.match(text)):
+    if part.old_phrase is None and (match := _SET_BACKGROUND.match(part.text)):
         if old := _PROMPT_BACKGROUND.search(prompt):
             lead = old["lead"] or ""
-            old_phrase = old.group(0).strip()
-            new_phrase = (
+            part.old_phrase = old.group(0).strip()
+            part.new_phrase = (
                 f"{lead}{match['new']} in the background"
                 if old["in_the"]
                 else f"{match['new']} background"
             )
-            kind, framed = "set", True
-            named_lost = [
+            part.kind, part.framed = "set", True
+            part.named_lost = [
                 lemma
                 for lemma, pos, _ in _content(old["what"])
-                if pos in ("a", "n") and not is_present(lemma, new_phrase)
+                if pos in ("a", "n") and not is_present(lemma, part.new_phrase)
             ]
         elif old := _PROMPT_BACKDROP.search(prompt):  # "in front of a brick wall"
             new_content = _content(match["new"])
-            old_phrase, new_phrase = (
+            part.old_phrase, part.new_phrase = (
                 old.group(0),
                 (
                     f"with {match['new']} in the background"
@@ -1941,41 +2080,57 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     else f"with a {match['new']} background"  # "make the background blue"
                 ),
             )
-            kind, framed = "set", True
-            named_lost = [lemma for lemma, pos, _ in _content(old.group(0)) if pos in ("a", "n")]
+            part.kind, part.framed = "set", True
+            part.named_lost = [
+                lemma for lemma, pos, _ in _content(old.group(0)) if pos in ("a", "n")
+            ]
         else:
-            kind, new_phrase = "add", f"{match['new']} in the background"
+            part.kind, part.new_phrase = "add", f"{match['new']} in the background"
+
+
+def _read_palette(part: _Part) -> None:
+    """Decide a new palette: it takes the place of the prompt's."""
     # "make the colors warm reds and golds" on "deep blues and greens": the new palette takes
     # the place of the prompt's.
-    repainted = False
-    if (match := _SET_PALETTE.match(text)) and (old := _prompt_palette(prompt)):
-        old_phrase, new_phrase, kind, repainted = old, match["new"], "set", True
-        named_lost = [
+    if (match := _SET_PALETTE.match(part.text)) and (old := _prompt_palette(part.prompt)):
+        part.old_phrase, part.new_phrase = old, match["new"]
+        part.kind, part.repainted = "set", True
+        part.named_lost = [
             lemma
             for lemma, pos, _ in _content(old)
-            if pos in ("a", "n", "v") and not is_present(lemma, new_phrase)
+            if pos in ("a", "n", "v") and not is_present(lemma, part.new_phrase)
         ]
+
+
+def _read_given_thing(part: _Part) -> None:
+    """Decide a given thing ("give the wizard a long white beard"): it takes the place of the
+    prompt's described thing of the same name."""
     # "give the wizard a long white beard" on "a wizard with a short black beard": the new
     # thing takes the place of the prompt's described thing of the same name (hair has its
     # own rule, as a hairstyle).
     if (
-        kind == "other"
-        and old_phrase is None
-        and (thing := _given_thing(text))
+        part.kind == "other"
+        and part.old_phrase is None
+        and (thing := _given_thing(part.text))
         and (head := lemmatize(split_words(thing)[-1], "n")) != "hair"
-        and (old := _prompt_described(prompt, head))
+        and (old := _prompt_described(part.prompt, head))
     ):
-        old_phrase, new_phrase, kind = old, thing, "replace"
+        part.old_phrase, part.new_phrase, part.kind = old, thing, "replace"
         # its describing words as written: a participle ("shining") has no adjective lemma
-        named_lost = [
+        part.named_lost = [
             word
             for word in split_words(old)[:-1]
             if word not in _DETERMINERS and not is_present(word, thing)
         ]
+
+
+def _read_outfit(part: _Part) -> None:
+    """Decide a new outfit: it takes the place of the one the prompt's person wears."""
+    prompt, text, old_phrase = part.prompt, part.text, part.old_phrase
     # "put the scarecrow in a tuxedo", "change her dress to a raincoat": the new outfit takes
     # the old one's place.
     if (
-        kind in ("other", "add", "replace", "set")
+        part.kind in ("other", "add", "replace", "set")
         and (
             old_phrase is None
             or _is_pronoun_phrase(old_phrase)
@@ -1987,19 +2142,24 @@ def _read_part(prompt: str, text: str) -> EditReading:
         # "add a man in a coat" dresses a new person, not the prompt's
         and not any(not is_present(person, prompt, "n") for person in _person_nouns(text))
     ):
-        old_phrase, new_phrase, kind, objects = worn[0], outfit, "replace", []
-        named_lost = [lemma for lemma in worn[1] if not is_present(lemma, new_phrase)]
+        part.old_phrase, part.new_phrase, part.kind, part.objects = worn[0], outfit, "replace", []
+        part.named_lost = [lemma for lemma in worn[1] if not is_present(lemma, part.new_phrase)]
 
+
+def _old_phrase_losses(part: _Part) -> None:
+    """Decide what the old side loses: what its rule named, else the old phrase's words the
+    new phrase lacks; a removed thing takes the adjectives only it had."""
+    prompt, old_phrase, new_phrase = part.prompt, part.old_phrase, part.new_phrase
     lose: list[str] = []
-    if named_lost:
-        lose = list(named_lost)
+    if part.named_lost:
+        lose = list(part.named_lost)
     elif old_phrase is not None and not _is_pronoun_phrase(old_phrase):
         for head, modifiers in _noun_phrases(old_phrase):
             if not is_present(head, new_phrase):
                 lose.append(head)
             else:  # "swap the lemon tree for an orange tree": the tree stays, the lemon goes
                 lose += [modifier for modifier in modifiers if not is_present(modifier, new_phrase)]
-    if kind in ("remove", "negation") and lose:
+    if part.kind in ("remove", "negation") and lose:
         # The adjectives that only described the removed thing go with it: "thick fog".
         counts = Counter(lemma for lemma, _ in tagged_lemmas(prompt))
         lose += [
@@ -2007,46 +2167,66 @@ def _read_part(prompt: str, text: str) -> EditReading:
             for modifier, pos in _object_modifiers(prompt, list(lose))
             if pos == "a" and counts[modifier] == 1 and modifier not in lose
         ]
-    pronoun = _names_person_pronoun(prompt, text)
-    if kind == "other":
+    part.lose = lose
+
+
+def _settle_kind(part: _Part) -> None:
+    """Decide whether the edit's object is a person pronoun, and the kind left open: an "add"
+    verb adds, a relative new phrase is "relative"."""
+    text = part.text
+    part.pronoun = _names_person_pronoun(part.prompt, text)
+    if part.kind == "other":
         first = split_words(text)[:1]
         if first and first[0] in {"add", "put", "place", "include", "insert", "give", "bring"}:
-            kind = "add"
-    if kind in ("other", "set") and new_phrase and _is_relative(new_phrase):
-        kind = "relative"
+            part.kind = "add"
+    if part.kind in ("other", "set") and part.new_phrase and _is_relative(part.new_phrase):
+        part.kind = "relative"
 
-    # Gain: the new phrase's content words the prompt lacks.
+
+def _read_gain(part: _Part) -> None:
+    """Decide the gain: the new phrase's content words the prompt lacks."""
+    prompt, text = part.prompt, part.text
     gain = []
-    for lemma, pos in new_items:
-        if lemma in lose or lemma in gain:
+    for lemma, pos in part.new_items:
+        if lemma in part.lose or lemma in gain:
             continue
         if not is_present(lemma, prompt, pos):
             gain.append(lemma)
-    if kind == "replace" and _IN_COLOR.match(text) and _MONOCHROME.fullmatch(old_phrase or ""):
+    if (
+        part.kind == "replace"
+        and _IN_COLOR.match(text)
+        and _MONOCHROME.fullmatch(part.old_phrase or "")
+    ):
         # "in color": here "color" is the content, not a slot's name; the monochrome goes whole
-        gain, lose = ["color"], [old_phrase]
+        gain, part.lose = ["color"], [part.old_phrase]
     # A verb that says how to edit is the means, not the content, where the part also names
     # what to show ("light it with harsh midday sun"); alone it is the edit ("blur the sky").
-    if new_phrase == text and (verb := _leading_verb(text)):
+    if part.new_phrase == text and (verb := _leading_verb(text)):
         first = split_words(text)[0]
         means = {verb, first, lemmatize(first, "n")}
         if any(lemma not in means for lemma in gain):
             gain = [lemma for lemma in gain if lemma not in means]
+    part.gain = gain
 
+
+def _slot_losses(part: _Part) -> None:
+    """Decide the slots the edit sets and the old values they lose: the prompt's value of
+    each scene slot the new one does not go with, the objects' old attribute values."""
+    prompt, text, lose = part.prompt, part.text, part.lose
     # Lose the old value of each slot the instruction sets.
     slots: list[str] = []
-    if kind not in ("remove", "negation", "relative"):
+    if part.kind not in ("remove", "negation", "relative"):
         instruction_forms = _text_words(text).forms
         prompt_slots = _prompt_slot_words(prompt)
-        if not objects and any(value.slot in OBJECT_SLOTS for _, value in new_slots):
+        if not part.objects and any(value.slot in OBJECT_SLOTS for _, value in part.new_slots):
             # "make it three cats", "make the car blue": the named things the prompt holds.
-            objects = [
+            part.objects = [
                 lemma
                 for lemma, pos, _ in _content(text)
                 if pos == "n" and is_present(lemma, prompt, "n")
             ]
-        for lemma, value in new_slots:
-            if value.slot in SCENE_SLOTS or objects:
+        for lemma, value in part.new_slots:
+            if value.slot in SCENE_SLOTS or part.objects:
                 slots.append(value.slot)
             if value.slot in SCENE_SLOTS:
                 for old_lemma, old_value, _, states_slot in prompt_slots:
@@ -2064,31 +2244,46 @@ def _read_part(prompt: str, text: str) -> EditReading:
                         )
                     ):
                         lose.append(old_lemma)
-            elif objects:
+            elif part.objects:
                 lose += [
-                    old for old in _old_attribute_values(prompt, objects, value) if old != lemma
+                    old
+                    for old in _old_attribute_values(prompt, part.objects, value)
+                    if old != lemma
                 ]
-        if kind == "other" and slots:
-            kind = "set"
-    if moves:
+        if part.kind == "other" and slots:
+            part.kind = "set"
+    if part.moves:
         slots.append("location")
-    if positioned:
+    if part.positioned:
         slots.append("position")
-    if framed:
+    if part.framed:
         slots.append("background")
-    if repainted:
+    if part.repainted:
         slots.append("palette")
+    part.slots = slots
+
+
+def _tag_losses(part: _Part) -> None:
+    """Decide the prompt's tag words of the kind of the new one (_same_kind_tag_words) where
+    the instruction names no old thing and sets no medium."""
     if (
-        kind in ("other", "set", "relative")
-        and old_phrase is None
-        and new_phrase
-        and gain
-        and "medium" not in slots  # a medium's tags go by family above ("concept art" stays)
+        part.kind in ("other", "set", "relative")
+        and part.old_phrase is None
+        and part.new_phrase
+        and part.gain
+        and "medium" not in part.slots  # a medium's tags go by family above ("concept art" stays)
     ):
-        lose += _same_kind_tag_words(prompt, new_phrase, text)
+        part.lose += _same_kind_tag_words(part.prompt, part.new_phrase, part.text)
+
+
+def _attribute_losses(part: _Part) -> None:
+    """Decide the old values of the attributes the edit sets: the objects' old adjective of
+    the same attribute, its contrary, their material; the picture's adjective of the same
+    attribute or its antonym; the old age where the new noun says one."""
+    prompt, kind, objects, lose, gain = part.prompt, part.kind, part.objects, part.lose, part.gain
     if kind in ("set", "relative") and objects:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
-        for lemma, pos in new_items:
+        for lemma, pos in part.new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
             if kind == "relative" and pos == "a":  # "make the sea rougher" on "a calm sea"
                 lose += [
@@ -2097,17 +2292,17 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     if old_pos == "a" and _contrary(old, lemma)
                 ]
         # "make the table marble" on "a wooden table": one material at a time.
-        if any(lemma in gain and is_material(lemma) for lemma, _ in new_items):
+        if any(lemma in gain and is_material(lemma) for lemma, _ in part.new_items):
             lose += [
                 modifier
                 for modifier, pos in _object_modifiers(prompt, objects)
                 if modifier not in gain and is_material(modifier, pos)
             ]
             lose += [old for old in _materials_after(prompt, objects) if old not in gain]
-    elif kind == "relative" or (kind == "set" and any(s in SCENE_SLOTS for s in slots)):
+    elif kind == "relative" or (kind == "set" and any(s in SCENE_SLOTS for s in part.slots)):
         # "a bit darker" on "a dim tavern": the picture's adjective of the same attribute;
         # "make it stormy" on "a calm summer day": its antonym.
-        for lemma, pos in new_items:
+        for lemma, pos in part.new_items:
             if pos != "a" or lemma not in gain:
                 continue
             attributes = _adjective_attributes(lemma) if kind == "relative" else frozenset()
@@ -2122,42 +2317,63 @@ def _read_part(prompt: str, text: str) -> EditReading:
                     or (kind == "relative" and _contrary(old, lemma))
                 )
             ]
-    if kind == "replace" and old_phrase and (heads := _head_nouns(new_phrase)):
+    if kind == "replace" and part.old_phrase and (heads := _head_nouns(part.new_phrase)):
         # "make the woman a teenager" on "a middle-aged woman": the new noun says the age.
         said_ages = [
-            lemma for lemma, pos in new_items if pos == "a" and _AGE in _adjective_attributes(lemma)
+            lemma
+            for lemma, pos in part.new_items
+            if pos == "a" and _AGE in _adjective_attributes(lemma)
         ]
         if _names_an_age(heads[-1]) or said_ages:
-            lose += _age_modifiers(prompt, _head_nouns(old_phrase))
-    drop: list[str] = []
-    if kind in ("other", "set", "relative", "replace", "instead", "add"):
+            lose += _age_modifiers(prompt, _head_nouns(part.old_phrase))
+
+
+def _reader_words_losses(part: _Part) -> None:
+    """Decide the losses the reader's words (core/reader_words.json) name, and which of them
+    go with their clause (drop); a thing added to an empty place leaves it empty no more."""
+    prompt, lose, drop = part.prompt, part.lose, part.drop
+    if part.kind in ("other", "set", "relative", "replace", "instead", "add"):
         replaced, dropped = _lexicon_losses(
-            prompt, new_phrase, tuple(gain), tuple(slots), tuple(objects), pronoun
+            prompt,
+            part.new_phrase,
+            tuple(part.gain),
+            tuple(part.slots),
+            tuple(part.objects),
+            part.pronoun,
         )
-        drop = [w for w in dropped if w not in gain and not is_present(w, new_phrase)]
+        drop += [w for w in dropped if w not in part.gain and not is_present(w, part.new_phrase)]
         lose += replaced + drop
         # "make him bald": no hair is left to describe ("bald hair" keeps the old one).
-        if any(_means_no_hair(lemma) for lemma in gain) and _holds_word(prompt, "hair"):
+        if any(_means_no_hair(lemma) for lemma in part.gain) and _holds_word(prompt, "hair"):
             drop.append("hair")
             lose.append("hair")
-        if kind == "other" and not gain and replaced:
+        if part.kind == "other" and not part.gain and replaced:
             # "shoot it from above": the named camera angle is the new value, though none of
             # its words is a content word
             named = [
                 value
                 for _, keys, _ in _lexicon().one_at_a_time
-                for value in _phrases_in(new_phrase, keys)
+                for value in _phrases_in(part.new_phrase, keys)
                 if not _holds_word(prompt, value)
             ]
             if named:
-                gain, new_phrase = [named[0]], named[0]
-    if kind == "add":
+                part.gain, part.new_phrase = [named[0]], named[0]
+    if part.kind == "add":
         # "add a man sitting there" on "an empty park bench": it is empty no more, and the
         # word goes alone.
         emptied = [old for old, pos in tagged_lemmas(prompt) if pos == "a" and _means_empty(old)]
         lose += emptied
         drop += emptied
-    if kind in ("set", "relative") and objects and all(pos == "a" for _, pos in new_items):
+
+
+def _with_phrase_drops(part: _Part) -> None:
+    """Decide which losses go with their "with" phrase where an adjective is the new value."""
+    prompt, lose, drop = part.prompt, part.lose, part.drop
+    if (
+        part.kind in ("set", "relative")
+        and part.objects
+        and all(pos == "a" for _, pos in part.new_items)
+    ):
         # "make him bald" on "a man with curly hair": an adjective does not take the place of
         # a thing the person is with; it goes before the person, the "with" phrase goes.
         drop += [
@@ -2167,19 +2383,23 @@ def _read_part(prompt: str, text: str) -> EditReading:
             and (" " in lemma or (lemma, "n") in tagged_lemmas(prompt))
             and re.search(rf"\bwith\s+(?:an?\s+|some\s+)?{re.escape(lemma)}\b", prompt.lower())
         ]
-    lose = [lemma for lemma in dict.fromkeys(lose) if lemma not in gain]
+
+
+def _edit_reading(original: str, part: _Part) -> EditReading:
+    """Build the part's EditReading: the lose words without repeats or gained words."""
+    lose = [lemma for lemma in dict.fromkeys(part.lose) if lemma not in part.gain]
     return EditReading(
         instruction=original,
-        kind=kind,
-        gain=tuple(gain),
+        kind=part.kind,
+        gain=tuple(part.gain),
         lose=tuple(lose),
-        slots=tuple(dict.fromkeys(slots)),
-        pronoun=pronoun,
+        slots=tuple(dict.fromkeys(part.slots)),
+        pronoun=part.pronoun,
         vague=is_vague(original),
-        old_phrase=old_phrase or "",
-        new_phrase=new_phrase,
-        drop=tuple(dict.fromkeys(drop)),
-        objects=tuple(dict.fromkeys(objects)) if kind in ("set", "relative") else (),
+        old_phrase=part.old_phrase or "",
+        new_phrase=part.new_phrase,
+        drop=tuple(dict.fromkeys(part.drop)),
+        objects=tuple(dict.fromkeys(part.objects)) if part.kind in ("set", "relative") else (),
     )
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 
 from core.instructions import (
+    _ARTICLES_OR_OWNER,
+    _ARTICLES_OR_SOME,
     _EDIT_VERBS,
     _FILTER_WORDS,
     _PREPOSITIONS,
@@ -52,11 +54,10 @@ from core.nlp import lemmatize, synonyms, tagged_lemmas, word_spans
 
 # Words that may stand between an edit verb and its content: "make it a", "turn them into".
 _LEAD_WORDS = frozenset({"to", "into", "be", "look", "like", "out", "of", "with"})
-_ARTICLES = frozenset({"a", "an", "the", "some"})
 # Words that link a thing to the rest of its clause ("a street with a man on a scooter").
 _LINK_WORDS = frozenset({"with", "and", "beside", "near", "by", "plus", "holding", "wearing"})
 _FUNCTION_WORDS = (
-    _ARTICLES
+    _ARTICLES_OR_SOME
     | _LINK_WORDS
     | frozenset(
         {"of", "in", "on", "at", "under", "over", "from", "for", "its", "his", "her", "their"}
@@ -109,7 +110,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
     new = _content_phrase(reading.new_phrase)
     if not new or not reading.gain:
         return None
-    old_words = set(_words(reading.old_phrase)) - _ARTICLES
+    old_words = set(_words(reading.old_phrase)) - _ARTICLES_OR_SOME
     replaced = [lemma for lemma in reading.lose if lemma not in reading.drop]
     spans = sorted(span for lemma in replaced for span in _find(text, lemma))
     if not spans and (placed := _before_object(text, new, reading)) is not None:
@@ -137,7 +138,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
             end = _scene_noun_end(text, start, end, new)
         # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
         # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
-        end = _extend_right(text, end, set(_words(new)) - _ARTICLES)
+        end = _extend_right(text, end, set(_words(new)) - _ARTICLES_OR_SOME)
         # A word the new phrase says in another form goes too: "cool window light" -> "lit
         # by a desk lamp".
         if "count" not in reading.slots:
@@ -414,11 +415,11 @@ def _content_phrase(phrase: str) -> str:
     # "give the woman short curly hair": what she gets, not her.
     if leading_verb == "give" and (given := _GIVEN_TO.match(text)):
         text = given["thing"]
-    if leading_verb == "give" and text.split()[0] in _ARTICLES:
+    if leading_verb == "give" and text.split()[0] in _ARTICLES_OR_SOME:
         return f"with {text}"
     first, *rest = text.split()
     tagged = tagged_lemmas(first)
-    if tagged and tagged[0][1] == "v" and first == tagged[0][0] and first not in _ARTICLES:
+    if tagged and tagged[0][1] == "v" and first == tagged[0][0] and first not in _ARTICLES_OR_SOME:
         return " ".join([gerund(first), *rest])  # "make him laugh" -> "laughing"
     return text
 
@@ -431,7 +432,7 @@ def _is_bare_adjective(phrase: str) -> bool:
 
 def _bare(phrase: str) -> str:
     words = phrase.split()
-    while words and words[0] in _ARTICLES:
+    while words and words[0] in _ARTICLES_OR_SOME:
         words = words[1:]
     return " ".join(words)
 
@@ -610,7 +611,7 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
                 n > 1
                 and word.endswith("ing")
                 and n + 1 < len(before)
-                and before[n + 1][2] in _ARTICLES | {"his", "her", "their"}
+                and before[n + 1][2] in _ARTICLES_OR_OWNER
             )
         ),
         None,
@@ -630,10 +631,10 @@ def _remove_thing(text: str, lemma: str, old_phrase: str) -> str | None:
         link = begin + words_before[-1][0]
     # The words after it that the instruction named too go with it ("the man on the
     # scooter"); the rest of the clause stays ("a cat on a sofa" without the cat: "on a sofa").
-    named = set(_words(old_phrase)) - _ARTICLES
+    named = set(_words(old_phrase)) - _ARTICLES_OR_SOME
     stop = end
     for _, end_word, word in word_spans(text[end:finish]):
-        if word not in named and word not in _ARTICLES:
+        if word not in named and word not in _ARTICLES_OR_SOME:
             break
         if word in named:
             stop = end + end_word
