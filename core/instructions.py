@@ -917,6 +917,24 @@ def _place_phrases(prompt: str) -> list[str]:
     ]
 
 
+def _setting_tags(prompt: str, new_place: str) -> list[str]:
+    """The prompt's tags that name its place alone ("studio", "cozy kitchen": up to three
+    words after the subject clause, ending in a place noun, no preposition): a scene moved to
+    `new_place` leaves them behind."""
+    tags = []
+    for clause in prompt.split(",")[1:]:
+        words = split_words(clause)
+        if (
+            words
+            and len(words) <= 3
+            and not set(words) & set(_PLACE_PREPOSITIONS.split("|"))
+            and _is_place(words[-1])
+            and not is_present(lemmatize(words[-1], "n"), new_place)
+        ):
+            tags.append(" ".join(words))
+    return tags
+
+
 def _place_phrase(prompt: str, preposition: str) -> str | None:
     """The prompt's place phrase that a move to a place with `preposition` replaces: the last
     "in" or "at" place of the subject clause ("a cabin perched on a cliff in a kitchen": in a
@@ -2254,6 +2272,8 @@ def _slot_losses(part: _Part) -> None:
             part.kind = "set"
     if part.moves:
         slots.append("location")
+        part.lose += _setting_tags(prompt, part.new_phrase)
+        part.drop += _setting_tags(prompt, part.new_phrase)
     if part.positioned:
         slots.append("position")
     if part.framed:

@@ -365,6 +365,9 @@ def _move(text: str, reading: EditReading) -> str | None:
         head = lemmatize(words[-1], "n")
         words = ["on" if head in _ON_PLACES else "in", *words[1:]]
     new = " ".join(words)
+    for tag in reading.drop:  # "studio": a tag that named the old place alone
+        if spans := _find(text, tag):
+            text = _drop_words(text, *spans[0], tag)
     if reading.old_phrase and reading.old_phrase in text:
         return text.replace(reading.old_phrase, new, 1)
     clauses = _clauses(text)

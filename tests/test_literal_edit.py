@@ -1096,6 +1096,17 @@ def test_gerund_doubles_a_short_final_consonant():
             "a park bench under a streetlight, a man sitting there, film noir",
         ),
         ("a snowy igloo at night", "make it summer", "an igloo at night, summer"),
+        # a tag that named the old place alone stays behind when the scene moves
+        (
+            "a woman painting at an easel, studio, natural light, photo",
+            "move her to a garden",
+            "a woman painting at an easel in a garden, natural light, photo",
+        ),
+        (
+            "a knight, castle courtyard, oil painting",
+            "move him to a forest",
+            "a knight in a forest, oil painting",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
