@@ -18,8 +18,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DataError, DiffChatError, GenerationCancelled, InputError, redact_secrets
+from core.errors import DataError, DiffChatError, GenerationCancelled, InputError
 from core.files import atomic_write_text
+from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
@@ -273,7 +274,7 @@ def _candidates(
             raise
         except DiffChatError as error:
             # saved in comparison.json, which every user's votes read
-            candidate.error = plan.without_folders(redact_secrets(str(error)))
+            candidate.error = shown_message(plan.without_folders(str(error)))
         candidates.append(candidate)
         finished[0] += 1
 
@@ -554,11 +555,11 @@ def build(context: AppContext) -> gr.Dropdown:
     ):
         from core.validation import check_instruction, resolve_model_reference
 
+        # A rewriter folder must be inside the user's root (the workspace without --auth) or
+        # assets/; ids and names pass.
+        root = context.user_root(request)
         try:
             stop_key = context.stop_key("compare", secret, request)
-            # A rewriter folder must be inside the user's root (the workspace without --auth)
-            # or assets/; ids and names pass.
-            root = context.user_root(request)
             rewriters = tuple(
                 dict.fromkeys(
                     resolve_model_reference(r, root)
@@ -587,12 +588,12 @@ def build(context: AppContext) -> gr.Dropdown:
             )
             check_plan(plan)  # a bad upload is refused here, before any chat API is asked
         except DiffChatError as error:
-            return f"⚠️ {as_uploaded(str(error), raw_image_v)}", [], None
+            return f"⚠️ {shown_message(as_uploaded(str(error), raw_image_v), root)}", [], None
         flag = context.cancel_flags.fresh(stop_key)
         try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
             rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)
         except GenerationCancelled as error:
-            return f"⏹ {error}", [], None
+            return f"⏹ {shown_message(error)}", [], None
         job = context.worker.submit(
             lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c, rewritten),
             "The comparison",
