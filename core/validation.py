@@ -228,6 +228,8 @@ def without_server_paths(text: str, root: str | Path | None = None) -> str:
     """Return `text` (a message, or a line a child process printed: a training or evaluation
     log, its error) with each absolute path inside `root` (default the workspace), the
     shipped assets or another server folder named as `shown_path` names it."""
+    if "/" not in text:  # most progress lines ("denoising"): nothing to look up
+        return text
     for base, prefix in _named_folders(root):
         text = text.replace(f"{base}/", prefix)
         # The folder itself, not a sibling whose name only starts with its name.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import DiffChatError, GenerationCancelled
+from core.validation import shown_message
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,6 @@ class Job:
 def readable_error(error: BaseException, label: str) -> str:
     """Return a message for the page: a DiffChatError as is, anything else named, no trace;
     either way without credentials or server paths (core.validation.shown_message)."""
-    from core.validation import shown_message
-
     if isinstance(error, DiffChatError):
         return shown_message(str(error))
     return shown_message(f"{label} failed: {type(error).__name__}: {error}")
@@ -115,6 +114,8 @@ class Worker:
             return
 
         def progress(step: int, total: int, description: str = "") -> None:
+            # The page shows it ("loading <a custom model folder>"): said as messages are.
+            description = shown_message(description)
             job.events.put(JobEvent("progress", step=step, total=total, description=description))
 
         try:
