@@ -231,9 +231,11 @@ def without_server_paths(text: str, root: str | Path | None = None) -> str:
     if "/" not in text:  # most progress lines ("denoising"): nothing to look up
         return text
     for base, prefix in _named_folders(root):
-        text = text.replace(f"{base}/", prefix)
-        # The folder itself, not a sibling whose name only starts with its name.
-        text = re.sub(re.escape(str(base)) + r"(?![\w.-])", prefix.rstrip("/") or ".", text)
+        # Where a path starts (not "/srv/root/x" for a home of /root), up to a "/" or its end
+        # (the folder itself, not a sibling whose name only starts with its name).
+        path = re.compile(r"(?<![\w./~-])" + re.escape(str(base)) + r"(/|(?![\w.-]))")
+        folder = prefix.rstrip("/") or "."
+        text = path.sub(lambda found, p=prefix, f=folder: p if found[1] else f, text)
     return text
 
 
