@@ -190,6 +190,7 @@ def _named_folders(root: str | Path | None) -> list[tuple[Path, str]]:
     for folder, prefix in _server_folders():
         if len(folder.parts) > 1:  # a home of "/" would name every path
             named += [(folder, prefix), (folder.resolve(), prefix)]
+    # A folder named twice keeps its first name: a root that is the workspace is "".
     unique = list({folder: (folder, prefix) for folder, prefix in reversed(named)}.values())
     # Deepest first: a path in the workspace is named by it, not by DIFFCHAT_HOME above it.
     return sorted(unique, key=lambda pair: -len(pair[0].parts))

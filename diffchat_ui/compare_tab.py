@@ -330,7 +330,7 @@ def run_comparison(
     progress: ProgressFn,
     cancel_event: threading.Event,
     rewritten: dict[str, str | DiffChatError] | None = None,
-    raw_image=None,
+    checked_image=None,
 ) -> list[Path]:
     """Render every method for every model; return the saved comparison folders.
 
@@ -339,14 +339,14 @@ def run_comparison(
     raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
     a chat API's answer, or its error); the other rewriters run here. A method that fails (no
     API key, missing weights) is recorded with its message and the others still run; Stop
-    ends the whole run. `raw_image`: the plan's raw image as check_plan returned it to the
-    caller (not decoded again). Refuses (InputError) what `check_plan` refuses (a bad raw
+    ends the whole run. `checked_image`: the plan's raw image as check_plan returned it to
+    the caller (not decoded again). Refuses (InputError) what `check_plan` refuses (a bad raw
     image included) before anything is written; a run that stops or fails leaves no folder
     of its own behind (those of models already finished stay).
     """
     from core import images
 
-    user_image = check_plan(plan, raw_image)
+    user_image = check_plan(plan, checked_image)
     rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
