@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -85,6 +86,7 @@ class SilentServer:
         self.port = self.socket.getsockname()[1]
         self.tls = tls
         self.connected = threading.Event()
+        self.asked = threading.Event()  # a request arrived (after the handshake, with TLS)
         self._held: list[socket.socket] = []
         self._wrapped: list[ssl.SSLSocket] = []  # the TLS sockets the held ones became
         self._closed = threading.Condition()
@@ -95,6 +97,14 @@ class SilentServer:
     def connection_count(self) -> int:
         """Return how many connections it has accepted so far."""
         return len(self._held)
+
+    def wait_connections(self, count: int, timeout: float) -> bool:
+        """Return True once `count` connections have been accepted, False when `timeout`
+        seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while self.connection_count < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.connection_count >= count
 
     def wait_closed(self, count: int, timeout: float) -> bool:
         """Return True once `count` connections have been closed by the client, False when
@@ -120,7 +130,7 @@ class SilentServer:
                 connection = self.tls.wrap_socket(connection, server_side=True)
                 self._wrapped.append(connection)
             while connection.recv(65536):  # the request, never answered
-                pass
+                self.asked.set()
         except ssl.SSLError:  # the client cut the TLS stream, or refused the certificate
             pass
         except OSError:  # closed by this server
