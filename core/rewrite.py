@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -654,6 +655,23 @@ def chat_timeout() -> float:
     return positive_number_setting(CHAT_TIMEOUT_ENV, DEFAULT_CHAT_TIMEOUT, "seconds")
 
 
+def chat_api_failure(base_url, error: BaseException) -> str:
+    """Return the sentence a failed chat API request says: a certificate the client does not
+    trust named as such and how to trust it (the openai client only says "Connection
+    error."), any other failure with the client's own text."""
+    cause, seen = error, set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"The chat API at {base_url} presented a TLS certificate this server does not "
+                f"trust ({cause.verify_message}). If the endpoint is yours, set SSL_CERT_FILE "
+                "to a PEM file holding its CA certificate and restart the app."
+            )
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return f"The chat API at {base_url} failed: {error}"
+
+
 def is_network_rewriter(name: str | None) -> bool:
     """Return True when the rewriter `name` answers over the network (the chat API backend).
 
@@ -794,7 +812,7 @@ class ChatAPIRewriter(Rewriter):
         except openai.APIError as error:
             # The server's text may echo the key, and the URL may hold user:password.
             raise ModelUnavailableError(
-                redact_secrets(f"The chat API at {self.client.base_url} failed: {error}")
+                redact_secrets(chat_api_failure(self.client.base_url, error))
             ) from error
         return [first_line(choice.message.content or "") for choice in response.choices]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import InputError
-from core.paths import REPO_ROOT, app_owned_entry, assets_dir, workspace_dir
+from core.errors import InputError, redact_secrets
+from core.paths import REPO_ROOT, app_owned_entry, assets_dir, diffchat_home, workspace_dir
 
 MAX_INSTRUCTION_CHARS = 1000
 # 4096 x 4096: well above anything Stable Diffusion renders, far below a decompression bomb.
@@ -182,17 +182,42 @@ def _confinement(root: str | Path | None) -> Path:
     return root
 
 
-def _named_folders(root: str | Path | None) -> tuple[tuple[Path, str], ...]:
-    """The folders a message names paths inside, each with the prefix it names them by:
-    `root` (default the workspace) as "", the shipped assets as "assets/"."""
-    return ((_confinement(root), ""), (assets_dir().resolve(), "assets/"))
+def _named_folders(root: str | Path | None) -> list[tuple[Path, str]]:
+    """The folders a message names paths inside, deepest first, each with the prefix it
+    names them by: `root` (default the workspace) as "", the shipped assets as "assets/",
+    and the server's other folders by their role (`_server_folders`)."""
+    named = [(_confinement(root), ""), (assets_dir().resolve(), "assets/")]
+    for folder, prefix in _server_folders():
+        if len(folder.parts) > 1:  # a home of "/" would name every path
+            named += [(folder, prefix), (folder.resolve(), prefix)]
+    # A folder named twice keeps its first name: a root that is the workspace is "".
+    unique = list({folder: (folder, prefix) for folder, prefix in reversed(named)}.values())
+    # Deepest first: a path in the workspace is named by it, not by DIFFCHAT_HOME above it.
+    return sorted(unique, key=lambda pair: -len(pair[0].parts))
+
+
+def _server_folders() -> list[tuple[Path, str]]:
+    """The server's own folders a message may mention, each with the name it goes by there:
+    the workspace, the install folder, DIFFCHAT_HOME, the Hugging Face caches, the home."""
+    from huggingface_hub import constants
+
+    return [
+        (workspace_dir(), "workspace/"),
+        (REPO_ROOT, "app/"),
+        (diffchat_home(), "DIFFCHAT_HOME/"),
+        (Path(constants.HF_HUB_CACHE), "HF_HUB_CACHE/"),
+        (Path(constants.HF_HOME), "HF_HOME/"),
+        (Path.home(), "~/"),
+    ]
 
 
 def shown_path(path: str | Path, root: str | Path | None = None) -> str:
     """Return how a message names `path` to the person: relative to `root` (default the
-    workspace; with --auth the user's own folder) or as "assets/..." inside the shipped
-    assets, else its file name alone. Never the absolute server path: it would tell every
-    browser where the workspace lives (with --auth, the users/<name>-<hash> folder too)."""
+    workspace; with --auth the user's own folder), as "assets/..." inside the shipped
+    assets, by role inside another server folder ("DIFFCHAT_HOME/models/...", see
+    `_server_folders`), else its file name alone. Never the absolute server path: it would
+    tell every browser where the workspace lives (with --auth, the users/<name>-<hash>
+    folder too)."""
     path = Path(path)
     for base, prefix in _named_folders(root):
         if path.is_absolute() and path.is_relative_to(base):
@@ -201,14 +226,26 @@ def shown_path(path: str | Path, root: str | Path | None = None) -> str:
 
 
 def without_server_paths(text: str, root: str | Path | None = None) -> str:
-    """Return `text` (a line a child process printed: a training or evaluation log, its
-    error) with each absolute path inside `root` (default the workspace) or the shipped
-    assets named as `shown_path` names it."""
+    """Return `text` (a message, or a line a child process printed: a training or evaluation
+    log, its error) with each absolute path inside `root` (default the workspace), the
+    shipped assets or another server folder named as `shown_path` names it."""
+    if "/" not in text:  # most progress lines ("denoising"): nothing to look up
+        return text
     for base, prefix in _named_folders(root):
-        text = text.replace(f"{base}/", prefix)
-        # The folder itself, not a sibling whose name only starts with its name.
-        text = re.sub(re.escape(str(base)) + r"(?![\w.-])", prefix.rstrip("/") or ".", text)
+        # Where a path starts (not "/srv/root/x" for a home of /root), up to a "/" or its end
+        # (the folder itself, not a sibling whose name only starts with its name).
+        path = re.compile(r"(?<![\w./~-])" + re.escape(str(base)) + r"(/|(?![\w.-]))")
+        folder = prefix.rstrip("/") or "."
+        text = path.sub(lambda found, p=prefix, f=folder: p if found[1] else f, text)
     return text
+
+
+def shown_message(text: str, root: str | Path | None = None) -> str:
+    """Return `text` as a browser or API caller may read it: credentials redacted
+    (core.errors.redact_secrets) and no server path (`without_server_paths`, inside `root`).
+    The one pass every message the app shows goes through; the server's own log keeps the
+    full text."""
+    return without_server_paths(redact_secrets(str(text)), root)
 
 
 def resolve_user_path(

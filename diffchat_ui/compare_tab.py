@@ -18,8 +18,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.errors import DataError, DiffChatError, GenerationCancelled, InputError, redact_secrets
+from core.errors import DataError, DiffChatError, GenerationCancelled, InputError
 from core.files import atomic_write_text
+from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
@@ -116,12 +117,14 @@ def folder_method_name(folder: str, root: Path, key: bytes) -> str:
     return f"{shown} (folder {keyed_hash(key, 'method', str(path))[:8]})"
 
 
-def check_plan(plan: ComparePlan):
+def check_plan(plan: ComparePlan, decoded=None):
     """Return the plan's raw image decoded (a PIL image; None when the plan renders it).
 
     Refuses (InputError) a plan that cannot run: no raw prompt, no image model, or a raw
     image `core.validation.load_user_image` refuses. The Compare handler calls it before it
-    asks any chat API, so a bad upload costs no network call and no model work.
+    asks any chat API, so a bad upload costs no network call and no model work. `decoded`
+    is that image as an earlier check_plan returned it: its size is checked again, the file
+    is not decoded twice (nor read again: the job renders exactly the image checked).
     """
     from core.validation import load_user_image
 
@@ -129,7 +132,9 @@ def check_plan(plan: ComparePlan):
         raise InputError("Type the raw prompt (for your own image: a short description of it).")
     if not plan.models:
         raise InputError("Choose at least one image model.")
-    return load_user_image(plan.raw_image) if plan.raw_image else None
+    if not plan.raw_image:
+        return None
+    return load_user_image(plan.raw_image if decoded is None else decoded)
 
 
 # remote_rewrites' key for the Best-of-N samples of a chat API (the first rewriter)
@@ -273,7 +278,7 @@ def _candidates(
             raise
         except DiffChatError as error:
             # saved in comparison.json, which every user's votes read
-            candidate.error = plan.without_folders(redact_secrets(str(error)))
+            candidate.error = shown_message(plan.without_folders(str(error)))
         candidates.append(candidate)
         finished[0] += 1
 
@@ -325,6 +330,7 @@ def run_comparison(
     progress: ProgressFn,
     cancel_event: threading.Event,
     rewritten: dict[str, str | DiffChatError] | None = None,
+    checked_image=None,
 ) -> list[Path]:
     """Render every method for every model; return the saved comparison folders.
 
@@ -333,13 +339,14 @@ def run_comparison(
     raw image, 4. scores. `rewritten` gives rewrites asked before this job (`remote_rewrites`:
     a chat API's answer, or its error); the other rewriters run here. A method that fails (no
     API key, missing weights) is recorded with its message and the others still run; Stop
-    ends the whole run. Refuses (InputError) what `check_plan` refuses (a bad raw image
-    included) before anything is written; a run that stops or fails leaves no folder of its
-    own behind (those of models already finished stay).
+    ends the whole run. `checked_image`: the plan's raw image as check_plan returned it to
+    the caller (not decoded again). Refuses (InputError) what `check_plan` refuses (a bad raw
+    image included) before anything is written; a run that stops or fails leaves no folder
+    of its own behind (those of models already finished stay).
     """
     from core import images
 
-    user_image = check_plan(plan)
+    user_image = check_plan(plan, checked_image)
     rewritten = rewritten or {}
     folders = []
     methods = len(plan.rewriters) + int(plan.include_ip2p) + int(plan.best_of_n > 1)
@@ -554,11 +561,11 @@ def build(context: AppContext) -> gr.Dropdown:
     ):
         from core.validation import check_instruction, resolve_model_reference
 
+        # A rewriter folder must be inside the user's root (the workspace without --auth) or
+        # assets/; ids and names pass.
+        root = context.user_root(request)
         try:
             stop_key = context.stop_key("compare", secret, request)
-            # A rewriter folder must be inside the user's root (the workspace without --auth)
-            # or assets/; ids and names pass.
-            root = context.user_root(request)
             rewriters = tuple(
                 dict.fromkeys(
                     resolve_model_reference(r, root)
@@ -585,16 +592,18 @@ def build(context: AppContext) -> gr.Dropdown:
                     if Path(rewriter).is_absolute()
                 },
             )
-            check_plan(plan)  # a bad upload is refused here, before any chat API is asked
+            checked_image = check_plan(plan)  # a bad upload is refused before any chat API
         except DiffChatError as error:
-            return f"⚠️ {as_uploaded(str(error), raw_image_v)}", [], None
+            return f"⚠️ {shown_message(as_uploaded(str(error), raw_image_v), root)}", [], None
         flag = context.cancel_flags.fresh(stop_key)
         try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
             rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)
         except GenerationCancelled as error:
-            return f"⏹ {error}", [], None
+            return f"⏹ {shown_message(error)}", [], None
         job = context.worker.submit(
-            lambda p, c: run_comparison(plan, context.comparisons_dir(), p, c, rewritten),
+            lambda p, c: run_comparison(
+                plan, context.comparisons_dir(), p, c, rewritten, checked_image
+            ),
             "The comparison",
             flag,
         )

@@ -28,7 +28,7 @@ from core.instructions import clarify, resolve_answer
 from core.registry import SPEEDS, draft_model_for, generation_defaults
 from core.rewrite import DEFAULT_REWRITE_CANDIDATES, MAX_REWRITE_CANDIDATES
 from core.session import random_seed
-from core.validation import MAX_INSTRUCTION_CHARS
+from core.validation import MAX_INSTRUCTION_CHARS, shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.prompt_diff import COLOR_MAP, diff_markdown, diff_words, escape_markdown
 from diffchat_ui.saved_chats import TRANSCRIPT_KEY, transcript_messages
@@ -425,7 +425,8 @@ def send(
             log.exception("chat turn failed")
             message = f"Something went wrong: {type(error).__name__}: {error}"
         if state is None:  # not even a session could be made: show the message alone
-            yield (None, [{"role": "assistant", "content": f"⚠️ {message}"}], None, [], "", [], None)
+            said = f"⚠️ {shown_message(message)}"
+            yield (None, [{"role": "assistant", "content": said}], None, [], "", [], None)
             return
         _error(state, message)
         yield (state, *_view(state, context))
@@ -1343,7 +1344,7 @@ def build(context: AppContext) -> CreateControls:
         try:
             context.cancel_flags.stop(context.sessions.cancel_key(session_secret, request.username))
         except DiffChatError as error:
-            raise gr.Error(str(error)) from error
+            raise gr.Error(shown_message(error)) from error
 
     stop_button.click(on_stop, state, None, api_name="stop", queue=False)
 
@@ -1609,7 +1610,7 @@ def upload_preview(path: str | None):
     try:
         image = load_user_image(path)
     except DiffChatError as error:
-        reason = as_uploaded(str(error), path)
+        reason = shown_message(as_uploaded(str(error), path))
         return None, f"⚠️ This file cannot be used: {reason} Upload another image."
     width, height = image.size
     image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
@@ -1639,11 +1640,11 @@ def model_note_text(model: str, speed: str = "quality", hub_reachable: bool = Tr
         try:
             draft = render_model(model, speed)
         except InputError as error:
-            return f"⚠️ {error}"
+            return f"⚠️ {shown_message(error)}"
     rendering = draft or model
     reason = unavailable_reason(rendering, hub_reachable)
     if reason:
-        note = f"⚠️ {reason}"
+        note = f"⚠️ {shown_message(reason)}"
     elif not model_available(rendering):
         note = f"{rendering} is not downloaded yet: the first turn downloads it (several GB)."
     else:

@@ -17,6 +17,7 @@ import gradio as gr
 
 from core.errors import DiffChatError, InputError
 from core.paths import assets_dir
+from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
@@ -196,9 +197,9 @@ def build(context: AppContext) -> None:
     ):
         from core.validation import resolve_workspace_path, shown_path
 
+        root = context.user_root(request)
         try:
             stop_key = context.stop_key("evaluate", secret, request)
-            root = context.user_root(request)
             data_file = resolve_data_file(data_v, root)
             if (output_v or "").strip():
                 out_dir = resolve_workspace_path(output_v.strip(), root)
@@ -214,7 +215,7 @@ def build(context: AppContext) -> None:
                 int(seed_v or 0),
             )
         except DiffChatError as error:
-            yield f"⚠️ {error}", "", "", []
+            yield f"⚠️ {shown_message(error, root)}", "", "", []
             return
         flag = context.cancel_flags.fresh(stop_key)
         shown = shown_path(out_dir, root)  # the page never sees the server's own path
@@ -255,15 +256,15 @@ def build(context: AppContext) -> None:
         """Show a finished (or stopped) evaluation folder without running anything."""
         from core.validation import resolve_workspace_path, shown_path
 
+        root = context.user_root(request)
         try:
             if not (output_v or "").strip():
                 raise InputError("Give the output folder of an earlier evaluation.")
-            root = context.user_root(request)
             out_dir = resolve_workspace_path(output_v.strip(), root)
             if not (out_dir / "summary.md").is_file():
                 raise InputError(f"{output_v.strip()} has no summary.md: run (or resume) it first.")
         except DiffChatError as error:
-            return f"⚠️ {error}", "", []
+            return f"⚠️ {shown_message(error, root)}", "", []
         table, plot_paths = results_view(out_dir)
         plots_shown = [page_image(path) for path in plot_paths]  # the evaluation is not served
         return f"Results of `{shown_path(out_dir, root)}`", table, plots_shown

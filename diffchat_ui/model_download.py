@@ -17,6 +17,7 @@ import logging
 import gradio as gr
 
 from core.errors import DiffChatError
+from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.create_tab import CreateControls, model_updates
 
@@ -50,7 +51,7 @@ def download_and_switch(context: AppContext, name: str, progress) -> tuple[str, 
             log.warning("the banner's download of %s failed: %s", name, error)
             return (
                 f"{context.settings.banner}\n\n⚠️ **The download of {name} failed**, the app "
-                f"stays on the offline set: {error}",
+                f"stays on the offline set: {shown_message(error)}",
                 False,
             )
     switched = detect_settings(concurrency=context.settings.concurrency)

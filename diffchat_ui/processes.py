@@ -77,10 +77,11 @@ def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0, root=
 
     Setting `stop_flag` stops the child (SIGINT, then SIGTERM after `stop_timeout` seconds) from
     a watcher thread, so Stop works while the child is silent and the log keeps streaming while
-    it saves. With `root` (the caller's folder, AppContext.user_root), the log names the paths
-    in it relative to it (core.validation.without_server_paths): the page shows no server path.
+    it saves. The log is as core.validation.shown_message says it, paths in `root` (the
+    caller's folder, AppContext.user_root; default the workspace) relative to it: the page
+    shows no server path and no key.
     """
-    from core.validation import without_server_paths
+    from core.validation import shown_message
 
     def stop_when_asked() -> None:
         while child.is_running:
@@ -92,7 +93,7 @@ def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0, root=
     log, new_metrics, last_yield, changed = LogBuffer(), [], 0.0, False
     for event in child.events():
         if event.kind == "line":
-            log.add(event.text if root is None else without_server_paths(event.text, root))
+            log.add(shown_message(event.text, root))
             changed = True
         elif event.kind == "metrics":
             new_metrics.append(event.metrics)

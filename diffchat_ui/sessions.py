@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DiffChatError, InputError
+from core.validation import shown_message
 from diffchat_ui.saved_chats import CHAT_FILE, chat_title, load_chat, save_chat
 from diffchat_ui.state import IMPORT_PREFIX, ChatState, image_paths, remove_replaced_files
 
@@ -536,7 +537,7 @@ def session_handler(
         try:
             state = store.checkout(secret, user, fresh=fresh)
         except InputError as error:
-            raise gr.Error(str(error)) from error
+            raise gr.Error(shown_message(error)) from error
         args[position] = state
         if added_request:
             del args[request_index]
@@ -556,7 +557,7 @@ def session_handler(
         try:
             return call()
         except DiffChatError as error:  # the edge: the person reads why, not a bare "Error"
-            raise gr.Error(str(error)) from error
+            raise gr.Error(shown_message(error)) from error
 
     if inspect.isgeneratorfunction(fn):
 

@@ -62,7 +62,12 @@ class ChatState:
         return cls(session=Session(seed=seed), folder=folder or new_session_folder())
 
     def say(self, role: str, content, options: list[str] | None = None) -> None:
-        """Append a chat message (text, or {"path": ...} for an image) to the transcript."""
+        """Append a chat message (text, or {"path": ...} for an image) to the transcript; the
+        app's own text as core.validation.shown_message says it (no server path, no key)."""
+        from core.validation import shown_message
+
+        if role == "assistant" and isinstance(content, str):
+            content = shown_message(content)
         message = {"role": role, "content": content}
         if options:
             message["options"] = [{"value": option} for option in options]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.errors import DiffChatError
+from core.validation import shown_message
 from diffchat_ui.context import AppContext
 
 # A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
@@ -61,7 +62,7 @@ def stop_handler(context: AppContext, tab: str):
         try:
             context.cancel_flags.stop(context.stop_key(tab, session_secret, request))
         except DiffChatError as error:
-            raise gr.Error(str(error)) from error
+            raise gr.Error(shown_message(error)) from error
 
     on_stop.__name__ = f"{tab}_stop"
     return on_stop

@@ -20,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DiffChatError, InputError
+from core.validation import shown_message
 from diffchat_ui.context import TRAIN_RUNS, AppContext
 from diffchat_ui.processes import follow
 from diffchat_ui.sessions import page_session_secret
@@ -302,9 +303,9 @@ def build(context: AppContext) -> None:
     ):
         import pandas as pd
 
+        root = context.user_root(request)
         try:
             flag = context.cancel_flags.fresh(context.stop_key("train", secret, request))
-            root = context.user_root(request)
             output_dir = resolve_workspace_path(output_v, root)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
             base, data = (base_v or "").strip(), (data_v or "").strip()
@@ -319,7 +320,7 @@ def build(context: AppContext) -> None:
                 )
                 child.resume() if resume else child.start()
         except DiffChatError as error:
-            yield f"⚠️ {error}", "", None
+            yield f"⚠️ {shown_message(error, root)}", "", None
             return
         shown = shown_path(output_dir, root)  # the page never sees the server's own path
         curves: list[dict] = read_curves(output_dir) if resume else []
@@ -411,7 +412,7 @@ def build(context: AppContext) -> None:
         try:
             rows = quick_options(stage_v)
         except DiffChatError as error:
-            return gr.update(), gr.update(), f"⚠️ {error}"
+            return gr.update(), gr.update(), f"⚠️ {shown_message(error)}"
         expected = QUICK_RUNS[stage_v]["expected"]
         return (
             gr.update(value=rows, label=OPTIONS_LABELS["quick"]),

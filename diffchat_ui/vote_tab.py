@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DataError, DiffChatError
+from core.validation import shown_message
 from diffchat_ui.compare_tab import COMPARISON_FILE, load_comparison
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_gallery, page_image
@@ -280,14 +281,14 @@ def build(context: AppContext):
         try:
             key, voter = context.browser_key(secret, request), context.voter_id(secret, request)
         except DiffChatError as error:
-            return (*unchanged, f"⚠️ {error}")
+            return (*unchanged, f"⚠️ {shown_message(error)}")
         return next_ballot(key, voter)
 
     def on_vote(secret, choice_v: str | None, request: gr.Request):
         try:
             key, voter = context.browser_key(secret, request), context.voter_id(secret, request)
         except DiffChatError as error:
-            return (*unchanged, f"⚠️ {error}", *results())
+            return (*unchanged, f"⚠️ {shown_message(error)}", *results())
         ballot = ballots.take(key)
         if ballot is None:
             return (*unchanged, "Load a comparison first.", *results())
@@ -305,7 +306,7 @@ def build(context: AppContext):
             )
         except DiffChatError as error:
             ballots.put(key, ballot, ballots.get(key)[1])  # not counted: it stays on screen
-            return (*unchanged, f"⚠️ {error}", *results())
+            return (*unchanged, f"⚠️ {shown_message(error)}", *results())
         # The ballot is spent (a double click cannot count twice) and the next one loads.
         thanks = f"Thanks! {context.votes.count()} votes so far."
         return (*next_ballot(key, voter, note=thanks), *results())

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import DiffChatError, GenerationCancelled, redact_secrets
+from core.errors import DiffChatError, GenerationCancelled
+from core.validation import shown_message
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,11 @@ class Job:
 
 
 def readable_error(error: BaseException, label: str) -> str:
-    """Return a message for the chat: a DiffChatError as is, anything else named, no trace;
-    credentials redacted (core.errors.redact_secrets) either way."""
+    """Return a message for the page: a DiffChatError as is, anything else named, no trace;
+    either way without credentials or server paths (core.validation.shown_message)."""
     if isinstance(error, DiffChatError):
-        return redact_secrets(str(error))
-    return redact_secrets(f"{label} failed: {type(error).__name__}: {error}")
+        return shown_message(str(error))
+    return shown_message(f"{label} failed: {type(error).__name__}: {error}")
 
 
 class Worker:
@@ -113,6 +114,8 @@ class Worker:
             return
 
         def progress(step: int, total: int, description: str = "") -> None:
+            # The page shows it ("loading <a custom model folder>"): said as messages are.
+            description = shown_message(description)
             job.events.put(JobEvent("progress", step=step, total=total, description=description))
 
         try:

@@ -497,6 +497,33 @@ def test_custom_model_and_rewriter_folders_outside_the_workspace_are_refused(app
         assert str(workspace_dir()) not in said and str(assets_dir()) not in said, said
 
 
+def test_a_loaders_refusal_names_no_server_folder(app_url):
+    """A folder inside the workspace or assets/ that holds no model passes the confinement,
+    and the loader's refusal ("/srv/.../workspace/empty-model is a folder, but ...") reached
+    the chat with the server's absolute path (workspace, install folder). The caller reads
+    the folder relative to the workspace or as assets/..."""
+    from core.paths import REPO_ROOT, diffchat_home, workspace_dir
+
+    (workspace_dir() / "empty-model").mkdir(exist_ok=True)
+    (workspace_dir() / "empty-rewriter").mkdir(exist_ok=True)
+    client = Client(app_url, verbose=False)
+    said = {}
+    chat, *_ = send(client, "a red fox", model="custom path or id", custom_model="empty-model")
+    said["image model"] = str(chat[-1]["content"])
+    send(client, "a red fox")
+    chat, *_ = send(client, "make it night", rewriter="empty-rewriter")
+    said["rewriter in the workspace"] = str(chat[-1]["content"])
+    chat, *_ = send(client, "make it day", rewriter="assets/instructpe")
+    said["rewriter in assets/"] = str(chat[-1]["content"])
+
+    assert "empty-model is a folder, but neither" in said["image model"], said
+    assert "empty-rewriter holds neither a model" in said["rewriter in the workspace"], said
+    assert "assets/instructpe holds neither a model" in said["rewriter in assets/"], said
+    for what, message in said.items():
+        for server_folder in (workspace_dir(), REPO_ROOT, diffchat_home(), Path.home()):
+            assert str(server_folder) not in message, (what, message)
+
+
 @pytest.mark.slow  # a fresh process loads every model and scorer: over a minute here
 def test_evaluation_run_from_the_evaluate_tab(app_url, tmp_path):
     from train_fixtures import tiny_triplets, write_triplets_jsonl

@@ -146,6 +146,25 @@ def test_worker_turns_errors_into_readable_messages():
     assert "Traceback" not in final.message
 
 
+def test_a_jobs_progress_and_error_name_no_server_folder(tmp_path, monkeypatch):
+    """A custom model folder's progress line ("loading /srv/.../workspace/my-model") and a
+    loader's error reached the page with the workspace's absolute path."""
+    from core.paths import workspace_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    folder = workspace_dir() / "my-model"
+
+    def load(progress, cancel_event):
+        progress(0, 0, f"loading {folder}")
+        raise InputError(f"{folder} holds neither a model nor a LoRA adapter.")
+
+    events = list(Worker().submit(load, "This turn").iter_events())
+    assert [event.description for event in events if event.kind == "progress"] == [
+        "loading my-model"
+    ]
+    assert events[-1].message == "my-model holds neither a model nor a LoRA adapter."
+
+
 def test_stop_cancels_only_that_sessions_job():
     worker = Worker()
     flags = CancelFlags()

@@ -624,6 +624,42 @@ def test_a_comparison_that_stops_or_fails_leaves_no_folder(monkeypatch, tmp_path
     assert list(out.iterdir()) == []
 
 
+def test_compare_hands_the_checked_upload_to_its_job(tmp_path, monkeypatch):
+    """The handler's check_plan decoded the upload, then run_comparison on the worker opened
+    and decoded the file again: twice the work, and the job rendered whatever the file had
+    become meanwhile. The checked image goes on to the job; a direct call checks the file."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from image_fixtures import small_png, write
+    from PIL import Image
+
+    from core import images
+    from diffchat_ui.compare_tab import ComparePlan, check_plan, run_comparison
+
+    flat = SimpleNamespace(image=Image.new("RGB", (8, 8), "gray"))
+    monkeypatch.setattr(images, "generate", lambda request, **kwargs: flat)
+    upload = write(tmp_path, "upload.png", small_png("red"))
+    opened, open_image = [], Image.open
+    monkeypatch.setattr(
+        Image, "open", lambda fp, *a, **k: opened.append(fp) or open_image(fp, *a, **k)
+    )
+    plan = ComparePlan(
+        "a red square", "make it blue", ("tiny-sd",), ("append",), False, "", score=False
+    )
+    plan = replace(plan, raw_image=str(upload))
+    checked = check_plan(plan)  # in the handler
+    upload.write_bytes(small_png("green"))  # the file changes before the job runs
+    out = tmp_path / "comparisons"
+    (folder,) = run_comparison(plan, out, lambda *args: None, threading.Event(), None, checked)
+    assert [Path(path) for path in opened] == [upload]  # decoded once, by the handler's check
+    with open_image(folder / "raw.png") as raw:
+        assert raw.convert("RGB").getpixel((0, 0)) == (255, 0, 0)  # the image that was checked
+    upload.unlink()
+    with pytest.raises(InputError, match="No image file"):  # a direct call checks the file
+        run_comparison(plan, out, lambda *args: None, threading.Event())
+
+
 def test_chat_api_waits_hold_all_but_one_queue_place(tmp_path, monkeypatch):
     from diffchat_ui.context import AppContext
     from diffchat_ui.settings import detect_settings

@@ -358,3 +358,40 @@ def test_a_childs_output_names_no_server_path(tmp_path, monkeypatch):
     assert (
         without_server_paths(f"in {workspace}, not {workspace}2/x") == f"in ., not {workspace}2/x"
     )
+
+
+def test_a_message_names_every_server_folder_by_its_role(tmp_path, monkeypatch):
+    """Loader messages ("The DiffChat adapter is not in /srv/app/assets/...", "not installed
+    in /home/me/.cache/diffchat/models/tiny-sdxl") told every caller where the app, its
+    cache and the Hugging Face cache live."""
+    from huggingface_hub import constants
+
+    from core.paths import REPO_ROOT
+    from core.validation import shown_message
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DIFFCHAT_HOME", str(home / ".cache" / "diffchat"))
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setattr(constants, "HF_HOME", str(home / "hf"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-1234567890")
+    table = {
+        f"not in {REPO_ROOT}/assets/rewriter/lora;": "not in assets/rewriter/lora;",
+        f"see {REPO_ROOT}/core/rewrite.py": "see app/core/rewrite.py",
+        f"in {home}/.cache/diffchat/models/tiny-sdxl": "in DIFFCHAT_HOME/models/tiny-sdxl",
+        f"{tmp_path}/hub-cache/models--a--b is empty": "HF_HUB_CACHE/models--a--b is empty",
+        f"{home}/hf/token": "HF_HOME/token",
+        f"{home}/notes.txt and {home}": "~/notes.txt and ~",
+        f"/srv{home}/x and {home}2/y": f"/srv{home}/x and {home}2/y",  # only where paths start
+        f"{tmp_path}/workspace/runs/x": "runs/x",
+        "key sk-test-key-1234567890 refused": "key *** refused",
+    }
+    for said, shown in table.items():
+        assert shown_message(said) == shown, said
+    # With --auth, the other server folders keep their names around the user's own.
+    alice = tmp_path / "workspace" / "users" / "alice-0123"
+    alice.mkdir(parents=True)
+    assert shown_message(f"{alice}/runs and {tmp_path}/workspace/x", alice) == (
+        "runs and workspace/x"
+    )
