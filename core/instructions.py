@@ -1267,6 +1267,26 @@ def _opposite(first: str, second: str) -> bool:
     return second in _antonyms(first) or first in _antonyms(second)
 
 
+# Crowded, thronged, packed; busy, bustling (satellites of active: full of activity, not an
+# active volcano): what people make a place.
+_CROWDED_HEADS = frozenset({"crowded.a.01", "active.a.07"})
+_PEOPLE_ANCHORS = frozenset({"person.n.01", "people.n.01", "crowd.n.01"})
+
+
+def _is_people(noun: str) -> bool:
+    """Whether a noun's first WordNet sense is people: a person, people, a crowd."""
+    return any(_closure(sense.name()) & _PEOPLE_ANCHORS for sense in _noun_senses(noun, "n", True))
+
+
+def _means_crowded(adjective: str) -> bool:
+    """Whether any WordNet sense of an adjective says full of people or activity."""
+    return any(
+        sense.name() == "crowded.a.01"
+        or _CROWDED_HEADS & {head.name() for head in sense.similar_tos()}
+        for sense in _wordnet().synsets(adjective, pos="a")
+    )
+
+
 _EMPTY_HEADS = frozenset({"empty.a.01", "unoccupied.a.01"})
 
 
@@ -2185,6 +2205,14 @@ def _old_phrase_losses(part: _Part) -> None:
             for modifier, pos in _object_modifiers(prompt, list(lose))
             if pos == "a" and counts[modifier] == 1 and modifier not in lose
         ]
+        # Without its people a place is no longer crowded or busy: "get rid of the people" on
+        # "a crowded beach".
+        if any(_is_people(lemma) for lemma in lose):
+            lose += [
+                word
+                for word in dict.fromkeys(split_words(prompt))
+                if word not in lose and _means_crowded(word)
+            ]
     part.lose = lose
 
 

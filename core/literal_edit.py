@@ -95,6 +95,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
             if index and not _find(text, lemma):
                 continue  # a modifier that went with its thing: "thick" of "thick fog"
             removed = _remove_thing(text, lemma, reading.old_phrase)
+            spans = _find(text, lemma) if removed is None and index else []
+            if spans and " " not in lemma:  # "a busy station": "busy" goes alone
+                removed = _drop_words(text, *spans[0], lemma)
             if removed is None:
                 return None
             text = removed

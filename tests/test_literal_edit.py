@@ -1107,6 +1107,17 @@ def test_gerund_doubles_a_short_final_consonant():
             "move him to a forest",
             "a knight in a forest, oil painting",
         ),
+        # without its people a place is no longer crowded or busy (an active volcano stays)
+        (
+            "a crowded beach with umbrellas and people, turquoise water",
+            "get rid of the people",
+            "a beach with umbrellas, turquoise water",
+        ),
+        (
+            "a street with people, active volcano in the distance",
+            "remove the people",
+            "a street, active volcano in the distance",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
