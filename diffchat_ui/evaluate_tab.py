@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -18,10 +19,9 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from core.paths import assets_dir
 from diffchat_ui.context import AppContext
-from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_on_load, run_with_stop, stop_handler
 from train.runner import ChildProcess
 
 # Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
@@ -140,6 +140,14 @@ def running_status(log, out_dir: Path | str) -> str:
     return f"Running: {progress_phase(log)}… Output folder: `{out_dir}`"
 
 
+@dataclass(frozen=True)
+class EvaluationJob:
+    """Where a running evaluation writes (to show its results) and how the page names it."""
+
+    out_dir: Path
+    shown: str
+
+
 def build(context: AppContext) -> None:
     """Lay out the Evaluate tab and wire its events (inside a gr.Tab)."""
     settings = context.settings
@@ -213,15 +221,24 @@ def build(context: AppContext) -> None:
                 bool(tiny_v),
                 int(seed_v or 0),
             )
+            # A stopped evaluation keeps every finished row; running it again resumes.
+            job = context.tab_jobs.start(
+                stop_key,
+                lambda: ChildProcess(command).start(),
+                context.cancel_flags,
+                EvaluationJob(out_dir, shown_path(out_dir, root)),  # the page sees no server path
+                stop_timeout=30,
+                root=root,
+            )
         except DiffChatError as error:
             yield f"⚠️ {error}", "", "", []
             return
-        flag = context.cancel_flags.fresh(stop_key)
-        shown = shown_path(out_dir, root)  # the page never sees the server's own path
-        yield running_status(None, shown), "", "", []
-        # A stopped evaluation keeps every finished row; running it again resumes.
-        child = ChildProcess(command).start()
-        for log, returncode, _ in follow(child, flag, stop_timeout=30, root=root):
+        yield from watch(job, progress)
+
+    def watch(job, progress):
+        """Yield (status, log, summary, plots) updates of a followed evaluation until its end."""
+        shown = job.about.shown
+        for log, returncode, _ in job.updates():
             if log.bar_label == EVALUATE_BAR and log.done_total[1]:
                 progress(log.done_total, desc="evaluating", unit="rows")  # only rows have a bar
             if returncode is None:
@@ -230,12 +247,12 @@ def build(context: AppContext) -> None:
             if returncode != 0:
                 reason = (
                     f"Stopped. Run again with the output folder `{shown}` to resume."
-                    if flag.is_set()
+                    if job.stop_flag.is_set()
                     else (log.lines[-1] if log.lines else f"exit code {returncode}")
                 )
                 yield f"⚠️ The evaluation did not finish: {reason}", log.text(), "", []
                 return
-            table, plot_paths = results_view(out_dir)
+            table, plot_paths = results_view(job.about.out_dir)
             plots = [page_image(path) for path in plot_paths]  # the evaluation is not served
             yield (f"Done. Output folder: `{shown}`", log.text(), table, plots)
 
@@ -249,6 +266,16 @@ def build(context: AppContext) -> None:
         [status, log, summary, plots],
         api_name="evaluate",
         show_progress_on=[status],
+    )
+    # A page reloaded while its evaluation goes shows that evaluation again, to its end.
+    rejoin_on_load(
+        context,
+        "evaluate",
+        session_secret,
+        stop_button,
+        [run_button],
+        watch,
+        [status, log, summary, plots],
     )
 
     def on_show(output_v, request: gr.Request):

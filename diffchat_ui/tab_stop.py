@@ -1,5 +1,6 @@
 """The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
-the button's look (grey while idle, the red Stop only while its tab's job runs).
+the button's look (grey while idle, the red Stop only while its tab's job runs); a page
+loaded while its browser's Evaluate or Train run goes picks that run up (`rejoin_on_load`).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -14,8 +15,9 @@ from core.errors import DiffChatError
 from diffchat_ui.context import AppContext
 
 # A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
-# greyed out while idle. A job of these tabs is a child process that outlives the page: a page
-# opened or reloaded while it runs cannot tell, so their idle Stop stays pressable (it stops
+# greyed out while idle. A job of these tabs is a child process that outlives the page; a page
+# loaded while it runs shows it running (rejoin_on_load), but another page of the same browser,
+# opened before the job started, cannot tell, so their idle Stop stays pressable (it stops
 # that browser's job, if any), only grey.
 IDLE = {"variant": "secondary", "interactive": False}
 JOB_IDLE = {"variant": "secondary", "interactive": True}
@@ -38,15 +40,52 @@ def run_with_stop(
     the only one of the three an API client calls. Returns the `fn` event.
     """
     buttons = [stop, *run_buttons]
-
-    def look(running: bool):
-        shown = RUNNING if running else JOB_IDLE
-        return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
-
     quiet = {"queue": False, "api_name": False, "show_progress": "hidden"}
-    event = trigger(lambda: look(True), None, buttons, **quiet).then(fn, inputs, outputs, **kwargs)
-    event.then(lambda: look(False), None, buttons, **quiet)
+    event = trigger(lambda: _look(True, run_buttons), None, buttons, **quiet)
+    event = event.then(fn, inputs, outputs, **kwargs)
+    event.then(lambda: _look(False, run_buttons), None, buttons, **quiet)
     return event
+
+
+def _look(running: bool, run_buttons: list) -> tuple:
+    """Return the updates of Stop and the run buttons: running (red Stop, runs disabled) or
+    idle."""
+    shown = RUNNING if running else JOB_IDLE
+    return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
+
+
+def rejoin_on_load(
+    context: AppContext, tab: str, session_secret, stop, run_buttons, watch, outputs
+) -> None:
+    """Wire the page load of `tab` ("evaluate", "train"): when the browser holding
+    `session_secret` has a run of the tab going (the page that started it was reloaded),
+    show it running (red Stop, `run_buttons` disabled) and follow it to its end with
+    `watch(run, progress)`, the generator of `outputs` updates the starting page used; then
+    idle. A page of another browser or user, or without a run, changes nothing.
+    """
+
+    def rejoin(secret, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        try:
+            run = context.tab_jobs.running(context.stop_key(tab, secret, request))
+        except DiffChatError:  # no valid secret yet (a new browser): nothing of it runs
+            run = None
+        if run is None:
+            yield tuple(gr.update() for _ in [*outputs, stop, *run_buttons])
+            return
+        for update in watch(run, progress):
+            yield (*update, *_look(run.running, run_buttons))
+
+    rejoin.__name__ = f"{tab}_rejoin"
+    # Hidden: the status line says how far the run is; a timer over it on every page load
+    # would read as "something is loading". Unlimited: a follower only waits.
+    gr.context.Context.root_block.load(
+        rejoin,
+        session_secret,
+        [*outputs, stop, *run_buttons],
+        api_name=False,
+        show_progress="hidden",
+        concurrency_limit=None,
+    )
 
 
 def stop_handler(context: AppContext, tab: str):

@@ -231,3 +231,73 @@ def test_a_long_curve_is_thinned_keeping_first_and_last_step():
     steps = [row["step"] for row in thinned if row["metric"] == "loss"]
     assert steps == [1, 112, 223, 334, 445, 556, 667, 778, 889, 1000]  # round(i * 999 / 9) + 1
     assert [row for row in thinned if row["metric"] == "reward"] == reward  # short: all kept
+
+
+# A child that shows a progress bar, then runs until Stop (SIGINT).
+_LONG_CHILD = (
+    "import time\nprint('evaluate:   0%|          | 0/3 [00:00<?, ?row/s]')\ntime.sleep(120)"
+)
+
+
+def _job_tab_handlers(tmp_path, monkeypatch):
+    """Return (context, {handler name: fn}) of an app whose job tabs run _LONG_CHILD."""
+    import sys
+
+    from diffchat_ui import evaluate_tab, train_tab
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    long_child = [sys.executable, "-c", _LONG_CHILD]
+    monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *_: long_child)
+    monkeypatch.setattr(train_tab, "data_command", lambda *_: long_child)
+    context = AppContext(detect_settings(force_offline=True))
+    handlers = {}
+    for function in build_demo(context).fns.values():  # train's first on_click: Start
+        handlers.setdefault(getattr(function.fn, "__name__", ""), function.fn)
+    return context, handlers
+
+
+def _is_no_change(update) -> bool:
+    return update == {"__type__": "update"}
+
+
+@pytest.mark.parametrize("tab", ["evaluate", "train"])
+def test_a_reloaded_page_shows_its_browsers_running_job_to_its_end(tab, tmp_path, monkeypatch):
+    """A page reloaded while its Evaluate or Train run went showed a grey Stop and an empty
+    status: Gradio ends the handler of a page that goes, the child runs on. The reloaded page
+    of that browser shows it running (red Stop, Run disabled) and follows it to its end; a
+    page of another browser sees nothing of it."""
+    context, handlers = _job_tab_handlers(tmp_path, monkeypatch)
+    request = type("Request", (), {"username": None})()
+    mine, other = (context.sessions.open(None, None, browser=True) for _ in range(2))
+    if tab == "evaluate":
+        arguments = (mine, "assets/instructpe/test.jsonl", 2, 0, ["tiny-sd"], ["append"], True, "")
+        start = handlers["on_run"]
+    else:
+        arguments = (mine, "data", "", "x.jsonl", "train-runs/reload", 1, [])
+        start = handlers["on_click"]
+    started = start(*arguments, request, lambda *_, **__: None)
+    assert next(started)[0].startswith("Running")
+    started.close()  # the page reloads: Gradio drops its handler
+
+    rejoin = handlers[f"{tab}_rejoin"]
+    assert all(_is_no_change(update) for update in next(rejoin(other, request)))
+    assert all(_is_no_change(update) for update in next(rejoin(None, request)))  # a new browser
+    follower = rejoin(mine, request, lambda *_, **__: None)
+    outputs = 4 if tab == "evaluate" else 3  # then Stop and the run buttons
+    update = next(follower)
+    status, stop, run_buttons = update[0], update[outputs], update[outputs + 1 :]
+    assert status.startswith("Running")
+    assert stop["variant"] == "stop" and all(b["interactive"] is False for b in run_buttons)
+    # meanwhile a second start of this browser is refused: Stop would no longer reach the first
+    refused = next(start(*arguments, request, lambda *_, **__: None))[0]
+    assert refused.startswith("⚠️ Your earlier run in this tab is still going")
+
+    handlers[f"{tab}_stop"](mine, request)
+    *_, update = follower
+    status, stop, run_buttons = update[0], update[outputs], update[outputs + 1 :]
+    assert "Stopped" in status, status
+    assert stop["variant"] == "secondary" and all(b["interactive"] for b in run_buttons)
+    assert context.tab_jobs.running(context.stop_key(tab, mine, request)) is None
