@@ -70,8 +70,8 @@ def build_demo(context: AppContext) -> gr.Blocks:
 
         create.select(refresh_rewriters, None, create_rewriter, api_name=False)
         compare.select(refresh_rewriters, None, compare_rewriter, api_name=False)
-        demo.load(refresh_rewriters, None, create_rewriter, api_name=False)
-        demo.load(refresh_rewriters, None, compare_rewriter, api_name=False)
+        for rewriter in (create_rewriter, compare_rewriter):  # no load timer over them
+            demo.load(refresh_rewriters, None, rewriter, api_name=False, show_progress="hidden")
     return demo
 
 

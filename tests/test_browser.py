@@ -695,3 +695,38 @@ def test_the_chats_trash_icon_starts_a_new_session_after_asking(page):
     page.get_by_text("Past sessions", exact=True).click()
     page.locator("#past-sessions input").click()
     expect(page.get_by_role("option", name="a lighthouse on a cliff at sunset")).to_be_visible()
+
+
+# Records, from the page's start, every progress overlay drawn with Gradio's timer ("0.2s"):
+# the element id above it and its text.
+_TIMER_WATCH = """
+window.__timers = [];
+const watch = () => {
+  for (const timer of document.querySelectorAll('.progress-text')) {
+    const wrap = timer.closest('.wrap');
+    if (!timer.offsetWidth || (wrap && getComputedStyle(wrap).opacity === '0')) continue;
+    const text = timer.innerText.trim();
+    if (/\\d\\.\\ds/.test(text)) {
+      const owner = timer.closest('[id]');
+      window.__timers.push(`${owner ? owner.id : '?'}: ${text}`);
+    }
+  }
+  requestAnimationFrame(watch);
+};
+requestAnimationFrame(watch);
+"""
+
+
+def test_a_restored_session_loads_without_a_timer_over_the_page(page):
+    """Reloading the page showed Gradio's "0.2s" load timer over the chat while the session
+    was restored: the page-load events read as work in progress. (The chat restored here is
+    empty: a chat with turns loads through the same events, see the first test.)"""
+    from playwright.sync_api import expect
+
+    page.add_init_script(_TIMER_WATCH)
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
+    page.wait_for_timeout(3_000)  # the load's last events (past sessions, the job tabs)
+    timers = page.evaluate("() => window.__timers")
+    assert not timers, sorted(set(timers))
