@@ -272,6 +272,45 @@ def test_the_stop_buttons_of_the_job_tabs_look_inactive_while_idle(page):
     expect(page.get_by_role("button", name="Run evaluation")).to_be_enabled()
 
 
+@pytest.mark.slow  # an evaluation child process: it loads torch before Stop can end it
+def test_a_reloaded_page_shows_its_browsers_running_evaluation(page, browser, app_url):
+    """A page reloaded while its evaluation ran showed a grey Stop, an enabled Run and an
+    empty status, as if nothing ran. It shows the run to its end; another browser does not."""
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    red = re.compile(r"\bstop\b")
+    status, stop = page.locator("#evaluation-status"), page.locator("#evaluate-stop")
+    run = page.get_by_role("button", name="Run evaluation")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Limit (rows)").fill("")  # all 1,500 rows: it runs until Stop
+    run.click()
+    expect(status).to_contain_text("Running")
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Evaluate").click()
+    expect(status).to_contain_text("Running")
+    expect(stop).to_have_class(red)
+    expect(run).to_be_disabled()
+
+    other = browser.new_context(viewport={"width": 1280, "height": 1000})
+    stranger = other.new_page()
+    stranger.goto(app_url, timeout=120_000)
+    expect(stranger.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    _wait_for_session_secret(stranger)
+    stranger.get_by_role("tab", name="Evaluate").click()
+    stranger.wait_for_timeout(2_000)  # the page load's events have come back
+    expect(stranger.locator("#evaluation-status")).not_to_contain_text("Running")
+    expect(stranger.locator("#evaluate-stop")).not_to_have_class(red)
+    expect(stranger.get_by_role("button", name="Run evaluation")).to_be_enabled()
+    other.close()
+
+    stop.click()
+    expect(status).to_contain_text("Stopped", timeout=240_000)
+    expect(stop).not_to_have_class(red)
+    expect(run).to_be_enabled()
+
+
 def test_evaluation_plots_render_as_images(page, workspace):
     import matplotlib
     from playwright.sync_api import expect
