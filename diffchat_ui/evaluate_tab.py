@@ -21,7 +21,7 @@ from core.paths import assets_dir
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, rejoin_on_load, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_when_opened, run_with_stop, stop_handler
 from train.runner import ChildProcess
 
 # Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
@@ -142,14 +142,16 @@ def running_status(log, out_dir: Path | str) -> str:
 
 @dataclass(frozen=True)
 class EvaluationJob:
-    """Where a running evaluation writes (to show its results) and how the page names it."""
+    """Where a running evaluation writes (to show its results), how the page names it, and
+    the form it started from (data, limit, seed, models, methods, tiny scorers, output)."""
 
     out_dir: Path
     shown: str
+    form: tuple = ()
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Evaluate tab and wire its events (inside a gr.Tab)."""
+def build(context: AppContext, tab: gr.Tab) -> None:
+    """Lay out the Evaluate tab and wire its events (inside `tab`, its gr.Tab)."""
     settings = context.settings
     with gr.Row():
         data = gr.Textbox(
@@ -221,12 +223,14 @@ def build(context: AppContext) -> None:
                 bool(tiny_v),
                 int(seed_v or 0),
             )
-            # A stopped evaluation keeps every finished row; running it again resumes.
+            shown = shown_path(out_dir, root)  # the page never sees the server's own path
+            # The output folder as used: run again with it, a stopped evaluation resumes.
+            form = (data_v, limit_v, seed_v, models_v, methods_v, tiny_v, shown)
             job = context.tab_jobs.start(
                 stop_key,
                 lambda: ChildProcess(command).start(),
                 context.cancel_flags,
-                EvaluationJob(out_dir, shown_path(out_dir, root)),  # the page sees no server path
+                EvaluationJob(out_dir, shown, form),
                 stop_timeout=30,
                 root=root,
             )
@@ -257,25 +261,31 @@ def build(context: AppContext) -> None:
             yield (f"Done. Output folder: `{shown}`", log.text(), table, plots)
 
     # The progress bar sits on the status line: the log stays readable while the run goes on.
+    form = [data, limit, seed, models, methods, tiny, output]
+    following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
     run_with_stop(
         run_button.click,
         stop_button,
         [run_button],
         on_run,
-        [session_secret, data, limit, seed, models, methods, tiny, output],
+        [session_secret, *form],
         [status, log, summary, plots],
+        following,
         api_name="evaluate",
         show_progress_on=[status],
     )
-    # A page reloaded while its evaluation goes shows that evaluation again, to its end.
-    rejoin_on_load(
+    # A page reloaded while its evaluation goes shows it again, to its end, once opened.
+    rejoin_when_opened(
         context,
         "evaluate",
+        tab,
         session_secret,
+        following,
         stop_button,
         [run_button],
         watch,
         [status, log, summary, plots],
+        form,
     )
 
     def on_show(output_v, request: gr.Request):

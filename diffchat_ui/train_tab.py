@@ -22,7 +22,7 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from diffchat_ui.context import TRAIN_RUNS, AppContext
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, rejoin_on_load, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_when_opened, run_with_stop, stop_handler
 from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
@@ -225,12 +225,14 @@ def data_command(data_file: str, output_dir: Path, root: Path | None = None) -> 
 @dataclasses.dataclass(frozen=True)
 class TrainJob:
     """What the tab shows of a training run besides its output: the stage, the output folder
-    (and how the page names it) and whether it resumed (the curve then starts at step 1)."""
+    (and how the page names it), whether it resumed (the curve then starts at step 1), and
+    the form it started from (stage, base model, data file, output, processes, options)."""
 
     stage: str
     output_dir: Path
     shown: str
     resume: bool
+    form: tuple = ()
 
 
 def running_status(job: TrainJob, log) -> str:
@@ -271,8 +273,8 @@ def curve_rows(metrics: dict) -> list[dict]:
     ]
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Train tab and wire its events (inside a gr.Tab)."""
+def build(context: AppContext, tab: gr.Tab) -> None:
+    """Lay out the Train tab and wire its events (inside `tab`, its gr.Tab)."""
     from core.validation import resolve_workspace_path, shown_path
 
     # Relative: taken in the person's root (the workspace, or with --auth their own folder).
@@ -358,7 +360,8 @@ def build(context: AppContext) -> None:
                     return child.resume() if resume else child.start()
 
             # The page never sees the server's own path.
-            about = TrainJob(stage_v, output_dir, shown_path(output_dir, root), resume)
+            form = (stage_v, base_v, data_v, output_v, processes_v, rows)
+            about = TrainJob(stage_v, output_dir, shown_path(output_dir, root), resume, form)
             job = context.tab_jobs.start(key, start_child, context.cancel_flags, about, root=root)
         except DiffChatError as error:
             yield f"⚠️ {error}", "", None
@@ -400,6 +403,7 @@ def build(context: AppContext) -> None:
 
     session_secret = page_session_secret()
     inputs = [session_secret, stage, base_model, data_file, output, processes, options]
+    following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters.
     def runner(resume: bool):
@@ -441,18 +445,22 @@ def build(context: AppContext) -> None:
             runner(resume=resume),
             inputs,
             [status, log, curves],
+            following,
             api_name=api_name,
             show_progress_on=[status],
         )
-    # A page reloaded while its run goes shows that run again, to its end.
-    rejoin_on_load(
+    # A page reloaded while its run goes shows that run again, to its end, once opened.
+    rejoin_when_opened(
         context,
         "train",
+        tab,
         session_secret,
+        following,
         stop_button,
         [start_button, resume_button],
         watch,
         [status, log, curves],
+        inputs[1:],
     )
 
     def on_quick(stage_v):

@@ -498,6 +498,8 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.keyboard.type("100000")
     page.keyboard.press("Enter")
     expect(page.locator("#train-options")).to_contain_text("100000")
+    output_box = page.get_by_label("Output folder (inside the workspace")
+    started_in = output_box.input_value()  # the quick preset's folder
     page.get_by_role("button", name="Start").click()
     # the child loads torch and the model first: slow when other work shares the 2 cores
     expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
@@ -507,19 +509,36 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     expect(curve).to_be_visible(timeout=240_000)
     log = page.locator("#train-log textarea")
     expect(log).to_be_visible()
-    expect(log).not_to_have_value("")  # the live log, not an empty box
+    # the live log, not an empty box ("Running" shows at once, before the child's first line)
+    expect(log).not_to_have_value("", timeout=240_000)
     assert "Running" in page.locator("#train-status").inner_text()
     # the run's progress sits on the status line, over neither the log nor the curve
     assert _shown_overlays(page, "train-log") == 0
     assert _shown_overlays(page, "train-curves") == 0
     # the legend names the curves
     legend = page.locator("#train-curves [aria-label*='legend titled']")
-    expect(legend).to_have_attribute("aria-label", re.compile("titled 'curve'.*loss"))
+    expect(legend).to_have_attribute(
+        "aria-label", re.compile("titled 'curve'.*loss"), timeout=240_000
+    )
     # the curve's own pixels: axes, ticks and a line in more than a handful of colours
     page.locator("#train-curves").screenshot(path=str(tmp_path / "train.png"))
     with Image.open(tmp_path / "train.png") as shot:
         colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
     assert colours is None or len(colours) > 8
+    # a reload mid-run finds the run going: its status, log and curve, the red Stop
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-status")).to_contain_text("Running")
+    expect(page.locator("#train-stop")).to_have_class(re.compile(r"\bstop\b"))
+    expect(page.get_by_role("button", name="Start")).to_be_disabled()
+    expect(log).not_to_have_value("")
+    expect(legend).to_have_attribute(
+        "aria-label", re.compile("titled 'curve'.*loss"), timeout=240_000
+    )
+    # ...and the form the run started from, so Resume goes on from its folder and options
+    expect(output_box).to_have_value(started_in)
+    expect(page.locator("#train-options")).to_contain_text("100000")
     page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
     expect(page.locator("#train-stop")).not_to_have_class(re.compile(r"\bstop\b"))
