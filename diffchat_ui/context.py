@@ -1,4 +1,5 @@
-"""What every tab shares: the start-up settings, the one worker, Stop flags, the vote store."""
+"""What every tab shares: the start-up settings, the one worker, Stop flags, the job tabs'
+runs, the vote store."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from core.errors import DiffChatError
 from core.registry import list_models
+from diffchat_ui.processes import TabJobs
 from diffchat_ui.sessions import SessionStore, keyed_hash, server_key
 from diffchat_ui.settings import DEFAULT_CONCURRENCY, AppSettings
 from diffchat_ui.votes import VoteStore
@@ -37,6 +39,8 @@ class AppContext:
     settings: AppSettings
     worker: Worker = field(default_factory=Worker)
     cancel_flags: CancelFlags = field(default_factory=CancelFlags)
+    # The Evaluate and Train runs going, by stop_key: a reloaded page picks its own up.
+    tab_jobs: TabJobs = field(default_factory=TabJobs)
     votes: VoteStore | None = None
     sessions: SessionStore | None = None
     # With --auth a call without a logged-in user (the page built at start-up) sees no

@@ -1306,7 +1306,10 @@ def build(context: AppContext) -> CreateControls:
     def on_token_count(text, model_v):
         return token_count_text(text or "", model_v)
 
-    hand_prompt.change(on_token_count, [hand_prompt, model], token_count, api_name=False)
+    # Counted at each change (a restored chat, each turn, typing): no timer over the count.
+    hand_prompt.change(
+        on_token_count, [hand_prompt, model], token_count, api_name=False, show_progress="hidden"
+    )
 
     # A clicked choice (a clarifying question's, or try again) is sent like a typed message.
     def on_option(evt: gr.SelectData):
@@ -1488,13 +1491,12 @@ def build(context: AppContext) -> CreateControls:
         )
 
     # ...and then finds its chat as it left it: a reload, or a restart (diffchat_ui.saved_chats).
-    gr.context.Context.root_block.load(open_for_browser, state, state, api_name=False).then(
-        bind(lambda chat_state: (chat_state, *_view(chat_state, context))),
-        state,
-        view,
-        api_name=False,
-    ).then(bound_extras, [state, start_mode], extras, api_name=False).then(
-        past_choices, past, past_list, api_name=False
+    # Without Gradio's timer over the chat and the image: a restore is no work in progress.
+    quiet = {"api_name": False, "show_progress": "hidden"}
+    gr.context.Context.root_block.load(open_for_browser, state, state, **quiet).then(
+        bind(lambda chat_state: (chat_state, *_view(chat_state, context))), state, view, **quiet
+    ).then(bound_extras, [state, start_mode], extras, **quiet).then(
+        past_choices, past, past_list, **quiet
     )
 
     def on_reroll(chat_state):

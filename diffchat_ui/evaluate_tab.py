@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -19,10 +20,9 @@ from core.errors import DiffChatError, InputError
 from core.paths import assets_dir
 from core.validation import shown_message
 from diffchat_ui.context import AppContext
-from diffchat_ui.processes import follow
 from diffchat_ui.serving import page_image
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_when_opened, run_with_stop, stop_handler
 from train.runner import ChildProcess
 
 # Where an evaluation without an output folder goes, in the person's root (AppContext.user_root).
@@ -141,8 +141,18 @@ def running_status(log, out_dir: Path | str) -> str:
     return f"Running: {progress_phase(log)}… Output folder: `{out_dir}`"
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Evaluate tab and wire its events (inside a gr.Tab)."""
+@dataclass(frozen=True)
+class EvaluationJob:
+    """Where a running evaluation writes (to show its results), how the page names it, and
+    the form it started from (data, limit, seed, models, methods, tiny scorers, output)."""
+
+    out_dir: Path
+    shown: str
+    form: tuple = ()
+
+
+def build(context: AppContext, tab: gr.Tab) -> None:
+    """Lay out the Evaluate tab and wire its events (inside `tab`, its gr.Tab)."""
     settings = context.settings
     with gr.Row():
         data = gr.Textbox(
@@ -214,15 +224,26 @@ def build(context: AppContext) -> None:
                 bool(tiny_v),
                 int(seed_v or 0),
             )
+            shown = shown_path(out_dir, root)  # the page never sees the server's own path
+            # The output folder as used: run again with it, a stopped evaluation resumes.
+            form = (data_v, limit_v, seed_v, models_v, methods_v, tiny_v, shown)
+            job = context.tab_jobs.start(
+                stop_key,
+                lambda: ChildProcess(command).start(),
+                context.cancel_flags,
+                EvaluationJob(out_dir, shown, form),
+                stop_timeout=30,
+                root=root,
+            )
         except DiffChatError as error:
             yield f"⚠️ {shown_message(error, root)}", "", "", []
             return
-        flag = context.cancel_flags.fresh(stop_key)
-        shown = shown_path(out_dir, root)  # the page never sees the server's own path
-        yield running_status(None, shown), "", "", []
-        # A stopped evaluation keeps every finished row; running it again resumes.
-        child = ChildProcess(command).start()
-        for log, returncode, _ in follow(child, flag, stop_timeout=30, root=root):
+        yield from watch(job, progress)
+
+    def watch(job, progress):
+        """Yield (status, log, summary, plots) updates of a followed evaluation until its end."""
+        shown = job.about.shown
+        for log, returncode, _ in job.updates():
             if log.bar_label == EVALUATE_BAR and log.done_total[1]:
                 progress(log.done_total, desc="evaluating", unit="rows")  # only rows have a bar
             if returncode is None:
@@ -231,25 +252,41 @@ def build(context: AppContext) -> None:
             if returncode != 0:
                 reason = (
                     f"Stopped. Run again with the output folder `{shown}` to resume."
-                    if flag.is_set()
+                    if job.stop_flag.is_set()
                     else (log.lines[-1] if log.lines else f"exit code {returncode}")
                 )
                 yield f"⚠️ The evaluation did not finish: {reason}", log.text(), "", []
                 return
-            table, plot_paths = results_view(out_dir)
+            table, plot_paths = results_view(job.about.out_dir)
             plots = [page_image(path) for path in plot_paths]  # the evaluation is not served
             yield (f"Done. Output folder: `{shown}`", log.text(), table, plots)
 
     # The progress bar sits on the status line: the log stays readable while the run goes on.
+    form = [data, limit, seed, models, methods, tiny, output]
+    following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
     run_with_stop(
         run_button.click,
         stop_button,
         [run_button],
         on_run,
-        [session_secret, data, limit, seed, models, methods, tiny, output],
+        [session_secret, *form],
         [status, log, summary, plots],
+        following,
         api_name="evaluate",
         show_progress_on=[status],
+    )
+    # A page reloaded while its evaluation goes shows it again, to its end, once opened.
+    rejoin_when_opened(
+        context,
+        "evaluate",
+        tab,
+        session_secret,
+        following,
+        stop_button,
+        [run_button],
+        watch,
+        [status, log, summary, plots],
+        form,
     )
 
     def on_show(output_v, request: gr.Request):

@@ -56,10 +56,10 @@ def build_demo(context: AppContext) -> gr.Blocks:
             compare_rewriter = compare_tab.build(context)
         with gr.Tab("Vote", id="vote") as vote:
             open_votes, vote_inputs, vote_outputs = vote_tab.build(context)
-        with gr.Tab("Evaluate", id="evaluate"):
-            evaluate_tab.build(context)
-        with gr.Tab("Train", id="train"):
-            train_tab.build(context)
+        with gr.Tab("Evaluate", id="evaluate") as evaluate:
+            evaluate_tab.build(context, evaluate)
+        with gr.Tab("Train", id="train") as train:
+            train_tab.build(context, train)
         vote.select(open_votes, vote_inputs, vote_outputs, api_name=False)
         model_download.wire(context, banner, download_button, create_controls)
 
@@ -70,8 +70,8 @@ def build_demo(context: AppContext) -> gr.Blocks:
 
         create.select(refresh_rewriters, None, create_rewriter, api_name=False)
         compare.select(refresh_rewriters, None, compare_rewriter, api_name=False)
-        demo.load(refresh_rewriters, None, create_rewriter, api_name=False)
-        demo.load(refresh_rewriters, None, compare_rewriter, api_name=False)
+        for rewriter in (create_rewriter, compare_rewriter):  # no load timer over them
+            demo.load(refresh_rewriters, None, rewriter, api_name=False, show_progress="hidden")
     return demo
 
 

@@ -152,4 +152,6 @@ def wire(
         # A page built before the download: its banner, dropdown and sliders are stale.
         return on_tick(False)
 
-    gr.context.Context.root_block.load(on_load, None, catch_up_outputs, api_name=False)
+    gr.context.Context.root_block.load(
+        on_load, None, catch_up_outputs, api_name=False, show_progress="hidden"
+    )

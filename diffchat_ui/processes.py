@@ -4,6 +4,7 @@ The processes themselves are `train.runner.ChildProcess` / `StageRun`."""
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -107,3 +108,99 @@ def follow(child, stop_flag: threading.Event, stop_timeout: float = 120.0, root=
         if changed and time.monotonic() - last_yield > 0.5:
             yield log, None, new_metrics
             new_metrics, last_yield, changed = [], time.monotonic(), False
+
+
+class FollowedRun:
+    """A started child followed in a thread of its own (`follow`), not in the page's handler.
+
+    Gradio ends a handler when its page goes (a reload), but the child runs on. Followed
+    here, what it says is kept, so a page of the browser that started it, opened later, can
+    pick the run up with `updates()` and show it to its end. `about` is what the tab needs to
+    show it (its output folder, ...); `stop_flag` is the flag Stop sets.
+    """
+
+    def __init__(self, child, stop_flag: threading.Event, about=None, **follow_options):
+        self.about = about
+        self.stop_flag = stop_flag
+        self.returncode: int | None = None
+        self._log = LogBuffer()
+        self._metrics: list[dict] = []
+        self._said = 0  # how many times the child's state changed
+        self._changed = threading.Condition()
+        arguments = (child, stop_flag, follow_options)
+        threading.Thread(target=self._follow, args=arguments, daemon=True).start()
+
+    @property
+    def running(self) -> bool:
+        """True until the child's exit was seen."""
+        return self.returncode is None
+
+    def _follow(self, child, stop_flag, follow_options) -> None:
+        try:
+            for log, returncode, new_metrics in follow(child, stop_flag, **follow_options):
+                self._note(log, returncode, new_metrics)
+        except Exception as error:  # a reader that failed must still end the run's watchers
+            self._note(self._log, -1, [], failure=f"Following the run failed: {error}")
+        else:
+            if self.running:  # the child's events ended without an exit event
+                self._note(self._log, -1, [])
+
+    def _note(self, log: LogBuffer, returncode, new_metrics, failure: str = "") -> None:
+        kept = copy.copy(log)  # the followers read this copy while `follow` adds to its own
+        kept.lines = list(log.lines)
+        if failure:
+            kept.lines.append(failure)
+        with self._changed:
+            self._log, self.returncode = kept, returncode
+            self._metrics += new_metrics
+            self._said += 1
+            self._changed.notify_all()
+
+    def updates(self, wait_s: float = 1.0):
+        """Yield (LogBuffer, return code or None, metrics rows) as `follow` does, until the
+        exit: first what was said so far (every metrics row since the start), then each change.
+        Each LogBuffer is a copy; do not change it."""
+        said, rows_seen = -1, 0
+        while True:
+            with self._changed:
+                if self._said == said and not self._changed.wait(wait_s):
+                    continue
+                said, log, returncode = self._said, self._log, self.returncode
+                new_metrics, rows_seen = self._metrics[rows_seen:], len(self._metrics)
+            yield log, returncode, new_metrics
+            if returncode is not None:
+                return
+
+
+class TabJobs:
+    """The run each browser has going in each job tab (Evaluate, Train), filed under
+    `AppContext.stop_key` as the Stop flags are: only the browser (and user) holding the
+    session secret that started a run finds it again."""
+
+    def __init__(self):
+        self._runs: dict[str, FollowedRun] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: str, start_child, stop_flags, about=None, **follow_options) -> FollowedRun:
+        """Start a child with `start_child()` (it returns the started child) and follow it
+        with a fresh Stop flag of `stop_flags` (diffchat_ui.worker.CancelFlags) under `key`;
+        return its FollowedRun. Refuses (InputError) while the run filed under `key` still
+        goes: a new flag would no longer reach it."""
+        from core.errors import InputError
+
+        with self._lock:
+            self._runs = {k: run for k, run in self._runs.items() if run.running}
+            if key in self._runs:
+                raise InputError(
+                    "Your earlier run in this tab is still going: Stop it, or wait for its end."
+                )
+            child = start_child()
+            run = FollowedRun(child, stop_flags.fresh(key), about, **follow_options)
+            self._runs[key] = run
+            return run
+
+    def running(self, key: str) -> FollowedRun | None:
+        """Return the run filed under `key` while it goes, else None."""
+        with self._lock:
+            run = self._runs.get(key)
+        return run if run is not None and run.running else None

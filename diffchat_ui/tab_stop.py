@@ -1,5 +1,6 @@
 """The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
-the button's look (grey while idle, the red Stop only while its tab's job runs).
+the button's look (grey while idle, the red Stop only while its tab's job runs); a page
+opened while its browser's Evaluate or Train run goes picks that run up (`rejoin_when_opened`).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -15,8 +16,9 @@ from core.validation import shown_message
 from diffchat_ui.context import AppContext
 
 # A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
-# greyed out while idle. A job of these tabs is a child process that outlives the page: a page
-# opened or reloaded while it runs cannot tell, so their idle Stop stays pressable (it stops
+# greyed out while idle. A job of these tabs is a child process that outlives the page; a page
+# reloaded while it runs shows it running (rejoin_when_opened), but another page of the browser,
+# opened before the job started, cannot tell, so their idle Stop stays pressable (it stops
 # that browser's job, if any), only grey.
 IDLE = {"variant": "secondary", "interactive": False}
 JOB_IDLE = {"variant": "secondary", "interactive": True}
@@ -29,25 +31,96 @@ def idle_stop_button(tab: str) -> gr.Button:
 
 
 def run_with_stop(
-    trigger, stop: gr.Button, run_buttons: list[gr.Button], fn, inputs, outputs, **kwargs
+    trigger,
+    stop: gr.Button,
+    run_buttons: list[gr.Button],
+    fn,
+    inputs,
+    outputs,
+    following: gr.State | None = None,
+    **kwargs,
 ):
     """Wire `trigger` (e.g. `start_button.click`) to run `fn(inputs) -> outputs` as a tab's job.
 
     At once (no queue) `stop` turns into the red Stop and `run_buttons` are disabled, so the
     job is not started twice; when `fn` ends (done, refused, stopped or failed) they are idle
-    again. `kwargs` go to the `fn` event (api_name, concurrency_id, show_progress_on, ...),
-    the only one of the three an API client calls. Returns the `fn` event.
+    again. `following` (the page's gr.State of `rejoin_when_opened`) is True meanwhile.
+    `kwargs` go to the `fn` event (api_name, concurrency_id, show_progress_on, ...), the only
+    one of the three an API client calls. Returns the `fn` event.
     """
-    buttons = [stop, *run_buttons]
+    marks = [following] if following is not None else []
+    quiet = {"queue": False, "api_name": False, "show_progress": "hidden"}
 
     def look(running: bool):
-        shown = RUNNING if running else JOB_IDLE
-        return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
+        return (*_look(running, run_buttons), *(running for _ in marks))
 
-    quiet = {"queue": False, "api_name": False, "show_progress": "hidden"}
-    event = trigger(lambda: look(True), None, buttons, **quiet).then(fn, inputs, outputs, **kwargs)
-    event.then(lambda: look(False), None, buttons, **quiet)
+    event = trigger(lambda: look(True), None, [stop, *run_buttons, *marks], **quiet)
+    event = event.then(fn, inputs, outputs, **kwargs)
+    event.then(lambda: look(False), None, [stop, *run_buttons, *marks], **quiet)
     return event
+
+
+def _look(running: bool, run_buttons: list) -> tuple:
+    """Return the updates of Stop and the run buttons: running (red Stop, runs disabled) or
+    idle."""
+    shown = RUNNING if running else JOB_IDLE
+    return gr.update(**shown), *(gr.update(interactive=not running) for _ in run_buttons)
+
+
+def rejoin_when_opened(
+    context: AppContext,
+    tab: str,
+    tab_block: gr.Tab,
+    session_secret,
+    following: gr.State,
+    stop,
+    run_buttons,
+    watch,
+    outputs,
+    form,
+) -> None:
+    """Wire the opening of `tab_block` (the "evaluate" or "train" tab): when the browser
+    holding `session_secret` has a run of the tab going that this page does not follow (the
+    page that started it was reloaded), show it running (red Stop, `run_buttons` disabled)
+    and follow it to its end with `watch(run, progress)`, the generator of `outputs` updates
+    the starting page used; then idle. The `form` widgets get the values the run started
+    with (`run.about.form`, in their order), so Resume or a second run after it goes on from
+    the same folder and options, not the page's defaults. `following` (a gr.State, True while
+    this page follows a run: run_with_stop sets it too) keeps a page from following twice.
+    A page of another browser or user, or without a run, changes nothing.
+
+    On opening, not on page load: a plot that gets its first value while its tab was never
+    shown stays blank in Gradio 6, even through later values (the Train curve did).
+    """
+    unchanged_form = tuple(gr.update() for _ in form)
+
+    def rejoin(secret, followed, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        run = None
+        if not followed:
+            try:
+                run = context.tab_jobs.running(context.stop_key(tab, secret, request))
+            except DiffChatError:  # no valid secret yet (a new browser): nothing of it runs
+                pass
+        if run is None:
+            yield tuple(gr.update() for _ in [*outputs, stop, *run_buttons, *form, following])
+            return
+        filled = tuple(gr.update(value=value) for value in run.about.form)
+        for update in watch(run, progress):
+            yield (*update, *_look(run.running, run_buttons), *filled, run.running)
+            filled = unchanged_form
+
+    rejoin.__name__ = f"{tab}_rejoin"
+    # Hidden: the status line says how far the run is; a timer over it whenever the tab is
+    # opened would read as "something is loading". Unlimited: a follower only waits.
+    tab_block.select(
+        rejoin,
+        [session_secret, following],
+        [*outputs, stop, *run_buttons, *form, following],
+        api_name=False,
+        show_progress="hidden",
+        concurrency_limit=None,
+        trigger_mode="once",
+    )
 
 
 def stop_handler(context: AppContext, tab: str):

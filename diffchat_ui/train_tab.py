@@ -22,9 +22,8 @@ import gradio as gr
 from core.errors import DiffChatError, InputError
 from core.validation import shown_message
 from diffchat_ui.context import TRAIN_RUNS, AppContext
-from diffchat_ui.processes import follow
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_when_opened, run_with_stop, stop_handler
 from train.__main__ import STAGES as TRAIN_STAGES
 from train.runner import ChildProcess, StageRun
 
@@ -224,6 +223,44 @@ def data_command(data_file: str, output_dir: Path, root: Path | None = None) -> 
     return [sys.executable, "-m", "train", "data", "split", source, "--out", str(output_dir)]
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """What the tab shows of a training run besides its output: the stage, the output folder
+    (and how the page names it), whether it resumed (the curve then starts at step 1), and
+    the form it started from (stage, base model, data file, output, processes, options)."""
+
+    stage: str
+    output_dir: Path
+    shown: str
+    resume: bool
+    form: tuple = ()
+
+
+def running_status(job: TrainJob, log) -> str:
+    """Return the status line of a running stage: the stage, its progress bar's count and
+    its output folder."""
+    done_total = f" ({log.done_total[0]}/{log.done_total[1]})" if log.done_total else ""
+    return f"Running {job.stage}{done_total} → `{job.shown}`"
+
+
+def finished_status(job: TrainJob, stopped: bool, returncode: int, log) -> str:
+    """Return the status line of a stage that ended: stopped, finished or failed (its last
+    log line)."""
+    in_dropdowns = job.stage in REWRITER_STAGES and (job.output_dir / "final").is_dir()
+    if stopped:  # a stopped stage saves a checkpoint and exits 0
+        done = "Stopped; press Resume to continue from the last checkpoint."
+        if returncode == 0 and in_dropdowns:
+            done += " The model as trained so far is in the rewriter dropdowns."
+        return f"⏸️ {done} Output: `{job.shown}`"
+    if returncode == 0:
+        done = "Finished."
+        if in_dropdowns:
+            done += " The model is now in the rewriter dropdowns of Create and Compare."
+        return f"{done} Output: `{job.shown}`"
+    reason = log.lines[-1] if log.lines else f"exit code {returncode}"
+    return f"⚠️ {reason}"
+
+
 def curve_rows(metrics: dict) -> list[dict]:
     """Return long-format plot rows (step, value, metric) for the loss/reward values of one
     metrics.jsonl row (train.common.RunLogger)."""
@@ -237,8 +274,8 @@ def curve_rows(metrics: dict) -> list[dict]:
     ]
 
 
-def build(context: AppContext) -> None:
-    """Lay out the Train tab and wire its events (inside a gr.Tab)."""
+def build(context: AppContext, tab: gr.Tab) -> None:
+    """Lay out the Train tab and wire its events (inside `tab`, its gr.Tab)."""
     from core.validation import resolve_workspace_path, shown_path
 
     # Relative: taken in the person's root (the workspace, or with --auth their own folder).
@@ -301,16 +338,17 @@ def build(context: AppContext) -> None:
     def run(
         secret, stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress
     ):
-        import pandas as pd
-
         root = context.user_root(request)
         try:
-            flag = context.cancel_flags.fresh(context.stop_key("train", secret, request))
+            key = context.stop_key("train", secret, request)
             output_dir = resolve_workspace_path(output_v, root)
             rows = options_v.values.tolist() if hasattr(options_v, "values") else options_v or []
             base, data = (base_v or "").strip(), (data_v or "").strip()
             if stage_v == "data":
-                child = ChildProcess(data_command(data, output_dir, root)).start()
+                command = data_command(data, output_dir, root)
+
+                def start_child():
+                    return ChildProcess(command).start()
             else:
                 child = StageRun(
                     stage_v,
@@ -318,16 +356,29 @@ def build(context: AppContext) -> None:
                     output_dir=output_dir,
                     num_processes=int(processes_v or 1),
                 )
-                child.resume() if resume else child.start()
+
+                def start_child():
+                    return child.resume() if resume else child.start()
+
+            # The page never sees the server's own path.
+            form = (stage_v, base_v, data_v, output_v, processes_v, rows)
+            about = TrainJob(stage_v, output_dir, shown_path(output_dir, root), resume, form)
+            job = context.tab_jobs.start(key, start_child, context.cancel_flags, about, root=root)
         except DiffChatError as error:
             yield f"⚠️ {shown_message(error, root)}", "", None
             return
-        shown = shown_path(output_dir, root)  # the page never sees the server's own path
-        curves: list[dict] = read_curves(output_dir) if resume else []
+        yield from watch(job, progress)
+
+    def watch(job, progress):
+        """Yield (status, log, curve) updates of a followed training run until its end."""
+        import pandas as pd
+
+        about = job.about
+        curves: list[dict] = read_curves(about.output_dir) if about.resume else []
         shown_text, plot_changed, plot_sent_at = None, True, None
-        for log, returncode, new_metrics in follow(child, flag, root=root):
+        for log, returncode, new_metrics in job.updates():
             if log.done_total and log.done_total[1]:
-                progress(log.done_total, desc=stage_v)
+                progress(log.done_total, desc=about.stage)
             curves = merge_curves(curves, [row for m in new_metrics for row in curve_rows(m)])
             plot_changed = plot_changed or bool(new_metrics)
             if returncode is None:
@@ -339,30 +390,21 @@ def build(context: AppContext) -> None:
                     plot = pd.DataFrame(thinned_curves(curves)) if curves else None
                     plot_changed, plot_sent_at = False, time.monotonic()
                 yield (
-                    f"Running {stage_v} → `{shown}`",
+                    running_status(about, log),
                     text if text != shown_text else gr.update(),
                     plot,
                 )
                 shown_text = text
                 continue
-            plot = pd.DataFrame(thinned_curves(curves)) if curves else None
-            in_dropdowns = stage_v in REWRITER_STAGES and (output_dir / "final").is_dir()
-            if flag.is_set():  # a stopped stage saves a checkpoint and exits 0
-                done = "Stopped; press Resume to continue from the last checkpoint."
-                if returncode == 0 and in_dropdowns:
-                    done += " The model as trained so far is in the rewriter dropdowns."
-                yield f"⏸️ {done} Output: `{shown}`", log.text(), plot
-            elif returncode == 0:
-                done = "Finished."
-                if in_dropdowns:
-                    done += " The model is now in the rewriter dropdowns of Create and Compare."
-                yield f"{done} Output: `{shown}`", log.text(), plot
-            else:
-                reason = log.lines[-1] if log.lines else f"exit code {returncode}"
-                yield f"⚠️ {reason}", log.text(), plot
+            yield (
+                finished_status(about, job.stop_flag.is_set(), returncode, log),
+                log.text(),
+                (pd.DataFrame(thinned_curves(curves)) if curves else None),
+            )
 
     session_secret = page_session_secret()
     inputs = [session_secret, stage, base_model, data_file, output, processes, options]
+    following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters.
     def runner(resume: bool):
@@ -404,9 +446,23 @@ def build(context: AppContext) -> None:
             runner(resume=resume),
             inputs,
             [status, log, curves],
+            following,
             api_name=api_name,
             show_progress_on=[status],
         )
+    # A page reloaded while its run goes shows that run again, to its end, once opened.
+    rejoin_when_opened(
+        context,
+        "train",
+        tab,
+        session_secret,
+        following,
+        stop_button,
+        [start_button, resume_button],
+        watch,
+        [status, log, curves],
+        inputs[1:],
+    )
 
     def on_quick(stage_v):
         try:

@@ -272,6 +272,45 @@ def test_the_stop_buttons_of_the_job_tabs_look_inactive_while_idle(page):
     expect(page.get_by_role("button", name="Run evaluation")).to_be_enabled()
 
 
+@pytest.mark.slow  # an evaluation child process: it loads torch before Stop can end it
+def test_a_reloaded_page_shows_its_browsers_running_evaluation(page, browser, app_url):
+    """A page reloaded while its evaluation ran showed a grey Stop, an enabled Run and an
+    empty status, as if nothing ran. It shows the run to its end; another browser does not."""
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    red = re.compile(r"\bstop\b")
+    status, stop = page.locator("#evaluation-status"), page.locator("#evaluate-stop")
+    run = page.get_by_role("button", name="Run evaluation")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Limit (rows)").fill("")  # all 1,500 rows: it runs until Stop
+    run.click()
+    expect(status).to_contain_text("Running")
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Evaluate").click()
+    expect(status).to_contain_text("Running")
+    expect(stop).to_have_class(red)
+    expect(run).to_be_disabled()
+
+    other = browser.new_context(viewport={"width": 1280, "height": 1000})
+    stranger = other.new_page()
+    stranger.goto(app_url, timeout=120_000)
+    expect(stranger.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    _wait_for_session_secret(stranger)
+    stranger.get_by_role("tab", name="Evaluate").click()
+    stranger.wait_for_timeout(2_000)  # the page load's events have come back
+    expect(stranger.locator("#evaluation-status")).not_to_contain_text("Running")
+    expect(stranger.locator("#evaluate-stop")).not_to_have_class(red)
+    expect(stranger.get_by_role("button", name="Run evaluation")).to_be_enabled()
+    other.close()
+
+    stop.click()
+    expect(status).to_contain_text("Stopped", timeout=240_000)
+    expect(stop).not_to_have_class(red)
+    expect(run).to_be_enabled()
+
+
 def test_evaluation_plots_render_as_images(page, workspace):
     import matplotlib
     from playwright.sync_api import expect
@@ -459,6 +498,8 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     page.keyboard.type("100000")
     page.keyboard.press("Enter")
     expect(page.locator("#train-options")).to_contain_text("100000")
+    output_box = page.get_by_label("Output folder (inside the workspace")
+    started_in = output_box.input_value()  # the quick preset's folder
     page.get_by_role("button", name="Start").click()
     # the child loads torch and the model first: slow when other work shares the 2 cores
     expect(page.locator("#train-status")).to_contain_text("Running", timeout=240_000)
@@ -468,19 +509,36 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     expect(curve).to_be_visible(timeout=240_000)
     log = page.locator("#train-log textarea")
     expect(log).to_be_visible()
-    expect(log).not_to_have_value("")  # the live log, not an empty box
+    # the live log, not an empty box ("Running" shows at once, before the child's first line)
+    expect(log).not_to_have_value("", timeout=240_000)
     assert "Running" in page.locator("#train-status").inner_text()
     # the run's progress sits on the status line, over neither the log nor the curve
     assert _shown_overlays(page, "train-log") == 0
     assert _shown_overlays(page, "train-curves") == 0
     # the legend names the curves
     legend = page.locator("#train-curves [aria-label*='legend titled']")
-    expect(legend).to_have_attribute("aria-label", re.compile("titled 'curve'.*loss"))
+    expect(legend).to_have_attribute(
+        "aria-label", re.compile("titled 'curve'.*loss"), timeout=240_000
+    )
     # the curve's own pixels: axes, ticks and a line in more than a handful of colours
     page.locator("#train-curves").screenshot(path=str(tmp_path / "train.png"))
     with Image.open(tmp_path / "train.png") as shot:
         colours = shot.convert("RGB").getcolors(1 << 16)  # None: more than that many
     assert colours is None or len(colours) > 8
+    # a reload mid-run finds the run going: its status, log and curve, the red Stop
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-status")).to_contain_text("Running")
+    expect(page.locator("#train-stop")).to_have_class(re.compile(r"\bstop\b"))
+    expect(page.get_by_role("button", name="Start")).to_be_disabled()
+    expect(log).not_to_have_value("")
+    expect(legend).to_have_attribute(
+        "aria-label", re.compile("titled 'curve'.*loss"), timeout=240_000
+    )
+    # ...and the form the run started from, so Resume goes on from its folder and options
+    expect(output_box).to_have_value(started_in)
+    expect(page.locator("#train-options")).to_contain_text("100000")
     page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
     expect(page.locator("#train-stop")).not_to_have_class(re.compile(r"\bstop\b"))
@@ -695,3 +753,38 @@ def test_the_chats_trash_icon_starts_a_new_session_after_asking(page):
     page.get_by_text("Past sessions", exact=True).click()
     page.locator("#past-sessions input").click()
     expect(page.get_by_role("option", name="a lighthouse on a cliff at sunset")).to_be_visible()
+
+
+# Records, from the page's start, every progress overlay drawn with Gradio's timer ("0.2s"):
+# the element id above it and its text.
+_TIMER_WATCH = """
+window.__timers = [];
+const watch = () => {
+  for (const timer of document.querySelectorAll('.progress-text')) {
+    const wrap = timer.closest('.wrap');
+    if (!timer.offsetWidth || (wrap && getComputedStyle(wrap).opacity === '0')) continue;
+    const text = timer.innerText.trim();
+    if (/\\d\\.\\ds/.test(text)) {
+      const owner = timer.closest('[id]');
+      window.__timers.push(`${owner ? owner.id : '?'}: ${text}`);
+    }
+  }
+  requestAnimationFrame(watch);
+};
+requestAnimationFrame(watch);
+"""
+
+
+def test_a_restored_session_loads_without_a_timer_over_the_page(page):
+    """Reloading the page showed Gradio's "0.2s" load timer over the chat while the session
+    was restored: the page-load events read as work in progress. (The chat restored here is
+    empty: a chat with turns loads through the same events, see the first test.)"""
+    from playwright.sync_api import expect
+
+    page.add_init_script(_TIMER_WATCH)
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    expect(page.locator("#chat")).to_contain_text("Describe the picture you want")
+    page.wait_for_timeout(3_000)  # the load's last events (past sessions, the job tabs)
+    timers = page.evaluate("() => window.__timers")
+    assert not timers, sorted(set(timers))

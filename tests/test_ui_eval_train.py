@@ -231,3 +231,88 @@ def test_a_long_curve_is_thinned_keeping_first_and_last_step():
     steps = [row["step"] for row in thinned if row["metric"] == "loss"]
     assert steps == [1, 112, 223, 334, 445, 556, 667, 778, 889, 1000]  # round(i * 999 / 9) + 1
     assert [row for row in thinned if row["metric"] == "reward"] == reward  # short: all kept
+
+
+# A child that shows a progress bar, then runs until Stop (SIGINT).
+_LONG_CHILD = (
+    "import time\nprint('evaluate:   0%|          | 0/3 [00:00<?, ?row/s]')\ntime.sleep(120)"
+)
+
+
+def _job_tab_handlers(tmp_path, monkeypatch):
+    """Return (context, {handler name: fn}) of an app whose job tabs run _LONG_CHILD."""
+    import sys
+
+    from diffchat_ui import evaluate_tab, train_tab
+    from diffchat_ui.context import AppContext
+    from diffchat_ui.layout import build_demo
+    from diffchat_ui.settings import detect_settings
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
+    long_child = [sys.executable, "-c", _LONG_CHILD]
+    monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *_: long_child)
+    monkeypatch.setattr(train_tab, "data_command", lambda *_: long_child)
+    context = AppContext(detect_settings(force_offline=True))
+    handlers = {}
+    for function in build_demo(context).fns.values():  # train's first on_click: Start
+        handlers.setdefault(getattr(function.fn, "__name__", ""), function.fn)
+    return context, handlers
+
+
+def _is_no_change(update) -> bool:
+    return update == {"__type__": "update"}
+
+
+@pytest.mark.parametrize("tab", ["evaluate", "train"])
+def test_a_reloaded_page_shows_its_browsers_running_job_to_its_end(tab, tmp_path, monkeypatch):
+    """A page reloaded while its Evaluate or Train run went showed a grey Stop and an empty
+    status: Gradio ends the handler of a page that goes, the child runs on. The reloaded page
+    of that browser, once the tab is opened, shows it running (red Stop, Run disabled, the
+    form it started from) and follows it to its end; a page of another browser sees nothing."""
+    context, handlers = _job_tab_handlers(tmp_path, monkeypatch)
+    request = type("Request", (), {"username": None})()
+    mine, other = (context.sessions.open(None, None, browser=True) for _ in range(2))
+    if tab == "evaluate":
+        form = ("assets/instructpe/test.jsonl", 2, 0, ["tiny-sd"], ["append"], True, "")
+        start, outputs, run_buttons = handlers["on_run"], 4, 1
+    else:
+        form = ("data", "", "x.jsonl", "train-runs/reload", 1, [])
+        start, outputs, run_buttons = handlers["on_click"], 3, 2
+    started = start(mine, *form, request, lambda *_, **__: None)
+    assert next(started)[0].startswith("Running")
+    started.close()  # the page reloads: Gradio drops its handler
+
+    def parts(update):  # (status, Stop, run buttons, form widgets); the page's following last
+        buttons_end = outputs + 1 + run_buttons
+        return update[0], update[outputs], update[outputs + 1 : buttons_end], update[buttons_end:-1]
+
+    rejoin = handlers[f"{tab}_rejoin"]
+    assert all(_is_no_change(update) for update in next(rejoin(other, False, request)))
+    assert all(_is_no_change(u) for u in next(rejoin(None, False, request)))  # a new browser
+    # a page that follows it already (it started it, or opened the tab before) follows once
+    assert all(_is_no_change(update) for update in next(rejoin(mine, True, request)))
+    follower = rejoin(mine, False, request, lambda *_, **__: None)
+    first = next(follower)
+    status, stop, buttons, widgets = parts(first)
+    assert first[-1] is True  # the page follows it now
+    assert status.startswith("Running")
+    assert stop["variant"] == "stop" and all(b["interactive"] is False for b in buttons)
+    # the form as the run started, so Resume goes on from the same folder; an evaluation
+    # started without an output folder names the one it writes into
+    filled = tuple(widget["value"] for widget in widgets)
+    if tab == "evaluate":
+        assert filled[:-1] == form[:-1] and filled[-1].startswith("evaluations/")
+    else:
+        assert filled == form
+    # meanwhile a second start of this browser is refused: Stop would no longer reach the first
+    refused = next(start(mine, *form, request, lambda *_, **__: None))[0]
+    assert refused.startswith("⚠️ Your earlier run in this tab is still going")
+
+    handlers[f"{tab}_stop"](mine, request)
+    *_, last = follower
+    status, stop, buttons, widgets = parts(last)
+    assert last[-1] is False
+    assert "Stopped" in status, status
+    assert stop["variant"] == "secondary" and all(b["interactive"] for b in buttons)
+    assert all(_is_no_change(widget) for widget in widgets)  # what the person typed since stays
+    assert context.tab_jobs.running(context.stop_key(tab, mine, request)) is None
