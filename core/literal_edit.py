@@ -132,8 +132,12 @@ def _apply(text: str, reading: EditReading) -> str | None:
         start, end = spans[0]
         # The widest old words there go: "35mm lens" (not "35mm") -> "a telephoto lens".
         end = max(finish for begin, finish in spans if begin < end)
-        for begin, finish in spans:  # and the old words right after them: "cool window"
-            if begin >= end and not text[end:begin].strip():
+        # and the old words right after them: "cool window"; an old scene value said twice
+        # goes whole: "golden hour at sunset" -> "night", not "night at".
+        scene = bool(set(reading.slots) & WEATHER_LIKE_SLOTS)
+        for begin, finish in spans:
+            gap = text[end:begin]
+            if begin >= end and (not gap.strip() or (scene and _SCENE_LINK.fullmatch(gap))):
                 end = finish
         # A scene value that cannot stand before a noun takes the noun's place too: "sunny
         # day" -> "snowing", "midday sun" -> "at dawn".
@@ -201,6 +205,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
             else:
                 text = _delete(text, begin, finish)
     return text
+
+
+_SCENE_LINK = re.compile(r"\s+(?:at|in|during)\s+(?:the\s+)?")
 
 
 def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:

@@ -1118,6 +1118,12 @@ def test_gerund_doubles_a_short_final_consonant():
             "remove the people",
             "a street, active volcano in the distance",
         ),
+        # an old scene value said twice goes whole
+        (
+            "a village, golden hour at sunset, oil painting",
+            "make it night",
+            "a village, night, oil painting",
+        ),
     ],
 )
 def test_session14_reader_rules(prompt, instruction, expected):
