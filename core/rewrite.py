@@ -338,6 +338,15 @@ def choose_candidate(
     )
 
 
+def choose_sample(prompt: str, instruction: str, samples: Sequence[str]) -> str:
+    """Return the "try again" answer among sampled rewrites: the first sample, unless another
+    one passes the reader's check where it does not (`choose_candidate`; a sample that only
+    repeats the prompt never passes)."""
+    if len(samples) == 1:
+        return samples[0]
+    return choose_candidate(prompt, instruction, samples[0], samples[1:]).prompt
+
+
 def _check_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     checked = []
     for index, pair in enumerate(pairs):

@@ -720,8 +720,9 @@ def _rewrite_remotely(request, cancel_event, progress, sample_seed: int | None =
     A chat API can take its whole timeout to answer: it is asked here, in this person's
     handler, so the model worker keeps rendering everyone else's turns meanwhile, and Stop
     ends the wait; `lane(rewriter)` (AppContext.network_wait) holds a place for the wait or
-    refuses it. With `sample_seed` ("try again" after a no-op) it samples one answer, as a
-    local rewriter does (`turns.rewrite_for_turn`).
+    refuses it. With `sample_seed` ("try again" after a no-op) it samples the request's
+    candidates and the reader's check picks one, as for a local rewriter
+    (`turns.rewrite_for_turn`).
     """
     progress(0.0, desc=f"waiting for the {request.rewriter} rewriter")
     try:
@@ -735,7 +736,7 @@ def _rewrite_remotely(request, cancel_event, progress, sample_seed: int | None =
 
 def _ask_remotely(request, cancel_event, sample_seed):
     """Return `request` with the chat API's target prompt (_rewrite_remotely's wait)."""
-    from core.rewrite import load_rewriter, rewrite_cancellable, sample_cancellable
+    from core.rewrite import choose_sample, load_rewriter, rewrite_cancellable, sample_cancellable
 
     rewriter = load_rewriter(request.rewriter)
     if sample_seed is None:
@@ -747,9 +748,15 @@ def _ask_remotely(request, cancel_event, sample_seed):
             request.rewrite_candidates,
         )
     else:
-        target_prompt = sample_cancellable(
-            rewriter, request.prompt, request.instruction, 1, cancel_event, seed=sample_seed
-        )[0]
+        samples = sample_cancellable(
+            rewriter,
+            request.prompt,
+            request.instruction,
+            request.rewrite_candidates,
+            cancel_event,
+            seed=sample_seed,
+        )
+        target_prompt = choose_sample(request.prompt, request.instruction, samples)
     return replace(request, target_prompt=target_prompt)
 
 

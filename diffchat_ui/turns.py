@@ -44,16 +44,18 @@ def same_prompt(first: str, second: str) -> bool:
 
 
 def rewrite_for_turn(request, sample_seed: int | None = None) -> str:
-    """Return the target prompt of an EditRequest: the rewriter's greedy answer, or with
-    `sample_seed` one sampled rewrite ("try again" after a no-op)."""
-    from core.rewrite import load_rewriter
+    """Return the target prompt of an EditRequest: the rewriter's answer (verified decoding
+    with the request's candidates), or with `sample_seed` ("try again" after a no-op) that
+    many sampled rewrites, the reader's check choosing among them (core.rewrite.choose_sample)."""
+    from core.rewrite import choose_sample, load_rewriter
 
     rewriter = load_rewriter(request.rewriter)
+    prompt, instruction, count = request.prompt, request.instruction, request.rewrite_candidates
     if sample_seed is None:
-        return rewriter.rewrite(
-            request.prompt, request.instruction, candidates=request.rewrite_candidates
-        )
-    return rewriter.sample(request.prompt, request.instruction, 1, seed=sample_seed)[0]
+        return rewriter.rewrite(prompt, instruction, candidates=count)
+    return choose_sample(
+        prompt, instruction, rewriter.sample(prompt, instruction, count, seed=sample_seed)
+    )
 
 
 def run_turn(

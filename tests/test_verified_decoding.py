@@ -299,3 +299,14 @@ def test_create_tab_send_api_has_the_candidates_setting(offline_assets, tmp_path
         )
     finally:
         demo.close()
+
+
+def test_try_again_takes_the_sample_the_reader_accepts():
+    from core.rewrite import choose_sample
+
+    prompt, instruction = "a castle on a hill at sunset", "make it night"
+    samples = ["a castle on a hill at sunset, at night", "a castle on a hill at night"]
+    assert choose_sample(prompt, instruction, samples) == "a castle on a hill at night"
+    # the first sample stays where no other one does better, and one sample is taken as it is
+    assert choose_sample(prompt, instruction, samples[::-1]) == "a castle on a hill at night"
+    assert choose_sample(prompt, instruction, samples[:1]) == samples[0]
