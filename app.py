@@ -231,6 +231,20 @@ def main(argv: list[str] | None = None) -> None:
         **launch_options(context),
         show_error=False,
     )
+    finish_shutdown(demo)
+
+
+def finish_shutdown(demo, timeout: float = 60.0) -> None:
+    """After Ctrl-C or SIGTERM (launch() has returned), let the server's own shutdown finish:
+    Gradio empties its upload cache there. launch() only asks the server to stop and waits 5 s;
+    an open event stream (a client's heartbeat) outlived that wait, and the process then
+    exited with the cache still full. close() ends the streams; then the server thread is
+    given `timeout` to end."""
+    demo.close(verbose=False)
+    server = getattr(demo, "server", None)
+    thread = getattr(server, "thread", None)
+    if thread is not None and thread.is_alive():
+        thread.join(timeout)
 
 
 if __name__ == "__main__":
