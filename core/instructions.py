@@ -2300,8 +2300,9 @@ def _slot_losses(part: _Part) -> None:
             part.kind = "set"
     if part.moves:
         slots.append("location")
-        part.lose += _setting_tags(prompt, part.new_phrase)
-        part.drop += _setting_tags(prompt, part.new_phrase)
+        left_behind = _setting_tags(prompt, part.new_phrase)
+        part.lose += left_behind
+        part.drop += left_behind
     if part.positioned:
         slots.append("position")
     if part.framed:
