@@ -57,7 +57,8 @@ def app(offline_assets, tmp_path_factory):
 
     def launch_in_background(demo, **options):
         # main() blocks in launch(); here it returns, on a free port, and skips launch's 3 s
-        # page check, which fails on a busy 2-core machine.
+        # page check, which fails on a busy 2-core machine. main() then shuts the server
+        # down (finish_shutdown), which here waits for the module's end.
         options.update(prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False)
         launched.update(demo=demo, auth=options["auth"])
         launched["url"] = launch(demo, **options)[1]
@@ -67,6 +68,7 @@ def app(offline_assets, tmp_path_factory):
         for variable in ("DIFFCHAT_AUTH", "DIFFCHAT_AUTH_FILE", "SPACE_ID"):
             patch.delenv(variable, raising=False)
         patch.setattr(gr.Blocks, "launch", launch_in_background)
+        patch.setattr(launcher, "finish_shutdown", lambda demo: None)
         argv = ["--offline", "--no-download", "--auth-file", str(logins_file)]
         with _logged() as records:
             launcher.main([*argv, "--auth", f"bob:{LOGINS['bob']}"])
@@ -74,7 +76,7 @@ def app(offline_assets, tmp_path_factory):
         assert "login required: 2 user(s): bob, alice" in records
         assert not [r for r in records if any(pw in r for pw in LOGINS.values())]
         yield launched["url"], workspace.resolve()
-        launched["demo"].close()
+    launcher.finish_shutdown(launched["demo"])
 
 
 class Login:
