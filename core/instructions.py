@@ -2335,10 +2335,13 @@ def _attribute_losses(part: _Part) -> None:
         for lemma, pos in part.new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
             if kind == "relative" and pos == "a":  # "make the sea rougher" on "a calm sea"
+                # The tagger reads "light" of "light fog" as a noun: a modifier's adjective
+                # senses count.
                 lose += [
                     old
                     for old, old_pos in _object_modifiers(prompt, objects)
-                    if old_pos == "a" and _contrary(old, lemma)
+                    if (old_pos == "a" or _wordnet().synsets(old, pos="a"))
+                    and _contrary(old, lemma)
                 ]
         # "make the table marble" on "a wooden table": one material at a time.
         if any(lemma in gain and is_material(lemma) for lemma, _ in part.new_items):

@@ -182,8 +182,24 @@ def _apply(text: str, reading: EditReading) -> str | None:
         # takes a doing word.
         if re.fullmatch(r"[a-z]+ing", text[start:end]) and _is_bare_adjective(new):
             new = f"looking {new}"
-        if end > start or "count" not in reading.slots:
+        # An old adjective before its noun takes the new one alone: "a cosy cabin" -> "a
+        # spooky cabin" for "give it a spooky vibe", not "a with a spooky vibe cabin".
+        # A thing's new feature follows it: "a bald man" -> "a man with long hair".
+        elif _before_a_noun(text, start, end) and not _is_bare_adjective(new):
+            if len(reading.gain) == 1 and _is_bare_adjective(reading.gain[0]):
+                # "a more lively village" keeps its degree; "spooky vibe" loses its noun
+                if set(_words(new)) - {reading.gain[0], "more", "less", "very", "even"}:
+                    new = reading.gain[0]
+            elif reading.kind == "add" and (noun_end := _described_noun_end(text, end)):
+                feature = new if _words(new)[0] == "with" else f"with {_bare(new)}"
+                text = text[:noun_end] + f" {feature}" + text[noun_end:]
+                text, end = _delete(text, start, end), start
+                new = ""
+        elif text[start:end].startswith("full of ") and _words(new)[0] not in _PREPOSITIONS:
+            new = f"with {new}" if _is_bare_adjective(new) else f"with a {_bare(new)}"
+        if new and (end > start or "count" not in reading.slots):
             text = _put(text, start, end, new)
+        new = new or feature
     value = _bare(new)
     # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
     # where the reader drops them ("snow on the roofs" in spring).
@@ -692,6 +708,39 @@ def _doing_end(text: str, start: int, finish: int) -> int:
         return start
     ands = [begin for begin, word, _ in after if word == "and"]
     return ands[0] if ands else finish
+
+
+def _before_a_noun(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is one adjective that stands before the words it describes
+    ("cosy" of "a cosy cabin"), not a clause of its own ("cosy, warm light")."""
+    after = text[end:]
+    following = _words(after)[:1]
+    return (
+        " " not in text[start:end].strip()
+        and _is_adjective_at(text, start)
+        and bool(re.match(r" [a-z]", after))
+        and bool(following)
+        and following[0] not in _PREPOSITIONS | {"and", "or", "but"}
+    )
+
+
+def _described_noun_end(text: str, end: int) -> int | None:
+    """Where the thing that text[:end]'s last adjective describes ends: the nouns after it
+    and any other adjectives ("man" of "a bald man reading", "tax collector" of "a bald tax
+    collector", "old man" of "a bald old man"); None when no noun follows."""
+    nouns, adjectives = _nouns(text), _adjectives(text)
+    position, seen_noun = end, False
+    for _ in range(5):
+        found = re.match(r" ([a-z]+)\b", text[position:])
+        if not found:
+            break
+        word = found.group(1)
+        if word in nouns and not word.endswith("ing"):
+            seen_noun = True
+        elif seen_noun or word not in adjectives:
+            break
+        position += found.end()
+    return position if seen_noun else None
 
 
 def _is_adjective_at(text: str, start: int) -> bool:

@@ -1163,3 +1163,76 @@ def test_clearing_a_table_is_not_a_removal():
 )
 def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost):
     assert read_instruction(prompt, instruction).lose == lost
+
+
+# Session 15: rules found on the team's own probes (not on a held-out file).
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "expected"),
+    [
+        # a modifier the tagger reads as a noun still gives way to its contrary
+        (
+            "a harbor at dawn, light fog, photo",
+            "make the fog thicker",
+            "a harbor at dawn, thicker fog, photo",
+        ),
+        # an old mood adjective before its noun takes the new mood word alone
+        (
+            "a cosy cabin interior with a fireplace, warm light",
+            "give it a spooky vibe",
+            "a spooky cabin interior with a fireplace, warm light",
+        ),
+        (
+            "a grim battlefield at dusk, oil painting",
+            "make the mood hopeful",
+            "a hopeful battlefield at dusk, oil painting",
+        ),
+        (
+            "a city plaza full of energy, photo",
+            "make the atmosphere calm",
+            "a city plaza with a calm atmosphere, photo",
+        ),
+        # a new feature in place of an adjective follows the thing it describes
+        (
+            "a bald man reading a newspaper on a bench, photo",
+            "give him long hair",
+            "a man with long hair reading a newspaper on a bench, photo",
+        ),
+        (
+            "a bald tax collector at a desk, photo",
+            "give him long hair",
+            "a tax collector with long hair at a desk, photo",
+        ),
+        (
+            "a bald old man on a bench",
+            "give him a ponytail",
+            "an old man with a ponytail on a bench",
+        ),
+    ],
+)
+def test_session15_reader_rules(prompt, instruction, expected):
+    assert literal_edit(prompt, instruction) == expected
+    assert check_edit(prompt, instruction, expected).ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "instruction", "kept_wrongly"),
+    [
+        (
+            "a harbor at dawn, light fog, photo",
+            "make the fog thicker",
+            "a harbor at dawn, light thick fog, photo",
+        ),
+        (
+            "a dreary rainy street at night, photo",
+            "make it feel cheerful",
+            "a dreary cheerful rainy street at night, photo",
+        ),
+        (
+            "a relaxed beach scene, palm trees, watercolor",
+            "make it tense",
+            "a relaxed tense beach scene, palm trees, watercolor",
+        ),
+    ],
+)
+def test_session15_the_verifier_refuses_the_old_value_kept(prompt, instruction, kept_wrongly):
+    assert not check_edit(prompt, instruction, kept_wrongly).ok
