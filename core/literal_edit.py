@@ -94,6 +94,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
         for index, lemma in enumerate(reading.lose):
             if index and not _find(text, lemma):
                 continue  # a modifier that went with its thing: "thick" of "thick fog"
+            if not index and not _find(text, lemma) and len(reading.lose) > 1:
+                continue  # "remove the people" on "a busy street": only "busy" says them
             removed = _remove_thing(text, lemma, reading.old_phrase)
             spans = _find(text, lemma) if removed is None and index else []
             if spans and " " not in lemma:  # "a busy station": "busy" goes alone
@@ -142,7 +144,11 @@ def _apply(text: str, reading: EditReading) -> str | None:
         # A scene value that cannot stand before a noun takes the noun's place too: "sunny
         # day" -> "snowing", "midday sun" -> "at dawn".
         if set(reading.slots) & WEATHER_LIKE_SLOTS:
-            end = _scene_noun_end(text, start, end, new)
+            end = _scene_noun_end(text, start, end, new, reading.slots)
+            # before the noun it describes, a weather noun says itself as an adjective:
+            # "a sunny afternoon" -> "a snowy afternoon", not "a snow afternoon"
+            if _before_a_noun(text, start, end) and not _is_bare_adjective(new):
+                new = _weather_adjective(new) or new
         # So do the words after them that the new phrase repeats: "a giant koi hologram" ->
         # "a giant jellyfish hologram" for "jellyfish hologram instead of the koi".
         end = _extend_right(text, end, set(_words(new)) - _ARTICLES_OR_SOME)
@@ -226,10 +232,27 @@ def _apply(text: str, reading: EditReading) -> str | None:
 _SCENE_LINK = re.compile(r"\s+(?:at|in|during)\s+(?:the\s+)?")
 
 
-def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
+def _weather_adjective(word: str) -> str | None:
+    """The "-y" adjective WordNet derives from the one weather noun `word` (snow -> snowy,
+    fog -> foggy), or None."""
+    if " " in word.strip():
+        return None
+    forms = [
+        form
+        for form in _family(word.strip())
+        if form.endswith("y") and form != word.strip() and _in_wordnet(form, "a")
+    ]
+    return min(forms, key=len) if forms else None
+
+
+_PARTS_OF_DAY = frozenset({"morning", "afternoon", "evening"})
+
+
+def _scene_noun_end(text: str, start: int, end: int, new: str, slots=()) -> int:
     """Where the old scene value at text[start:end] ends: after the noun it describes when
     the two are a clause of their own ("sunny day") and `new` is not one adjective that can
-    describe it ("at dawn", "snowing", "golden hour"); else `end`."""
+    describe it ("at dawn", "snowing", "golden hour"); else `end`. A new season keeps the
+    time of day: "summer afternoon" -> "winter afternoon"."""
     clause_start = text.rfind(",", 0, start) + 1
     clause_end = text.find(",", end)
     clause_end = len(text) if clause_end < 0 else clause_end
@@ -238,6 +261,7 @@ def _scene_noun_end(text: str, start: int, end: int, new: str) -> int:
         text[clause_start:start].strip()
         or len(after) != 1
         or lemmatize(after[0], "n") not in SCENE_NOUNS
+        or ("season" in slots and lemmatize(after[0], "n") in _PARTS_OF_DAY)
     ):
         return end
     words = _words(new)
