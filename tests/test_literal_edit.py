@@ -1207,6 +1207,24 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "give him a ponytail",
             "an old man with a ponytail on a bench",
         ),
+        # a new season keeps the time of day it stood before
+        (
+            "an old farmhouse in a wheat field, summer afternoon, photo",
+            "make it winter",
+            "an old farmhouse in a wheat field, winter afternoon, photo",
+        ),
+        # before the noun it describes, a weather noun says itself as an adjective
+        (
+            "a sunny afternoon in a park, children playing, photo",
+            "make it snow",
+            "a snowy afternoon in a park, children playing, photo",
+        ),
+        # the people are only said by "busy": it goes alone
+        (
+            "a busy market street in marrakech, midday sun, photo",
+            "remove the people",
+            "a market street in marrakech, midday sun, photo",
+        ),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
