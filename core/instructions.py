@@ -271,6 +271,11 @@ _MEDIUM_ANCHORS = {
     "photo": ("photograph.n.01", "photography.n.01", "photography.n.02", "photography.n.03"),
     "art": ("graphic_art.n.01", "painting.n.01", "drawing.n.01", "drawing.n.02", "artwork.n.01"),
 }
+# WordNet files these genres under painting, yet a charcoal still life or a landscape photo
+# is one: they name what is shown, in any medium.
+_GENRES = frozenset(
+    {"still_life.n.01", "landscape.n.02", "seascape.n.02", "cityscape.n.02", "nude.n.01"}
+)
 # Quantity words that count the noun after them ("many birds", "lots of balloons"); as
 # fillers they say nothing ("a lot more fog").
 _NUMBERLESS_COUNTS = frozenset("many several few lots dozens hundreds thousands countless".split())
@@ -456,6 +461,8 @@ def _slot_from_senses(lemma: str, pos: str | None, strict: bool) -> SlotValue | 
         for synset in senses:
             closure = _closure(synset.name())
             if slot == "medium":
+                if synset.name() in _GENRES:
+                    continue
                 for name, anchors in _MEDIUM_ANCHORS.items():
                     if closure & set(anchors):
                         matched.add(synset.name())
@@ -1940,6 +1947,28 @@ def _read_person(part: _Part) -> None:
     ):  # "make him smile"
         part.objects, part.kind = people[:1], "set"
         part.new_phrase = _expression_form(prompt, expression)
+    elif (match := _MAKE_PRONOUN.match(text)) and (kind_of := _kind_named(prompt, match["new"])):
+        # "make them puppies" on "three dogs": a kind of the prompt's thing takes its place.
+        part.old_phrase, part.new_phrase, part.kind = kind_of, match["new"], "replace"
+
+
+_MAKE_PRONOUN = re.compile(r"^(?:make|turn)\s+(?:him|her|them|it)\s+(?:into\s+)?(?P<new>.+)$")
+
+
+def _kind_named(prompt: str, phrase: str) -> str | None:
+    """The prompt's noun (as written) of which `phrase` names a kind by its first WordNet
+    senses ("puppies" of "dogs", "an owl" of "a bird"), or None; never for a slot value (a
+    medium, a season: the slot rules decide what gives way to those)."""
+    heads = _head_nouns(phrase)
+    new_senses = _wordnet().synsets(heads[-1], pos="n")[:1] if heads else []
+    if not new_senses or slot_of(heads[-1], "n") is not None:
+        return None
+    above = _closure(new_senses[0].name()) - {new_senses[0].name()}
+    for (lemma, pos), word in zip(tagged_lemmas(prompt), split_words(prompt), strict=False):
+        senses = _wordnet().synsets(lemma, pos="n")[:1] if pos == "n" else []
+        if senses and senses[0].name() in above:
+            return word
+    return None
 
 
 def _read_hairdo(part: _Part) -> None:
@@ -2197,6 +2226,8 @@ def _old_phrase_losses(part: _Part) -> None:
                 lose.append(head)
             else:  # "swap the lemon tree for an orange tree": the tree stays, the lemon goes
                 lose += [modifier for modifier in modifiers if not is_present(modifier, new_phrase)]
+    elif part.kind == "replace" and old_phrase and (kind_of := _kind_named(prompt, new_phrase)):
+        lose.append(lemmatize(kind_of, "n"))  # "turn it into an owl" on "a bird"
     if part.kind in ("remove", "negation") and lose:
         # The adjectives that only described the removed thing go with it: "thick fog".
         counts = Counter(lemma for lemma, _ in tagged_lemmas(prompt))
@@ -2334,7 +2365,8 @@ def _attribute_losses(part: _Part) -> None:
         # "make the fisherman old" on "a young fisherman": the old value of the same attribute.
         for lemma, pos in part.new_items:
             lose += _old_attribute_adjectives(prompt, objects, lemma, pos)
-            if kind == "relative" and pos == "a":  # "make the sea rougher" on "a calm sea"
+            # "make the sea rougher" on "a calm sea", "make the sky clear" on "a cloudy sky"
+            if pos == "a":
                 # The tagger reads "light" of "light fog" as a noun: a modifier's adjective
                 # senses count.
                 lose += [

@@ -1225,6 +1225,25 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "remove the people",
             "a market street in marrakech, midday sun, photo",
         ),
+        # a genre names what is shown, in any medium
+        (
+            "a bowl of fruit on a table, still life, oil painting",
+            "make it a charcoal drawing",
+            "a bowl of fruit on a table, still life, a charcoal drawing",
+        ),
+        # a new adjective of a thing ends its contrary
+        (
+            "a medieval castle on a hill, cloudy sky, concept art",
+            "make the sky clear",
+            "a medieval castle on a hill, clear sky, concept art",
+        ),
+        # a kind of the prompt's thing takes its place
+        (
+            "three dogs playing, spring, photo",
+            "make them puppies",
+            "three puppies playing, spring, photo",
+        ),
+        ("a bird on a branch, watercolor", "turn it into an owl", "an owl on a branch, watercolor"),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
