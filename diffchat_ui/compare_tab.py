@@ -606,6 +606,7 @@ def build(context: AppContext) -> gr.Dropdown:
             ),
             "The comparison",
             flag,
+            root,
         )
         final = None
         for event in job.iter_events():

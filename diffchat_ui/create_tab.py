@@ -424,8 +424,10 @@ def send(
         else:
             log.exception("chat turn failed")
             message = f"Something went wrong: {type(error).__name__}: {error}"
+        # Paths in the user's root as the user gave them (with --auth, never "users/<name>-...")
+        message = shown_message(message, settings.user_root)
         if state is None:  # not even a session could be made: show the message alone
-            said = f"⚠️ {shown_message(message)}"
+            said = f"⚠️ {message}"
             yield (None, [{"role": "assistant", "content": said}], None, [], "", [], None)
             return
         _error(state, message)
@@ -517,7 +519,9 @@ def _send(
     for index in range(max(1, int(settings.variations))):
         if index:
             request = replace(request, seed=request.seed + 1)
-        final = _render(context, request, source_image, flag, progress, sample_seed)
+        final = _render(
+            context, request, source_image, flag, progress, sample_seed, settings.user_root
+        )
         if final.kind == "error":
             if not final.cancelled and not added:  # kept in the tree (not current) for export
                 with state.tree_lock:
@@ -559,9 +563,12 @@ def _send(
     yield (state, *_view(state, context))
 
 
-def _render(context: AppContext, request, source_image, flag, progress, sample_seed=None):
+def _render(
+    context: AppContext, request, source_image, flag, progress, sample_seed=None, root=None
+):
     """Run one turn on the worker (the chat-API rewrite first, in this handler) and return
-    its final event, turning the worker's events into progress."""
+    its final event, turning the worker's events into progress; its messages name paths
+    inside `root` (the user's root) relative to it."""
     # Offline scorers are tiny random twins: scoring every chat turn with them costs time and
     # shows meaningless numbers, so the chat skips them. (Compare always scores.)
     score = not context.settings.offline
@@ -582,6 +589,7 @@ def _render(context: AppContext, request, source_image, flag, progress, sample_s
         ),
         "This turn",
         flag,
+        root,
     )
     for event in job.iter_events():
         if event.kind == "progress" and event.total:

@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.errors import DiffChatError, InputError
-from core.paths import assets_dir
+from core.paths import REPO_ROOT, assets_dir
 from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import page_image
@@ -31,8 +31,10 @@ METHODS = ("diffchat", "chatgpt", "smollm2-zero-shot", "append", "instructpix2pi
 
 
 def default_data_file() -> str:
-    """Return the shipped InstructPE test split (the default evaluation data)."""
-    return str(assets_dir() / "instructpe" / "test.jsonl")
+    """Return the shipped InstructPE test split (the default evaluation data) as the data
+    box shows it: "assets/..." (core.validation.resolve_user_path finds it there), never its
+    absolute path, which every page's config would carry."""
+    return (assets_dir() / "instructpe" / "test.jsonl").relative_to(REPO_ROOT).as_posix()
 
 
 def evaluation_command(

@@ -41,7 +41,13 @@ def page_gallery(items: list[tuple]) -> list[tuple]:
 
 def as_uploaded(message: str, upload_path: str | Path | None) -> str:
     """Return `message` with an upload's server path (in Gradio's cache, fetchable by whoever
-    has it) replaced by the file name the person uploaded."""
+    has it) replaced by the file name the person uploaded, and a file beside it (an image a
+    session file names) by its name too: Gradio keeps each upload in a folder of its own,
+    named by a hash of its bytes."""
     if not upload_path:
         return message
-    return message.replace(str(upload_path), Path(upload_path).name)
+    upload = Path(upload_path)
+    message = message.replace(str(upload), upload.name)
+    if upload.is_absolute() and len(upload.parent.parts) > 1:
+        message = message.replace(f"{upload.parent}/", "")
+    return message

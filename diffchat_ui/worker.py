@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.errors import DiffChatError, GenerationCancelled
@@ -47,6 +48,9 @@ class Job:
     task: Task
     label: str
     cancel_event: threading.Event
+    # The caller's root (AppContext.user_root): the job's messages name paths inside it
+    # relative to it, as the caller gave them (None: the workspace).
+    root: Path | None = None
     events: queue.Queue = field(default_factory=queue.Queue)
 
     def iter_events(self) -> Iterator[JobEvent]:
@@ -65,12 +69,13 @@ class Job:
         return final
 
 
-def readable_error(error: BaseException, label: str) -> str:
+def readable_error(error: BaseException, label: str, root: Path | None = None) -> str:
     """Return a message for the page: a DiffChatError as is, anything else named, no trace;
-    either way without credentials or server paths (core.validation.shown_message)."""
+    either way without credentials or server paths (core.validation.shown_message, paths
+    inside `root` relative to it)."""
     if isinstance(error, DiffChatError):
-        return shown_message(str(error))
-    return shown_message(f"{label} failed: {type(error).__name__}: {error}")
+        return shown_message(str(error), root)
+    return shown_message(f"{label} failed: {type(error).__name__}: {error}", root)
 
 
 class Worker:
@@ -83,10 +88,18 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, task: Task, label: str, cancel_event: threading.Event | None = None) -> Job:
+    def submit(
+        self,
+        task: Task,
+        label: str,
+        cancel_event: threading.Event | None = None,
+        root: Path | None = None,
+    ) -> Job:
         """Queue `task` and return its Job; events start with "queued", whose `ahead` says
-        how many other jobs come first (0: it starts at once)."""
-        job = Job(task, label, cancel_event or threading.Event())
+        how many other jobs come first (0: it starts at once). Its progress and error
+        messages name paths inside `root` (the caller's root; None: the workspace) relative
+        to it: with --auth a user's own folder is never "users/<name>-<hash>/..." to them."""
+        job = Job(task, label, cancel_event or threading.Event(), root)
         with self._count_lock:
             ahead = self._unfinished
             self._unfinished += 1
@@ -115,7 +128,7 @@ class Worker:
 
         def progress(step: int, total: int, description: str = "") -> None:
             # The page shows it ("loading <a custom model folder>"): said as messages are.
-            description = shown_message(description)
+            description = shown_message(description, job.root)
             job.events.put(JobEvent("progress", step=step, total=total, description=description))
 
         try:
@@ -125,7 +138,7 @@ class Worker:
         except Exception as error:  # the edge: every failure becomes a readable event
             if not isinstance(error, DiffChatError):
                 log.exception("%s failed", job.label)
-            job.events.put(JobEvent("error", message=readable_error(error, job.label)))
+            job.events.put(JobEvent("error", message=readable_error(error, job.label, job.root)))
         else:
             job.events.put(JobEvent("result", value=value))
 

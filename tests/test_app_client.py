@@ -580,6 +580,19 @@ def test_only_session_images_are_served(app_url):
     assert oct((workspace / "server.key").stat().st_mode & 0o777) == "0o600"
 
 
+def test_the_page_config_names_no_server_folder(app_url):
+    """Every browser gets the page config: the Evaluate tab's default data file carried the
+    install folder's absolute path there."""
+    import json
+
+    from core.paths import REPO_ROOT, diffchat_home, workspace_dir
+
+    config = json.dumps(Client(app_url, verbose=False).config)
+    assert "assets/instructpe/test.jsonl" in config
+    for folder in (REPO_ROOT, workspace_dir(), diffchat_home(), Path.home()):
+        assert str(folder) not in config, folder
+
+
 def test_a_session_hash_does_not_open_another_clients_chat(app_url):
     from gradio_client.exceptions import AppError
 

@@ -414,6 +414,10 @@ def _bad_session_files(folder: Path, good: dict) -> dict[str, Path]:
             "image",
             lambda d: d["turns"][1].update(image_base64=base64.b64encode(corrupt_png()).decode()),
         ),
+        # named by a path beside the file, which the upload folder does not hold
+        "missing image": variant(
+            "missing", lambda d: d["turns"][1].update(image_base64=None, image_path="turn-2.png")
+        ),
     }
 
 
@@ -429,8 +433,10 @@ def test_a_refused_import_keeps_the_chat_and_its_images(app_url, tmp_path):
             "/import_session", handle_file(str(path)), 3, secret_at=1
         )
         assert "not imported; your chat is unchanged" in last_message(chat), what
-        assert f"{path.name}:" in last_message(chat), what  # named as uploaded, not by the
-        assert "/" not in last_message(chat).split(path.name)[0], what  # server's cache path
+        # Files are named as uploaded ("missing.json", "turn-2.png"), never by their path in
+        # the server's upload cache (/tmp/gradio/<hash>/...), fetchable by whoever has it.
+        assert f"{path.name}:" in last_message(chat), what
+        assert "/" not in last_message(chat), (what, last_message(chat))
         assert prompt_of(diff) == "a castle on a hill, make it sunset", what
         assert len(gallery) == 2 and Path(image).is_file(), what
     # Export refuses a turn whose image file is gone: it still finds both.

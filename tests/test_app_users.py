@@ -107,14 +107,14 @@ class Login:
     def results(self, output):
         return self.client.predict(output, api_name="/evaluation_results")
 
-    def send(self, text, rewriter="append"):
+    def send(self, text, rewriter="append", model="tiny-sd", custom_model=""):
         return self.client.predict(
             text,
             self.secret,
             "start from text",
             None,
-            "tiny-sd",
-            "",
+            model,
+            custom_model,
             rewriter,
             "rewrite only",
             0.6,
@@ -253,3 +253,19 @@ def test_a_comparison_shared_for_voting_names_no_users_folder(app):
         assert data["plan"]["rewriters"] == [method]
         text = record.read_text()
         assert str(workspace) not in text and "alice" not in text, text
+
+
+def test_a_users_messages_name_her_paths_as_she_gave_them(app):
+    """A loader's refusal of a folder in the user's own folder reached her chat as
+    "users/alice-<hash>/empty-model is a folder, but ...": she typed "empty-model", and her
+    paths are taken relative to her folder (the Train and Evaluate tabs say them so)."""
+    import json
+
+    from diffchat_ui.create_tab import CUSTOM_MODEL
+
+    url, workspace = app
+    alice = Login(url, "alice")
+    (_user_folder(workspace, "alice") / "empty-model").mkdir(parents=True, exist_ok=True)
+    chat = json.dumps(alice.send("a red fox", model=CUSTOM_MODEL, custom_model="empty-model")[0])
+    assert "empty-model is a folder, but neither" in chat, chat
+    assert "users/" not in chat and str(workspace) not in chat, chat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -53,6 +54,20 @@ def test_redaction_table():
     )
 
 
+def test_the_chat_urls_login_is_redacted_in_every_form_it_is_sent_in(monkeypatch):
+    """An endpoint echoing its request said the login of OPENAI_BASE_URL as the Basic
+    Authorization httpx sent it in (base64 of alice:hunter2), or its password alone."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://alice:hunt%40er2@10.0.0.1/v1")
+    basic = base64.b64encode(b"alice:hunt@er2").decode()
+    assert redact_secrets(f"Authorization: Basic {basic}") == "Authorization: Basic ***"
+    assert redact_secrets(f"authorization: basic {basic}") == "authorization: basic ***"
+    for said in ("hunt@er2", "hunt%40er2"):
+        assert redact_secrets(f"wrong password {said}!") == "wrong password ***!"
+    # Only credentials: a prompt's "basic shapes" and a plain base64 word stay.
+    for text in ("a basic shapes study", "Basic colours, basic 1234", "Basic dGVzdA=="):
+        assert redact_secrets(text) == text
+
+
 def test_chat_api_errors_say_nothing_secret(echo_server, monkeypatch, caplog):
     pytest.importorskip("openai")
     from core.rewrite import ChatAPIRewriter
@@ -64,8 +79,10 @@ def test_chat_api_errors_say_nothing_secret(echo_server, monkeypatch, caplog):
     rewriter = ChatAPIRewriter.from_env()
     with pytest.raises(DiffChatError) as raised:
         rewriter.rewrite("a cat", "make it night")
+    basic = base64.b64encode(b"alice:hunter2").decode()  # how httpx sends the URL's login
     for message in (str(raised.value), readable_error(raised.value, "This turn")):
         assert KEY not in message and "hunter2" not in message and "alice" not in message
+        assert basic not in message, message
     # Logs (httpx logs each request URL) pass the same filter in the app.
     record = logging.LogRecord(
         "httpx", logging.INFO, "", 0, "POST %s", (f"{KEY} http://alice:hunter2@h/v1",), None

@@ -165,6 +165,26 @@ def test_a_jobs_progress_and_error_name_no_server_folder(tmp_path, monkeypatch):
     assert events[-1].message == "my-model holds neither a model nor a LoRA adapter."
 
 
+def test_a_jobs_messages_name_paths_inside_the_callers_root_relative_to_it(tmp_path, monkeypatch):
+    """With --auth a job's progress and errors about a folder in the user's own root named
+    it "users/alice-<hash>/my-model": she gave "my-model", relative to her folder."""
+    from core.paths import workspace_dir
+
+    monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
+    root = workspace_dir() / "users" / "alice-0123456789ab"
+    folder = root / "my-model"
+
+    def load(progress, cancel_event):
+        progress(0, 0, f"loading {folder}")
+        raise KeyError(str(folder))
+
+    events = list(Worker().submit(load, "This turn", root=root).iter_events())
+    assert [event.description for event in events if event.kind == "progress"] == [
+        "loading my-model"
+    ]
+    assert events[-1].message == "This turn failed: KeyError: 'my-model'"
+
+
 def test_stop_cancels_only_that_sessions_job():
     worker = Worker()
     flags = CancelFlags()

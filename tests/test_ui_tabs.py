@@ -12,6 +12,7 @@ import pytest
 
 import app
 from core.errors import DiffChatError, InputError
+from core.paths import assets_dir
 from diffchat_ui.context import finished_rewriters
 from diffchat_ui.processes import follow
 from diffchat_ui.settings import OFFLINE_BANNER, detect_settings
@@ -356,7 +357,12 @@ def test_evaluation_data_file_is_inside_the_workspace_or_assets(tmp_path, monkey
     from diffchat_ui.evaluate_tab import default_data_file, resolve_data_file
 
     monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path / "workspace"))
-    assert resolve_data_file(default_data_file()) == str(Path(default_data_file()).resolve())
+    assert default_data_file() == "assets/instructpe/test.jsonl"  # no server path on the page
+    shipped = assets_dir() / "instructpe" / "test.jsonl"
+    assert resolve_data_file(default_data_file()) == str(shipped)
+    assert resolve_data_file(default_data_file(), tmp_path / "workspace" / "users" / "a") == str(
+        shipped
+    )
     (tmp_path / "outside.jsonl").write_text("")
     for path in (str(tmp_path / "outside.jsonl"), "../outside.jsonl", "/etc/passwd"):
         with pytest.raises(InputError, match="outside the workspace"):
