@@ -24,9 +24,9 @@ from core.validation import shown_message
 from diffchat_ui.context import AppContext
 from diffchat_ui.serving import as_uploaded, page_gallery
 from diffchat_ui.sessions import page_session_secret
-from diffchat_ui.tab_stop import idle_stop_button, run_with_stop, stop_handler
+from diffchat_ui.tab_stop import idle_stop_button, rejoin_when_opened, run_with_stop, stop_handler
 from diffchat_ui.turns import score_images, shared_scorer
-from diffchat_ui.worker import ProgressFn
+from diffchat_ui.worker import JobEvent, ProgressFn
 
 IP2P = "instructpix2pix"
 COMPARISON_FILE = "comparison.json"
@@ -476,8 +476,48 @@ def comparison_view(folders: list[Path]):
     return gallery, rows, score_names
 
 
-def build(context: AppContext) -> gr.Dropdown:
-    """Lay out the Compare tab and wire its events (inside a gr.Tab)."""
+@dataclass(frozen=True)
+class CompareJob:
+    """What the tab shows of a comparison besides its result: the upload's server path
+    (None without one; messages name it by its file name, serving.as_uploaded) and the
+    form it started from (raw prompt, instruction, models, rewriters, InstructPix2Pix,
+    seed, steps, Best-of-N and its weights)."""
+
+    upload: str | None
+    form: tuple = ()
+
+
+def comparison_job(
+    context: AppContext, plan: ComparePlan, checked_image, say, cancel_event, root=None
+):
+    """Run one comparison, telling its JobEvents with `say` (processes.FollowedJob's work):
+    first the chat-API rewrites, awaited here, not on the model worker, so a slow endpoint
+    holds no one else's images (`remote_rewrites`), then `run_comparison` on the worker; the
+    last event is the worker's "result" (the saved folders) or "error"."""
+
+    def awaited(_fraction, desc):
+        say(JobEvent("progress", description=desc))
+
+    try:
+        rewritten = remote_rewrites(plan, cancel_event, awaited, lane=context.network_wait)
+    except GenerationCancelled as error:
+        say(JobEvent("error", message=shown_message(error), cancelled=True))
+        return
+    job = context.worker.submit(
+        lambda p, c: run_comparison(
+            plan, context.comparisons_dir(), p, c, rewritten, checked_image
+        ),
+        "The comparison",
+        cancel_event,
+        root,  # its messages name the caller's paths as she gave them
+    )
+    for event in job.iter_events():
+        say(event)
+
+
+def build(context: AppContext, tab: gr.Tab) -> gr.Dropdown:
+    """Lay out the Compare tab and wire its events (inside `tab`, its gr.Tab); return its
+    DiffChat rewriter dropdown."""
     settings = context.settings
     with gr.Row():
         with gr.Column():
@@ -593,42 +633,57 @@ def build(context: AppContext) -> gr.Dropdown:
                 },
             )
             checked_image = check_plan(plan)  # a bad upload is refused before any chat API
+            # The form as a reloaded page gets it back (the upload is not: its path is the
+            # server's).
+            form = (raw_prompt_v, instruction_v, models_v, diffchat_v, chat_v, ip2p_v)
+            form += (seed_v, steps_v, best_n_v, best_weights_v)
+            about = CompareJob(raw_image_v, form)
+            job = context.tab_jobs.start_job(
+                stop_key,
+                lambda say, flag: comparison_job(context, plan, checked_image, say, flag, root),
+                context.cancel_flags,
+                about,
+            )
         except DiffChatError as error:
-            return f"⚠️ {shown_message(as_uploaded(str(error), raw_image_v), root)}", [], None
-        flag = context.cancel_flags.fresh(stop_key)
-        try:  # chat-API rewrites here, so a slow endpoint holds no one else's images
-            rewritten = remote_rewrites(plan, flag, progress, lane=context.network_wait)
-        except GenerationCancelled as error:
-            return f"⏹ {shown_message(error)}", [], None
-        job = context.worker.submit(
-            lambda p, c: run_comparison(
-                plan, context.comparisons_dir(), p, c, rewritten, checked_image
-            ),
-            "The comparison",
-            flag,
-            root,
-        )
-        final = None
-        for event in job.iter_events():
-            if event.kind == "progress" and event.total:
-                progress((event.step, event.total), desc=event.description)
-            final = event
-        if final.kind == "error":
-            message = as_uploaded(final.message, raw_image_v)
-            return ("⏹ " if final.cancelled else "⚠️ ") + message, [], None
-        items, rows, score_names = comparison_view(final.value)
-        note = (
-            " Scores come from tiny random-weight scorers: meaningless."
-            if settings.offline and score_names
-            else ""
-        )
-        headers = ["method", "model", "prompt"] + [score_header(name) for name in score_names]
-        return (
-            f"Done: {len(final.value)} model(s). Saved for blind voting in the Vote tab.{note}",
-            page_gallery(items),  # decoded: the comparison folders are not served
-            {"headers": headers, "data": rows},
-        )
+            yield f"⚠️ {shown_message(as_uploaded(str(error), raw_image_v), root)}", [], None
+            return
+        yield from watch(job, progress)
 
+    def watch(job, progress):
+        """Yield (status, gallery, table) updates of a followed comparison until its end."""
+        shown = None
+        for event in job.updates():
+            if event.kind in ("queued", "progress"):
+                if event.total:
+                    progress((event.step, event.total), desc=event.description)
+                elif event.kind == "progress":  # a chat API's answer awaited
+                    progress(0.0, desc=event.description)
+                # The status line says it too: a page that rejoined shows no progress bar.
+                text = f"Running: {event.description}"
+                if text != shown:
+                    yield text, gr.update(), gr.update()
+                    shown = text
+                continue
+            if event.kind == "error":
+                message = as_uploaded(event.message, job.about.upload)
+                yield ("⏹ " if event.cancelled else "⚠️ ") + message, [], None
+                return
+            items, rows, score_names = comparison_view(event.value)
+            note = (
+                " Scores come from tiny random-weight scorers: meaningless."
+                if settings.offline and score_names
+                else ""
+            )
+            headers = ["method", "model", "prompt"] + [score_header(name) for name in score_names]
+            yield (
+                f"Done: {len(event.value)} model(s). Saved for blind voting in the Vote tab.{note}",
+                page_gallery(items),  # decoded: the comparison folders are not served
+                {"headers": headers, "data": rows},
+            )
+
+    form = [raw_prompt, instruction, models, diffchat, chat_llm, include_ip2p, seed, steps]
+    form += [best_n, best_weights]
+    following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
     run_with_stop(
         run_button.click,
         stop_button,
@@ -649,8 +704,22 @@ def build(context: AppContext) -> gr.Dropdown:
             best_weights,
         ],
         [status, gallery, table],
+        following,
         api_name="compare",
         concurrency_id="chat",
+    )
+    # A page reloaded while its comparison goes shows it again, to its end, once opened.
+    rejoin_when_opened(
+        context,
+        "compare",
+        tab,
+        session_secret,
+        following,
+        stop_button,
+        [run_button],
+        watch,
+        [status, gallery, table],
+        form,
     )
 
     stop_button.click(

@@ -53,7 +53,7 @@ def build_demo(context: AppContext) -> gr.Blocks:
             create_controls = create_tab.build(context)
             create_rewriter = create_controls.rewriter
         with gr.Tab("Compare", id="compare") as compare:
-            compare_rewriter = compare_tab.build(context)
+            compare_rewriter = compare_tab.build(context, compare)
         with gr.Tab("Vote", id="vote") as vote:
             open_votes, vote_inputs, vote_outputs = vote_tab.build(context)
         with gr.Tab("Evaluate", id="evaluate") as evaluate:

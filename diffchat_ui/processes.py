@@ -1,6 +1,8 @@
-"""Following the child processes the UI runs (evaluation, training): log, progress, Stop.
+"""Following the jobs the job tabs run outside the page: the child processes of Evaluate and
+Train (log, progress, Stop) and the Compare tab's worker job.
 
-The processes themselves are `train.runner.ChildProcess` / `StageRun`."""
+The processes themselves are `train.runner.ChildProcess` / `StageRun`; the worker is
+`diffchat_ui.worker`."""
 
 from __future__ import annotations
 
@@ -172,20 +174,89 @@ class FollowedRun:
                 return
 
 
+class FollowedJob:
+    """A tab's job of the model worker (a comparison) run and followed in a thread of its
+    own, as FollowedRun follows a child: Gradio ends the handler of a page that goes (a
+    reload), the job renders on, and a page of the browser that started it, opened later,
+    picks it up with `updates()`.
+
+    `work(say, stop_flag)` does the job, telling each diffchat_ui.worker.JobEvent with
+    `say(event)`, the last one a "result" or "error"; `about` is what the tab needs to show
+    it; `stop_flag` is the flag Stop sets.
+    """
+
+    def __init__(self, work, stop_flag: threading.Event, about=None):
+        self.about = about
+        self.stop_flag = stop_flag
+        self.final = None  # the "result" or "error" JobEvent, once it came
+        self._latest = None
+        self._said = 0
+        self._changed = threading.Condition()
+        threading.Thread(target=self._follow, args=(work,), daemon=True).start()
+
+    @property
+    def running(self) -> bool:
+        """True until the job's last event came."""
+        return self.final is None
+
+    def _follow(self, work) -> None:
+        from diffchat_ui.worker import JobEvent, readable_error
+
+        try:
+            work(self._note, self.stop_flag)
+        except Exception as error:  # a job that failed here must still end its followers
+            self._note(JobEvent("error", message=readable_error(error, "The job")))
+        if self.running:
+            self._note(JobEvent("error", message="The job ended without a result."))
+
+    def _note(self, event) -> None:
+        with self._changed:
+            if not self.running:
+                return
+            self._latest = event
+            if event.kind in ("result", "error"):
+                self.final = event
+            self._said += 1
+            self._changed.notify_all()
+
+    def updates(self, wait_s: float = 1.0):
+        """Yield the job's latest JobEvent (events in between may be skipped), then each
+        newer one, until and including the last one."""
+        said = 0
+        while True:
+            with self._changed:
+                if self._said == said and not self._changed.wait(wait_s):
+                    continue
+                said, event = self._said, self._latest
+            yield event
+            if event.kind in ("result", "error"):
+                return
+
+
 class TabJobs:
-    """The run each browser has going in each job tab (Evaluate, Train), filed under
-    `AppContext.stop_key` as the Stop flags are: only the browser (and user) holding the
-    session secret that started a run finds it again."""
+    """The job each browser has going in each job tab (Compare, Evaluate, Train), filed
+    under `AppContext.stop_key` as the Stop flags are: only the browser (and user) holding
+    the session secret that started a job finds it again."""
 
     def __init__(self):
-        self._runs: dict[str, FollowedRun] = {}
+        self._runs: dict[str, FollowedRun | FollowedJob] = {}
         self._lock = threading.Lock()
 
     def start(self, key: str, start_child, stop_flags, about=None, **follow_options) -> FollowedRun:
         """Start a child with `start_child()` (it returns the started child) and follow it
         with a fresh Stop flag of `stop_flags` (diffchat_ui.worker.CancelFlags) under `key`;
-        return its FollowedRun. Refuses (InputError) while the run filed under `key` still
+        return its FollowedRun. Refuses (InputError) while the job filed under `key` still
         goes: a new flag would no longer reach it."""
+        return self._file(
+            key, stop_flags, lambda flag: FollowedRun(start_child(), flag, about, **follow_options)
+        )
+
+    def start_job(self, key: str, work, stop_flags, about=None) -> FollowedJob:
+        """Run `work(say, stop_flag)` as a FollowedJob with a fresh Stop flag of `stop_flags`
+        under `key`; return it. Refuses (InputError) as `start` does."""
+        return self._file(key, stop_flags, lambda flag: FollowedJob(work, flag, about))
+
+    def _file(self, key: str, stop_flags, follow_new):
         from core.errors import InputError
 
         with self._lock:
@@ -194,13 +265,12 @@ class TabJobs:
                 raise InputError(
                     "Your earlier run in this tab is still going: Stop it, or wait for its end."
                 )
-            child = start_child()
-            run = FollowedRun(child, stop_flags.fresh(key), about, **follow_options)
+            run = follow_new(stop_flags.fresh(key))
             self._runs[key] = run
             return run
 
-    def running(self, key: str) -> FollowedRun | None:
-        """Return the run filed under `key` while it goes, else None."""
+    def running(self, key: str) -> FollowedRun | FollowedJob | None:
+        """Return the job filed under `key` while it goes, else None."""
         with self._lock:
             run = self._runs.get(key)
         return run if run is not None and run.running else None

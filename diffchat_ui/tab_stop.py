@@ -1,6 +1,7 @@
 """The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
 the button's look (grey while idle, the red Stop only while its tab's job runs); a page
-opened while its browser's Evaluate or Train run goes picks that run up (`rejoin_when_opened`).
+opened while its browser's Compare, Evaluate or Train job goes picks that job up
+(`rejoin_when_opened`).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -16,10 +17,11 @@ from core.validation import shown_message
 from diffchat_ui.context import AppContext
 
 # A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
-# greyed out while idle. A job of these tabs is a child process that outlives the page; a page
-# reloaded while it runs shows it running (rejoin_when_opened), but another page of the browser,
-# opened before the job started, cannot tell, so their idle Stop stays pressable (it stops
-# that browser's job, if any), only grey.
+# greyed out while idle. A job of these tabs outlives the page (a child process, or a
+# comparison followed outside the handler: diffchat_ui.processes); a page reloaded while it
+# runs shows it running (rejoin_when_opened), but another page of the browser, opened before
+# the job started, cannot tell, so their idle Stop stays pressable (it stops that browser's
+# job, if any), only grey.
 IDLE = {"variant": "secondary", "interactive": False}
 JOB_IDLE = {"variant": "secondary", "interactive": True}
 RUNNING = {"variant": "stop", "interactive": True}
@@ -79,15 +81,16 @@ def rejoin_when_opened(
     outputs,
     form,
 ) -> None:
-    """Wire the opening of `tab_block` (the "evaluate" or "train" tab): when the browser
-    holding `session_secret` has a run of the tab going that this page does not follow (the
-    page that started it was reloaded), show it running (red Stop, `run_buttons` disabled)
-    and follow it to its end with `watch(run, progress)`, the generator of `outputs` updates
-    the starting page used; then idle. The `form` widgets get the values the run started
-    with (`run.about.form`, in their order), so Resume or a second run after it goes on from
-    the same folder and options, not the page's defaults. `following` (a gr.State, True while
-    this page follows a run: run_with_stop sets it too) keeps a page from following twice.
-    A page of another browser or user, or without a run, changes nothing.
+    """Wire the opening of `tab_block` (the "compare", "evaluate" or "train" tab): when the
+    browser holding `session_secret` has a job of the tab going that this page does not
+    follow (the page that started it was reloaded), show it running (red Stop, `run_buttons`
+    disabled) and follow it to its end with `watch(run, progress)`, the generator of
+    `outputs` updates the starting page used; then idle. The `form` widgets get the values
+    the run started with (`run.about.form`, in their order; a gr.update there goes as it is,
+    for a widget whose label comes back too), so Resume or a second run after it goes on
+    from the same folder and options, not the page's defaults. `following` (a gr.State, True
+    while this page follows a run: run_with_stop sets it too) keeps a page from following
+    twice. A page of another browser or user, or without a run, changes nothing.
 
     On opening, not on page load: a plot that gets its first value while its tab was never
     shown stays blank in Gradio 6, even through later values (the Train curve did).
@@ -104,7 +107,7 @@ def rejoin_when_opened(
         if run is None:
             yield tuple(gr.update() for _ in [*outputs, stop, *run_buttons, *form, following])
             return
-        filled = tuple(gr.update(value=value) for value in run.about.form)
+        filled = tuple(_filled(value) for value in run.about.form)
         for update in watch(run, progress):
             yield (*update, *_look(run.running, run_buttons), *filled, run.running)
             filled = unchanged_form
@@ -121,6 +124,12 @@ def rejoin_when_opened(
         concurrency_limit=None,
         trigger_mode="once",
     )
+
+
+def _filled(value) -> dict:
+    """Return the update that puts a form value back: `value` itself when it is a gr.update."""
+    is_update = isinstance(value, dict) and value.get("__type__") == "update"
+    return value if is_update else gr.update(value=value)
 
 
 def stop_handler(context: AppContext, tab: str):

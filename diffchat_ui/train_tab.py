@@ -227,7 +227,8 @@ def data_command(data_file: str, output_dir: Path, root: Path | None = None) -> 
 class TrainJob:
     """What the tab shows of a training run besides its output: the stage, the output folder
     (and how the page names it), whether it resumed (the curve then starts at step 1), and
-    the form it started from (stage, base model, data file, output, processes, options)."""
+    the form it started from (stage, base model, data file, output, processes, the options
+    table with the label of its preset, the preset)."""
 
     stage: str
     output_dir: Path
@@ -325,18 +326,32 @@ def build(context: AppContext, tab: gr.Tab) -> None:
         elem_id="train-curves",
     )
 
+    # Which preset filled the table (an OPTIONS_LABELS key): a page that rejoins the run
+    # labels the table as the page that started it did.
+    preset = gr.State("paper")
     stage.change(
         lambda s: (
             gr.update(value=default_options(s), label=OPTIONS_LABELS["paper"]),
             str(runs / f"{s}-run"),
+            "paper",
         ),
         stage,
-        [options, output],
+        [options, output, preset],
         api_name=False,
     )
 
     def run(
-        secret, stage_v, base_v, data_v, output_v, processes_v, options_v, resume, request, progress
+        secret,
+        stage_v,
+        base_v,
+        data_v,
+        output_v,
+        processes_v,
+        options_v,
+        preset_v,
+        resume,
+        request,
+        progress,
     ):
         root = context.user_root(request)
         try:
@@ -360,8 +375,10 @@ def build(context: AppContext, tab: gr.Tab) -> None:
                 def start_child():
                     return child.resume() if resume else child.start()
 
-            # The page never sees the server's own path.
-            form = (stage_v, base_v, data_v, output_v, processes_v, rows)
+            # The page never sees the server's own path. The table comes back with the label
+            # of the preset that filled it.
+            table = gr.update(value=rows, label=OPTIONS_LABELS[preset_v])
+            form = (stage_v, base_v, data_v, output_v, processes_v, table, preset_v)
             about = TrainJob(stage_v, output_dir, shown_path(output_dir, root), resume, form)
             job = context.tab_jobs.start(key, start_child, context.cancel_flags, about, root=root)
         except DiffChatError as error:
@@ -403,7 +420,7 @@ def build(context: AppContext, tab: gr.Tab) -> None:
             )
 
     session_secret = page_session_secret()
-    inputs = [session_secret, stage, base_model, data_file, output, processes, options]
+    inputs = [session_secret, stage, base_model, data_file, output, processes, options, preset]
     following = gr.State(False)  # True while this page shows a run (rejoin_when_opened)
 
     # Gradio injects gr.Request / gr.Progress only into positional parameters.
@@ -416,6 +433,7 @@ def build(context: AppContext, tab: gr.Tab) -> None:
             output_v,
             processes_v,
             options_v,
+            preset_v,
             request: gr.Request,
             progress=gr.Progress(),  # noqa: B008
         ):
@@ -427,6 +445,7 @@ def build(context: AppContext, tab: gr.Tab) -> None:
                 output_v,
                 processes_v,
                 options_v,
+                preset_v,
                 resume,
                 request,
                 progress,
@@ -468,22 +487,24 @@ def build(context: AppContext, tab: gr.Tab) -> None:
         try:
             rows = quick_options(stage_v)
         except DiffChatError as error:
-            return gr.update(), gr.update(), f"⚠️ {shown_message(error)}"
+            return gr.update(), gr.update(), f"⚠️ {shown_message(error)}", gr.update()
         expected = QUICK_RUNS[stage_v]["expected"]
         return (
             gr.update(value=rows, label=OPTIONS_LABELS["quick"]),
             str(runs / f"{stage_v}-quick"),
             f"Quick run preset: {expected}.",
+            "quick",
         )
 
-    quick_button.click(on_quick, stage, [options, output, status], api_name=False)
+    quick_button.click(on_quick, stage, [options, output, status, preset], api_name=False)
     paper_button.click(
         lambda s: (
             gr.update(value=default_options(s), label=OPTIONS_LABELS["paper"]),
             "Paper defaults (DiffChat Table 3).",
+            "paper",
         ),
         stage,
-        [options, status],
+        [options, status, preset],
         api_name=False,
     )
     stop_button.click(

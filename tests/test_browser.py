@@ -311,6 +311,45 @@ def test_a_reloaded_page_shows_its_browsers_running_evaluation(page, browser, ap
     expect(run).to_be_enabled()
 
 
+def test_a_reloaded_page_shows_its_browsers_running_comparison(page, monkeypatch):
+    """A page reloaded while its comparison rendered showed a grey Stop, an enabled Compare
+    button and an empty form, as if nothing ran (the Evaluate and Train tabs picked their
+    runs up). It shows the comparison going, with its form, and Stop ends it."""
+    from playwright.sync_api import expect
+
+    from core.errors import GenerationCancelled
+    from diffchat_ui import compare_tab
+
+    def long_comparison(plan, out_root, progress, cancel_event, *_):  # renders until Stop
+        progress(1, 3, "raw image on tiny-sd (1 of 3)")
+        cancel_event.wait(120)
+        raise GenerationCancelled("Stopped.")
+
+    monkeypatch.setattr(compare_tab, "run_comparison", long_comparison)
+    red = re.compile(r"\bstop\b")
+    stop, run = (
+        page.locator("#compare-stop"),
+        page.get_by_role("button", name="Compare", exact=True),
+    )
+    raw_prompt = page.get_by_role("textbox", name="Raw prompt")
+    page.get_by_role("tab", name="Compare").click()
+    raw_prompt.fill("a windmill at dusk")
+    page.get_by_role("textbox", name="Instruction", exact=True).fill("make it winter")
+    run.click()
+    expect(page.get_by_text("raw image on tiny-sd (1 of 3)").first).to_be_visible(timeout=60_000)
+    page.reload()
+    expect(page.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.get_by_text("Running: raw image on tiny-sd (1 of 3)")).to_be_visible(timeout=30_000)
+    expect(stop).to_have_class(red)
+    expect(run).to_be_disabled()
+    expect(raw_prompt).to_have_value("a windmill at dusk")  # the form it started from
+    stop.click()
+    expect(page.get_by_text("⏹ Stopped.")).to_be_visible(timeout=30_000)
+    expect(stop).not_to_have_class(red)
+    expect(run).to_be_enabled()
+
+
 def test_evaluation_plots_render_as_images(page, workspace):
     import matplotlib
     from playwright.sync_api import expect
@@ -539,6 +578,7 @@ def test_train_curve_is_visible_during_a_run(page, workspace, tmp_path):
     # ...and the form the run started from, so Resume goes on from its folder and options
     expect(output_box).to_have_value(started_in)
     expect(page.locator("#train-options")).to_contain_text("100000")
+    expect(page.locator("#train-options")).to_contain_text("(quick run on this CPU)")
     page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("Stopped", timeout=240_000)
     expect(page.locator("#train-stop")).not_to_have_class(re.compile(r"\bstop\b"))

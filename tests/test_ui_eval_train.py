@@ -187,8 +187,9 @@ def test_the_train_options_table_names_the_preset_that_filled_it(tmp_path, monke
     (table,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "train-options"]
     assert table.label == OPTIONS_LABELS["paper"]
     (on_quick,) = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_quick"]
-    options, output, status = on_quick("sft")
+    options, output, status, preset = on_quick("sft")
     assert options["label"] == OPTIONS_LABELS["quick"] and output.endswith("sft-quick")
+    assert preset == "quick"  # what the run files, so a page that rejoins it labels it so
     assert (
         status
         == "Quick run preset: about 3 minutes on a 2-core CPU: 30 LoRA steps of 8 x 128 tokens."
@@ -240,18 +241,26 @@ _LONG_CHILD = (
 
 
 def _job_tab_handlers(tmp_path, monkeypatch):
-    """Return (context, {handler name: fn}) of an app whose job tabs run _LONG_CHILD."""
+    """Return (context, {handler name: fn}) of an app whose job tabs run _LONG_CHILD (a
+    comparison: a render that goes on until Stop)."""
     import sys
 
-    from diffchat_ui import evaluate_tab, train_tab
+    from core.errors import GenerationCancelled
+    from diffchat_ui import compare_tab, evaluate_tab, train_tab
     from diffchat_ui.context import AppContext
     from diffchat_ui.layout import build_demo
     from diffchat_ui.settings import detect_settings
+
+    def long_comparison(plan, out_root, progress, cancel_event, *_):  # renders until Stop
+        progress(0, 3, "raw image on tiny-sd (1 of 3)")
+        cancel_event.wait(120)
+        raise GenerationCancelled("Stopped.")
 
     monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
     long_child = [sys.executable, "-c", _LONG_CHILD]
     monkeypatch.setattr(evaluate_tab, "evaluation_command", lambda *_: long_child)
     monkeypatch.setattr(train_tab, "data_command", lambda *_: long_child)
+    monkeypatch.setattr(compare_tab, "run_comparison", long_comparison)
     context = AppContext(detect_settings(force_offline=True))
     handlers = {}
     for function in build_demo(context).fns.values():  # train's first on_click: Start
@@ -263,20 +272,25 @@ def _is_no_change(update) -> bool:
     return update == {"__type__": "update"}
 
 
-@pytest.mark.parametrize("tab", ["evaluate", "train"])
+@pytest.mark.parametrize("tab", ["evaluate", "train", "compare"])
 def test_a_reloaded_page_shows_its_browsers_running_job_to_its_end(tab, tmp_path, monkeypatch):
-    """A page reloaded while its Evaluate or Train run went showed a grey Stop and an empty
-    status: Gradio ends the handler of a page that goes, the child runs on. The reloaded page
-    of that browser, once the tab is opened, shows it running (red Stop, Run disabled, the
-    form it started from) and follows it to its end; a page of another browser sees nothing."""
+    """A page reloaded while its Compare, Evaluate or Train job went showed a grey Stop and an
+    empty status: Gradio ends the handler of a page that goes, the job runs on. The reloaded
+    page of that browser, once the tab is opened, shows it running (red Stop, Run disabled,
+    the form it started from) and follows it to its end; a page of another browser sees
+    nothing."""
     context, handlers = _job_tab_handlers(tmp_path, monkeypatch)
     request = type("Request", (), {"username": None})()
     mine, other = (context.sessions.open(None, None, browser=True) for _ in range(2))
     if tab == "evaluate":
         form = ("assets/instructpe/test.jsonl", 2, 0, ["tiny-sd"], ["append"], True, "")
         start, outputs, run_buttons = handlers["on_run"], 4, 1
+    elif tab == "compare":  # the upload (None here) is not given back: its path is the server's
+        form = ("a windmill", None, "make it night", ["tiny-sd"], "append", "(none)", True)
+        form += (3, 2, 0, "pickscore=1")
+        start, outputs, run_buttons = handlers["on_compare"], 3, 1
     else:
-        form = ("data", "", "x.jsonl", "train-runs/reload", 1, [])
+        form = ("data", "", "x.jsonl", "train-runs/reload", 1, [], "quick")  # quick preset
         start, outputs, run_buttons = handlers["on_click"], 3, 2
     started = start(mine, *form, request, lambda *_, **__: None)
     assert next(started)[0].startswith("Running")
@@ -302,8 +316,13 @@ def test_a_reloaded_page_shows_its_browsers_running_job_to_its_end(tab, tmp_path
     filled = tuple(widget["value"] for widget in widgets)
     if tab == "evaluate":
         assert filled[:-1] == form[:-1] and filled[-1].startswith("evaluations/")
-    else:
+    elif tab == "compare":
+        assert filled == form[:1] + form[2:]
+    else:  # the table with the label of the preset that filled it
+        from diffchat_ui.train_tab import OPTIONS_LABELS
+
         assert filled == form
+        assert widgets[5]["label"] == OPTIONS_LABELS["quick"]
     # meanwhile a second start of this browser is refused: Stop would no longer reach the first
     refused = next(start(mine, *form, request, lambda *_, **__: None))[0]
     assert refused.startswith("⚠️ Your earlier run in this tab is still going")
