@@ -627,6 +627,7 @@ class LocalCausalLMRewriter(Rewriter):
                 num_return_sequences=num_candidates,
             )
             # generate returns the sequences of input r in rows r*k .. r*k + k - 1.
+            texts = [without_repeated_clauses(text) for text in texts]
             results += [
                 texts[row * num_candidates : (row + 1) * num_candidates]
                 for row in range(len(chunk))
@@ -638,11 +639,12 @@ class LocalCausalLMRewriter(Rewriter):
         _check_num_candidates(num_candidates)
         _check_pairs([(prompt, instruction)])
         sampler = self.with_settings(typical_p=typical_p, num_beams=1)
-        return sampler._generate(
+        samples = sampler._generate(
             [format_rewrite_prompt(prompt, instruction)],
             seed=seed,
             num_return_sequences=num_candidates,
         )
+        return [without_repeated_clauses(text) for text in samples]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -200,6 +200,23 @@ def test_local_draw_candidates_is_beam_n_best(tiny_models):  # noqa: F811
         assert result.prompt in (greedy_text, *options, literal_edit(*pair))
 
 
+def test_drawn_and_sampled_rewrites_lose_their_looped_clauses(tiny_models, monkeypatch):  # noqa: F811
+    # The shipped adapter's n-best list once held "..., in winter, in winter, ..." (96
+    # tokens), which the reader passed ("make it a watercolor" on a watercolor gains nothing)
+    # and the Create tab rendered; greedy rewrites already lost such loops.
+    base, _ = tiny_models
+    rewriter = load_rewriter(str(base))
+    looped = "a watercolor of a cabin, in winter, in winter, in winter"
+
+    def generate(self, texts, seed=None, **overrides):
+        return [looped] * (len(texts) * overrides.get("num_return_sequences", 1))
+
+    monkeypatch.setattr(LocalCausalLMRewriter, "_generate", generate)
+    pair = ("a cabin, in winter, watercolor", "make it a watercolor")
+    assert rewriter.draw_candidates([pair], 2) == [["a watercolor of a cabin, in winter"] * 2]
+    assert rewriter.sample(*pair, 2) == ["a watercolor of a cabin, in winter"] * 2
+
+
 # --- the shipped adapter (real SmolLM2-135M weights): few generations
 
 
