@@ -97,7 +97,9 @@ _PREPOSITIONS = frozenset(
 _POLITE_PREFIX = re.compile(
     r"^(?:(?:please|pls|ok|okay|now|then|also|and|so|hey|can you|could you|would you|will you|"
     r"i want you to|i want to|i'd like to|i would like to|i'd like|i want|let's|lets|try to|"
-    r"i'd rather|i would rather|go ahead and|just)\s+)+"
+    r"i'd rather|i would rather|go ahead and|just|"
+    # lead-ins that only say "this instead": "go for moody lighting", "more like a dozen"
+    r"go for|go with|more like|how about|what about|switch to)\s+)+"
 )
 _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
@@ -299,6 +301,8 @@ _FALLBACK_SLOTS: dict[str, tuple[str, str | None]] = {
     "golden hour": ("time_of_day", None),
     "blue hour": ("time_of_day", None),
     "sunny": ("weather", None),
+    # shades WordNet knows only as a herb, a spice or a plant
+    **{shade: ("colour", None) for shade in ("mint", "sage", "lilac", "mustard")},
     # Counts without a number ("lots of balloons"; "a lone wolf" is one); only the same word
     # is the same value.
     **{word: ("count", None) for word in _NUMBERLESS_COUNTS | {"lone", "solitary"}},
@@ -1667,7 +1671,34 @@ _WEAR = re.compile(r"^(?:make|have|let)\s+(?P<who>him|her|them)\s+wear\s+(?P<res
 _GIVE_DESCRIBED = re.compile(
     r"^give\s+(?:him|her|them|it|the\s+[\w'-]+)\s+(?P<thing>(?:(?:a|an|some)\s+)?[\w'-]+(?:\s+[\w'-]+){1,3})$"
 )
-_FOR_SOMEONE = re.compile(r"^(?P<thing>.+?)\s+for\s+(?P<who>him|her|them|the\s+[\w'-]+)$")
+_FOR_SOMEONE = re.compile(
+    r"^(?P<thing>.+?)\s+(?:for|on)\s+(?P<who>him|her|them|the\s+[\w'-]+(?:\s+[\w'-]+){0,2})$"
+)
+
+
+def _kind_in_prompt(prompt: str, noun: str) -> str | None:
+    """The prompt's noun (as written) whose first WordNet sense is a kind of `noun`'s first
+    ("convertible" for "car"), or None."""
+    senses = _wordnet().synsets(noun, pos="n")[:1]
+    if not senses:
+        return None
+    for word in split_words(prompt):  # "convertible" is tagged as an adjective
+        own = _wordnet().synsets(lemmatize(word, "n"), pos="n")[:1]
+        if own and own[0] != senses[0] and senses[0].name() in _closure(own[0].name()):
+            return word
+    return None
+
+
+def _is_colour_word(word: str) -> bool:
+    """Whether `word` names or shades a colour ("pale", "mint", "teal"); "mint" is a herb to
+    WordNet first, so a colour's shade nouns are read from its colour senses."""
+    if (value := slot_of(word, "a")) is not None and value.slot == "colour":
+        return True
+    return any(
+        "color.n.01" in _closure(sense.name()) for sense in _wordnet().synsets(word, pos="n")
+    )
+
+
 # "make the chess pieces out of glass": the material, said with "out of" or "from".
 _MADE_OUT_OF = re.compile(
     r"^make\s+(?P<thing>.+?)\s+(?:made\s+)?(?:out of|from|of)\s+(?P<material>[\w -]+)$"
@@ -1696,16 +1727,18 @@ def _as_imperative(text: str, prompt: str) -> str:
     "make her wear a raincoat" on a prompt that dresses her is "dress her in a raincoat": the
     new outfit takes the old one's place (a hat is worn with it). "make the vase out of
     glass" is "make the vase glass"; "a red scarf for the dog" is "give the dog a red scarf"."""
-    # "curly red hair for the dancer": what the prompt's someone is given.
-    if (
-        (match := _FOR_SOMEONE.match(text))
-        and split_words(text)[0] not in _EDIT_VERBS
-        and (
-            match["who"] in _PRONOUNS
-            or _holds_word(prompt, lemmatize(split_words(match["who"])[-1], "n"))
-        )
-    ):
-        return f"give {match['who']} {match['thing']}"
+    # "curly red hair for the dancer", "short pink hair on the girl": what the prompt's
+    # someone is given; "pale mint for the car": the colour it is made.
+    if (match := _FOR_SOMEONE.match(text)) and split_words(text)[0] not in _EDIT_VERBS:
+        who, head = match["who"], lemmatize(split_words(match["who"])[-1], "n")
+        if who not in _PRONOUNS and not _holds_word(prompt, head):
+            # "pale mint for the car" on "a red convertible": the car the prompt names
+            meant = _kind_in_prompt(prompt, head)
+            who = f"the {meant}" if meant else None
+        if who and all(_is_colour_word(word) for word in split_words(match["thing"])):
+            return f"make {who} {match['thing']}"
+        if who:
+            return f"give {who} {match['thing']}"
     for pattern, imperative in _STATEMENTS:
         if match := pattern.match(text):
             subject = match["who"] or match.groupdict().get("asked")
@@ -2710,7 +2743,7 @@ def _lexicon_losses(
                 if not _media_compatible(tags[tag], new_kind) and not set(tag.split()) <= new_words
             ]
         dropped += _phrases_in(",".join(rest), lexicon.medium_unfit.get(new_kind, ()))
-    for slot in ("season", "weather"):
+    for slot in ("season", "weather", "time_of_day"):  # "harsh sunlight" only by day
         if slot not in slots:
             continue
         new_values = {
@@ -2846,13 +2879,18 @@ def _same_kind_tag_words(prompt: str, new_phrase: str, instruction: str = "") ->
             light_tag or ({head(words)} | _family(head(words))) & related
         ):
             continue
-        lost += [
+        modifiers = [
             lemma
             for lemma, pos, word in _content(" ".join(words[:-1]))
             if (pos in ("a", "n") or light_tag)  # "soft diffused light": diffused too
             and lemma not in new_forms
             and word not in new_forms
         ]
+        elsewhere = split_words(prompt.replace(clause, ",", 1))
+        if any(word in elsewhere for word in words[:-1] if lemmatize(word, "a") in modifiers):
+            # "soft" of "soft natural light" beside "a soft boiled egg": the tag as a whole
+            modifiers = [" ".join(words)] if modifiers else []
+        lost += modifiers
         if light_tag and (words[-1] == "flash" or not new_forms & {"light", "lighting"}):
             lost.append(head(words))
     return lost

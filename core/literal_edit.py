@@ -41,6 +41,7 @@ from core.instructions import (
     EditReading,
     _family,
     _in_wordnet,
+    _person_nouns,
     _same_text,
     gerund,
     is_living_thing,
@@ -117,9 +118,12 @@ def _apply(text: str, reading: EditReading) -> str | None:
         return None
     old_words = set(_words(reading.old_phrase)) - _ARTICLES_OR_SOME
     replaced = [lemma for lemma in reading.lose if lemma not in reading.drop]
-    spans = sorted(span for lemma in replaced for span in _find(text, lemma))
+    spans = _clustered_spans(text, replaced)
+    consumed: set[str] = set()  # the old words the new value takes the place of
     if not spans and (placed := _before_object(text, new, reading)) is not None:
         text, start = placed
+    elif not spans and (given := _given_to_receiver(text, reading)) is not None:
+        text, start, new = given
     elif not spans:
         new = _with_its_thing(text, new, reading)
         text = _insert(text, new, "medium" in reading.slots)
@@ -203,6 +207,11 @@ def _apply(text: str, reading: EditReading) -> str | None:
                 new = ""
         elif text[start:end].startswith("full of ") and _words(new)[0] not in _PREPOSITIONS:
             new = f"with {new}" if _is_bare_adjective(new) else f"with a {_bare(new)}"
+        consumed = {
+            lemma
+            for lemma in replaced
+            if any(start <= begin and finish <= end for begin, finish in _find(text, lemma))
+        }
         if new and (end > start or "count" not in reading.slots):
             text = _put(text, start, end, new)
         new = new or feature
@@ -210,7 +219,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
     # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
     # where the reader drops them ("snow on the roofs" in spring).
     for lemma in sorted(reading.lose, key=lambda lemma: lemma not in reading.drop):
-        while True:
+        # "soft" of "soft natural light" gave way: the "soft boiled egg" keeps its own
+        while lemma not in consumed or lemma in reading.drop:
             start = _nearest(text, value, start)
             spans = [
                 (begin, finish)
@@ -746,6 +756,55 @@ def _before_a_noun(text: str, start: int, end: int) -> bool:
         and bool(following)
         and following[0] not in _PREPOSITIONS | {"and", "or", "but"}
     )
+
+
+def _given_to_receiver(text: str, reading: EditReading) -> tuple[str, int, str] | None:
+    """Put what "give X Y" gives right after X in the text: "give the girl short pink hair"
+    on "a girl in a red dress" -> "a girl with short pink hair in a red dress"; before
+    another "with" the two join ("a sailor with an angry face and a pipe"). Return (text,
+    where it went, "with Y"), or None when the text does not name the receiver."""
+    words = reading.new_phrase.split()
+    if reading.kind != "add" or len(words) < 3 or words[0] != "give":
+        return None
+    receiver, thing = None, []
+    if words[1] in ("him", "her", "them"):
+        people = _person_nouns(text)
+        receiver, thing = (people[0] if people else None), words[2:]
+    elif words[1] in ("the", "his", "her", "their"):
+        nouns = _nouns(text)
+        for k in range(2, min(5, len(words) - 1)):
+            if words[k] in nouns and _find(text, lemmatize(words[k], "n")):
+                receiver, thing = lemmatize(words[k], "n"), words[k + 1 :]
+                break
+    spans = _find(text, receiver) if receiver and thing else []
+    if not spans:
+        return None
+    if thing[0] not in _ARTICLES_OR_SOME and thing[-1] != "hair" and not thing[-1].endswith("s"):
+        thing = ["an" if thing[0][0] in "aeiou" else "a", *thing]  # "an angry face"
+    value = " ".join(thing)
+    end = spans[0][1]
+    after = text[end:]
+    if joined := re.match(r"\s+with\s+", after):
+        edited = f"{text[:end]} with {value} and {after[joined.end() :]}"
+    else:
+        edited = f"{text[:end]} with {value}{after}"
+    return edited, end + 1, f"with {value}"
+
+
+def _clustered_spans(text: str, lemmas: list[str]) -> list[tuple[int, int]]:
+    """The spans of `lemmas` in `text`, in order; a lemma found more than once keeps the
+    place nearest another lemma's: "soft natural" of "soft natural light", not the "soft" of
+    "a soft boiled egg" before it."""
+    found = {lemma: _find(text, lemma) for lemma in dict.fromkeys(lemmas)}
+    chosen = []
+    for lemma, spans in found.items():
+        others = [span for other, more in found.items() if other != lemma for span in more]
+        if len(spans) > 1 and others:
+            spans = [
+                min(spans, key=lambda s: min(abs(s[0] - o[1]) + abs(o[0] - s[1]) for o in others))
+            ]
+        chosen += spans
+    return sorted(chosen)
 
 
 def _described_noun_end(text: str, end: int) -> int | None:
