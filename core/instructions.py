@@ -899,9 +899,12 @@ def _is_place(phrase: str) -> bool:
     nouns = [lemma for lemma, pos, _ in _content(phrase) if pos == "n"]
     if nouns and nouns[-1] in _FRAME_PARTS:  # "move the lighthouse to the left": composition
         return False
-    return bool(nouns) and any(
-        _closure(sense.name()) & _PLACE_ANCHORS for sense in _noun_senses(nouns[-1], "n", True)
-    )
+    return (
+        bool(nouns)
+        and any(
+            _closure(sense.name()) & _PLACE_ANCHORS for sense in _noun_senses(nouns[-1], "n", True)
+        )
+    ) or any(_is_named_place(word) for *_, word in _content(phrase)[-1:])  # "mars" ("mar")
 
 
 def _is_named_place(phrase: str) -> bool:
@@ -965,6 +968,9 @@ def _place_phrase(prompt: str, preposition: str) -> str | None:
                     or _clause_ending_noun(prompt, match, end)
                 ):
                     end += 1
+                # "in a field of lavender": what the place is of belongs to it
+                if end + 1 < len(words) and words[end] == "of" and tagged[end + 1][1] in ("n", "a"):
+                    end += 2
                 places.append((match.start(), " ".join(words[:end])))
                 break
     if not places:
@@ -1507,7 +1513,9 @@ def _same_kind_noun(prompt: str, new_noun: str) -> str | None:
 
 def gerund(verb: str) -> str:
     """The -ing form of a verb lemma ("wear" -> "wearing", "ride" -> "riding", "sit" ->
-    "sitting")."""
+    "sitting"); an -ing form stays as it is ("grinning", not "grinninging")."""
+    if verb.endswith("ing") and lemmatize(verb, "v") != verb:
+        return verb
     if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", verb):  # one syllable, one short vowel
         return verb + verb[-1] + "ing"
     if verb.endswith("ie"):
@@ -1654,7 +1662,8 @@ def _shade(phrase: str) -> SlotValue | None:
 # ponytail" -> "give her a ponytail"); {who} is the object form of the subject.
 _OBJECT_FORM = {"it": "it", "he": "him", "she": "her", "they": "them", "this": "it"}
 _WISH = (
-    r"(?:(?P<who>it|this|he|she|they)\s+(?:should|must|needs? to|has to|have to|could|can|will)"
+    r"(?:(?P<who>it|this|he|she|they|the\s+[\w'-]+(?:\s+[\w'-]+)?)\s+"
+    r"(?:should|must|needs? to|has to|have to|could|can|will)"
     r"|(?:can|could|would|will|should)\s+(?P<asked>it|this|he|she|they|the\s+[\w'-]+))\s+"
 )
 _STATEMENTS = (
@@ -1674,6 +1683,21 @@ _GIVE_DESCRIBED = re.compile(
 _FOR_SOMEONE = re.compile(
     r"^(?P<thing>.+?)\s+(?:for|on)\s+(?P<who>him|her|them|the\s+[\w'-]+(?:\s+[\w'-]+){0,2})$"
 )
+
+
+def _name_modifiers(prompt: str, head: str) -> list[str]:
+    """The colour or noun before `head` in the prompt that WordNet names one thing with
+    ("red" of "a red fox", "coffee" of "a coffee mug"; not "young" of "a young man", which
+    only describes him)."""
+    words = split_words(prompt)
+    return [
+        before
+        for before, word in zip(words, words[1:], strict=False)
+        if lemmatize(word, "n") == head
+        and before not in _ARTICLES_OR_OWNER | _PREPOSITIONS
+        and _in_wordnet(f"{before} {head}", "n")
+        and (_is_colour_word(before) or not _in_wordnet(before, "a"))
+    ]
 
 
 def _kind_in_prompt(prompt: str, noun: str) -> str | None:
@@ -2261,6 +2285,14 @@ def _old_phrase_losses(part: _Part) -> None:
                 lose += [modifier for modifier in modifiers if not is_present(modifier, new_phrase)]
     elif part.kind == "replace" and old_phrase and (kind_of := _kind_named(prompt, new_phrase)):
         lose.append(lemmatize(kind_of, "n"))  # "turn it into an owl" on "a bird"
+    if part.kind in ("replace", "instead"):
+        # "a red fox" is one thing to WordNet: a wolf in its place is not red
+        lose += [
+            modifier
+            for head in list(lose)
+            for modifier in _name_modifiers(prompt, head)
+            if not is_present(modifier, new_phrase)
+        ]
     if part.kind in ("remove", "negation") and lose:
         # The adjectives that only described the removed thing go with it: "thick fog".
         counts = Counter(lemma for lemma, _ in tagged_lemmas(prompt))

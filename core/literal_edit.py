@@ -384,6 +384,10 @@ def _compound_start(text: str, start: int, end: int) -> int:
     return before[-1][0] if any(_in_wordnet(term, "n") for term in joined) else start
 
 
+# Count nouns that take their article: "a dozen", "a couple of", "a handful of".
+_COUNT_NOUN_ARTICLE = re.compile(r"^an?\s+(?:dozen|couple|few|handful|pair|bunch|lot)\b")
+
+
 def _recount(text: str, start: int, end: int, new: str, reading: EditReading):
     """A new count that names its thing ("lots of balloons", "several wolves") takes the place
     of the old count words at text[start:end] and of the thing's head noun after them, and
@@ -393,6 +397,8 @@ def _recount(text: str, start: int, end: int, new: str, reading: EditReading):
     words = _bare(new).split()
     if len(words) < 2 or lemmatize(words[-1], "n") not in reading.objects:
         return None
+    if _COUNT_NOUN_ARTICLE.match(new.strip()):
+        words = [new.split()[0], *words]  # "a dozen balloons", not "dozen balloons"
     clause_end = text.find(",", end)
     clause_end = len(text) if clause_end < 0 else clause_end
     heads = [
@@ -627,10 +633,28 @@ def _delete(text: str, start: int, end: int) -> str:
         before = before[: article.start()] + fitting + article.group(2)
     text = before + after
     clauses = text.split(",")
+    # "oil painting on canvas" without its canvas: the preposition goes too
+    at = before.count(",")
+    clauses[at] = re.sub(rf"\s+(?:{'|'.join(_PREPOSITIONS)})\s*$", "", clauses[at])
+    if _only_describes_a_look(clauses[at]):
+        clauses[at] = ""  # "rich impasto textures" without impasto: "rich textures" says nothing
     kept = [
         clause for clause in clauses if any(word not in _FUNCTION_WORDS for word in _words(clause))
     ]
     return ",".join(kept)
+
+
+_LOOK_NOUNS = frozenset({"texture", "textures", "finish", "effect", "effects", "style"})
+
+
+def _only_describes_a_look(clause: str) -> bool:
+    """Whether a tag clause is only adjectives and a word like "textures" ("rich textures")."""
+    words = _words(clause)
+    return (
+        len(words) >= 2
+        and words[-1] in _LOOK_NOUNS
+        and set(words[:-1]) <= _adjectives(clause) | {"very", "highly"}
+    )
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:

@@ -6,8 +6,9 @@ from core.instructions import check_edit, read_instruction
 from core.literal_edit import literal_edit
 
 EDITS = [
-    # replace: the new thing stands where the old one stood, with the article fixed
-    ("a red fox in snow, photo", "make the fox a wolf", "a red wolf in snow, photo"),
+    # replace: the new thing stands where the old one stood, with the article fixed; "a red
+    # fox" is one thing to WordNet, so the wolf is not red (session 15; before, "a red wolf")
+    ("a red fox in snow, photo", "make the fox a wolf", "a wolf in snow, photo"),
     (
         "a kid riding a bike down a country road, 35mm photo",
         "swap the bike for an old horse",
@@ -1308,6 +1309,46 @@ def test_session15_the_verifier_refuses_the_old_value_kept(prompt, instruction, 
             "a weathered old sailor with a pipe, charcoal drawing",
             "angry face on the old sailor",
             "a weathered old sailor with an angry face and a pipe, charcoal drawing",
+        ),
+        # a move to mars, and a place "of" something
+        (
+            "an astronaut planting a flag on the moon, earth in the sky, realistic 3d render",
+            "set it on mars",
+            "an astronaut planting a flag on mars, earth in the sky, realistic 3d render",
+        ),
+        (
+            "a girl in denim overalls dancing in a field of lavender, golden hour",
+            "move her to a sunflower field",
+            "a girl in denim overalls dancing in a sunflower field, golden hour",
+        ),
+        # "the kids should be ..." is "make the kids ..."; an -ing form stays one
+        (
+            "two kids building a sandcastle on a beach, sunny",
+            "the kids should be teenagers",
+            "two teenagers building a sandcastle on a beach, sunny",
+        ),
+        (
+            "a chef in a kitchen, photo",
+            "the chef should be grinning",
+            "a grinning chef in a kitchen, photo",
+        ),
+        # a coloured species is one thing
+        (
+            "a red fox curled up in fresh snow, telephoto wildlife photo",
+            "swap the fox for a wolf",
+            "a wolf curled up in fresh snow, telephoto wildlife photo",
+        ),
+        # an old medium's tags go with what only described them
+        (
+            "a lighthouse on a cliff, oil painting on canvas, rich impasto textures, highly detailed",
+            "turn it into a low poly 3d render",
+            "a lighthouse on a cliff, a low poly 3d render, highly detailed",
+        ),
+        # a dozen keeps its article
+        (
+            "a child holding a single red balloon in a grey city, minimalism",
+            "more like a dozen balloons",
+            "a child holding a dozen red balloons in a grey city, minimalism",
         ),
     ],
 )
