@@ -1830,6 +1830,7 @@ def _read_part(prompt: str, text: str) -> EditReading:
     _slot_losses(part)
     _tag_losses(part)
     _attribute_losses(part)
+    _derived_adjective_losses(part)
     _reader_words_losses(part)
     _with_phrase_drops(part)
     return _edit_reading(original, part)
@@ -2477,6 +2478,23 @@ def _attribute_losses(part: _Part) -> None:
             lose += _age_modifiers(prompt, _head_nouns(part.old_phrase))
 
 
+def _derived_adjective_losses(part: _Part) -> None:
+    """Decide a relative edit of a thing the prompt names only by an adjective derived from
+    it: "more stars" on "a starry sky" gains the stars and loses "starry" (their new number
+    is said with them), "bigger flames" on "a flaming wok" loses "flaming"."""
+    if part.kind != "relative":
+        return
+    words = [lemma for lemma, pos in tagged_lemmas(part.prompt) if pos]
+    for lemma, pos in part.new_items:
+        if pos != "n" or lemma in words:
+            continue
+        derived = [old for old in words if old != lemma and old in _family(lemma)]
+        if derived:
+            part.lose += derived[:1]
+            if lemma not in part.gain:
+                part.gain.append(lemma)
+
+
 def _reader_words_losses(part: _Part) -> None:
     """Decide the losses the reader's words (core/reader_words.json) name, and which of them
     go with their clause (drop); a thing added to an empty place leaves it empty no more."""
@@ -3016,10 +3034,16 @@ def check_edit(prompt: str, instruction: str, candidate: str) -> EditCheck:
     for word, value, pos, _ in _prompt_slot_words(prompt):
         prompt_pos[word] = pos
         slot_senses[word] = value.senses
+    # A lost word derived from a gained one ("starry" for "more stars") is left over only as
+    # itself: the stars that take its place are its family.
     leftover = tuple(
         lemma
         for lemma in reading.lose
-        if _contains(words, lemma, prompt_pos.get(lemma), slot_senses.get(lemma))
+        if (
+            f" {lemma} " in words.word_text
+            if any(lemma in _family(gained) for gained in reading.gain)
+            else _contains(words, lemma, prompt_pos.get(lemma), slot_senses.get(lemma))
+        )
     )
     unchanged = _same_text(prompt, candidate)
     lose = set(reading.lose)

@@ -133,6 +133,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
             reading.kind == "relative"
             and not reading.objects
             and _words(new)[-1] != reading.gain[0]
+            and lemmatize(_words(new)[-1], "n") not in reading.gain  # "bigger flames"
         ):
             new = reading.gain[0]  # "a bit darker": "a dim tavern" -> "a dark tavern"
         start, end = spans[0]
@@ -200,7 +201,9 @@ def _apply(text: str, reading: EditReading) -> str | None:
                 # "a more lively village" keeps its degree; "spooky vibe" loses its noun
                 if set(_words(new)) - {reading.gain[0], "more", "less", "very", "even"}:
                     new = reading.gain[0]
-            elif reading.kind == "add" and (noun_end := _described_noun_end(text, end)):
+            elif reading.kind in ("add", "relative") and (
+                noun_end := _described_noun_end(text, end)
+            ):
                 feature = new if _words(new)[0] == "with" else f"with {_bare(new)}"
                 text = text[:noun_end] + f" {feature}" + text[noun_end:]
                 text, end = _delete(text, start, end), start
@@ -775,7 +778,7 @@ def _before_a_noun(text: str, start: int, end: int) -> bool:
     following = _words(after)[:1]
     return (
         " " not in text[start:end].strip()
-        and _is_adjective_at(text, start)
+        and (_is_adjective_at(text, start) or _in_wordnet(text[start:end].strip(), "a"))
         and bool(re.match(r" [a-z]", after))
         and bool(following)
         and following[0] not in _PREPOSITIONS | {"and", "or", "but"}

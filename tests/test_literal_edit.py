@@ -1350,6 +1350,17 @@ def test_session15_the_verifier_refuses_the_old_value_kept(prompt, instruction, 
             "more like a dozen balloons",
             "a child holding a dozen red balloons in a grey city, minimalism",
         ),
+        # a relative edit of a thing said by its adjective ("starry") says it with its thing
+        (
+            "a camper van under a starry sky, desert, long exposure",
+            "more stars",
+            "a camper van under a sky with more stars, desert, long exposure",
+        ),
+        (
+            "a chef tossing vegetables in a flaming wok, busy kitchen",
+            "bigger flames",
+            "a chef tossing vegetables in a wok with bigger flames, busy kitchen",
+        ),
     ],
 )
 def test_session15_rules_read_on_k(prompt, instruction, expected):
