@@ -1778,6 +1778,18 @@ def _as_imperative(text: str, prompt: str) -> str:
         and _new_outfit(f"in {match['rest']}") is not None
     ):
         return f"dress {match['who']} in {match['rest']}"
+    # "marble table pls" on "a wooden table": the prompt's thing in a new material or colour
+    words = split_words(text)
+    if (
+        2 <= len(words) <= 4
+        and words[0] not in _EDIT_VERBS | {"no", "not", "without", "more", "less", "fewer"}
+        and _holds_word(prompt, lemmatize(words[-1], "n"))
+        and all(
+            (is_material(word) or _is_colour_word(word)) and not _holds_word(prompt, word)
+            for word in words[:-1]
+        )
+    ):
+        return f"make the {words[-1]} {' '.join(words[:-1])}"
     return text
 
 

@@ -1361,6 +1361,13 @@ def test_session15_the_verifier_refuses_the_old_value_kept(prompt, instruction, 
             "bigger flames",
             "a chef tossing vegetables in a wok with bigger flames, busy kitchen",
         ),
+        # a bare "material thing" sets the prompt's thing
+        (
+            "a bowl of ramen on a wooden table, a soft boiled egg, top-down view",
+            "marble table pls",
+            "a bowl of ramen on a marble table, a soft boiled egg, top-down view",
+        ),
+        ("a king with a silver crown", "gold crown", "a king with a gold crown"),
     ],
 )
 def test_session15_rules_read_on_k(prompt, instruction, expected):
