@@ -103,7 +103,7 @@ _POLITE_PREFIX = re.compile(
 )
 _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
-    r"lose|cut out|clear away|hide)\s+(?P<old>.+)$"
+    r"lose|cut out|clear away|hide|stop)\s+(?P<old>.+)$"
 )
 # "clear the fog", "clear up the clouds": the weather goes (a cleared table is not a removal).
 _CLEAR_WEATHER = re.compile(r"^clear\s+(?:up\s+|away\s+|out\s+)?(?P<old>(?:the\s+)?[a-z]+)$")
@@ -1686,9 +1686,9 @@ _FOR_SOMEONE = re.compile(
 
 
 def _name_modifiers(prompt: str, head: str) -> list[str]:
-    """The colour or noun before `head` in the prompt that WordNet names one thing with
-    ("red" of "a red fox", "coffee" of "a coffee mug"; not "young" of "a young man", which
-    only describes him)."""
+    """The word before `head` in the prompt that WordNet names one thing with ("red" of "a
+    red fox", "golden" of "a golden retriever", "coffee" of "a coffee mug"; not "young" of "a
+    young man": an age or a size only describes him)."""
     words = split_words(prompt)
     return [
         before
@@ -1696,7 +1696,7 @@ def _name_modifiers(prompt: str, head: str) -> list[str]:
         if lemmatize(word, "n") == head
         and before not in _ARTICLES_OR_OWNER | _PREPOSITIONS
         and _in_wordnet(f"{before} {head}", "n")
-        and (_is_colour_word(before) or not _in_wordnet(before, "a"))
+        and not _adjective_attributes(before) - {"hue.n.01"}  # "golden", not "young"
     ]
 
 

@@ -1245,6 +1245,19 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "three puppies playing, spring, photo",
         ),
         ("a bird on a branch, watercolor", "turn it into an owl", "an owl on a branch, watercolor"),
+        # "stop the rain" removes it
+        (
+            "a woman in a yellow raincoat walking in the rain, city street, film photo",
+            "stop the rain",
+            "a woman in a yellow raincoat walking, city street, film photo",
+        ),
+        # a breed named with a colour goes whole; an age only describes
+        (
+            "a golden retriever catching a frisbee, summer",
+            "make it a cat",
+            "a cat catching a frisbee, summer",
+        ),
+        ("a young man fixing a bike", "make the man a knight", "a young knight fixing a bike"),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
