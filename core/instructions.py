@@ -1753,7 +1753,12 @@ def _as_imperative(text: str, prompt: str) -> str:
     glass" is "make the vase glass"; "a red scarf for the dog" is "give the dog a red scarf"."""
     # "curly red hair for the dancer", "short pink hair on the girl": what the prompt's
     # someone is given; "pale mint for the car": the colour it is made.
-    if (match := _FOR_SOMEONE.match(text)) and split_words(text)[0] not in _EDIT_VERBS:
+    if (
+        (match := _FOR_SOMEONE.match(text))
+        and split_words(text)[0] not in _EDIT_VERBS
+        # "stick a wizard hat on the scarecrow" says where, with a verb of its own
+        and not set(split_words(match["thing"])[1:]) & _ARTICLES_OR_SOME
+    ):
         who, head = match["who"], lemmatize(split_words(match["who"])[-1], "n")
         if who not in _PRONOUNS and not _holds_word(prompt, head):
             # "pale mint for the car" on "a red convertible": the car the prompt names
@@ -1779,14 +1784,19 @@ def _as_imperative(text: str, prompt: str) -> str:
     ):
         return f"dress {match['who']} in {match['rest']}"
     # "marble table pls" on "a wooden table": the prompt's thing in a new material or colour
+    # where it has an old one ("rusty armor" on "shining armor" replaces the described thing)
     words = split_words(text)
     if (
         2 <= len(words) <= 4
         and words[0] not in _EDIT_VERBS | {"no", "not", "without", "more", "less", "fewer"}
-        and _holds_word(prompt, lemmatize(words[-1], "n"))
+        and _holds_word(prompt, head := lemmatize(words[-1], "n"))
         and all(
             (is_material(word) or _is_colour_word(word)) and not _holds_word(prompt, word)
             for word in words[:-1]
+        )
+        and any(
+            is_material(old, pos) or _is_colour_word(old)
+            for old, pos in _object_modifiers(prompt, [head])
         )
     ):
         return f"make the {words[-1]} {' '.join(words[:-1])}"
@@ -1899,6 +1909,13 @@ def _read_verb(prompt: str, text: str) -> _Part:
         new_place, instead = re.subn(r"\s+instead$", "", match["new"])
         part.kind, part.new_phrase, part.moves = "set", new_place, True
         part.old_phrase = _place_phrase(prompt, "to" if instead else new_place.split()[0])
+        if part.old_phrase and _is_named_place(split_words(new_place)[-1]):
+            # "set it on mars" on "a florist in a small shop": a building stands in a city or
+            # on a planet, so the shop stays ("on the moon" gives way)
+            heads = _head_nouns(part.old_phrase)
+            senses = _wordnet().synsets(heads[-1], pos="n")[:1] if heads else []
+            if senses and "structure.n.01" in _closure(senses[0].name()):
+                part.old_phrase = None
     else:
         _read_replacement(part)
     return part

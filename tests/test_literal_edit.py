@@ -1381,8 +1381,33 @@ def test_session15_the_verifier_refuses_the_old_value_kept(prompt, instruction, 
             "a bowl of ramen on a marble table, a soft boiled egg, top-down view",
         ),
         ("a king with a silver crown", "gold crown", "a king with a gold crown"),
+        # a building stands in a city or on a planet: the shop stays
+        (
+            "a robot florist in a small shop, pixar style",
+            "set it on mars",
+            "a robot florist in a small shop on mars, pixar style",
+        ),
+        # "rusty armor" on "shining armor" replaces the described thing; "X on the Y" with a
+        # verb of its own is no gift
+        (
+            "a knight in shining armor riding through a village",
+            "rusty armor",
+            "a knight in rusty armor riding through a village",
+        ),
     ],
 )
 def test_session15_rules_read_on_k(prompt, instruction, expected):
     assert literal_edit(prompt, instruction) == expected
     assert check_edit(prompt, instruction, expected).ok
+
+
+def test_session15_a_thing_stuck_on_someone_is_no_gift():
+    reading = read_instruction(
+        "a lonely scarecrow in a cornfield", "stick a wizard hat on the scarecrow"
+    )
+    assert "stick" not in reading.gain
+    assert check_edit(
+        "a lonely scarecrow in a cornfield",
+        "stick a wizard hat on the scarecrow",
+        "a lonely scarecrow wearing a wizard hat in a cornfield",
+    ).ok
