@@ -1940,13 +1940,30 @@ def _read_replacement(part: _Part) -> None:
     _read_make(part)
 
 
+def _verb_after_her(prompt: str, phrase: str) -> bool:
+    """Whether "her X" is "her" and a verb the prompt does not hold ("make her hold an
+    umbrella"), not her thing ("make her dress a gown")."""
+    words = split_words(phrase)
+    return (
+        len(words) == 2
+        and words[0] == "her"
+        and _in_wordnet(words[1], "v")
+        and not _holds_word(prompt, lemmatize(words[1], "n"))
+    )
+
+
 def _read_make(part: _Part) -> None:
     """Decide a "make" edit: a named thing made another ("make the dog a fox"), made to do
     something ("make the players wear yellow jerseys"), or given an attribute
     (_read_set_attribute)."""
     prompt, text = part.prompt, part.text
     match = _MAKE_INTO.match(text)
-    if match and not _is_pronoun_phrase(match["old"]) and _names_a_thing(match["old"]):
+    if (
+        match
+        and not _is_pronoun_phrase(match["old"])
+        and _names_a_thing(match["old"])
+        and not _verb_after_her(prompt, match["old"])
+    ):
         part.old_phrase, part.new_phrase, part.kind = match["old"], match["new"], "replace"
     elif (match := _MAKE_DO.match(text)) and (
         len(tagged := _tagged_nouns_read(text)) > 3 and tagged[3][1] == "v"

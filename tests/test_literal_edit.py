@@ -1411,3 +1411,13 @@ def test_session15_a_thing_stuck_on_someone_is_no_gift():
         "stick a wizard hat on the scarecrow",
         "a lonely scarecrow wearing a wizard hat in a cornfield",
     ).ok
+
+
+def test_session15_make_her_do_something_is_no_replacement():
+    prompt = "a woman in a green raincoat walking in the rain, city street"
+    assert literal_edit(prompt, "make her hold an umbrella") == (
+        "a woman in a green raincoat walking in the rain, holding an umbrella, city street"
+    )
+    assert read_instruction("a woman in a red dress", "make her dress a ball gown").lose == (
+        "dress",
+    )
