@@ -103,7 +103,7 @@ _POLITE_PREFIX = re.compile(
 )
 _REMOVE = re.compile(
     r"^(?:remove|delete|erase|eliminate|ditch|drop|get rid of|take away|take out|take off|"
-    r"lose|cut out|clear away|hide|stop)\s+(?P<old>.+)$"
+    r"lose|cut out|clear away|hide|stop|shave off|shave)\s+(?P<old>.+)$"
 )
 # "clear the fog", "clear up the clouds": the weather goes (a cleared table is not a removal).
 _CLEAR_WEATHER = re.compile(r"^clear\s+(?:up\s+|away\s+|out\s+)?(?P<old>(?:the\s+)?[a-z]+)$")
@@ -1680,6 +1680,17 @@ _WEAR = re.compile(r"^(?:make|have|let)\s+(?P<who>him|her|them)\s+wear\s+(?P<res
 _GIVE_DESCRIBED = re.compile(
     r"^give\s+(?:him|her|them|it|the\s+[\w'-]+)\s+(?P<thing>(?:(?:a|an|some)\s+)?[\w'-]+(?:\s+[\w'-]+){1,3})$"
 )
+_MAKE_IT_SO = re.compile(
+    r"^(?:make|turn|paint|color|colour)\s+(?P<who>it|them)\s+(?P<value>[\w -]+)$"
+)
+_PLACE_PREPOSITION_WORD = re.compile(_PLACE_PREPOSITIONS)
+# What a prompt may say it is before its thing ("portrait of a woman")
+_PICTURE_WORDS = frozenset(
+    "portrait picture image photo shot close-up view scene painting drawing illustration".split()
+)
+_PUT_ON_SOMEONE = re.compile(
+    r"^(?:put|place|stick|pop|slap)\s+(?P<thing>.+?)\s+on\s+(?P<who>him|her|them|the\s+[\w'-]+)$"
+)
 _FOR_SOMEONE = re.compile(
     r"^(?P<thing>.+?)\s+(?:for|on)\s+(?P<who>him|her|them|the\s+[\w'-]+(?:\s+[\w'-]+){0,2})$"
 )
@@ -1768,6 +1779,12 @@ def _as_imperative(text: str, prompt: str) -> str:
             return f"make {who} {match['thing']}"
         if who:
             return f"give {who} {match['thing']}"
+    # "put a helmet on him": what someone is given to wear or hold
+    if (match := _PUT_ON_SOMEONE.match(text)) and (
+        match["who"] in _PRONOUNS
+        or _person_nouns(prompt)[:1] == [lemmatize(split_words(match["who"])[-1], "n")]
+    ):
+        return f"give {match['who']} {match['thing']}"
     for pattern, imperative in _STATEMENTS:
         if match := pattern.match(text):
             subject = match["who"] or match.groupdict().get("asked")
@@ -1783,6 +1800,30 @@ def _as_imperative(text: str, prompt: str) -> str:
         and _new_outfit(f"in {match['rest']}") is not None
     ):
         return f"dress {match['who']} in {match['rest']}"
+    # "make it green" on "a red car", "make them gold" on "five red apples": the prompt's
+    # first thing (for "them" its first things) takes the colour or material
+    if (match := _MAKE_IT_SO.match(text)) and all(
+        (is_material(word) or _is_colour_word(word))
+        and word not in _ARTICLES_OR_SOME
+        and getattr(slot_of(word), "slot", None) != "medium"  # "make it a watercolor"
+        for word in split_words(match["value"])
+    ):
+        plural = match["who"] == "them"
+        for word in split_words(prompt):
+            if word in _person_nouns(prompt) or lemmatize(word, "n") in _person_nouns(prompt):
+                break  # "make it gold" on a portrait of a woman: the picture, not her
+            lemma = lemmatize(word, "n")
+            if (
+                len(word) > 2
+                and word not in _ARTICLES_OR_OWNER | _PICTURE_WORDS
+                and _in_wordnet(lemma, "n")
+                and not _in_wordnet(word, "a")
+                and slot_of(lemma, "n") is None
+                and (word != lemma) == plural
+            ):
+                return f"make the {word} {match['value']}"
+            if _PLACE_PREPOSITION_WORD.fullmatch(word):
+                break  # the thing is named before its place
     # "marble table pls" on "a wooden table": the prompt's thing in a new material or colour
     # where it has an old one ("rusty armor" on "shining armor" replaces the described thing)
     words = split_words(text)
@@ -2519,6 +2560,12 @@ def _attribute_losses(part: _Part) -> None:
             lemma
             for lemma, pos in part.new_items
             if pos == "a" and _AGE in _adjective_attributes(lemma)
+        ] + [  # "an old man": the compound says its age too
+            word
+            for lemma, _ in part.new_items
+            if " " in lemma
+            for word in lemma.split()
+            if _AGE in _adjective_attributes(word)
         ]
         if _names_an_age(heads[-1]) or said_ages:
             lose += _age_modifiers(prompt, _head_nouns(part.old_phrase))
@@ -2571,9 +2618,9 @@ def _reader_words_losses(part: _Part) -> None:
             ]
             if named:
                 part.gain, part.new_phrase = [named[0]], named[0]
-    if part.kind == "add":
+    if part.kind == "add" and not part.text.startswith("give "):
         # "add a man sitting there" on "an empty park bench": it is empty no more, and the
-        # word goes alone.
+        # word goes alone (a helmet given to a boy leaves his parking lot empty).
         emptied = [old for old, pos in tagged_lemmas(prompt) if pos == "a" and _means_empty(old)]
         lose += emptied
         drop += emptied

@@ -1258,6 +1258,30 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "a cat catching a frisbee, summer",
         ),
         ("a young man fixing a bike", "make the man a knight", "a young knight fixing a bike"),
+        # "make it/them <colour or material>" sets the prompt's first thing(s)
+        (
+            "five red apples on a wooden table, still life",
+            "make them green",
+            "five green apples on a wooden table, still life",
+        ),
+        ("a red car on a road", "make it green", "a green car on a road"),
+        ("a wooden chair in a room", "make it metal", "a metal chair in a room"),
+        # "shave his beard" removes it; "an old man" says his age; a helmet is given to him
+        (
+            "portrait of an old fisherman with a grey beard, close-up, 85mm",
+            "shave his beard",
+            "portrait of an old fisherman, close-up, 85mm",
+        ),
+        (
+            "a teenage boy skateboarding in an empty parking lot, sunset",
+            "make him an old man",
+            "an old man skateboarding in an empty parking lot, sunset",
+        ),
+        (
+            "a teenage boy skateboarding in an empty parking lot, sunset",
+            "put a helmet on him",
+            "a teenage boy with a helmet skateboarding in an empty parking lot, sunset",
+        ),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
