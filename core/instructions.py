@@ -2618,6 +2618,16 @@ def _reader_words_losses(part: _Part) -> None:
             ]
             if named:
                 part.gain, part.new_phrase = [named[0]], named[0]
+    if part.kind in ("other", "set") and part.gain and all(map(_means_empty, part.gain)):
+        # "make it empty" on "a coffee shop, people chatting": the people go, with their
+        # clause, and so does the crowd's word ("busy")
+        gone = [
+            word
+            for word, pos in dict(tagged_lemmas(prompt)).items()
+            if (pos == "n" and _is_people(word)) or (pos == "a" and _means_crowded(word))
+        ]
+        lose += gone
+        drop += gone
     if part.kind == "add" and not part.text.startswith("give "):
         # "add a man sitting there" on "an empty park bench": it is empty no more, and the
         # word goes alone (a helmet given to a boy leaves his parking lot empty).

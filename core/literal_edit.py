@@ -41,6 +41,7 @@ from core.instructions import (
     EditReading,
     _family,
     _in_wordnet,
+    _is_people,
     _person_nouns,
     _same_text,
     gerund,
@@ -454,7 +455,8 @@ def _nearest(text: str, value: str, near: int) -> int:
 def _drop_words(text: str, start: int, end: int, lemma: str) -> str:
     """Drop a word bound to the old value: its clause, where it names a thing of its own
     ("snow on the roofs"), else the word alone ("a snowy cabin", "a flower meadow")."""
-    if re.search(r"\bwith\s+(?:an?\s+|some\s+)?$", text[:start]):  # "with curly hair"
+    if re.search(r"\bwith\s+(?:an?\s+|some\s+)?$", text[:start]) or _is_people(lemma):
+        # "with curly hair"; "people chatting" go with what they do
         return _remove_thing(text, lemma, "") or _delete(text, start, end)
     after = text[end:].lstrip()
     modifies_next = bool(after) and after[0] not in ",." and after.split()[0] not in _PREPOSITIONS

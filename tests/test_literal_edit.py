@@ -1282,6 +1282,12 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "put a helmet on him",
             "a teenage boy with a helmet skateboarding in an empty parking lot, sunset",
         ),
+        # an empty place has no people left in it
+        (
+            "a cozy coffee shop interior, wooden tables, warm lighting, people chatting, photo",
+            "make it empty",
+            "a cozy coffee shop interior, empty, wooden tables, warm lighting, photo",
+        ),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
