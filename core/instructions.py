@@ -677,11 +677,14 @@ class EditReading:
 
 # "sunflowers -> roses": the shorthand of a replacement.
 _ARROW = re.compile(r"^(?P<old>[^-=>→]+?)\s*(?:->|=>|→)\s*(?P<new>[^-=>→]+)$")
+# "no comic book, a teddy bear instead": a replacement said as a negation
+_NO_X_Y_INSTEAD = re.compile(r"^no\s+(?:more\s+)?(?P<old>[^,]+?),?\s+(?P<new>[^,]+?)\s+instead$")
 
 
 def _normalize(text: str) -> str:
     text = " ".join(text.lower().replace("’", "'").split())
     text = _ARROW.sub(r"replace \g<old> with \g<new>", text)
+    text = _NO_X_Y_INSTEAD.sub(r"replace the \g<old> with \g<new>", text)
     return text.strip(" .!?")
 
 
@@ -1684,6 +1687,9 @@ _MAKE_IT_SO = re.compile(
     r"^(?:make|turn|paint|color|colour)\s+(?P<who>it|them)\s+(?P<value>[\w -]+)$"
 )
 _PLACE_PREPOSITION_WORD = re.compile(_PLACE_PREPOSITIONS)
+_MAKE_IT_A_KIND = re.compile(
+    r"^(?:make|turn)\s+it\s+(?:into\s+)?an?\s+(?P<thing>[\w-]+(?:\s+[\w-]+){1,2})$"
+)
 # What a prompt may say it is before its thing ("portrait of a woman")
 _PICTURE_WORDS = frozenset(
     "portrait picture image photo shot close-up view scene painting drawing illustration".split()
@@ -1824,6 +1830,23 @@ def _as_imperative(text: str, prompt: str) -> str:
                 return f"make the {word} {match['value']}"
             if _PLACE_PREPOSITION_WORD.fullmatch(word):
                 break  # the thing is named before its place
+    # "make it a vintage car" on "a black sports car": the prompt's car is made vintage
+    if (
+        (match := _MAKE_IT_A_KIND.match(text))
+        and _holds_word(prompt, lemmatize(split_words(match["thing"])[-1], "n"))
+        and medium_kind(match["thing"]) is None  # "make it an oil painting": a medium
+        and not _in_wordnet(match["thing"], "n")  # "make it an arctic wolf": another kind
+    ):
+        modifiers = split_words(match["thing"])[:-1]
+        if (
+            modifiers
+            and not any(_holds_word(prompt, word) for word in modifiers)
+            # a participle WordNet lacks ("hand-knitted") makes a new kind of thing
+            and all(
+                _in_wordnet(word, "a") or not word.endswith(("ed", "ing")) for word in modifiers
+            )
+        ):
+            return f"make the {split_words(match['thing'])[-1]} {' '.join(modifiers)}"
     # "marble table pls" on "a wooden table": the prompt's thing in a new material or colour
     # where it has an old one ("rusty armor" on "shining armor" replaces the described thing)
     words = split_words(text)

@@ -178,6 +178,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
         # sunny") and the material of an old medium ("an ink drawing" -> "a 35mm photo").
         start = _extend_left(text, start, old_words)
         if reading.kind in ("replace", "instead"):  # "a coffee mug": the mug's kind goes too
+            # and the words the new phrase says again: "a little boy" -> "a little girl"
+            start = _extend_left(text, start, set(_words(new)) - _ARTICLES_OR_SOME)
             start = _extend_left(text, start, _nouns(text[:start]))
             # A new place phrase takes the old one's preposition and words: "on a wooden
             # desk" -> "on a windowsill".

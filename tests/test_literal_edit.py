@@ -1288,6 +1288,18 @@ def test_session14_a_relative_edit_loses_its_opposite(prompt, instruction, lost)
             "make it empty",
             "a cozy coffee shop interior, empty, wooden tables, warm lighting, photo",
         ),
+        # "make it a vintage car" sets the prompt's car; a kind or a medium still replaces
+        (
+            "a sleek black sports car on a mountain road, autumn, cinematic",
+            "make it a vintage car",
+            "a sleek black vintage sports car on a mountain road, autumn, cinematic",
+        ),
+        # the new phrase's words are not said twice
+        (
+            "a little boy reading a comic book under a tree, summer, watercolor",
+            "make him a little girl",
+            "a little girl reading a comic book under a tree, summer, watercolor",
+        ),
     ],
 )
 def test_session15_reader_rules(prompt, instruction, expected):
@@ -1450,4 +1462,15 @@ def test_session15_make_her_do_something_is_no_replacement():
     )
     assert read_instruction("a woman in a red dress", "make her dress a ball gown").lose == (
         "dress",
+    )
+
+
+def test_session15_no_x_y_instead_is_a_replacement():
+    reading = read_instruction(
+        "a little boy reading a comic book under a tree", "no comic book, a teddy bear instead"
+    )
+    assert (reading.kind, reading.gain, set(reading.lose)) == (
+        "replace",
+        ("teddy bear",),
+        {"book", "comic"},
     )
