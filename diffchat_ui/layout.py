@@ -33,6 +33,12 @@ CSS = """
 }
 #current-image .progress-bar-wrap[aria-valuenow="0"] { border-color: transparent; background: none; }
 #current-image:has(.wrap.full:not(.hide)) .empty .icon { visibility: hidden; }
+/* The prompt diff flows as text, breaking lines between words: Gradio lays its segments out
+   as flex items with word-break: break-all, so a highlighted run longer than the line broke
+   inside a word ("highly detai|led"). Each run stays one highlight, over as many lines. */
+#prompt-diff .textfield { display: block; word-break: normal; overflow-wrap: anywhere; }
+#prompt-diff .token-container, #prompt-diff .token { display: inline; }
+#prompt-diff .token.highlighted { -webkit-box-decoration-break: clone; box-decoration-break: clone; }
 /* Gallery captions are cut to one line; hovering shows the whole instruction. */
 #turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
 /* Compare's score headers wrap between words, never inside one: Gradio's table text breaks

@@ -207,6 +207,27 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(page.locator("#guidance")).to_contain_text("s_T")
 
 
+def test_the_prompt_diff_breaks_lines_between_words(page):
+    """A highlighted run longer than the line broke inside a word ("highly detai|led"):
+    Gradio lays the diff's segments out as flex items with word-break: break-all."""
+    from playwright.sync_api import expect
+
+    _first_turn(page, "a cabin in spring, watercolor")
+    added = (
+        "snow covered pine trees under a pale morning sky with drifting snowflakes and frozen "
+        "lake reflections, soft diffuse light, highly detailed, intricate wooden textures, "
+        "warm glowing windows, smoke rising from the chimney, distant mountains"
+    )
+    page.locator("#hand-prompt textarea").fill(f"a cabin in winter, watercolor, {added}")
+    page.locator("#render-prompt").click()
+    expect(page.locator("#turns img")).to_have_count(2, timeout=600_000)
+    diff = page.locator("#prompt-diff .textfield")
+    expect(diff).to_contain_text("distant mountains")
+    run = page.locator("#prompt-diff .token.highlighted", has_text="snow covered")
+    assert len(run.evaluate("span => [...span.getClientRects()]")) > 1  # it spans lines
+    assert _words_split_across_lines(diff) == []
+
+
 def test_a_model_that_cannot_run_offline_is_marked_and_refused_at_once(page):
     from playwright.sync_api import expect
 
