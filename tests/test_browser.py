@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from app_fixtures import local_launch_options
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -46,11 +47,8 @@ def app_url(offline_assets, workspace):
 
     context = AppContext(detect_settings(force_offline=True))
     demo = queue(build_demo(context), 2)
-    # _frontend=False skips Gradio's check that the page answers within 3 s, which a loaded
-    # CPU fails; the page fixture waits for the page itself.
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, quiet=True, _frontend=False, **launch_options(context)
-    )
+    # the page fixture waits for the page itself
+    _, url, _ = demo.launch(**local_launch_options(), **launch_options(context))
     yield url
     demo.close()
 
