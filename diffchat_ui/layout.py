@@ -33,6 +33,12 @@ CSS = """
 }
 #current-image .progress-bar-wrap[aria-valuenow="0"] { border-color: transparent; background: none; }
 #current-image:has(.wrap.full:not(.hide)) .empty .icon { visibility: hidden; }
+/* The prompt diff flows as text, breaking lines between words: Gradio lays its segments out
+   as flex items with word-break: break-all, so a highlighted run longer than the line broke
+   inside a word ("highly detai|led"). Each run stays one highlight, over as many lines. */
+#prompt-diff .textfield { display: block; word-break: normal; overflow-wrap: anywhere; }
+#prompt-diff .token-container, #prompt-diff .token { display: inline; }
+#prompt-diff .token.highlighted { -webkit-box-decoration-break: clone; box-decoration-break: clone; }
 /* Gallery captions are cut to one line; hovering shows the whole instruction. */
 #turns .caption-label:hover { white-space: normal; overflow: visible; max-width: none; z-index: 5; }
 /* Compare's score headers wrap between words, never inside one: Gradio's table text breaks
@@ -49,17 +55,18 @@ def build_demo(context: AppContext) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=cache_lifetime()) as demo:
         gr.Markdown(f"# {TITLE}\nCreate and edit images by chatting (DiffChat prompt rewriting).")
         banner, download_button = model_download.build_banner(context)
-        with gr.Tab("Create", id="create") as create:
-            create_controls = create_tab.build(context)
-            create_rewriter = create_controls.rewriter
-        with gr.Tab("Compare", id="compare") as compare:
-            compare_rewriter = compare_tab.build(context, compare)
-        with gr.Tab("Vote", id="vote") as vote:
-            open_votes, vote_inputs, vote_outputs = vote_tab.build(context)
-        with gr.Tab("Evaluate", id="evaluate") as evaluate:
-            evaluate_tab.build(context, evaluate)
-        with gr.Tab("Train", id="train") as train:
-            train_tab.build(context, train)
+        with gr.Tabs():  # the job tabs' checks stop when another tab opens (tab_stop)
+            with gr.Tab("Create", id="create") as create:
+                create_controls = create_tab.build(context)
+                create_rewriter = create_controls.rewriter
+            with gr.Tab("Compare", id="compare") as compare:
+                compare_rewriter = compare_tab.build(context, compare)
+            with gr.Tab("Vote", id="vote") as vote:
+                open_votes, vote_inputs, vote_outputs = vote_tab.build(context)
+            with gr.Tab("Evaluate", id="evaluate") as evaluate:
+                evaluate_tab.build(context, evaluate)
+            with gr.Tab("Train", id="train") as train:
+                train_tab.build(context, train)
         vote.select(open_votes, vote_inputs, vote_outputs, api_name=False)
         model_download.wire(context, banner, download_button, create_controls)
 

@@ -7,6 +7,7 @@ The processes themselves are `train.runner.ChildProcess` / `StageRun`; the worke
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import threading
 import time
@@ -124,6 +125,7 @@ class FollowedRun:
     def __init__(self, child, stop_flag: threading.Event, about=None, **follow_options):
         self.about = about
         self.stop_flag = stop_flag
+        self.number = 0  # TabJobs numbers the jobs it files: 1, 2, ...
         self.returncode: int | None = None
         self._log = LogBuffer()
         self._metrics: list[dict] = []
@@ -188,6 +190,7 @@ class FollowedJob:
     def __init__(self, work, stop_flag: threading.Event, about=None):
         self.about = about
         self.stop_flag = stop_flag
+        self.number = 0  # TabJobs numbers the jobs it files: 1, 2, ...
         self.final = None  # the "result" or "error" JobEvent, once it came
         self._latest = None
         self._said = 0
@@ -236,11 +239,13 @@ class FollowedJob:
 class TabJobs:
     """The job each browser has going in each job tab (Compare, Evaluate, Train), filed
     under `AppContext.stop_key` as the Stop flags are: only the browser (and user) holding
-    the session secret that started a job finds it again."""
+    the session secret that started a job finds it again. Each job filed gets the next
+    number (`run.number`, from 1): a page tells a new job from one it saw by it."""
 
     def __init__(self):
         self._runs: dict[str, FollowedRun | FollowedJob] = {}
         self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
 
     def start(self, key: str, start_child, stop_flags, about=None, **follow_options) -> FollowedRun:
         """Start a child with `start_child()` (it returns the started child) and follow it
@@ -266,6 +271,7 @@ class TabJobs:
                     "Your earlier run in this tab is still going: Stop it, or wait for its end."
                 )
             run = follow_new(stop_flags.fresh(key))
+            run.number = next(self._numbers)
             self._runs[key] = run
             return run
 

@@ -1,7 +1,7 @@
 """The Stop button of the Compare, Evaluate and Train tabs: one handler for all three, and
-the button's look (grey while idle, the red Stop only while its tab's job runs); a page
-opened while its browser's Compare, Evaluate or Train job goes picks that job up
-(`rejoin_when_opened`).
+the button's look (grey while idle, the red Stop only while its tab's job runs); a page of
+the browser whose Compare, Evaluate or Train job goes picks that job up while it shows the
+tab (`rejoin_when_opened`).
 
 Each of those tabs files its running job's cancel flag under
 `AppContext.stop_key(tab, page session secret, request)`; Stop sets that flag. (The Create
@@ -18,13 +18,16 @@ from diffchat_ui.context import AppContext
 
 # A red Stop while nothing runs reads as "something is running". The Create tab's Stop is
 # greyed out while idle. A job of these tabs outlives the page (a child process, or a
-# comparison followed outside the handler: diffchat_ui.processes); a page reloaded while it
-# runs shows it running (rejoin_when_opened), but another page of the browser, opened before
-# the job started, cannot tell, so their idle Stop stays pressable (it stops that browser's
+# comparison followed outside the handler: diffchat_ui.processes); a page of its browser
+# that shows the tab picks it up (rejoin_when_opened), another page already showing it within
+# JOB_CHECK_SECONDS, so their idle Stop stays pressable meanwhile (it stops that browser's
 # job, if any), only grey.
 IDLE = {"variant": "secondary", "interactive": False}
 JOB_IDLE = {"variant": "secondary", "interactive": True}
 RUNNING = {"variant": "stop", "interactive": True}
+# How often a page showing a job tab asks whether its browser has a job going there that it
+# does not show: one started from another page of the browser, opened before it.
+JOB_CHECK_SECONDS = 3.0
 
 
 def idle_stop_button(tab: str) -> gr.Button:
@@ -81,10 +84,11 @@ def rejoin_when_opened(
     outputs,
     form,
 ) -> None:
-    """Wire the opening of `tab_block` (the "compare", "evaluate" or "train" tab): when the
-    browser holding `session_secret` has a job of the tab going that this page does not
-    follow (the page that started it was reloaded), show it running (red Stop, `run_buttons`
-    disabled) and follow it to its end with `watch(run, progress)`, the generator of
+    """Wire `tab_block` (the "compare", "evaluate" or "train" tab, in a gr.Tabs) so that
+    while a page shows it, the page follows the job of that tab the browser holding
+    `session_secret` has going and the page does not follow (started before a reload, or
+    from another page of the browser): it shows it running (red Stop, `run_buttons`
+    disabled) and follows it to its end with `watch(run, progress)`, the generator of
     `outputs` updates the starting page used; then idle. The `form` widgets get the values
     the run started with (`run.about.form`, in their order; a gr.update there goes as it is,
     for a widget whose label comes back too), so Resume or a second run after it goes on
@@ -92,19 +96,44 @@ def rejoin_when_opened(
     while this page follows a run: run_with_stop sets it too) keeps a page from following
     twice. A page of another browser or user, or without a run, changes nothing.
 
-    On opening, not on page load: a plot that gets its first value while its tab was never
-    shown stays blank in Gradio 6, even through later values (the Train curve did).
+    The page asks when the tab is opened and then every JOB_CHECK_SECONDS while it shows it
+    (a timer stopped when another tab is opened; Gradio's timer also rests while the
+    browser tab is hidden): one quick unqueued call that changes nothing until a job it
+    does not follow is there, whose number then starts the follower. Only after opening,
+    not on page load: a plot that gets its first value while its tab was never shown stays
+    blank in Gradio 6, even through later values (the Train curve did).
     """
+    tabs = tab_block.parent
+    if not isinstance(tabs, gr.Tabs):
+        raise TypeError(f"the {tab} tab must sit in a gr.Tabs for its job check")
     unchanged_form = tuple(gr.update() for _ in form)
+    # TabJobs' number of the last job this page went to follow. A hidden widget, not a
+    # gr.State: a page starts a State's change only after a queued event, and the check is
+    # not queued. The number opens nothing (the follower looks the job up by the secret).
+    noticed = gr.Number(0, precision=0, visible=False)
+    timer = gr.Timer(JOB_CHECK_SECONDS, active=False)
+
+    def unfollowed_run(secret, followed, request):
+        if followed:
+            return None
+        try:
+            return context.tab_jobs.running(context.stop_key(tab, secret, request))
+        except DiffChatError:  # no valid secret yet (a new browser): nothing of it runs
+            return None
+
+    def check(secret, followed, last, request: gr.Request):
+        run = unfollowed_run(secret, followed, request)
+        return last if run is None else run.number  # a new number starts `rejoin`
+
+    def on_open(secret, followed, last, request: gr.Request):
+        return check(secret, followed, last, request), gr.Timer(active=True)
+
+    def on_tabs(opened: gr.SelectData):
+        return gr.Timer(active=opened.value == tab_block.label)
 
     def rejoin(secret, followed, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        run = None
-        if not followed:
-            try:
-                run = context.tab_jobs.running(context.stop_key(tab, secret, request))
-            except DiffChatError:  # no valid secret yet (a new browser): nothing of it runs
-                pass
-        if run is None:
+        run = unfollowed_run(secret, followed, request)
+        if run is None:  # it ended already, or this page follows it
             yield tuple(gr.update() for _ in [*outputs, stop, *run_buttons, *form, following])
             return
         filled = tuple(_filled(value) for value in run.about.form)
@@ -112,10 +141,16 @@ def rejoin_when_opened(
             yield (*update, *_look(run.running, run_buttons), *filled, run.running)
             filled = unchanged_form
 
-    rejoin.__name__ = f"{tab}_rejoin"
-    # Hidden: the status line says how far the run is; a timer over it whenever the tab is
-    # opened would read as "something is loading". Unlimited: a follower only waits.
-    tab_block.select(
+    check.__name__, on_open.__name__ = f"{tab}_job_check", f"{tab}_opened"
+    rejoin.__name__, on_tabs.__name__ = f"{tab}_rejoin", f"{tab}_check_while_shown"
+    quick = {"queue": False, "api_name": False, "show_progress": "hidden"}
+    asked = [session_secret, following, noticed]
+    tab_block.select(on_open, asked, [noticed, timer], **quick)
+    tabs.select(on_tabs, None, timer, **quick)
+    timer.tick(check, asked, noticed, **quick)
+    # Hidden: the status line says how far the run is; a timer over it whenever a job is
+    # found would read as "something is loading". Unlimited: a follower only waits.
+    noticed.change(
         rejoin,
         [session_secret, following],
         [*outputs, stop, *run_buttons, *form, following],

@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 
+from app_fixtures import local_launch_options  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from core.rewrite import Rewriter  # noqa: E402
@@ -37,15 +38,7 @@ def app_url(offline_assets, tmp_path_factory, monkeypatch_module):
     context = AppContext(settings)
     APP["context"] = context
     demo = queue(build_demo(context), settings.concurrency)
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True,
-        server_name="127.0.0.1",
-        server_port=None,
-        quiet=True,
-        # Skips launch's check that the page answers within 3 s (not on a busy 2-core machine).
-        _frontend=False,
-        **launch_options(context),
-    )
+    _, url, _ = demo.launch(**local_launch_options(), **launch_options(context))
     yield url
     demo.close()
 

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 
+from app_fixtures import local_launch_options  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from silent_server import SilentServer  # noqa: E402
 
@@ -44,16 +45,7 @@ def app_url(offline_assets, tmp_path_factory, silent_server):
         settings = detect_settings(force_offline=True, concurrency=4)
         context = AppContext(settings)
         demo = queue(build_demo(context), settings.concurrency)
-        _, url, _ = demo.launch(
-            prevent_thread_lock=True,
-            server_name="127.0.0.1",
-            server_port=None,
-            quiet=True,
-            max_file_size=max_upload_bytes(),
-            # Gradio's own check that the page answers within a few seconds fails on a
-            # loaded CPU; the tests' first call finds out soon enough.
-            _frontend=False,
-        )
+        _, url, _ = demo.launch(**local_launch_options(), max_file_size=max_upload_bytes())
         yield url
         demo.close()
         rewrite._cache.pop("openai", None)
@@ -567,9 +559,7 @@ def test_uploads_and_page_copies_leave_gradios_cache_with_the_session_ttl(
     context = AppContext(detect_settings(force_offline=True))
     demo = queue(build_demo(context), 1)
     options = launch_options(context)
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False, **options
-    )
+    _, url, _ = demo.launch(**local_launch_options(), **options)
     try:
         api = f"{url.rstrip('/')}/gradio_api"
         [path] = httpx.post(f"{api}/upload", files={"files": ("mine.png", small_png())}).json()

@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("gradio_client")
 
-from test_spaces_start import REPO_ROOT, free_port, wait_for  # noqa: E402
+from app_fixtures import free_port  # noqa: E402
+from test_spaces_start import REPO_ROOT, wait_for  # noqa: E402
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
 

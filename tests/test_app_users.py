@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 
+from app_fixtures import local_launch_options  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 LOGINS = {"alice": "alice-password", "bob": "bob-password"}
@@ -56,10 +57,9 @@ def app(offline_assets, tmp_path_factory):
     launched = {}
 
     def launch_in_background(demo, **options):
-        # main() blocks in launch(); here it returns, on a free port, and skips launch's 3 s
-        # page check, which fails on a busy 2-core machine. main() then shuts the server
-        # down (finish_shutdown), which here waits for the module's end.
-        options.update(prevent_thread_lock=True, server_port=None, quiet=True, _frontend=False)
+        # main() blocks in launch(); here it returns, on 127.0.0.1 on a free port. main()
+        # then shuts the server down (finish_shutdown), which here waits for the module's end.
+        options.update(local_launch_options())
         launched.update(demo=demo, auth=options["auth"])
         launched["url"] = launch(demo, **options)[1]
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from app_fixtures import local_launch_options
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -46,11 +47,8 @@ def app_url(offline_assets, workspace):
 
     context = AppContext(detect_settings(force_offline=True))
     demo = queue(build_demo(context), 2)
-    # _frontend=False skips Gradio's check that the page answers within 3 s, which a loaded
-    # CPU fails; the page fixture waits for the page itself.
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, quiet=True, _frontend=False, **launch_options(context)
-    )
+    # the page fixture waits for the page itself
+    _, url, _ = demo.launch(**local_launch_options(), **launch_options(context))
     yield url
     demo.close()
 
@@ -207,6 +205,27 @@ def test_only_the_sliders_of_the_edit_mode_are_visible(page):
     expect(page.locator("#guidance")).to_contain_text("s_T")
 
 
+def test_the_prompt_diff_breaks_lines_between_words(page):
+    """A highlighted run longer than the line broke inside a word ("highly detai|led"):
+    Gradio lays the diff's segments out as flex items with word-break: break-all."""
+    from playwright.sync_api import expect
+
+    _first_turn(page, "a cabin in spring, watercolor")
+    added = (
+        "snow covered pine trees under a pale morning sky with drifting snowflakes and frozen "
+        "lake reflections, soft diffuse light, highly detailed, intricate wooden textures, "
+        "warm glowing windows, smoke rising from the chimney, distant mountains"
+    )
+    page.locator("#hand-prompt textarea").fill(f"a cabin in winter, watercolor, {added}")
+    page.locator("#render-prompt").click()
+    expect(page.locator("#turns img")).to_have_count(2, timeout=600_000)
+    diff = page.locator("#prompt-diff .textfield")
+    expect(diff).to_contain_text("distant mountains")
+    run = page.locator("#prompt-diff .token.highlighted", has_text="snow covered")
+    assert len(run.evaluate("span => [...span.getClientRects()]")) > 1  # it spans lines
+    assert _words_split_across_lines(diff) == []
+
+
 def test_a_model_that_cannot_run_offline_is_marked_and_refused_at_once(page):
     from playwright.sync_api import expect
 
@@ -311,12 +330,9 @@ def test_a_reloaded_page_shows_its_browsers_running_evaluation(page, browser, ap
     expect(run).to_be_enabled()
 
 
-def test_a_reloaded_page_shows_its_browsers_running_comparison(page, monkeypatch):
-    """A page reloaded while its comparison rendered showed a grey Stop, an enabled Compare
-    button and an empty form, as if nothing ran (the Evaluate and Train tabs picked their
-    runs up). It shows the comparison going, with its form, and Stop ends it."""
-    from playwright.sync_api import expect
-
+@pytest.fixture
+def comparison_until_stop(monkeypatch):
+    """A Compare run that says it renders its first picture, then waits for Stop."""
     from core.errors import GenerationCancelled
     from diffchat_ui import compare_tab
 
@@ -326,6 +342,14 @@ def test_a_reloaded_page_shows_its_browsers_running_comparison(page, monkeypatch
         raise GenerationCancelled("Stopped.")
 
     monkeypatch.setattr(compare_tab, "run_comparison", long_comparison)
+
+
+def test_a_reloaded_page_shows_its_browsers_running_comparison(page, comparison_until_stop):
+    """A page reloaded while its comparison rendered showed a grey Stop, an enabled Compare
+    button and an empty form, as if nothing ran (the Evaluate and Train tabs picked their
+    runs up). It shows the comparison going, with its form, and Stop ends it."""
+    from playwright.sync_api import expect
+
     red = re.compile(r"\bstop\b")
     stop, run = (
         page.locator("#compare-stop"),
@@ -348,6 +372,58 @@ def test_a_reloaded_page_shows_its_browsers_running_comparison(page, monkeypatch
     expect(page.get_by_text("⏹ Stopped.")).to_be_visible(timeout=30_000)
     expect(stop).not_to_have_class(red)
     expect(run).to_be_enabled()
+
+
+def test_a_page_open_before_its_browsers_comparison_started_shows_it(page, comparison_until_stop):
+    """A second page of the browser, showing the Compare tab before the first page started
+    a comparison, kept a grey Stop and an enabled Compare button (only a reload or opening
+    the tab again rejoined it). It picks the comparison up within a few seconds; idle, its
+    check is one unqueued call every few seconds while a job tab shows, none elsewhere."""
+    from playwright.sync_api import expect
+
+    from diffchat_ui.tab_stop import JOB_CHECK_SECONDS
+
+    red = re.compile(r"\bstop\b")
+    second = page.context.new_page()  # same browser: same session secret
+    second.goto(page.url, timeout=120_000)
+    expect(second.get_by_text("Offline model set.")).to_be_visible(timeout=30_000)
+    second.get_by_role("tab", name="Compare").click()
+    page.get_by_role("tab", name="Compare").click()
+    second.wait_for_timeout(2_000)  # the page load's and the tab's own events have come back
+    calls = []
+    second.on("request", lambda request: calls.append(request.url))
+
+    second.wait_for_timeout(3 * JOB_CHECK_SECONDS * 1000)  # idle on the Compare tab
+    assert not [url for url in calls if "/queue/" in url], calls  # nothing queued
+    assert 2 <= len([url for url in calls if url.endswith("/run/predict")]) <= 6, calls
+
+    page.get_by_role("textbox", name="Raw prompt").fill("a windmill at dusk")
+    page.get_by_role("textbox", name="Instruction", exact=True).fill("make it winter")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.locator("#compare-stop")).to_have_class(red)
+    stop, run = (
+        second.locator("#compare-stop"),
+        second.get_by_role("button", name="Compare", exact=True),
+    )
+    timeout = (JOB_CHECK_SECONDS + 20) * 1000  # a tick, then the follower's first update
+    expect(second.get_by_text("Running: raw image on tiny-sd (1 of 3)")).to_be_visible(
+        timeout=timeout
+    )
+    expect(stop).to_have_class(red)
+    expect(run).to_be_disabled()
+    expect(second.get_by_role("textbox", name="Raw prompt")).to_have_value("a windmill at dusk")
+    stop.click()  # the second page stops it; both pages go idle
+    for shown in (page, second):
+        expect(shown.get_by_text("⏹ Stopped.")).to_be_visible(timeout=30_000)
+        expect(shown.locator("#compare-stop")).not_to_have_class(red)
+        expect(shown.get_by_role("button", name="Compare", exact=True)).to_be_enabled()
+
+    second.get_by_role("tab", name="Create").click()  # the check stops with the tab
+    second.wait_for_timeout(1_000)
+    calls.clear()
+    second.wait_for_timeout(3 * JOB_CHECK_SECONDS * 1000)
+    assert calls == []
+    second.close()
 
 
 def test_evaluation_plots_render_as_images(page, workspace):

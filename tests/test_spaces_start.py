@@ -9,24 +9,18 @@ offline set is built from nothing (the SmolLM2 step downloads a wheel from PyPI)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from app_fixtures import free_port
 
 from core.assets import local_hub
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPOS = ("stabilityai/sd-turbo", "stable-diffusion-v1-5/stable-diffusion-v1-5")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, process, log: Path, timeout: float = 900) -> None:

@@ -103,6 +103,21 @@ def test_first_prompt_has_no_changes_and_markdown_escapes():
     assert diff_markdown("a cat", "a cat_1 *sleeping*") == "a ~~cat~~ **cat\\_1 \\*sleeping\\***"
 
 
+def test_diff_highlights_whole_words_in_one_run():
+    """A long added run is one segment of whole words (where the browser may break its lines
+    is the stylesheet's: layout.CSS, #prompt-diff; it broke "detai|led" inside a word)."""
+    added = "snow covered pine trees under a pale sky, soft diffuse light, highly detailed"
+    assert diff_words(
+        "a cabin in spring, watercolor", f"a cabin in winter, watercolor, {added}"
+    ) == [
+        ("a cabin in ", None),
+        ("spring, ", REMOVED),
+        ("winter, ", ADDED),
+        ("watercolor, ", None),
+        (added, ADDED),
+    ]
+
+
 def test_diff_of_removed_tail():
     assert diff_words("a cat, at night", "a cat,") == [("a cat, ", None), ("at night", REMOVED)]
 

@@ -7,6 +7,7 @@ worked out by hand from core.instructions' reading of the instruction.
 from __future__ import annotations
 
 import pytest
+from app_fixtures import local_launch_options
 
 from core.errors import InputError
 from core.literal_edit import literal_edit
@@ -302,9 +303,7 @@ def test_create_tab_send_api_has_the_candidates_setting(offline_assets, tmp_path
     monkeypatch.setenv("DIFFCHAT_WORKSPACE", str(tmp_path))
     context = AppContext(detect_settings(force_offline=True, concurrency=1))
     demo = queue(build_demo(context), 1)
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_options(context)
-    )
+    _, url, _ = demo.launch(**local_launch_options(), **launch_options(context))
     try:
         api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
         parameters = api["named_endpoints"]["/send"]["parameters"]
