@@ -3327,8 +3327,12 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
             if moves_only:
                 return lemma in place_words
             return not scene_only
-        return value.slot == "colour" or value.slot in slots_set
+        # an old colour gives way to a new one only: "curly red hair" made straight stays red
+        return (value.slot == "colour" and colour_asked) or value.slot in slots_set
 
+    colour_asked = any(
+        getattr(slot_of(word), "slot", None) == "colour" or _is_colour_word(word) for word in asked
+    )
     explained: set[str] = set()
     matcher = SequenceMatcher(
         a=[lemma for lemma, _ in before], b=[lemma for lemma, _ in after], autojunk=False

@@ -1474,3 +1474,15 @@ def test_session15_no_x_y_instead_is_a_replacement():
         ("teddy bear",),
         {"book", "comic"},
     )
+
+
+def test_session15_an_old_colour_gives_way_to_a_new_colour_only():
+    # The shipped adapter answered "make her hair straight" with "straight hair": red was lost
+    # and the check called it complete, so verified decoding kept it.
+    prompt = "a young woman with curly red hair in a green sweater, autumn park, film photo"
+    lost_red = "a young woman with straight hair in a green sweater, autumn park, film photo"
+    assert not check_edit(prompt, "make her hair straight", lost_red).complete
+    assert check_edit(
+        prompt, "make her hair straight", lost_red.replace("straight", "straight red")
+    ).complete
+    assert check_edit("a red car on a road", "make the car blue", "a blue car on a road").complete
