@@ -91,8 +91,12 @@ def test_a_page_opened_before_another_pages_download_catches_up_on_its_timer(fir
     from diffchat_ui.layout import build_demo
 
     demo = build_demo(first_run)
+    from diffchat_ui.model_download import PAGE_CHECK_SECONDS
+
+    # the download check runs from the start; the job tabs' timers only while their tab shows
     timers = [c for c in demo.config["components"] if c["type"] == "timer"]
-    assert len(timers) == 1 and timers[0]["props"]["value"] > 0
+    running = [timer for timer in timers if timer["props"]["active"]]
+    assert [timer["props"]["value"] for timer in running] == [PAGE_CHECK_SECONDS]
     on_tick = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_tick")
     # Still offline: the page is left alone and keeps checking.
     *view, current, timer = on_tick(False)
