@@ -96,7 +96,8 @@ class EvaluateRewriterConfig:
             "assets/instructpe/heldout/single_d.jsonl,assets/instructpe/heldout/single_e.jsonl,"
             "assets/instructpe/heldout/single_f.jsonl,assets/instructpe/heldout/single_g.jsonl,"
             "assets/instructpe/heldout/single_h.jsonl,assets/instructpe/heldout/single_i.jsonl,"
-            "assets/instructpe/heldout/single_j.jsonl,assets/instructpe/heldout/single_k.jsonl"
+            "assets/instructpe/heldout/single_j.jsonl,assets/instructpe/heldout/single_k.jsonl,"
+            "assets/instructpe/heldout/single_l.jsonl"
         ),
         metadata={
             "help": "Comma-separated single-edit files, each reported on its own ('': none)."
@@ -109,7 +110,8 @@ class EvaluateRewriterConfig:
             "assets/instructpe/heldout/chains_d.jsonl,assets/instructpe/heldout/chains_e.jsonl,"
             "assets/instructpe/heldout/chains_f.jsonl,assets/instructpe/heldout/chains_g.jsonl,"
             "assets/instructpe/heldout/chains_h.jsonl,assets/instructpe/heldout/chains_i.jsonl,"
-            "assets/instructpe/heldout/chains_j.jsonl,assets/instructpe/heldout/chains_k.jsonl"
+            "assets/instructpe/heldout/chains_j.jsonl,assets/instructpe/heldout/chains_k.jsonl,"
+            "assets/instructpe/heldout/chains_l.jsonl"
         ),
         metadata={"help": "Comma-separated chain files, each reported on its own ('': none)."},
     )
