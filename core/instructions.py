@@ -1373,6 +1373,8 @@ def _old_attribute_adjectives(
             or (pos == "a" and _opposite(modifier, new))
             # "fully grown" on "a baby elephant": a noun that says the age
             or (_AGE in attributes and modifier_pos == "n" and _names_an_age(modifier))
+            # "ginger" for "a black cat": a colour WordNet gives as an attribute only
+            or (_is_colour_word(new) and _is_colour_word(modifier))
         )
     ]
 
@@ -1730,10 +1732,15 @@ def _kind_in_prompt(prompt: str, noun: str) -> str | None:
     return None
 
 
+_COLOUR_ATTRIBUTES = frozenset({"color.n.01", "hue.n.01"})
+
+
 def _is_colour_word(word: str) -> bool:
     """Whether `word` names or shades a colour ("pale", "mint", "teal"); "mint" is a herb to
     WordNet first, so a colour's shade nouns are read from its colour senses."""
     if (value := slot_of(word, "a")) is not None and value.slot == "colour":
+        return True
+    if _adjective_attributes(word) & _COLOUR_ATTRIBUTES:  # "ginger", "auburn"
         return True
     return any(
         "color.n.01" in _closure(sense.name()) for sense in _wordnet().synsets(word, pos="n")
@@ -3330,8 +3337,10 @@ def _replaced_in_place(prompt: str, candidate: str, reading: EditReading) -> fro
         # an old colour gives way to a new one only: "curly red hair" made straight stays red
         return (value.slot == "colour" and colour_asked) or value.slot in slots_set
 
-    colour_asked = any(
-        getattr(slot_of(word), "slot", None) == "colour" or _is_colour_word(word) for word in asked
+    # (an edit whose every new word is an attribute other than colour: "straight" hair)
+    gained = [word for part in replacing for lemma in part.gain for word in lemma.split()]
+    colour_asked = not gained or not all(
+        _adjective_attributes(word) and not _is_colour_word(word) for word in gained
     )
     explained: set[str] = set()
     matcher = SequenceMatcher(

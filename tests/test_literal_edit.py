@@ -1486,3 +1486,16 @@ def test_session15_an_old_colour_gives_way_to_a_new_colour_only():
         prompt, "make her hair straight", lost_red.replace("straight", "straight red")
     ).complete
     assert check_edit("a red car on a road", "make the car blue", "a blue car on a road").complete
+
+
+def test_session15_a_colour_wordnet_gives_as_an_attribute_replaces_the_old_one():
+    # 334d90c kept old colours for edits that bring no colour; "ginger" (a colour only as
+    # WordNet's attribute) then left "a ginger black cat" (seen on single_k).
+    prompt = "a black cat asleep on a windowsill"
+    assert (
+        literal_edit(prompt, "could you make the cat ginger?")
+        == "a ginger cat asleep on a windowsill"
+    )
+    assert not check_edit(
+        prompt, "could you make the cat ginger?", "a ginger black cat asleep on a windowsill"
+    ).ok
