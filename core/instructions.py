@@ -1719,15 +1719,43 @@ def _name_modifiers(prompt: str, head: str) -> list[str]:
     ]
 
 
+def _first_sense(lemma: str) -> str | None:
+    """The name of `lemma`'s first WordNet noun sense that is not a named one (_first_sense_is_a)."""
+    senses = [s for s in _wordnet().synsets(lemma, pos="n") if not s.instance_hypernyms()]
+    return senses[0].name() if senses else None
+
+
+def _first_thing(prompt: str, plural: bool) -> str | None:
+    """The prompt's first thing (as written) that "it" ("them": a plural) can mean: a noun
+    before the prompt's first place, not the picture ("portrait of") and not a person ("make
+    it gold" on a portrait of a woman means the picture)."""
+    people = _person_nouns(prompt)
+    for word in split_words(prompt):
+        lemma = lemmatize(word, "n")
+        if word in people or lemma in people:
+            return None
+        if (
+            len(word) > 2
+            and word not in _ARTICLES_OR_OWNER | _PICTURE_WORDS
+            and _in_wordnet(lemma, "n")
+            and not _in_wordnet(word, "a")
+            and slot_of(lemma, "n") is None
+            and (word != lemma) == plural
+        ):
+            return word
+        if _PLACE_PREPOSITION_WORD.fullmatch(word):
+            return None  # the thing is named before its place
+    return None
+
+
 def _kind_in_prompt(prompt: str, noun: str) -> str | None:
     """The prompt's noun (as written) whose first WordNet sense is a kind of `noun`'s first
     ("convertible" for "car"), or None."""
-    senses = _wordnet().synsets(noun, pos="n")[:1]
-    if not senses:
+    if (sense := _first_sense(noun)) is None:
         return None
     for word in split_words(prompt):  # "convertible" is tagged as an adjective
-        own = _wordnet().synsets(lemmatize(word, "n"), pos="n")[:1]
-        if own and own[0] != senses[0] and senses[0].name() in _closure(own[0].name()):
+        lemma = lemmatize(word, "n")
+        if _first_sense(lemma) != sense and _first_sense_is_a(lemma, sense):
             return word
     return None
 
@@ -1821,22 +1849,8 @@ def _as_imperative(text: str, prompt: str) -> str:
         and getattr(slot_of(word), "slot", None) != "medium"  # "make it a watercolor"
         for word in split_words(match["value"])
     ):
-        plural = match["who"] == "them"
-        for word in split_words(prompt):
-            if word in _person_nouns(prompt) or lemmatize(word, "n") in _person_nouns(prompt):
-                break  # "make it gold" on a portrait of a woman: the picture, not her
-            lemma = lemmatize(word, "n")
-            if (
-                len(word) > 2
-                and word not in _ARTICLES_OR_OWNER | _PICTURE_WORDS
-                and _in_wordnet(lemma, "n")
-                and not _in_wordnet(word, "a")
-                and slot_of(lemma, "n") is None
-                and (word != lemma) == plural
-            ):
-                return f"make the {word} {match['value']}"
-            if _PLACE_PREPOSITION_WORD.fullmatch(word):
-                break  # the thing is named before its place
+        if thing := _first_thing(prompt, plural=match["who"] == "them"):
+            return f"make the {thing} {match['value']}"
     # "make it a vintage car" on "a black sports car": the prompt's car is made vintage
     if (
         (match := _MAKE_IT_A_KIND.match(text))
@@ -1984,8 +1998,7 @@ def _read_verb(prompt: str, text: str) -> _Part:
             # "set it on mars" on "a florist in a small shop": a building stands in a city or
             # on a planet, so the shop stays ("on the moon" gives way)
             heads = _head_nouns(part.old_phrase)
-            senses = _wordnet().synsets(heads[-1], pos="n")[:1] if heads else []
-            if senses and "structure.n.01" in _closure(senses[0].name()):
+            if heads and _first_sense_is_a(heads[-1], "structure.n.01"):
                 part.old_phrase = None
     else:
         _read_replacement(part)
@@ -2135,13 +2148,12 @@ def _kind_named(prompt: str, phrase: str) -> str | None:
     senses ("puppies" of "dogs", "an owl" of "a bird"), or None; never for a slot value (a
     medium, a season: the slot rules decide what gives way to those)."""
     heads = _head_nouns(phrase)
-    new_senses = _wordnet().synsets(heads[-1], pos="n")[:1] if heads else []
-    if not new_senses or slot_of(heads[-1], "n") is not None:
+    new_sense = _first_sense(heads[-1]) if heads else None
+    if new_sense is None or slot_of(heads[-1], "n") is not None:
         return None
-    above = _closure(new_senses[0].name()) - {new_senses[0].name()}
     for (lemma, pos), word in zip(tagged_lemmas(prompt), split_words(prompt), strict=False):
-        senses = _wordnet().synsets(lemma, pos="n")[:1] if pos == "n" else []
-        if senses and senses[0].name() in above:
+        sense = _first_sense(lemma) if pos == "n" else None
+        if sense and sense != new_sense and _first_sense_is_a(heads[-1], sense):
             return word
     return None
 

@@ -121,6 +121,7 @@ def _apply(text: str, reading: EditReading) -> str | None:
     replaced = [lemma for lemma in reading.lose if lemma not in reading.drop]
     spans = _clustered_spans(text, replaced)
     consumed: set[str] = set()  # the old words the new value takes the place of
+    placed_after_noun = False  # "a man with long hair": the new feature already stands
     if not spans and (placed := _before_object(text, new, reading)) is not None:
         text, start = placed
     elif not spans and (given := _given_to_receiver(text, reading)) is not None:
@@ -207,10 +208,10 @@ def _apply(text: str, reading: EditReading) -> str | None:
             elif reading.kind in ("add", "relative") and (
                 noun_end := _described_noun_end(text, end)
             ):
-                feature = new if _words(new)[0] == "with" else f"with {_bare(new)}"
-                text = text[:noun_end] + f" {feature}" + text[noun_end:]
+                new = new if _words(new)[0] == "with" else f"with {_bare(new)}"
+                text = text[:noun_end] + f" {new}" + text[noun_end:]
                 text, end = _delete(text, start, end), start
-                new = ""
+                placed_after_noun = True
         elif text[start:end].startswith("full of ") and _words(new)[0] not in _PREPOSITIONS:
             new = f"with {new}" if _is_bare_adjective(new) else f"with a {_bare(new)}"
         consumed = {
@@ -218,9 +219,8 @@ def _apply(text: str, reading: EditReading) -> str | None:
             for lemma in replaced
             if any(start <= begin and finish <= end for begin, finish in _find(text, lemma))
         }
-        if new and (end > start or "count" not in reading.slots):
+        if not placed_after_noun and (end > start or "count" not in reading.slots):
             text = _put(text, start, end, new)
-        new = new or feature
     value = _bare(new)
     # The other old words go: the old medium's tags ("35mm photo, bokeh"), with their clause
     # where the reader drops them ("snow on the roofs" in spring).
@@ -251,12 +251,13 @@ _SCENE_LINK = re.compile(r"\s+(?:at|in|during)\s+(?:the\s+)?")
 def _weather_adjective(word: str) -> str | None:
     """The "-y" adjective WordNet derives from the one weather noun `word` (snow -> snowy,
     fog -> foggy), or None."""
-    if " " in word.strip():
+    word = word.strip()
+    if " " in word:
         return None
     forms = [
         form
-        for form in _family(word.strip())
-        if form.endswith("y") and form != word.strip() and _in_wordnet(form, "a")
+        for form in _family(word)
+        if form.endswith("y") and form != word and _in_wordnet(form, "a")
     ]
     return min(forms, key=len) if forms else None
 
